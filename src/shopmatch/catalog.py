@@ -1,0 +1,454 @@
+"""Product records and catalog readers/writers with validation.
+
+A catalog is a file of products: JSON lines (``.jsonl``, optionally ``.gz``), CSV, TSV or
+Parquet, with the fields described in ``docs/data-format.md``. ``id`` and ``title`` are
+required; unknown keys are kept in :attr:`Product.extra` and returned with results.
+
+Bad rows raise :class:`~shopmatch.errors.DataError` naming file, line and field. With
+``on_error="skip"`` they are skipped instead and reported in :attr:`Catalog.skipped`.
+
+Example:
+    >>> from shopmatch.catalog import Product
+    >>> p = Product.from_dict({"id": "B01", "title": "USB-C cable", "price": "9.99"})
+    >>> p.price
+    9.99
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import logging
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from shopmatch.errors import DataError, SkipReport
+
+logger = logging.getLogger(__name__)
+
+OnError = Literal["raise", "skip"]
+
+KNOWN_FIELDS = (
+    "id", "title", "brand", "color", "category", "description", "bullets",
+    "attributes", "price", "rating", "rating_count", "image",
+)
+_LIST_FIELDS = ("category", "bullets")
+_TEXT_FIELDS = ("brand", "color", "description", "image")
+
+
+@dataclass(slots=True)
+class Product:
+    """One product of a catalog.
+
+    Attributes:
+        id: Unique product id (any string without tabs or line breaks).
+        title: Product title; never empty.
+        brand, color, description, image: Optional text fields.
+        category: Category path, most general first (e.g. ``["Home", "Kitchen"]``).
+        bullets: Feature bullet points.
+        attributes: Name → value (values kept as text).
+        price, rating: Optional numbers; rating_count an optional integer.
+        extra: Unknown keys of the input, kept and returned with results.
+    """
+
+    id: str
+    title: str
+    brand: str | None = None
+    color: str | None = None
+    category: list[str] = field(default_factory=list)
+    description: str | None = None
+    bullets: list[str] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
+    price: float | None = None
+    rating: float | None = None
+    rating_count: int | None = None
+    image: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Product:
+        """Validate one record and build a product.
+
+        Raises:
+            DataError: with ``field`` set to the offending key (no path/line: the reader
+                adds those).
+        """
+        if not isinstance(record, Mapping):
+            raise DataError(f"expected a JSON object, got {type(record).__name__}")
+        return cls(
+            id=_parse_id(record.get("id")),
+            title=_parse_title(record.get("title")),
+            brand=_parse_text(record, "brand"),
+            color=_parse_text(record, "color"),
+            category=_parse_category(record.get("category")),
+            description=_parse_text(record, "description"),
+            bullets=_parse_str_list(record.get("bullets"), "bullets"),
+            attributes=_parse_attributes(record.get("attributes")),
+            price=_parse_number(record.get("price"), "price"),
+            rating=_parse_number(record.get("rating"), "rating"),
+            rating_count=_parse_count(record.get("rating_count")),
+            image=_parse_text(record, "image"),
+            extra={k: v for k, v in record.items() if k not in KNOWN_FIELDS},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON form: known fields that are set, then the extra keys."""
+        out: dict[str, Any] = {"id": self.id, "title": self.title}
+        for name in KNOWN_FIELDS[2:]:
+            value = getattr(self, name)
+            if value not in (None, [], {}):
+                out[name] = value
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+
+def _parse_id(value: Any) -> str:
+    if value is None:
+        raise DataError("is required", field="id")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise DataError(f"must be a string, got {type(value).__name__}", field="id")
+    text = str(value).strip()
+    if not text:
+        raise DataError("must not be empty", field="id")
+    if any(c in text for c in "\t\r\n"):
+        raise DataError("must not contain tabs or line breaks", field="id")
+    return text
+
+
+def _parse_title(value: Any) -> str:
+    if value is None:
+        raise DataError("is required", field="title")
+    if not isinstance(value, str):
+        raise DataError(f"must be a string, got {type(value).__name__}", field="title")
+    if not value.strip():
+        raise DataError("must not be empty", field="title")
+    return value
+
+
+def _parse_text(record: Mapping[str, Any], name: str) -> str | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise DataError(f"must be a string, got {type(value).__name__}", field=name)
+    return value or None
+
+
+def _parse_str_list(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if not isinstance(value, list):
+        raise DataError(f"must be a list of strings, got {type(value).__name__}", field=name)
+    out = []
+    for i, item in enumerate(value):
+        if item is None:
+            continue
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            raise DataError(f"item {i} must be a string, got {type(item).__name__}", field=name)
+        out.append(str(item))
+    return out
+
+
+def _parse_category(value: Any) -> list[str]:
+    if isinstance(value, str) and ">" in value:
+        return [part.strip() for part in value.split(">") if part.strip()]
+    return _parse_str_list(value, "category")
+
+
+def _parse_attributes(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise DataError(
+            f"must be an object of name → value, got {type(value).__name__}", field="attributes"
+        )
+    out = {}
+    for name, item in value.items():
+        if item is None:
+            continue
+        if isinstance(item, list):
+            item = ", ".join(str(x) for x in item)
+        elif isinstance(item, Mapping):
+            raise DataError(f"value of '{name}' must be text, not an object", field="attributes")
+        out[str(name)] = str(item)
+    return out
+
+
+def _parse_number(value: Any, name: str) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise DataError("must be a number, got a boolean", field=name)
+    try:
+        number = float(value.replace(",", "").lstrip("$") if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise DataError(f"must be a number, got {value!r}", field=name) from None
+    if not math.isfinite(number):
+        raise DataError(f"must be a finite number, got {value!r}", field=name)
+    return number
+
+
+def _parse_count(value: Any) -> int | None:
+    number = _parse_number(value, "rating_count")
+    if number is None:
+        return None
+    if number < 0 or number != int(number):
+        raise DataError(f"must be a non-negative integer, got {value!r}", field="rating_count")
+    return int(number)
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+@dataclass
+class Catalog:
+    """Products in file order, with an id → row lookup.
+
+    Attributes:
+        products: The products, in the order they were read.
+        skipped: What was skipped with ``on_error="skip"`` (empty otherwise).
+    """
+
+    products: list[Product]
+    skipped: SkipReport | None = None
+
+    def __post_init__(self) -> None:
+        self._rows: dict[str, int] = {}
+        for row, product in enumerate(self.products):
+            if product.id in self._rows:
+                raise DataError(f"duplicate id {product.id!r} (rows {self._rows[product.id] + 1} and {row + 1})", field="id")
+            self._rows[product.id] = row
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    def __iter__(self) -> Iterator[Product]:
+        return iter(self.products)
+
+    def __getitem__(self, row: int) -> Product:
+        return self.products[row]
+
+    def __contains__(self, product_id: object) -> bool:
+        return product_id in self._rows
+
+    def row_of(self, product_id: str) -> int:
+        """Row of ``product_id``; raises KeyError if it is not in the catalog."""
+        return self._rows[product_id]
+
+    def get(self, product_id: str) -> Product | None:
+        row = self._rows.get(product_id)
+        return None if row is None else self.products[row]
+
+
+def read_catalog(path: str | Path, *, on_error: OnError = "raise", fmt: str | None = None) -> Catalog:
+    """Read a catalog file (jsonl[.gz], csv, tsv or parquet; chosen by extension or ``fmt``).
+
+    Args:
+        path: The catalog file.
+        on_error: ``"raise"`` (default) stops at the first bad row with a
+            :class:`DataError`; ``"skip"`` skips bad rows and records them in
+            ``Catalog.skipped``, logging a summary.
+        fmt: Force a format: ``"jsonl"``, ``"csv"``, ``"tsv"`` or ``"parquet"``.
+
+    Returns:
+        The catalog, products in file order.
+
+    Raises:
+        DataError: bad row, duplicate id, undecodable bytes, unreadable file.
+
+    Example:
+        >>> catalog = read_catalog("products.jsonl")  # doctest: +SKIP
+        >>> catalog.get("B07CXG6C9W").title  # doctest: +SKIP
+        'Kindle Paperwhite ...'
+    """
+    path = Path(path)
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    fmt = fmt or _format_of(path)
+    records = {
+        "jsonl": _jsonl_records, "csv": _csv_records, "tsv": _csv_records, "parquet": _parquet_records,
+    }.get(fmt)
+    if records is None:
+        raise DataError(f"unknown catalog format {fmt!r} (use jsonl, csv, tsv or parquet)", path=path)
+
+    report = SkipReport(str(path))
+    products: list[Product] = []
+    seen: dict[str, int] = {}
+    for line, record in records(path, fmt, report, on_error):
+        try:
+            product = Product.from_dict(record)
+            if product.id in seen:
+                raise DataError(
+                    f"duplicate id {product.id!r} (first seen on line {seen[product.id]})", field="id"
+                )
+        except DataError as err:
+            err = err.located(path=path, line=line)
+            if on_error == "raise":
+                raise err from None
+            report.errors.append(err)
+            continue
+        seen[product.id] = line
+        products.append(product)
+    if report.count:
+        logger.warning(report.summary())
+    logger.info("read %d products from %s", len(products), path)
+    return Catalog(products, skipped=report if on_error == "skip" else None)
+
+
+def _format_of(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    ext = suffixes[-1] if suffixes else ""
+    return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
+            ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}.get(ext, ext.lstrip("."))
+
+
+def _open_binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def _decode(raw: bytes, path: Path, line: int) -> str:
+    try:
+        return raw.decode("utf-8-sig" if line == 1 else "utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"is not valid UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1}); "
+            "save the file as UTF-8",
+            path=path, line=line,
+        ) from None
+
+
+def _jsonl_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) -> Iterator[tuple[int, Any]]:
+    with _open_binary(path) as handle:
+        for line, raw in enumerate(handle, start=1):
+            try:
+                text = _decode(raw, path, line)
+                if not text.strip():
+                    continue
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"invalid JSON: {err.msg} at column {err.colno}", path=path, line=line) from None
+            except DataError as err:
+                if on_error == "raise":
+                    raise
+                report.errors.append(err)
+                continue
+            yield line, record
+
+
+def decode_text_file(path: Path) -> str:
+    """Read a whole text file as UTF-8, naming the line of the first undecodable byte."""
+    with _open_binary(path) as handle:
+        raw = handle.read()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise DataError(
+            f"is not valid UTF-8 (byte {raw[err.start]:#04x} at column {column}); save the file as UTF-8",
+            path=path, line=line,
+        ) from None
+
+
+def _csv_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) -> Iterator[tuple[int, Any]]:
+    text = decode_text_file(path)
+    delimiter = "\t" if fmt == "tsv" else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = reader.fieldnames or []
+    for required in ("id", "title"):
+        if required not in header:
+            raise DataError(f"the header has no '{required}' column (columns: {', '.join(header)})",
+                            path=path, line=1, field=required)
+    line = 1
+    for row in reader:
+        line = reader.line_num - _count_newlines_in_row(row)
+        try:
+            if None in row:
+                raise DataError(f"has {len(header) + len(row[None])} fields, the header has {len(header)}")
+            yield line, _decode_csv_row(row)
+        except DataError as err:
+            err = err.located(path=path, line=line)
+            if on_error == "raise":
+                raise err from None
+            report.errors.append(err)
+
+
+def _count_newlines_in_row(row: Mapping[str, Any]) -> int:
+    """csv.reader.line_num is the *last* line of a row; quoted newlines push it down."""
+    return sum(v.count("\n") for v in row.values() if isinstance(v, str))
+
+
+def _decode_csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for key, value in row.items():
+        if value is None or value == "":
+            continue
+        if key in _LIST_FIELDS or key == "attributes":
+            stripped = value.strip()
+            if stripped.startswith(("[", "{")):
+                try:
+                    value = json.loads(stripped)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"is not valid JSON text: {err.msg}", field=key) from None
+            elif key == "attributes":
+                raise DataError("must be a JSON object, e.g. {\"size\": \"XL\"}", field=key)
+        record[key] = value
+    return record
+
+
+def _parquet_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) -> Iterator[tuple[int, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("reading Parquet needs pyarrow: pip install 'shopmatch[parquet]'") from err
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise DataError(f"cannot read Parquet: {err}", path=path) from None
+    columns = table.schema_arrow.names
+    for required in ("id", "title"):
+        if required not in columns:
+            raise DataError(f"has no '{required}' column (columns: {', '.join(columns)})",
+                            path=path, field=required)
+    row_number = 0
+    for batch in table.iter_batches(batch_size=65536):
+        for record in batch.to_pylist():
+            row_number += 1
+            record = {k: v for k, v in record.items() if v is not None}
+            try:
+                for key in ("attributes", *_LIST_FIELDS):
+                    if isinstance(record.get(key), str) and record[key].strip().startswith(("[", "{")):
+                        record[key] = json.loads(record[key])
+            except json.JSONDecodeError as err:
+                error = DataError(f"is not valid JSON text: {err.msg}", path=path, line=row_number, field=key)
+                if on_error == "raise":
+                    raise error from None
+                report.errors.append(error)
+                continue
+            yield row_number, record
+
+
+def write_catalog(products: Iterable[Product], path: str | Path) -> int:
+    """Write products as canonical JSON lines (UTF-8); returns how many were written."""
+    count = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for product in products:
+            handle.write(json.dumps(product.to_dict(), ensure_ascii=False))
+            handle.write("\n")
+            count += 1
+    return count

@@ -1,0 +1,297 @@
+"""Field-aware BM25 (BM25F) over bm25s.
+
+Each product field (title, brand, color, category, bullets, attributes, description) is
+tokenized separately. Term frequencies are length-normalized per field, weighted, summed,
+and saturated once (BM25F, Robertson et al. 2004; Zaragoza et al. 2004):
+
+    tf~(t, d) = Σ_f  w_f · tf_f(t, d) / (1 − b_f + b_f · len_f(d) / avglen_f)
+    score(q, d) = Σ_{t ∈ q}  idf(t) · tf~(t, d) / (k1 + tf~(t, d))
+    idf(t) = ln(1 + (N − df(t) + 0.5) / (df(t) + 0.5))           (Lucene's BM25 idf)
+
+As in bm25s, every (term, product) score is computed once at index time into a sparse
+matrix, so a query only sums a few columns. The matrix is handed to a ``bm25s.BM25`` object,
+which does the retrieval (numpy or numba backend) and the saving/memory-mapped loading.
+With a single field of weight 1 this is exactly bm25s' Lucene BM25.
+
+Example:
+    >>> from shopmatch.catalog import Product
+    >>> products = [Product("1", "USB-C cable 6ft"), Product("2", "Cast iron skillet 12in")]
+    >>> bm25 = LexicalRetriever.build(products, LexicalConfig())
+    >>> bm25.search(["12 inch skillet"], k=1).rows.tolist()
+    [[1]]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from shopmatch.catalog import Product
+from shopmatch.errors import ConfigError
+from shopmatch.progress import track
+from shopmatch.retrieval.base import SearchHits
+from shopmatch.text.fields import FIELD_NAMES, field_text
+from shopmatch.text.tokenize import Analyzer
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("numpy", "numba")
+
+
+@dataclass(frozen=True)
+class FieldWeight:
+    """Weight and length normalization of one field in BM25F."""
+
+    weight: float = 1.0
+    b: float = 0.75
+
+    def __post_init__(self) -> None:
+        if not (self.weight >= 0):
+            raise ConfigError(f"field weight must be ≥ 0, got {self.weight}")
+        if not (0.0 <= self.b <= 1.0):
+            raise ConfigError(f"field b must be in [0, 1], got {self.b}")
+
+
+def _default_fields() -> dict[str, FieldWeight]:
+    # Tuned on esci-us-150 (see bench/tune_bm25.py and README "Benchmarks").
+    return {
+        "title": FieldWeight(3.0, 0.75),
+        "brand": FieldWeight(1.0, 0.5),
+        "color": FieldWeight(0.5, 0.5),
+        "category": FieldWeight(0.5, 0.75),
+        "bullets": FieldWeight(0.5, 0.75),
+        "attributes": FieldWeight(0.5, 0.75),
+        "description": FieldWeight(0.3, 0.75),
+    }
+
+
+@dataclass(frozen=True)
+class LexicalConfig:
+    """Configuration of the field-aware BM25 retriever.
+
+    Attributes:
+        fields: Field name → :class:`FieldWeight`; fields of weight 0 are not indexed.
+        k1: Term-frequency saturation.
+        stem, stopwords, chinese, identifiers: passed to :class:`~shopmatch.text.Analyzer`.
+    """
+
+    fields: Mapping[str, FieldWeight] = field(default_factory=_default_fields)
+    k1: float = 1.2
+    stem: bool = True
+    stopwords: bool = True
+    chinese: str = "jieba"
+    identifiers: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = set(self.fields) - set(FIELD_NAMES)
+        if unknown:
+            raise ConfigError(f"unknown field(s) {sorted(unknown)}; known: {', '.join(FIELD_NAMES)}")
+        if not any(f.weight > 0 for f in self.fields.values()):
+            raise ConfigError("at least one field needs a weight > 0")
+        if not (self.k1 > 0):
+            raise ConfigError(f"k1 must be > 0, got {self.k1}")
+        if self.chinese not in ("jieba", "char"):
+            raise ConfigError(f"chinese must be 'jieba' or 'char', got {self.chinese!r}")
+
+    def analyzer(self) -> Analyzer:
+        return Analyzer(stem=self.stem, stopwords=self.stopwords, chinese=self.chinese,
+                        identifiers=self.identifiers)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["fields"] = {name: asdict(fw) for name, fw in self.fields.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LexicalConfig:
+        data = dict(data)
+        known = {"fields", "k1", "stem", "stopwords", "chinese", "identifiers"}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown lexical option(s) {sorted(unknown)}; known: {sorted(known)}")
+        if "fields" in data:
+            fields = {}
+            for name, value in data["fields"].items():
+                if isinstance(value, (int, float)):
+                    value = {"weight": float(value)}
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"field {name!r}: expected a weight or {{weight, b}}, got {value!r}")
+                extra = set(value) - {"weight", "b"}
+                if extra:
+                    raise ConfigError(f"field {name!r}: unknown option(s) {sorted(extra)}")
+                fields[name] = FieldWeight(**value)
+            data["fields"] = fields
+        return cls(**data)
+
+
+class LexicalRetriever:
+    """Field-aware BM25 search over a catalog; see the module docstring for the scoring.
+
+    Build with :meth:`build`, then :meth:`search`; :meth:`save`/:meth:`load` a directory.
+    """
+
+    def __init__(self, config: LexicalConfig, model: Any, *, backend: str = "numpy") -> None:
+        self.config = config
+        self.model = model  # a bm25s.BM25 holding the precomputed score matrix
+        self.analyzer = config.analyzer()
+        self.backend = backend
+
+    @property
+    def num_docs(self) -> int:
+        return int(self.model.scores["num_docs"])
+
+    @property
+    def vocab(self) -> Mapping[str, int]:
+        return self.model.vocab_dict
+
+    @classmethod
+    def build(cls, products: Sequence[Product], config: LexicalConfig | None = None,
+              *, backend: str = "numpy") -> LexicalRetriever:
+        """Tokenize every field of every product and precompute the BM25F score matrix."""
+        config = config or LexicalConfig()
+        analyzer = config.analyzer()
+        fields = {name: fw for name, fw in config.fields.items() if fw.weight > 0}
+        vocab: dict[str, int] = {}
+        rows: dict[str, list[int]] = {name: [] for name in fields}
+        cols: dict[str, list[int]] = {name: [] for name in fields}
+        short_cache: dict[str, list[int]] = {}  # brands, colors, categories repeat a lot
+        for row, product in enumerate(track(products, total=len(products), description="Tokenizing")):
+            for name in fields:
+                text = field_text(product, name)
+                if not text:
+                    continue
+                ids = short_cache.get(text) if len(text) < 64 else None
+                if ids is None:
+                    ids = [vocab.setdefault(tok, len(vocab)) for tok in analyzer(text)]
+                    if len(text) < 64 and len(short_cache) < 500_000:
+                        short_cache[text] = ids
+                rows[name].extend([row] * len(ids))
+                cols[name].extend(ids)
+        scores = _bm25f_matrix(len(products), len(vocab), fields, rows, cols, config.k1)
+        model = _bm25s_model(scores, vocab, len(products), backend)
+        logger.info("lexical index: %d products, %d terms, %d postings",
+                    len(products), len(vocab), len(scores["data"]))
+        return cls(config, model, backend=backend)
+
+    def analyze_query(self, query: str) -> list[str]:
+        """The terms of a query that the index knows (unknown terms cannot match)."""
+        return [t for t in self.analyzer(query) if t in self.vocab]
+
+    def search(self, queries: Sequence[str], k: int = 10, *, weight_mask: np.ndarray | None = None) -> SearchHits:
+        """Top ``k`` rows for each query; products that match no query term are not returned.
+
+        Args:
+            queries: Query texts.
+            k: Results per query.
+            weight_mask: Optional ``(num_docs,)`` array multiplied into the scores (0 filters
+                a product out).
+
+        Returns:
+            :class:`SearchHits` of shape ``(len(queries), k)``.
+        """
+        n = len(queries)
+        k = max(int(k), 1)
+        scores = np.zeros((n, k), dtype=np.float32)
+        rows = np.full((n, k), -1, dtype=np.int64)
+        token_ids = [[self.vocab[t] for t in self.analyzer(q) if t in self.vocab] for q in queries]
+        todo = [i for i, ids in enumerate(token_ids) if ids]
+        if not todo or self.num_docs == 0:
+            return SearchHits(scores, rows)
+        depth = min(k, self.num_docs)
+        kwargs: dict[str, Any] = {"k": depth, "show_progress": False, "weight_mask": weight_mask}
+        if self.backend == "numba":
+            kwargs["n_threads"] = 1
+        else:
+            kwargs["backend_selection"] = "numpy"
+        found_rows, found_scores = self.model.retrieve([token_ids[i] for i in todo], **kwargs)
+        found_rows = np.where(found_scores > 0, found_rows, -1)
+        scores[todo, :depth] = np.where(found_rows >= 0, found_scores, 0.0)
+        rows[todo, :depth] = found_rows
+        return SearchHits(scores, rows)
+
+    def term_scores(self, query: str, row: int) -> dict[str, float]:
+        """Each query term's contribution to one product's score (for explanations)."""
+        out: dict[str, float] = {}
+        data, indices, indptr = (self.model.scores[key] for key in ("data", "indices", "indptr"))
+        for term in self.analyze_query(query):
+            col = self.vocab[term]
+            start, end = int(indptr[col]), int(indptr[col + 1])
+            hit = np.searchsorted(indices[start:end], row)
+            if hit < end - start and indices[start + hit] == row:
+                out[term] = out.get(term, 0.0) + float(data[start + hit])
+        return out
+
+    def save(self, directory: str | Path) -> None:
+        """Write the score matrix (``.npy``, no pickle), vocabulary and config to ``directory``."""
+        directory = Path(directory)
+        self.model.save(directory, show_progress=False)
+        (directory / "lexical_config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, directory: str | Path, *, mmap: bool = True, backend: str = "numpy") -> LexicalRetriever:
+        """Load a saved retriever; arrays are memory-mapped unless ``mmap=False``.
+
+        ``backend="numba"`` compiles bm25s' numba kernels (several seconds, once per process)
+        and then answers faster on large catalogs: use it for servers and benchmarks.
+        """
+        import bm25s
+
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        directory = Path(directory)
+        config = LexicalConfig.from_dict(json.loads((directory / "lexical_config.json").read_text()))
+        model = bm25s.BM25.load(directory, mmap=mmap, backend=backend, show_progress=False)
+        return cls(config, model, backend=backend)
+
+
+def _bm25f_matrix(num_docs: int, vocab_size: int, fields: Mapping[str, FieldWeight],
+                  rows: Mapping[str, list[int]], cols: Mapping[str, list[int]], k1: float) -> dict:
+    """The BM25F score of every (product, term) that occurs, as bm25s' CSC arrays."""
+    shape = (num_docs, vocab_size)
+    weighted_tf = sp.csr_matrix(shape, dtype=np.float32)
+    for name, fw in fields.items():
+        r = np.asarray(rows[name], dtype=np.int32)
+        c = np.asarray(cols[name], dtype=np.int32)
+        if r.size == 0:
+            continue
+        counts = sp.csr_matrix((np.ones(r.size, dtype=np.float32), (r, c)), shape=shape)
+        counts.sum_duplicates()
+        lengths = np.bincount(r, minlength=num_docs).astype(np.float32)
+        average = float(lengths[lengths > 0].mean())
+        norm = 1.0 - fw.b + fw.b * lengths / average
+        norm[norm == 0] = 1.0
+        weighted_tf = weighted_tf + sp.diags((fw.weight / norm).astype(np.float32)) @ counts
+    weighted_tf = weighted_tf.tocsc()
+    weighted_tf.eliminate_zeros()
+    weighted_tf.sort_indices()
+    df = np.diff(weighted_tf.indptr).astype(np.float64)
+    idf = np.log1p((num_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+    tf = weighted_tf.data
+    term_of_entry = np.repeat(np.arange(vocab_size), np.diff(weighted_tf.indptr))
+    data = idf[term_of_entry] * tf / (k1 + tf)
+    return {
+        "data": data.astype(np.float32),
+        "indices": weighted_tf.indices.astype(np.int32),
+        "indptr": weighted_tf.indptr.astype(np.int64),
+        "num_docs": num_docs,
+    }
+
+
+def _bm25s_model(scores: dict, vocab: dict[str, int], num_docs: int, backend: str):
+    import bm25s
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    model = bm25s.BM25(method="lucene", backend=backend)
+    model.scores = scores
+    model.vocab_dict = vocab
+    model.unique_token_ids_set = set(vocab.values())
+    model.nonoccurrence_array = None  # only BM25L/BM25+ use it
+    return model

@@ -1,0 +1,170 @@
+"""Tokenizers for English, Chinese and mixed text, keeping identifiers whole.
+
+An :class:`Analyzer` turns one text into the list of index terms BM25 counts:
+
+- text is normalized (:func:`~shopmatch.text.normalize.normalize`) and split into runs of
+  CJK characters and runs of everything else, so mixed Chinese/English text works without
+  being told its language;
+- English words are stemmed (Snowball, PyStemmer) and stopwords dropped;
+- identifiers (model numbers, SKUs, sizes: ``P70D20TL-D4``, ``65w``, ``3/4in``) are kept as
+  one token *and* split into their parts, so an exact model-number query finds its product
+  first while a partial one still matches;
+- Chinese runs are segmented with jieba in search mode (overlapping words, ``微波``,
+  ``微波炉``), or into single characters with ``chinese="char"``.
+
+Example:
+    >>> a = Analyzer()
+    >>> a("Galanz P70D20TL-D4 Microwave Ovens, 20L")
+    ['galanz', 'p70d20tl-d4', 'p70d20tl', 'd4', 'microwav', 'oven', '20l']
+    >>> Analyzer(chinese="char")("蓝牙耳机 65W")
+    ['蓝', '牙', '耳', '机', '65w', '65']
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from shopmatch.text.normalize import UNIT_SUFFIXES, normalize
+
+logger = logging.getLogger(__name__)
+
+# CJK unified ideographs (+ extension A, compatibility, extension B..F)
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+# A word or identifier: letters/digits joined by - / . ' _ (no leading/trailing punctuation).
+_TOKEN = re.compile(r"[^\W_]+(?:[-/.'_+][^\W_]+)*")
+_SPLIT = re.compile(r"[-/.'_+]")
+_UNIT_TOKEN = re.compile(r"^(\d+(?:[.,]\d+)?(?:/\d+)?)(" + "|".join(UNIT_SUFFIXES) + r")$")
+
+ENGLISH_STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then "
+    "there these they this to was will with".split()
+)
+CHINESE_STOPWORDS = frozenset("的 了 和 与 及 是 在 也 就 都 而 或 等 着 吗 呢 啊 吧 之 其".split())
+
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+
+
+def _jieba():
+    """Import jieba once, quietly (it logs its dictionary build at INFO on first use)."""
+    global _jieba_ready
+    import jieba
+
+    if not _jieba_ready:
+        with _jieba_lock:
+            if not _jieba_ready:
+                jieba.setLogLevel(logging.WARNING)
+                jieba.initialize()
+                _jieba_ready = True
+    return jieba
+
+
+@lru_cache(maxsize=4)
+def _stemmer(language: str):
+    import Stemmer
+
+    return Stemmer.Stemmer(language)
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """Text → index terms, for products and queries alike.
+
+    Args:
+        stem: Stem English words (Snowball English).
+        stopwords: Drop English (and a few Chinese) stopwords.
+        chinese: ``"jieba"`` (search-mode word segmentation) or ``"char"`` (one token per
+            character).
+        identifiers: Also emit the parts of identifiers (``p70d20tl-d4`` → ``p70d20tl``, ``d4``)
+            and the number of a number+unit (``65w`` → ``65``).
+
+    Example:
+        >>> Analyzer()("Kindle Paperwhite – Now Waterproof")
+        ['kindl', 'paperwhit', 'now', 'waterproof']
+    """
+
+    stem: bool = True
+    stopwords: bool = True
+    chinese: str = "jieba"
+    identifiers: bool = True
+
+    def __post_init__(self) -> None:
+        if self.chinese not in ("jieba", "char"):
+            raise ValueError(f"chinese must be 'jieba' or 'char', got {self.chinese!r}")
+
+    def __call__(self, text: str) -> list[str]:
+        text = normalize(text)
+        tokens: list[str] = []
+        position = 0
+        for match in _CJK_RUN.finditer(text):
+            self._latin(text[position:match.start()], tokens)
+            self._cjk(match.group(), tokens)
+            position = match.end()
+        self._latin(text[position:], tokens)
+        return tokens
+
+    def many(self, texts: list[str]) -> list[list[str]]:
+        """Analyze a batch of texts."""
+        return [self(t) for t in texts]
+
+    def _latin(self, text: str, out: list[str]) -> None:
+        if not text:
+            return
+        for token in _TOKEN.findall(text):
+            if token.isalpha():
+                self._word(token, out)
+            else:
+                self._identifier(token, out)
+
+    def _word(self, word: str, out: list[str]) -> None:
+        if self.stopwords and word in ENGLISH_STOPWORDS:
+            return
+        out.append(_stem(word) if self.stem else word)
+
+    def _identifier(self, token: str, out: list[str]) -> None:
+        if token.endswith("'s"):  # possessive: men's → men
+            token = token[:-2]
+            if token.isalpha():
+                self._word(token, out)
+                return
+        has_digit = any(c.isdigit() for c in token)
+        if not has_digit:
+            # hyphenated words: t-shirt → t, shirt and the joined tshirt
+            parts = [p for p in _SPLIT.split(token) if p]
+            for part in parts:
+                self._word(part, out)
+            out.append("".join(parts))
+            return
+        out.append(token)
+        if not self.identifiers:
+            return
+        unit = _UNIT_TOKEN.match(token)
+        if unit:
+            out.append(unit.group(1))
+            return
+        if not any(c.isalpha() for c in token):
+            return  # plain numbers and fractions (2.5, 3/4) stay whole
+        for part in _SPLIT.split(token):
+            if part and part != token:
+                if part.isalpha():
+                    self._word(part, out)
+                else:
+                    out.append(part)
+
+    def _cjk(self, run: str, out: list[str]) -> None:
+        if self.chinese == "char":
+            out.extend(ch for ch in run if ch not in CHINESE_STOPWORDS)
+            return
+        for word in _jieba().cut_for_search(run):
+            if word.strip() and word not in CHINESE_STOPWORDS:
+                out.append(word)
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer("english").stemWord(word)
