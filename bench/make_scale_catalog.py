@@ -220,9 +220,7 @@ def resolve_sources(dirs: Sequence[Path] | None) -> list[Path]:
             continue
         subs = [d / s for s in DEFAULT_SUBDIRS if (d / s / "products.jsonl").is_file()]
         if not subs:
-            raise SystemExit(
-                f"no products.jsonl in {d} (nor in its {', '.join(DEFAULT_SUBDIRS)} sub-folders)"
-            )
+            raise SystemExit(f"no products.jsonl in {d} (nor in its {', '.join(DEFAULT_SUBDIRS)} sub-folders)")
         out.extend(subs)
     return out
 
@@ -276,9 +274,7 @@ def _derive_brands(titles: Sequence[str], min_count: int = 3) -> list[str]:
         k = 1
         while k < min(4, len(words)):
             nxt = words[k]
-            if not nxt[0].isalpha() or (
-                nxt.lower() in {"in", "with", "x", "for", "and"} and k == 1
-            ):
+            if not nxt[0].isalpha() or (nxt.lower() in {"in", "with", "x", "for", "and"} and k == 1):
                 break
             longer, shorter = " ".join(words[: k + 1]), " ".join(words[:k])
             if words[k - 1].lower() in {"the", "of", "&", "and"} or (
@@ -342,9 +338,7 @@ def load_source(folder: Path, rng: random.Random, colors: Sequence[str]) -> Sour
             category = tuple(_clean(str(c)) for c in cat[:4])
         else:
             category = _hd_category(title)
-        bullets = tuple(
-            _clean(str(b))[:160] for b in (r.get("bullets") or [])[:2] if str(b).strip()
-        )
+        bullets = tuple(_clean(str(b))[:160] for b in (r.get("bullets") or [])[:2] if str(b).strip())
         price = r.get("price")
         if not isinstance(price, (int, float)) or price <= 0:
             price = round(math.exp(rng.uniform(1.6, 6.2)), 2)
@@ -377,8 +371,7 @@ def make_model(rng: random.Random) -> str:
     pat = MODEL_PATTERNS[rng.randrange(len(MODEL_PATTERNS))]
     letters, digits = _LETTERS, _DIGITS
     return "".join(
-        letters[rng.randrange(23)] if c == "L" else digits[rng.randrange(10)] if c == "D" else c
-        for c in pat
+        letters[rng.randrange(23)] if c == "L" else digits[rng.randrange(10)] if c == "D" else c for c in pat
     )
 
 
@@ -461,9 +454,7 @@ class Generator:
             rating = base.rating
         else:
             rating = round(2.5 + 2.5 * r(), 1)
-        rating_count = (
-            base.rating_count if base.rating_count is not None else 0
-        ) // 7 + rng.randrange(5000)
+        rating_count = (base.rating_count if base.rating_count is not None else 0) // 7 + rng.randrange(5000)
 
         if keep:
             self.samples.append(Sample(model, brand, base.ptype, color, tuple(mods)))
@@ -517,9 +508,7 @@ def write_catalog(gen: Generator, n: int, out: Path, n_samples: int) -> None:
         raise
 
 
-def build_queries(
-    gen: Generator, sources: Sequence[Source], seed: int, total: int = N_QUERIES
-) -> list[str]:
+def build_queries(gen: Generator, sources: Sequence[Source], seed: int, total: int = N_QUERIES) -> list[str]:
     """``total`` queries: original judged queries, model numbers, keyword and brand queries."""
     rng = random.Random(seed + 7919)
     n_orig, n_model, n_kw = int(total * 0.4), int(total * 0.2), int(total * 0.2)
@@ -584,11 +573,7 @@ def build_queries(
     while len(chosen) < total and tries < 100 * total:
         tries += 1
         b = bases[rng.randrange(len(bases))]
-        if (
-            b.ptype
-            and b.brand != "Generic"
-            and not set(b.ptype.split()) & set(b.brand.lower().split())
-        ):
+        if b.ptype and b.brand != "Generic" and not set(b.ptype.split()) & set(b.brand.lower().split()):
             add(f"{b.brand.lower()} {b.ptype}")
 
     out = list(chosen)

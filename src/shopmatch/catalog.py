@@ -34,8 +34,18 @@ logger = logging.getLogger(__name__)
 OnError = Literal["raise", "skip"]
 
 KNOWN_FIELDS = (
-    "id", "title", "brand", "color", "category", "description", "bullets",
-    "attributes", "price", "rating", "rating_count", "image",
+    "id",
+    "title",
+    "brand",
+    "color",
+    "category",
+    "description",
+    "bullets",
+    "attributes",
+    "price",
+    "rating",
+    "rating_count",
+    "image",
 )
 _LIST_FIELDS = ("category", "bullets")
 _TEXT_FIELDS = ("brand", "color", "description", "image")
@@ -169,9 +179,7 @@ def _parse_attributes(value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise DataError(
-            f"must be an object of name → value, got {type(value).__name__}", field="attributes"
-        )
+        raise DataError(f"must be an object of name → value, got {type(value).__name__}", field="attributes")
     out = {}
     for name, item in value.items():
         if item is None:
@@ -226,7 +234,9 @@ class Catalog:
         self._rows: dict[str, int] = {}
         for row, product in enumerate(self.products):
             if product.id in self._rows:
-                raise DataError(f"duplicate id {product.id!r} (rows {self._rows[product.id] + 1} and {row + 1})", field="id")
+                raise DataError(
+                    f"duplicate id {product.id!r} (rows {self._rows[product.id] + 1} and {row + 1})", field="id"
+                )
             self._rows[product.id] = row
 
     def __len__(self) -> int:
@@ -278,7 +288,10 @@ def read_catalog(path: str | Path, *, on_error: OnError = "raise", fmt: str | No
         raise DataError("file not found", path=path)
     fmt = fmt or _format_of(path)
     records = {
-        "jsonl": _jsonl_records, "csv": _csv_records, "tsv": _csv_records, "parquet": _parquet_records,
+        "jsonl": _jsonl_records,
+        "csv": _csv_records,
+        "tsv": _csv_records,
+        "parquet": _parquet_records,
     }.get(fmt)
     if records is None:
         raise DataError(f"unknown catalog format {fmt!r} (use jsonl, csv, tsv or parquet)", path=path)
@@ -290,9 +303,7 @@ def read_catalog(path: str | Path, *, on_error: OnError = "raise", fmt: str | No
         try:
             product = Product.from_dict(record)
             if product.id in seen:
-                raise DataError(
-                    f"duplicate id {product.id!r} (first seen on line {seen[product.id]})", field="id"
-                )
+                raise DataError(f"duplicate id {product.id!r} (first seen on line {seen[product.id]})", field="id")
         except DataError as err:
             err = err.located(path=path, line=line)
             if on_error == "raise":
@@ -312,8 +323,16 @@ def _format_of(path: Path) -> str:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     ext = suffixes[-1] if suffixes else ""
-    return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
-            ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet"}.get(ext, ext.lstrip("."))
+    return {
+        ".jsonl": "jsonl",
+        ".json": "jsonl",
+        ".ndjson": "jsonl",
+        ".csv": "csv",
+        ".tsv": "tsv",
+        ".tab": "tsv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }.get(ext, ext.lstrip("."))
 
 
 def _open_binary(path: Path):
@@ -325,9 +344,9 @@ def _decode(raw: bytes, path: Path, line: int) -> str:
         return raw.decode("utf-8-sig" if line == 1 else "utf-8")
     except UnicodeDecodeError as err:
         raise DataError(
-            f"is not valid UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1}); "
-            "save the file as UTF-8",
-            path=path, line=line,
+            f"is not valid UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1}); save the file as UTF-8",
+            path=path,
+            line=line,
         ) from None
 
 
@@ -361,7 +380,8 @@ def decode_text_file(path: Path) -> str:
         column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         raise DataError(
             f"is not valid UTF-8 (byte {raw[err.start]:#04x} at column {column}); save the file as UTF-8",
-            path=path, line=line,
+            path=path,
+            line=line,
         ) from None
 
 
@@ -372,8 +392,12 @@ def _csv_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) ->
     header = reader.fieldnames or []
     for required in ("id", "title"):
         if required not in header:
-            raise DataError(f"the header has no '{required}' column (columns: {', '.join(header)})",
-                            path=path, line=1, field=required)
+            raise DataError(
+                f"the header has no '{required}' column (columns: {', '.join(header)})",
+                path=path,
+                line=1,
+                field=required,
+            )
     line = 1
     for row in reader:
         line = reader.line_num - _count_newlines_in_row(row)
@@ -406,7 +430,7 @@ def _decode_csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
                 except json.JSONDecodeError as err:
                     raise DataError(f"is not valid JSON text: {err.msg}", field=key) from None
             elif key == "attributes":
-                raise DataError("must be a JSON object, e.g. {\"size\": \"XL\"}", field=key)
+                raise DataError('must be a JSON object, e.g. {"size": "XL"}', field=key)
         record[key] = value
     return record
 
@@ -423,8 +447,7 @@ def _parquet_records(path: Path, fmt: str, report: SkipReport, on_error: OnError
     columns = table.schema_arrow.names
     for required in ("id", "title"):
         if required not in columns:
-            raise DataError(f"has no '{required}' column (columns: {', '.join(columns)})",
-                            path=path, field=required)
+            raise DataError(f"has no '{required}' column (columns: {', '.join(columns)})", path=path, field=required)
     row_number = 0
     for batch in table.iter_batches(batch_size=65536):
         for record in batch.to_pylist():

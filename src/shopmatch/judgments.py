@@ -80,8 +80,12 @@ class GainMap:
                 relevant_letters = frozenset(v.strip().upper() for v in value.split("+") if v.strip())
             else:
                 letters[key.upper()] = _float(value, part)
-        return cls(letters=letters or cls().letters, offset=offset,
-                   relevant_letters=relevant_letters, relevant_min=relevant_min)
+        return cls(
+            letters=letters or cls().letters,
+            offset=offset,
+            relevant_letters=relevant_letters,
+            relevant_min=relevant_min,
+        )
 
     def is_known(self, label: str) -> bool:
         return label.upper() in self.letters or _is_number(label)
@@ -178,8 +182,7 @@ class Judgments:
 
     def relevant(self, gains: GainMap) -> dict[str, set[str]]:
         """query_id → the product ids that count as relevant (may be empty)."""
-        return {q: {r.product_id for r in rows if gains.is_relevant(r.label)}
-                for q, rows in self.by_query.items()}
+        return {q: {r.product_id for r in rows if gains.is_relevant(r.label)} for q, rows in self.by_query.items()}
 
     def subset(self, query_ids: Iterable[str]) -> Judgments:
         keep = set(query_ids)
@@ -190,8 +193,10 @@ class Judgments:
         modulo ``k``. Returns ``[(train, test), ...]``, one pair per fold."""
         fold_of = {q: i % k for i, q in enumerate(self.query_ids)}
         return [
-            (self.subset(q for q, f in fold_of.items() if f != fold),
-             self.subset(q for q, f in fold_of.items() if f == fold))
+            (
+                self.subset(q for q, f in fold_of.items() if f != fold),
+                self.subset(q for q, f in fold_of.items() if f == fold),
+            )
             for fold in range(k)
         ]
 
@@ -199,9 +204,7 @@ class Judgments:
 _JUDGMENT_COLUMNS = ("query_id", "query", "product_id", "label")
 
 
-def read_judgments(
-    path: str | Path, *, gains: GainMap | None = None, on_error: OnError = "raise"
-) -> Judgments:
+def read_judgments(path: str | Path, *, gains: GainMap | None = None, on_error: OnError = "raise") -> Judgments:
     """Read ``judgments.tsv`` (tab separated, header ``query_id query product_id label``).
 
     Args:
@@ -231,8 +234,9 @@ def read_judgments(
                 raise DataError(f"unknown label {label!r} (expected a number or one of {known})", field="label")
             key = (record["query_id"].strip(), record["product_id"].strip())
             if key in seen:
-                raise DataError(f"query {key[0]!r} judges product {key[1]!r} twice (first on line {seen[key]})",
-                                field="product_id")
+                raise DataError(
+                    f"query {key[0]!r} judges product {key[1]!r} twice (first on line {seen[key]})", field="product_id"
+                )
         except DataError as err:
             err = err.located(path=path, line=line)
             if on_error == "raise":
@@ -258,8 +262,9 @@ def _tsv_rows(path: Path, columns: tuple[str, ...]):
     header = [h.strip() for h in header]
     for name in columns:
         if name not in header:
-            raise DataError(f"the header has no '{name}' column (found: {', '.join(header)})",
-                            path=path, line=1, field=name)
+            raise DataError(
+                f"the header has no '{name}' column (found: {', '.join(header)})", path=path, line=1, field=name
+            )
     where = {name: header.index(name) for name in columns}
     for fields in reader:
         line = reader.line_num

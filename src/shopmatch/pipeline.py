@@ -43,15 +43,20 @@ class SearchResult:
     product: dict[str, Any] = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "product_id": self.product_id, "score": round(self.score, 6),
-                "product": self.product}
+        return {
+            "rank": self.rank,
+            "product_id": self.product_id,
+            "score": round(self.score, 6),
+            "product": self.product,
+        }
 
 
 class SearchPipeline:
     """The search stages over one catalog; build it, save it, load it, search it."""
 
-    def __init__(self, config: PipelineConfig, products: MemoryProducts | DiskProducts,
-                 lexical: LexicalRetriever) -> None:
+    def __init__(
+        self, config: PipelineConfig, products: MemoryProducts | DiskProducts, lexical: LexicalRetriever
+    ) -> None:
         self.config = config
         self.products = products
         self.lexical = lexical
@@ -60,8 +65,9 @@ class SearchPipeline:
         return len(self.products)
 
     @classmethod
-    def build(cls, products: Sequence[Product], config: PipelineConfig | None = None,
-              *, backend: str = "numpy") -> SearchPipeline:
+    def build(
+        cls, products: Sequence[Product], config: PipelineConfig | None = None, *, backend: str = "numpy"
+    ) -> SearchPipeline:
         """Index ``products`` in memory with ``config`` (defaults need no configuration)."""
         config = config or PipelineConfig()
         lexical = LexicalRetriever.build(products, config.lexical, backend=backend)
@@ -75,8 +81,13 @@ class SearchPipeline:
         with atomic_directory(directory) as tmp:
             self.products.save(tmp)
             self.lexical.save(tmp / "lexical")
-            write_manifest(tmp, kind=INDEX_KIND, format_version=INDEX_FORMAT_VERSION,
-                           config=self.config.to_dict(), products=len(self.products))
+            write_manifest(
+                tmp,
+                kind=INDEX_KIND,
+                format_version=INDEX_FORMAT_VERSION,
+                config=self.config.to_dict(),
+                products=len(self.products),
+            )
         logger.info("wrote index %s (%d products)", directory, len(self.products))
         return directory
 
@@ -105,8 +116,10 @@ class SearchPipeline:
         return [self._results(hits.query(i)) for i in range(len(hits))]
 
     def _results(self, pairs: list[tuple[int, float]]) -> list[SearchResult]:
-        return [SearchResult(self.products.id_of(row), score, rank, self.products.record(row))
-                for rank, (row, score) in enumerate(pairs, start=1)]
+        return [
+            SearchResult(self.products.id_of(row), score, rank, self.products.record(row))
+            for rank, (row, score) in enumerate(pairs, start=1)
+        ]
 
     def search_ids(self, queries: Sequence[str], k: int = 100) -> list[list[tuple[str, float]]]:
         """(product_id, score) per query, without loading product records (for evaluation)."""

@@ -39,7 +39,10 @@ class MemoryProducts:
 
     def save(self, directory: Path) -> None:
         offsets = np.zeros(len(self._products) + 1, dtype=np.int64)
-        with open(directory / "products.jsonl", "wb") as data, open(directory / "ids.txt", "w", encoding="utf-8") as ids:
+        with (
+            open(directory / "products.jsonl", "wb") as data,
+            open(directory / "ids.txt", "w", encoding="utf-8") as ids,
+        ):
             position = 0
             for row, product in enumerate(self._products):
                 line = json.dumps(product.to_dict(), ensure_ascii=False).encode("utf-8") + b"\n"

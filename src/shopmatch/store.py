@@ -39,8 +39,9 @@ def library_version() -> str:
         return "0+unknown"
 
 
-def write_manifest(directory: Path, *, kind: str, format_version: int, config: dict[str, Any],
-                   **extra: Any) -> dict[str, Any]:
+def write_manifest(
+    directory: Path, *, kind: str, format_version: int, config: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
     """Write ``manifest.json`` into ``directory`` and return it."""
     manifest = {
         "kind": kind,

@@ -54,8 +54,12 @@ class EvalResult:
     gains: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: round(v, 6) for k, v in self.metrics.items()}, "queries": self.queries,
-                "mode": self.mode, "gains": self.gains}
+        return {
+            **{k: round(v, 6) for k, v in self.metrics.items()},
+            "queries": self.queries,
+            "mode": self.mode,
+            "gains": self.gains,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -65,16 +69,16 @@ def _recall_relevant(judgments: Judgments, gains: GainMap) -> dict[str, set[str]
     """ESCI protocol: Recall counts E and S (and MRR only E); numeric labels use ``relevant``."""
     if not set(gains.letters) >= {"E", "S"} or gains.relevant_letters is not None:
         return None
-    return {q: {r.product_id for r in rows if r.label.upper() in ("E", "S")}
-            for q, rows in judgments.by_query.items()}
+    return {q: {r.product_id for r in rows if r.label.upper() in ("E", "S")} for q, rows in judgments.by_query.items()}
 
 
-def evaluate_retrieval(pipeline: Searchable, judgments: Judgments, gains: GainMap,
-                       *, depth: int = 100, batch_size: int = 64) -> EvalResult:
+def evaluate_retrieval(
+    pipeline: Searchable, judgments: Judgments, gains: GainMap, *, depth: int = 100, batch_size: int = 64
+) -> EvalResult:
     """Search the whole catalog with every judged query and score the rankings."""
     query_ids = judgments.query_ids
     run: dict[str, list[tuple[str, float]]] = {}
-    batches = [query_ids[i:i + batch_size] for i in range(0, len(query_ids), batch_size)]
+    batches = [query_ids[i : i + batch_size] for i in range(0, len(query_ids), batch_size)]
     for batch in track(batches, total=len(batches), description="Evaluating"):
         results = pipeline.search_ids([judgments.queries[q] for q in batch], k=depth)
         run.update(zip(batch, results, strict=True))
@@ -92,13 +96,25 @@ def evaluate_rerank(pipeline: Searchable, judgments: Judgments, gains: GainMap) 
     return _score(run, judgments, gains, "rerank")
 
 
-def _score(run: Mapping[str, list[tuple[str, float]]], judgments: Judgments, gains: GainMap,
-           mode: str) -> EvalResult:
-    metrics = ("ndcg@10", "mrr@10", "recall@100", "map@100") if mode == "retrieval" else ("ndcg@10", "mrr@10", "map@100")
-    result = ranking_metrics(judgments.qrels(gains), judgments.relevant(gains), run, metrics,
-                             recall_relevant=_recall_relevant(judgments, gains))
-    return EvalResult(mode, result.mean, result.per_query, len(judgments.queries),
-                      {q: [p for p, _ in ranked] for q, ranked in run.items()}, str(gains))
+def _score(run: Mapping[str, list[tuple[str, float]]], judgments: Judgments, gains: GainMap, mode: str) -> EvalResult:
+    metrics = (
+        ("ndcg@10", "mrr@10", "recall@100", "map@100") if mode == "retrieval" else ("ndcg@10", "mrr@10", "map@100")
+    )
+    result = ranking_metrics(
+        judgments.qrels(gains),
+        judgments.relevant(gains),
+        run,
+        metrics,
+        recall_relevant=_recall_relevant(judgments, gains),
+    )
+    return EvalResult(
+        mode,
+        result.mean,
+        result.per_query,
+        len(judgments.queries),
+        {q: [p for p, _ in ranked] for q, ranked in run.items()},
+        str(gains),
+    )
 
 
 EVALUATORS: dict[str, Callable[..., EvalResult]] = {"retrieval": evaluate_retrieval, "rerank": evaluate_rerank}

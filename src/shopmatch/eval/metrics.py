@@ -85,8 +85,9 @@ def ranking_metrics(
     return RankingMetrics(mean, per_query)
 
 
-def pair_metrics(labels: Sequence[int], predictions: Sequence[int],
-                 probabilities: np.ndarray | None = None) -> dict[str, float]:
+def pair_metrics(
+    labels: Sequence[int], predictions: Sequence[int], probabilities: np.ndarray | None = None
+) -> dict[str, float]:
     """Classification metrics for pair sets.
 
     Args:
@@ -116,8 +117,13 @@ def pair_metrics(labels: Sequence[int], predictions: Sequence[int],
     binary = set(classes.tolist()) <= {0, 1}
     average = "binary" if binary else "macro"
     precision, recall, f1, _ = precision_recall_fscore_support(y, p, average=average, zero_division=0)
-    out = {"accuracy": float(accuracy_score(y, p)), "precision": float(precision),
-           "recall": float(recall), "f1": float(f1), "n": int(len(y))}
+    out = {
+        "accuracy": float(accuracy_score(y, p)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "n": int(len(y)),
+    }
     if probabilities is not None:
         prob = np.asarray(probabilities, dtype=np.float64)
         if binary and prob.ndim == 1:

@@ -101,8 +101,7 @@ class LexicalConfig:
             raise ConfigError(f"chinese must be 'jieba' or 'char', got {self.chinese!r}")
 
     def analyzer(self) -> Analyzer:
-        return Analyzer(stem=self.stem, stopwords=self.stopwords, chinese=self.chinese,
-                        identifiers=self.identifiers)
+        return Analyzer(stem=self.stem, stopwords=self.stopwords, chinese=self.chinese, identifiers=self.identifiers)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -152,8 +151,9 @@ class LexicalRetriever:
         return self.model.vocab_dict
 
     @classmethod
-    def build(cls, products: Sequence[Product], config: LexicalConfig | None = None,
-              *, backend: str = "numpy") -> LexicalRetriever:
+    def build(
+        cls, products: Sequence[Product], config: LexicalConfig | None = None, *, backend: str = "numpy"
+    ) -> LexicalRetriever:
         """Tokenize every field of every product and precompute the BM25F score matrix."""
         config = config or LexicalConfig()
         analyzer = config.analyzer()
@@ -176,8 +176,7 @@ class LexicalRetriever:
                 cols[name].extend(ids)
         scores = _bm25f_matrix(len(products), len(vocab), fields, rows, cols, config.k1)
         model = _bm25s_model(scores, vocab, len(products), backend)
-        logger.info("lexical index: %d products, %d terms, %d postings",
-                    len(products), len(vocab), len(scores["data"]))
+        logger.info("lexical index: %d products, %d terms, %d postings", len(products), len(vocab), len(scores["data"]))
         return cls(config, model, backend=backend)
 
     def analyze_query(self, query: str) -> list[str]:
@@ -251,8 +250,14 @@ class LexicalRetriever:
         return cls(config, model, backend=backend)
 
 
-def _bm25f_matrix(num_docs: int, vocab_size: int, fields: Mapping[str, FieldWeight],
-                  rows: Mapping[str, list[int]], cols: Mapping[str, list[int]], k1: float) -> dict:
+def _bm25f_matrix(
+    num_docs: int,
+    vocab_size: int,
+    fields: Mapping[str, FieldWeight],
+    rows: Mapping[str, list[int]],
+    cols: Mapping[str, list[int]],
+    k1: float,
+) -> dict:
     """The BM25F score of every (product, term) that occurs, as bm25s' CSC arrays."""
     shape = (num_docs, vocab_size)
     weighted_tf = sp.csr_matrix(shape, dtype=np.float32)

@@ -102,7 +102,7 @@ class Analyzer:
         tokens: list[str] = []
         position = 0
         for match in _CJK_RUN.finditer(text):
-            self._latin(text[position:match.start()], tokens)
+            self._latin(text[position : match.start()], tokens)
             self._cjk(match.group(), tokens)
             position = match.end()
         self._latin(text[position:], tokens)
