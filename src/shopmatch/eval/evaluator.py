@@ -67,7 +67,8 @@ class EvalResult:
 
 def _recall_relevant(judgments: Judgments, gains: GainMap) -> dict[str, set[str]] | None:
     """ESCI protocol: Recall counts E and S (and MRR only E); numeric labels use ``relevant``."""
-    if not set(gains.letters) >= {"E", "S"} or gains.relevant_letters is not None:
+    letter_labels = any(r.label.upper() in ("E", "S", "C", "I") for r in judgments.rows)
+    if not letter_labels or gains.relevant_letters is not None:
         return None
     return {q: {r.product_id for r in rows if r.label.upper() in ("E", "S")} for q, rows in judgments.by_query.items()}
 

@@ -38,9 +38,16 @@ _UNITS: list[tuple[str, str]] = [
     (r"\s*-?\s*(?:qt|quarts?)\b\.?", "qt"),
     (r"\s*-?\s*(?:pack|pk|packs|count|ct|pcs?|pieces?)\b\.?", "pack"),
 ]
-_UNIT_RE = [(re.compile(_NUMBER + pattern), r"\1" + unit) for pattern, unit in _UNITS]
+# One pass over the text: every unit spelling is a named alternative after the number.
+_UNIT_RE = re.compile(_NUMBER + "(?:" + "|".join(f"(?P<u{i}>{pattern})" for i, (pattern, _) in enumerate(_UNITS)) + ")")
+_UNIT_OF_GROUP = {f"u{i}": unit for i, (_, unit) in enumerate(_UNITS)}
 UNIT_SUFFIXES = tuple(unit for _, unit in _UNITS)
 _SPACES = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
+
+
+def _join_unit(match: re.Match) -> str:
+    return match.group(1) + _UNIT_OF_GROUP[match.lastgroup]
 
 
 def normalize(text: str, *, units: bool = True) -> str:
@@ -54,7 +61,6 @@ def normalize(text: str, *, units: bool = True) -> str:
         The normalized text, whitespace collapsed.
     """
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
-    if units and any(ch.isdigit() for ch in text):
-        for pattern, replacement in _UNIT_RE:
-            text = pattern.sub(replacement, text)
+    if units and _DIGIT.search(text):
+        text = _UNIT_RE.sub(_join_unit, text)
     return _SPACES.sub(" ", text).strip()

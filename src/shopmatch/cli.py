@@ -1,0 +1,245 @@
+"""The ``shopmatch`` command: index, search, evaluate, validate, demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from shopmatch.errors import ShopmatchError
+
+app = typer.Typer(
+    help="shopmatch: e-commerce search relevance — index a catalog, search it, measure it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details (INFO).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    from shopmatch.progress import set_progress
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_time=False, show_path=False)],
+    )
+    set_progress(not quiet and err.is_terminal)
+
+
+def _fail(error: Exception, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def index(
+    catalog: Annotated[Path, typer.Argument(help="Catalog file: .jsonl[.gz], .csv, .tsv or .parquet.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Index directory to write.")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Pipeline config (TOML).")] = None,
+    skip_bad_rows: Annotated[
+        bool, typer.Option("--skip-bad-rows", help="Skip invalid products (reported) instead of stopping.")
+    ] = False,
+) -> None:
+    """Build an index directory from a catalog."""
+    from shopmatch.catalog import read_catalog
+    from shopmatch.config import PipelineConfig
+    from shopmatch.pipeline import SearchPipeline
+
+    try:
+        cfg = PipelineConfig.from_toml(config) if config else PipelineConfig()
+        started = time.perf_counter()
+        products = read_catalog(catalog, on_error="skip" if skip_bad_rows else "raise")
+        if products.skipped and products.skipped.count:
+            err.print(products.skipped.summary(limit=10), highlight=False)
+        if not len(products):
+            raise _fail(ShopmatchError(f"{catalog}: no products to index"))
+        pipeline = SearchPipeline.build(products.products, cfg)
+        pipeline.save(output)
+    except ShopmatchError as error:
+        raise _fail(error) from None
+    skipped = products.skipped.count if products.skipped else 0
+    err.print(
+        f"indexed {len(products):,} products into {output} in {time.perf_counter() - started:.1f} s"
+        + (f" ({skipped} bad rows skipped)" if skipped else "")
+    )
+
+
+@app.command()
+def search(
+    index_dir: Annotated[Path, typer.Argument(help="Index directory.")],
+    query: Annotated[str, typer.Argument(help="The query text.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=10_000, help="Number of results.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Search an index and print the ranked products."""
+    from shopmatch.pipeline import SearchPipeline
+
+    try:
+        pipeline = SearchPipeline.load(index_dir)
+        results = pipeline.search(query, k=k)[0]
+    except ShopmatchError as error:
+        raise _fail(error) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"query": query, "results": [r.to_dict() for r in results]}, ensure_ascii=False))
+        sys.stdout.write("\n")
+        return
+    if not results:
+        out.print(f"no products match {query!r}")
+        return
+    out.print(_results_table(query, results))
+
+
+def _results_table(query: str, results) -> Table:
+    table = Table(title=f"“{query}”", title_justify="left")
+    for name, justify in (("#", "right"), ("score", "right"), ("id", "left"), ("title", "left"), ("brand", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for r in results:
+        title = r.product.get("title", "")
+        table.add_row(
+            str(r.rank),
+            f"{r.score:.2f}",
+            r.product_id,
+            title[:90] + ("…" if len(title) > 90 else ""),
+            str(r.product.get("brand") or ""),
+        )
+    return table
+
+
+@app.command()
+def evaluate(
+    index_dir: Annotated[Path, typer.Argument(help="Index directory.")],
+    judgments: Annotated[Path, typer.Argument(help="judgments.tsv (query_id, query, product_id, label).")],
+    mode: Annotated[
+        str, typer.Option(help="retrieval (search the whole catalog) or rerank (judged products).")
+    ] = "retrieval",
+    gains: Annotated[
+        str, typer.Option(help="Label gains, e.g. E=1,S=0.1,C=0.01,I=0; numeric labels: offset=1,relevant>=2.5.")
+    ] = "E=1,S=0.1,C=0.01,I=0",
+    depth: Annotated[int, typer.Option(min=1, help="Results per query in retrieval mode.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Measure search quality on judged queries (NDCG@10, MRR@10, Recall@100, MAP@100)."""
+    from shopmatch.eval.evaluator import EVALUATORS
+    from shopmatch.judgments import GainMap, read_judgments
+    from shopmatch.pipeline import SearchPipeline
+
+    if mode not in EVALUATORS:
+        raise _fail(ShopmatchError(f"--mode must be one of {', '.join(EVALUATORS)}, got {mode!r}"))
+    try:
+        gain_map = GainMap.parse(gains)
+    except ValueError as error:
+        raise _fail(ShopmatchError(f"--gains: {error}")) from None
+    try:
+        pipeline = SearchPipeline.load(index_dir)
+        judged = read_judgments(judgments, gains=gain_map)
+        missing = {r.product_id for r in judged.rows if pipeline.products.row_of(r.product_id) is None}
+        if missing:
+            logging.getLogger("shopmatch").warning(
+                "%d judged product id(s) are not in the index (e.g. %s); they count as never retrieved",
+                len(missing),
+                sorted(missing)[0],
+            )
+        kwargs = {"depth": depth} if mode == "retrieval" else {}
+        result = EVALUATORS[mode](pipeline, judged, gain_map, **kwargs)
+    except ShopmatchError as error:
+        raise _fail(error) from None
+    if as_json:
+        sys.stdout.write(result.to_json() + "\n")
+        return
+    out.print(_metrics_table(f"{judgments} — {mode} mode, {result.queries} queries", {str(index_dir): result}))
+
+
+def _metrics_table(title: str, results: dict) -> Table:
+    names = list(next(iter(results.values())).metrics)
+    table = Table(title=title, title_justify="left")
+    table.add_column("run")
+    for name in names:
+        table.add_column(name, justify="right")
+    for label, result in results.items():
+        table.add_row(label, *(f"{result.metrics[n]:.4f}" for n in names))
+    return table
+
+
+@app.command()
+def validate(
+    catalog: Annotated[Path, typer.Argument(help="Catalog file to check.")],
+) -> None:
+    """Check a catalog and list every bad row (exit code 2 if there is any)."""
+    from shopmatch.catalog import read_catalog
+
+    try:
+        products = read_catalog(catalog, on_error="skip")
+    except ShopmatchError as error:
+        raise _fail(error) from None
+    report = products.skipped
+    if report and report.count:
+        err.print(report.summary(limit=50), highlight=False)
+        raise typer.Exit(2)
+    out.print(f"{catalog}: {len(products):,} products, no problems found")
+
+
+@app.command()
+def demo(
+    index_dir: Annotated[Path, typer.Option(help="Where to write the demo index.")] = Path("demo-index"),
+) -> None:
+    """Index the bundled demo catalogs, run example queries (English and Chinese), print the evaluation."""
+    from shopmatch.catalog import read_catalog
+    from shopmatch.demo import DEMO_DATASETS, demo_files, demo_gains
+    from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
+    from shopmatch.judgments import read_judgments
+    from shopmatch.pipeline import SearchPipeline
+
+    evaluations = {}
+    for name, spec in DEMO_DATASETS.items():
+        paths = demo_files(name)
+        started = time.perf_counter()
+        catalog = read_catalog(paths["products"])
+        target = index_dir / name
+        SearchPipeline.build(catalog.products).save(target)
+        pipeline = SearchPipeline.load(target)
+        out.rule(
+            f"[bold]{name}[/]: {len(catalog):,} products indexed in {time.perf_counter() - started:.1f} s → {target}"
+        )
+        for query in spec["queries"]:
+            out.print(_results_table(query, pipeline.search(query, k=5)[0]))
+        judged = read_judgments(paths["judgments"], gains=demo_gains(name))
+        evaluations[f"{name} retrieval"] = evaluate_retrieval(pipeline, judged, demo_gains(name))
+        evaluations[f"{name} rerank"] = evaluate_rerank(pipeline, judged, demo_gains(name))
+    table = Table(title="Evaluation (BM25F, bundled judgments)", title_justify="left")
+    for column in ("dataset / mode", "queries", "NDCG@10", "MRR@10", "Recall@100", "MAP@100"):
+        table.add_column(column, justify="left" if column.startswith("dataset") else "right")
+    for label, result in evaluations.items():
+        m = result.metrics
+        table.add_row(
+            label,
+            str(result.queries),
+            *(f"{m[k]:.3f}" if k in m else "–" for k in ("ndcg@10", "mrr@10", "recall@100", "map@100")),
+        )
+    out.print(table)
+    out.print(f'Try: shopmatch search {index_dir / "esci-us-150"} "cordless drill"')
+    out.print(
+        "ESCI data: Reddy et al. 2022, arXiv:2206.06588 (Apache-2.0); see shopmatch/demo_data/esci-us-150/NOTICE.md"
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
