@@ -64,8 +64,6 @@ def index(
         cfg = PipelineConfig.from_toml(config) if config else PipelineConfig()
         started = time.perf_counter()
         products = read_catalog(catalog, on_error="skip" if skip_bad_rows else "raise")
-        if products.skipped and products.skipped.count:
-            err.print(products.skipped.summary(limit=10), highlight=False)
         if not len(products):
             raise _fail(ShopmatchError(f"{catalog}: no products to index"))
         pipeline = SearchPipeline.build(products.products, cfg)
