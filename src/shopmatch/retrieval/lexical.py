@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import json
 import logging
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -159,8 +161,8 @@ class LexicalRetriever:
         analyzer = config.analyzer()
         fields = {name: fw for name, fw in config.fields.items() if fw.weight > 0}
         vocab: dict[str, int] = {}
-        rows: dict[str, list[int]] = {name: [] for name in fields}
-        cols: dict[str, list[int]] = {name: [] for name in fields}
+        rows = {name: array("i") for name in fields}  # 4 bytes a posting, not a list's 8 + objects
+        cols = {name: array("i") for name in fields}
         short_cache: dict[str, list[int]] = {}  # brands, colors, categories repeat a lot
         for row, product in enumerate(track(products, total=len(products), description="Tokenizing")):
             for name in fields:
@@ -172,7 +174,7 @@ class LexicalRetriever:
                     ids = [vocab.setdefault(tok, len(vocab)) for tok in analyzer(text)]
                     if len(text) < 64 and len(short_cache) < 500_000:
                         short_cache[text] = ids
-                rows[name].extend([row] * len(ids))
+                rows[name].extend(repeat(row, len(ids)))
                 cols[name].extend(ids)
         scores = _bm25f_matrix(len(products), len(vocab), fields, rows, cols, config.k1)
         model = _bm25s_model(scores, vocab, len(products), backend)
@@ -254,16 +256,24 @@ def _bm25f_matrix(
     num_docs: int,
     vocab_size: int,
     fields: Mapping[str, FieldWeight],
-    rows: Mapping[str, list[int]],
-    cols: Mapping[str, list[int]],
+    rows: Mapping[str, Sequence[int]],
+    cols: Mapping[str, Sequence[int]],
     k1: float,
 ) -> dict:
     """The BM25F score of every (product, term) that occurs, as bm25s' CSC arrays."""
     shape = (num_docs, vocab_size)
     weighted_tf = sp.csr_matrix(shape, dtype=np.float32)
     for name, fw in fields.items():
-        r = np.asarray(rows[name], dtype=np.int32)
-        c = np.asarray(cols[name], dtype=np.int32)
+        r = (
+            np.frombuffer(rows[name], dtype=np.int32)
+            if isinstance(rows[name], array)
+            else np.asarray(rows[name], dtype=np.int32)
+        )
+        c = (
+            np.frombuffer(cols[name], dtype=np.int32)
+            if isinstance(cols[name], array)
+            else np.asarray(cols[name], dtype=np.int32)
+        )
         if r.size == 0:
             continue
         counts = sp.csr_matrix((np.ones(r.size, dtype=np.float32), (r, c)), shape=shape)

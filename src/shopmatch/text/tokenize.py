@@ -115,9 +115,17 @@ class Analyzer:
     def _latin(self, text: str, out: list[str]) -> None:
         if not text:
             return
+        stop = ENGLISH_STOPWORDS if self.stopwords else ()
+        stems = _STEMS if self.stem else None
         for token in _TOKEN.findall(text):
-            if token.isalpha():
-                self._word(token, out)
+            if token.isalpha():  # the common case, inlined: stopword check, then cached stem
+                if token in stop:
+                    continue
+                if stems is None:
+                    out.append(token)
+                else:
+                    stem = stems.get(token)
+                    out.append(stem if stem is not None else _stem(token))
             else:
                 self._identifier(token, out)
 
@@ -165,6 +173,12 @@ class Analyzer:
                 out.append(word)
 
 
-@lru_cache(maxsize=200_000)
+_STEMS: dict[str, str] = {}
+_MAX_CACHED_STEMS = 500_000
+
+
 def _stem(word: str) -> str:
-    return _stemmer("english").stemWord(word)
+    stem = _stemmer("english").stemWord(word)
+    if len(_STEMS) < _MAX_CACHED_STEMS:
+        _STEMS[word] = stem
+    return stem
