@@ -264,16 +264,8 @@ def _bm25f_matrix(
     shape = (num_docs, vocab_size)
     weighted_tf = sp.csr_matrix(shape, dtype=np.float32)
     for name, fw in fields.items():
-        r = (
-            np.frombuffer(rows[name], dtype=np.int32)
-            if isinstance(rows[name], array)
-            else np.asarray(rows[name], dtype=np.int32)
-        )
-        c = (
-            np.frombuffer(cols[name], dtype=np.int32)
-            if isinstance(cols[name], array)
-            else np.asarray(cols[name], dtype=np.int32)
-        )
+        r = np.asarray(rows[name], dtype=np.int32)  # zero-copy from array('i')
+        c = np.asarray(cols[name], dtype=np.int32)
         if r.size == 0:
             continue
         counts = sp.csr_matrix((np.ones(r.size, dtype=np.float32), (r, c)), shape=shape)
