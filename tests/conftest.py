@@ -1,0 +1,61 @@
+"""Shared fixtures. No network: Hugging Face libraries are forced offline before anything imports them."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    """The tests/fixtures directory."""
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def catalog(fixtures):
+    """The fixture catalog (32 products, English, Chinese, full-width, one minimal)."""
+    from shopmatch.catalog import read_catalog
+
+    return read_catalog(fixtures / "catalog" / "products.jsonl")
+
+
+@pytest.fixture(scope="session")
+def judgments(fixtures):
+    from shopmatch.judgments import read_judgments
+
+    return read_judgments(fixtures / "catalog" / "judgments.tsv")
+
+
+@pytest.fixture(scope="session")
+def pipeline(catalog):
+    """The fixture catalog indexed in memory with the default config (built once)."""
+    from shopmatch.pipeline import SearchPipeline
+
+    return SearchPipeline.build(catalog.products)
+
+
+@pytest.fixture(scope="session")
+def index_dir(pipeline, tmp_path_factory) -> Path:
+    """The fixture pipeline saved to disk once; tests must not modify it."""
+    return pipeline.save(tmp_path_factory.mktemp("index") / "fixture-index")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """`shopmatch demo --index-dir DIR` run once for the whole session (about 15-20 s)."""
+    from typer.testing import CliRunner
+
+    from shopmatch.cli import app
+
+    target = tmp_path_factory.mktemp("demo") / "demo-index"
+    result = CliRunner().invoke(app, ["demo", "--index-dir", str(target)])
+    return result, target
