@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,11 +344,37 @@ def _decode(raw: bytes, path: Path, line: int) -> str:
     try:
         return raw.decode("utf-8-sig" if line == 1 else "utf-8")
     except UnicodeDecodeError as err:
-        raise DataError(
-            f"is not valid UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1}); save the file as UTF-8",
-            path=path,
-            line=line,
-        ) from None
+        text = raw.decode("utf-8", errors="surrogateescape")
+        try:
+            field = _field_with_bad_bytes(json.loads(text))
+        except json.JSONDecodeError:
+            field = None
+        raise DataError(_not_utf8(raw[err.start], err.start + 1), path=path, line=line, field=field) from None
+
+
+_BAD_BYTE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" turns undecodable bytes into
+
+
+def _not_utf8(byte: int, column: int | None = None) -> str:
+    where = f" at column {column}" if column else ""
+    return f"is not valid UTF-8 (byte {byte:#04x}{where}); save the file as UTF-8"
+
+
+def _field_with_bad_bytes(record: Any) -> str | None:
+    """The first key of a record whose text holds undecodable bytes."""
+    if not isinstance(record, Mapping):
+        return None
+    for key, value in record.items():
+        if _BAD_BYTE.search(json.dumps(value, ensure_ascii=False)):
+            return str(key)
+    return None
+
+
+def check_utf8(values: Mapping[str | None, Any]) -> None:
+    """Raise a DataError naming the first field (of a CSV/TSV row) that held undecodable bytes."""
+    for key, value in values.items():
+        if isinstance(value, str) and (bad := _BAD_BYTE.search(value)):
+            raise DataError(_not_utf8(ord(bad.group()) - 0xDC00), field=key)
 
 
 def _jsonl_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) -> Iterator[tuple[int, Any]]:
@@ -370,23 +397,18 @@ def _jsonl_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) 
 
 
 def decode_text_file(path: Path) -> str:
-    """Read a whole text file as UTF-8, naming the line of the first undecodable byte."""
+    """Read a whole text file; undecodable bytes are kept as surrogate escapes so that the row
+    holding them can be reported (and skipped) on its own: see :func:`check_utf8`."""
     with _open_binary(path) as handle:
         raw = handle.read()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        raise DataError(
-            f"is not valid UTF-8 (byte {raw[err.start]:#04x} at column {column}); save the file as UTF-8",
-            path=path,
-            line=line,
-        ) from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    return raw.decode("utf-8", errors="surrogateescape")
 
 
 def _csv_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) -> Iterator[tuple[int, Any]]:
     text = decode_text_file(path)
+    csv.field_size_limit(2**31 - 1)  # very long descriptions are accepted (default limit: 128 KiB)
     delimiter = "\t" if fmt == "tsv" else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = reader.fieldnames or []
@@ -398,12 +420,17 @@ def _csv_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) ->
                 line=1,
                 field=required,
             )
-    line = 1
     for row in reader:
         line = reader.line_num - _count_newlines_in_row(row)
         try:
             if None in row:
                 raise DataError(f"has {len(header) + len(row[None])} fields, the header has {len(header)}")
+            missing = [key for key, value in row.items() if value is None]
+            if missing:
+                raise DataError(
+                    f"has {len(header) - len(missing)} fields, the header has {len(header)}", field=missing[0]
+                )
+            check_utf8(row)
             yield line, _decode_csv_row(row)
         except DataError as err:
             err = err.located(path=path, line=line)

@@ -23,7 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+# soft_wrap: an error's "file:line: field" must stay on one line for grep and CI logs.
+err = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -33,10 +34,15 @@ def _setup(
 ) -> None:
     from shopmatch.progress import set_progress
 
+    handler = (
+        RichHandler(console=err, show_time=False, show_path=False)
+        if err.is_terminal
+        else logging.StreamHandler(sys.stderr)  # plain lines, never wrapped, when piped or in CI
+    )
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_time=False, show_path=False)],
+        format="%(message)s" if err.is_terminal else "%(levelname)s %(message)s",
+        handlers=[handler],
     )
     set_progress(not quiet and err.is_terminal)
 
@@ -180,6 +186,7 @@ def validate(
     """Check a catalog and list every bad row (exit code 2 if there is any)."""
     from shopmatch.catalog import read_catalog
 
+    logging.getLogger("shopmatch.catalog").setLevel(logging.ERROR)  # the full report is printed below
     try:
         products = read_catalog(catalog, on_error="skip")
     except ShopmatchError as error:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shopmatch.catalog import OnError, decode_text_file
+from shopmatch.catalog import OnError, check_utf8, decode_text_file
 from shopmatch.errors import DataError, SkipReport
 
 logger = logging.getLogger(__name__)
@@ -271,9 +271,19 @@ def _tsv_rows(path: Path, columns: tuple[str, ...]):
         if not fields or fields == [""]:
             continue
         if len(fields) != len(header):
-            yield line, DataError(f"has {len(fields)} tab-separated fields, the header has {len(header)}")
+            missing = header[len(fields)] if len(fields) < len(header) else None
+            yield (
+                line,
+                DataError(f"has {len(fields)} tab-separated fields, the header has {len(header)}", field=missing),
+            )
             continue
-        yield line, {name: fields[i] for name, i in where.items()}
+        record = {name: fields[i] for name, i in where.items()}
+        try:
+            check_utf8(record)
+        except DataError as err:
+            yield line, err
+            continue
+        yield line, record
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +313,7 @@ def read_pairs(path: str | Path, *, on_error: OnError = "raise") -> list[Pair]:
                 value = float(raw)
                 if value != int(value) or value < 0:
                     raise ValueError
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise DataError(f"must be a non-negative integer class, got {raw!r}", field="label") from None
             pairs.append(Pair(record["text_a"], record["text_b"], int(value)))
         except DataError as err:

@@ -23,6 +23,7 @@ import numpy as np
 
 from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
+from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
 from shopmatch.retrieval.lexical import LexicalRetriever
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
@@ -96,17 +97,25 @@ class SearchPipeline:
         """Load an index directory (arrays memory-mapped).
 
         Args:
-            backend: ``"numpy"`` answers at once; ``"numba"`` compiles bm25s' kernels first
-                (seconds) and is faster per query on large catalogs.
+            backend: ``"numpy"`` answers at once; ``"numba"`` compiles bm25s' kernels while
+                loading (seconds) and is faster per query on large catalogs.
 
         Raises:
             IndexFormatError: not an index, damaged, or written in a newer format.
         """
         directory = Path(directory)
         manifest = read_manifest(directory, kind=INDEX_KIND, supported_version=INDEX_FORMAT_VERSION)
-        config = PipelineConfig.from_dict(manifest["config"])
-        lexical = LexicalRetriever.load(directory / "lexical", mmap=mmap, backend=backend)
-        return cls(config, DiskProducts(directory), lexical)
+        try:
+            config = PipelineConfig.from_dict(manifest["config"])
+            lexical = LexicalRetriever.load(directory / "lexical", mmap=mmap, backend=backend)
+            products = DiskProducts(directory)
+        except (OSError, ValueError, KeyError) as err:
+            raise IndexFormatError(f"{directory}: damaged index ({type(err).__name__}: {err}); rebuild it") from None
+        if len(products) != lexical.num_docs:
+            raise IndexFormatError(
+                f"{directory}: damaged index ({len(products)} products but {lexical.num_docs} in lexical/); rebuild it"
+            )
+        return cls(config, products, lexical)
 
     def search(self, queries: str | Sequence[str], k: int = 10) -> list[list[SearchResult]]:
         """Ranked results for each query (a single string is a batch of one)."""

@@ -73,6 +73,8 @@ def read_manifest(directory: str | Path, *, kind: str, supported_version: int) -
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise IndexFormatError(f"{path}: damaged manifest ({err})") from None
+    if not isinstance(manifest, dict):
+        raise IndexFormatError(f"{path}: damaged manifest (expected a JSON object)")
     if manifest.get("kind") != kind:
         raise IndexFormatError(f"{directory}: is a {manifest.get('kind')!r}, expected a {kind!r}")
     version = manifest.get("format_version")

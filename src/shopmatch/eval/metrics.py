@@ -61,6 +61,8 @@ def ranking_metrics(
     from ranx import Qrels, Run, evaluate
 
     query_ids = sorted(qrels)
+    if not query_ids:
+        return RankingMetrics({m: 0.0 for m in metrics}, {m: {} for m in metrics})
     run_dict = {}
     for q in query_ids:
         ranked = list(run.get(q, ()))
@@ -126,6 +128,8 @@ def pair_metrics(
     }
     if probabilities is not None:
         prob = np.asarray(probabilities, dtype=np.float64)
+        if binary and prob.ndim == 2 and prob.shape[1] == 2:
+            prob = prob[:, 1]  # (n, 2) class probabilities → positive-class probability
         if binary and prob.ndim == 1:
             if len(np.unique(y)) == 2:
                 out["auc"] = float(roc_auc_score(y, prob))

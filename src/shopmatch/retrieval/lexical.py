@@ -11,7 +11,8 @@ and saturated once (BM25F, Robertson et al. 2004; Zaragoza et al. 2004):
 As in bm25s, every (term, product) score is computed once at index time into a sparse
 matrix, so a query only sums a few columns. The matrix is handed to a ``bm25s.BM25`` object,
 which does the retrieval (numpy or numba backend) and the saving/memory-mapped loading.
-With a single field of weight 1 this is exactly bm25s' Lucene BM25.
+With a single field of weight 1 this is exactly bm25s' Lucene BM25 (when every product has
+at least one term in that field: the average length counts only products that have the field).
 
 Example:
     >>> from shopmatch.catalog import Product
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,6 +57,10 @@ class FieldWeight:
     b: float = 0.75
 
     def __post_init__(self) -> None:
+        for name in ("weight", "b"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"field {name} must be a finite number, got {value!r}")
         if not (self.weight >= 0):
             raise ConfigError(f"field weight must be ≥ 0, got {self.weight}")
         if not (0.0 <= self.b <= 1.0):
@@ -92,6 +98,13 @@ class LexicalConfig:
     identifiers: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.fields, Mapping):
+            raise ConfigError(f"fields must be a table of field name → weight, got {self.fields!r}")
+        for name in ("stem", "stopwords", "identifiers"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if isinstance(self.k1, bool) or not isinstance(self.k1, (int, float)) or not math.isfinite(self.k1):
+            raise ConfigError(f"k1 must be a finite number, got {self.k1!r}")
         unknown = set(self.fields) - set(FIELD_NAMES)
         if unknown:
             raise ConfigError(f"unknown field(s) {sorted(unknown)}; known: {', '.join(FIELD_NAMES)}")
@@ -118,9 +131,11 @@ class LexicalConfig:
         if unknown:
             raise ConfigError(f"unknown lexical option(s) {sorted(unknown)}; known: {sorted(known)}")
         if "fields" in data:
+            if not isinstance(data["fields"], Mapping):
+                raise ConfigError(f"fields must be a table of field name → weight, got {data['fields']!r}")
             fields = {}
             for name, value in data["fields"].items():
-                if isinstance(value, (int, float)):
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
                     value = {"weight": float(value)}
                 if not isinstance(value, Mapping):
                     raise ConfigError(f"field {name!r}: expected a weight or {{weight, b}}, got {value!r}")
@@ -239,8 +254,9 @@ class LexicalRetriever:
     def load(cls, directory: str | Path, *, mmap: bool = True, backend: str = "numpy") -> LexicalRetriever:
         """Load a saved retriever; arrays are memory-mapped unless ``mmap=False``.
 
-        ``backend="numba"`` compiles bm25s' numba kernels (several seconds, once per process)
-        and then answers faster on large catalogs: use it for servers and benchmarks.
+        ``backend="numba"`` compiles bm25s' numba kernels here, with one warm-up query (several
+        seconds, once per process), and then answers faster on large catalogs: use it for
+        servers and benchmarks.
         """
         import bm25s
 
@@ -249,7 +265,10 @@ class LexicalRetriever:
         directory = Path(directory)
         config = LexicalConfig.from_dict(json.loads((directory / "lexical_config.json").read_text()))
         model = bm25s.BM25.load(directory, mmap=mmap, backend=backend, show_progress=False)
-        return cls(config, model, backend=backend)
+        retriever = cls(config, model, backend=backend)
+        if backend == "numba" and retriever.num_docs and len(retriever.vocab):
+            retriever.model.retrieve([[0]], k=1, show_progress=False, n_threads=1)  # compile now, not on a request
+        return retriever
 
 
 def _bm25f_matrix(

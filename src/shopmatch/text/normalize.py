@@ -20,8 +20,8 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "″": '"', "‘": "'", "’": 
 _NUMBER = r"(\d+(?:[.,]\d+)?(?:/\d+)?)"
 # After a number; each pattern maps to the canonical unit suffix.
 _UNITS: list[tuple[str, str]] = [
-    (r'\s*(?:"|\'\'|-?\s*inch(?:es)?\b|\s?in\.(?=\s|$|[,;:)\]]))', "in"),
-    (r"\s*(?:'(?![\w'])|-?\s*(?:feet|foot)\b|\s?ft\b\.?)", "ft"),
+    (r'\s*(?:"|\'\'|-?\s*inch(?:es)?\b|-?\s?in\.(?=\s|$|[,;:)\]]))', "in"),
+    (r"\s*(?:'(?![\w'])|-?\s*(?:feet|foot)\b|-?\s?ft\b\.?)", "ft"),
     (r"\s*-?\s*(?:watts?|w)\b", "w"),
     (r"\s*-?\s*(?:volts?|v)\b", "v"),
     (r"\s*-?\s*(?:mah)\b", "mah"),
@@ -44,6 +44,7 @@ _UNIT_OF_GROUP = {f"u{i}": unit for i, (_, unit) in enumerate(_UNITS)}
 UNIT_SUFFIXES = tuple(unit for _, unit in _UNITS)
 _SPACES = re.compile(r"\s+")
 _DIGIT = re.compile(r"\d")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # 1,000 W → 1000w
 
 
 def _join_unit(match: re.Match) -> str:
@@ -62,5 +63,6 @@ def normalize(text: str, *, units: bool = True) -> str:
     """
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
     if units and _DIGIT.search(text):
+        text = _THOUSANDS.sub("", text)
         text = _UNIT_RE.sub(_join_unit, text)
     return _SPACES.sub(" ", text).strip()

@@ -7,15 +7,16 @@ An :class:`Analyzer` turns one text into the list of index terms BM25 counts:
   being told its language;
 - English words are stemmed (Snowball, PyStemmer) and stopwords dropped;
 - identifiers (model numbers, SKUs, sizes: ``P70D20TL-D4``, ``65w``, ``3/4in``) are kept as
-  one token *and* split into their parts, so an exact model-number query finds its product
-  first while a partial one still matches;
+  one token, joined without punctuation (``p70d20tld4``, as users often type them) *and*
+  split into their parts, so an exact model-number query finds its product first while a
+  partial one still matches;
 - Chinese runs are segmented with jieba in search mode (overlapping words, ``微波``,
   ``微波炉``), or into single characters with ``chinese="char"``.
 
 Example:
     >>> a = Analyzer()
     >>> a("Galanz P70D20TL-D4 Microwave Ovens, 20L")
-    ['galanz', 'p70d20tl-d4', 'p70d20tl', 'd4', 'microwav', 'oven', '20l']
+    ['galanz', 'p70d20tl-d4', 'p70d20tld4', 'p70d20tl', 'd4', 'microwav', 'oven', '20l']
     >>> Analyzer(chinese="char")("蓝牙耳机 65W")
     ['蓝', '牙', '耳', '机', '65w', '65']
 """
@@ -141,12 +142,12 @@ class Analyzer:
                 self._word(token, out)
                 return
         has_digit = any(c.isdigit() for c in token)
+        parts = [p for p in _SPLIT.split(token) if p]
         if not has_digit:
-            # hyphenated words: t-shirt → t, shirt and the joined tshirt
-            parts = [p for p in _SPLIT.split(token) if p]
+            # hyphenated words: t-shirts → t, shirt and the joined (stemmed) tshirt
             for part in parts:
                 self._word(part, out)
-            out.append("".join(parts))
+            self._word("".join(parts), out)
             return
         out.append(token)
         if not self.identifiers:
@@ -157,8 +158,9 @@ class Analyzer:
             return
         if not any(c.isalpha() for c in token):
             return  # plain numbers and fractions (2.5, 3/4) stay whole
-        for part in _SPLIT.split(token):
-            if part and part != token:
+        if len(parts) > 1:
+            out.append("".join(parts))  # xr-2231b also as xr2231b, as a user may type it
+            for part in parts:
                 if part.isalpha():
                     self._word(part, out)
                 else:
