@@ -1,0 +1,154 @@
+"""Helpers shared by the benchmark scripts in ``bench/``.
+
+- :func:`machine_header`: markdown lines naming the machine and library versions, printed
+  above every table (see ``../shared/docs/benchmarks.md``).
+- :func:`percentiles`, :func:`median_of_runs`: latency summaries (ms) and the median over runs.
+- :func:`markdown_table`: a GitHub markdown table.
+- :func:`data_dir`, :func:`skip_if_missing`: where the shared data sets live
+  (``../shared/data``, or ``$SHOPMATCH_DATA``) and a polite check for absent files.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LIBRARIES = ("shopmatch", "bm25s", "numpy", "numba", "scipy", "ranx", "jieba", "rank_bm25")
+
+
+def data_dir() -> Path:
+    """The shared data folder: ``$SHOPMATCH_DATA`` or ``<repo>/../shared/data``."""
+    override = os.environ.get("SHOPMATCH_DATA")
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
+
+
+def skip_if_missing(path: str | Path, what: str = "") -> bool:
+    """True if ``path`` exists; otherwise print why the part that needs it is skipped."""
+    path = Path(path)
+    if path.exists():
+        return True
+    label = f"{what}: " if what else ""
+    print(f"\n> {label}skipped, `{path}` does not exist.\n", flush=True)
+    return False
+
+
+def _read_key(path: str, key: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                name, _, value = line.partition(":")
+                if name.strip() == key:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def _git_revision() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{rev}{' + uncommitted src changes' if dirty else ''}"
+
+
+def machine_info() -> dict[str, Any]:
+    """Date, CPU, memory, Python and library versions (what :func:`machine_header` prints)."""
+    mem_kb = _read_key("/proc/meminfo", "MemTotal")
+    versions: dict[str, str] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name.replace("_", "-"))
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": _read_key("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
+        "ram_gib": round(int(mem_kb.split()[0]) / 2**20, 1) if mem_kb else None,
+        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": platform.python_version(),
+        "git": _git_revision(),
+        "versions": versions,
+    }
+
+
+def machine_header(info: Mapping[str, Any] | None = None) -> list[str]:
+    """Markdown lines describing the machine, to print above the tables."""
+    info = info or machine_info()
+    versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
+    return [
+        f"- date: {info['date']}",
+        f"- machine: nproc={info['nproc']}, CPU {info['cpu']}, RAM {info['ram_gib']} GiB, "
+        f"load average at start {info['loadavg']}",
+        f"- Python {info['python']} ({sys.executable})",
+        f"- shopmatch commit: {info['git']}",
+        f"- versions: {versions}",
+    ]
+
+
+def percentiles(samples_seconds: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """p50 and p99 of latency samples given in seconds, in milliseconds."""
+    ms = np.asarray(samples_seconds, dtype=np.float64) * 1e3
+    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+
+def median_of_runs(
+    fn: Callable[[], Mapping[str, float]], runs: int = 5
+) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Call ``fn`` ``runs`` times; return the median of each metric and the per-run values."""
+    per_run = [dict(fn()) for _ in range(max(runs, 1))]
+    medians = {key: float(statistics.median(run[key] for run in per_run)) for key in per_run[0]}
+    return medians, per_run
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A GitHub markdown table; floats are printed with 3 significant decimals."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3f}" if abs(value) < 100 else f"{value:,.1f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB.
+
+    Reads ``VmHWM``, which starts afresh at ``exec``; ``ru_maxrss`` does not (a child keeps
+    the high-water mark of the parent it was forked from), so it is only the fallback.
+    """
+    value = _read_key("/proc/self/status", "VmHWM")
+    if value:
+        return int(value.split()[0]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def current_rss_mib() -> float:
+    """Current resident set size of this process (``VmRSS``), in MiB."""
+    value = _read_key("/proc/self/status", "VmRSS")
+    return int(value.split()[0]) / 1024 if value else float("nan")
