@@ -22,7 +22,8 @@ def _toml(tmp_path, text):
 def test_defaults():
     config = PipelineConfig()
     assert config.lexical == LexicalConfig()
-    assert config.lexical.fields["title"] == FieldWeight(3.0, 0.75)
+    assert config.lexical.fields["title"] == FieldWeight(3.0, 1.0)
+    assert config.lexical.k1 == 0.75 and config.lexical.chinese == "jieba+char"
     assert PipelineConfig.from_dict({}) == config
     assert PipelineConfig.from_dict(config.to_dict()) == config
 

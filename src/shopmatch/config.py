@@ -4,7 +4,7 @@ A config file (see ``configs/bm25.toml``)::
 
     [lexical]
     k1 = 1.2
-    chinese = "jieba"          # or "char"
+    chinese = "jieba+char"     # or "jieba", "char"
 
     [lexical.fields]
     title = { weight = 3.0, b = 0.75 }

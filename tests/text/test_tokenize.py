@@ -78,7 +78,12 @@ def test_invalid_chinese_mode():
 def test_chinese_search_mode_overlapping_words(analyze):
     tokens = analyze("微波炉")
     assert "微波" in tokens and "微波炉" in tokens
-    assert analyze("蓝牙耳机 降噪") == ["蓝牙", "耳机", "降噪"]
+    assert Analyzer(chinese="jieba")("蓝牙耳机 降噪") == ["蓝牙", "耳机", "降噪"]
+
+
+def test_default_chinese_is_characters_plus_words(analyze):
+    # every character (robust when query and title segment differently) + jieba words of ≥ 2 chars
+    assert analyze("蓝牙耳机 降噪") == ["蓝", "牙", "耳", "机", "蓝牙", "耳机", "降", "噪", "降噪"]
 
 
 def test_chinese_stopwords_dropped(analyze):
@@ -86,8 +91,8 @@ def test_chinese_stopwords_dropped(analyze):
     assert Analyzer(chinese="char")("微波炉的") == ["微", "波", "炉"]
 
 
-def test_mixed_chinese_english(analyze):
-    tokens = analyze("小米 Xiaomi 65W GaN charger 氮化镓 充电器 USB-C")
+def test_mixed_chinese_english():
+    tokens = Analyzer(chinese="jieba")("小米 Xiaomi 65W GaN charger 氮化镓 充电器 USB-C")
     assert tokens == [
         "小米",
         "xiaomi",
@@ -105,7 +110,7 @@ def test_mixed_chinese_english(analyze):
         "usbc",
     ]
     # no space between scripts: still split
-    assert analyze("iPhone15手机壳") == ["iphone15", "手机", "壳"]
+    assert Analyzer(chinese="jieba")("iPhone15手机壳") == ["iphone15", "手机", "壳"]
     assert Analyzer(chinese="char")("苹果15pro手机壳") == ["苹", "果", "15pro", "手", "机", "壳"]
 
 

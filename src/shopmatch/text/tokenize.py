@@ -10,8 +10,8 @@ An :class:`Analyzer` turns one text into the list of index terms BM25 counts:
   one token, joined without punctuation (``p70d20tld4``, as users often type them) *and*
   split into their parts, so an exact model-number query finds its product first while a
   partial one still matches;
-- Chinese runs are segmented with jieba in search mode (overlapping words, ``微波``,
-  ``微波炉``), or into single characters with ``chinese="char"``.
+- Chinese runs become single characters plus jieba's search-mode words (overlapping words,
+  ``微波``, ``微波炉``); ``chinese="jieba"`` or ``"char"`` keep only one of the two.
 
 Example:
     >>> a = Analyzer()
@@ -45,6 +45,7 @@ ENGLISH_STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then "
     "there these they this to was will with".split()
 )
+CHINESE_MODES = ("jieba+char", "jieba", "char")
 CHINESE_STOPWORDS = frozenset("的 了 和 与 及 是 在 也 就 都 而 或 等 着 吗 呢 啊 吧 之 其".split())
 
 _jieba_lock = threading.Lock()
@@ -79,8 +80,9 @@ class Analyzer:
     Args:
         stem: Stem English words (Snowball English).
         stopwords: Drop English (and a few Chinese) stopwords.
-        chinese: ``"jieba"`` (search-mode word segmentation) or ``"char"`` (one token per
-            character).
+        chinese: ``"jieba+char"`` (default: every character plus jieba's search-mode words of
+            two or more characters, so a query segmented differently from a title still
+            matches), ``"jieba"`` (words only) or ``"char"`` (characters only).
         identifiers: Also emit the parts of identifiers (``p70d20tl-d4`` → ``p70d20tl``, ``d4``)
             and the number of a number+unit (``65w`` → ``65``).
 
@@ -91,12 +93,12 @@ class Analyzer:
 
     stem: bool = True
     stopwords: bool = True
-    chinese: str = "jieba"
+    chinese: str = "jieba+char"
     identifiers: bool = True
 
     def __post_init__(self) -> None:
-        if self.chinese not in ("jieba", "char"):
-            raise ValueError(f"chinese must be 'jieba' or 'char', got {self.chinese!r}")
+        if self.chinese not in CHINESE_MODES:
+            raise ValueError(f"chinese must be one of {', '.join(CHINESE_MODES)}, got {self.chinese!r}")
 
     def __call__(self, text: str) -> list[str]:
         text = normalize(text)
@@ -167,11 +169,13 @@ class Analyzer:
                     out.append(part)
 
     def _cjk(self, run: str, out: list[str]) -> None:
-        if self.chinese == "char":
+        if self.chinese != "jieba":
             out.extend(ch for ch in run if ch not in CHINESE_STOPWORDS)
-            return
+            if self.chinese == "char":
+                return
+        words_only = self.chinese == "jieba+char"  # single characters are already in
         for word in _jieba().cut_for_search(run):
-            if word.strip() and word not in CHINESE_STOPWORDS:
+            if word.strip() and word not in CHINESE_STOPWORDS and not (words_only and len(word) == 1):
                 out.append(word)
 
 
