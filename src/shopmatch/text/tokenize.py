@@ -124,11 +124,7 @@ class Analyzer:
             if token.isalpha():  # the common case, inlined: stopword check, then cached stem
                 if token in stop:
                     continue
-                if stems is None:
-                    out.append(token)
-                else:
-                    stem = stems.get(token)
-                    out.append(stem if stem is not None else _stem(token))
+                out.append(token if stems is None else stems.get(token) or _stem(token))
             else:
                 self._identifier(token, out)
 
@@ -184,6 +180,9 @@ _MAX_CACHED_STEMS = 500_000
 
 
 def _stem(word: str) -> str:
+    stem = _STEMS.get(word)
+    if stem is not None:
+        return stem
     stem = _stemmer("english").stemWord(word)
     if len(_STEMS) < _MAX_CACHED_STEMS:
         _STEMS[word] = stem
