@@ -232,3 +232,25 @@ def test_folds_use_sorted_ids_not_file_order():
     folds = Judgments(rows).folds(3)
     # sorted: a b c d q10 q2 q9 -> folds 0 1 2 0 1 2 0
     assert [test.query_ids for _, test in folds] == [["a", "d", "q9"], ["b", "q10"], ["c", "q2"]]
+
+
+def test_recall_relevance_follows_esci_protocol_and_can_be_set():
+    esci = GainMap.esci()
+    # ESCI protocol: MRR/MAP count E only, Recall counts E and S
+    assert [esci.is_relevant(x) for x in "ESCI"] == [True, False, False, False]
+    assert [esci.is_relevant(x, for_recall=True) for x in "ESCI"] == [True, True, False, False]
+    # an explicit relevant= set applies to Recall too, unless recall= says otherwise
+    only_e = GainMap.parse("E=1,S=0.1,C=0.01,I=0,relevant=E")
+    assert [only_e.is_relevant(x, for_recall=True) for x in "ESCI"] == [True, False, False, False]
+    wide = GainMap.parse("E=1,S=0.1,C=0.01,I=0,recall=E+S+C")
+    assert [wide.is_relevant(x, for_recall=True) for x in "ESCI"] == [True, True, True, False]
+    assert str(wide).endswith("recall=C+E+S")
+    # numeric labels: Recall uses the same threshold as MRR
+    hd = GainMap.parse("offset=1,relevant>=2.5")
+    assert hd.is_relevant("2.67", for_recall=True) and not hd.is_relevant("2.33", for_recall=True)
+
+
+def test_judgments_relevant_for_recall():
+    j = Judgments([Judgment("q", "x", "a", "E"), Judgment("q", "x", "b", "S"), Judgment("q", "x", "c", "I")])
+    assert j.relevant(GainMap.esci()) == {"q": {"a"}}
+    assert j.relevant(GainMap.esci(), for_recall=True) == {"q": {"a", "b"}}

@@ -41,12 +41,15 @@ class GainMap:
             those with the largest gain (``E`` for ESCI).
         relevant_min: Numeric labels ≥ this count as relevant; by default any label
             with a positive gain.
+        recall_letters: Letters that count for Recall; by default ``E`` and ``S`` when the
+            letters are ESCI's and ``relevant_letters`` is not set, else the relevant ones.
     """
 
     letters: Mapping[str, float] = field(default_factory=lambda: {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0})
     offset: float = 0.0
     relevant_letters: frozenset[str] | None = None
     relevant_min: float | None = None
+    recall_letters: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for letter, value in self.letters.items():
@@ -66,6 +69,7 @@ class GainMap:
         offset = 0.0
         relevant_letters = None
         relevant_min = None
+        recall_letters = None
         for part in filter(None, (p.strip() for p in spec.split(","))):
             if part.startswith("relevant>="):
                 relevant_min = _float(part.split(">=", 1)[1], part)
@@ -76,8 +80,12 @@ class GainMap:
             key = key.strip()
             if key == "offset":
                 offset = _float(value, part)
-            elif key == "relevant":
-                relevant_letters = frozenset(v.strip().upper() for v in value.split("+") if v.strip())
+            elif key in ("relevant", "recall"):
+                chosen = frozenset(v.strip().upper() for v in value.split("+") if v.strip())
+                if key == "relevant":
+                    relevant_letters = chosen
+                else:
+                    recall_letters = chosen
             else:
                 letters[key.upper()] = _float(value, part)
         return cls(
@@ -85,6 +93,7 @@ class GainMap:
             offset=offset,
             relevant_letters=relevant_letters,
             relevant_min=relevant_min,
+            recall_letters=recall_letters,
         )
 
     def is_known(self, label: str) -> bool:
@@ -99,10 +108,19 @@ class GainMap:
             return max(float(label) - self.offset, 0.0)
         raise KeyError(label)
 
-    def is_relevant(self, label: str) -> bool:
-        """Whether a label counts as relevant for MRR, Recall and MAP."""
+    def is_relevant(self, label: str, *, for_recall: bool = False) -> bool:
+        """Whether a label counts as relevant for MRR and MAP (or, ``for_recall``, for Recall).
+
+        ESCI's protocol counts only ``E`` for MRR/MAP but ``E`` and ``S`` for Recall; that is the
+        default for letter labels unless ``relevant=`` or ``recall=`` say otherwise.
+        """
         letter = label.upper()
         if letter in self.letters:
+            if for_recall:
+                if self.recall_letters is not None:
+                    return letter in self.recall_letters
+                if self.relevant_letters is None and {"E", "S"} <= set(self.letters):
+                    return letter in ("E", "S")
             chosen = self.relevant_letters
             if chosen is None:
                 top = max(self.letters.values())
@@ -121,6 +139,8 @@ class GainMap:
             parts.append("relevant=" + "+".join(sorted(self.relevant_letters)))
         if self.relevant_min is not None:
             parts.append(f"relevant>={self.relevant_min:g}")
+        if self.recall_letters is not None:
+            parts.append("recall=" + "+".join(sorted(self.recall_letters)))
         return ",".join(parts)
 
 
@@ -180,9 +200,13 @@ class Judgments:
         """query_id → product_id → gain."""
         return {q: {r.product_id: gains.gain(r.label) for r in rows} for q, rows in self.by_query.items()}
 
-    def relevant(self, gains: GainMap) -> dict[str, set[str]]:
-        """query_id → the product ids that count as relevant (may be empty)."""
-        return {q: {r.product_id for r in rows if gains.is_relevant(r.label)} for q, rows in self.by_query.items()}
+    def relevant(self, gains: GainMap, *, for_recall: bool = False) -> dict[str, set[str]]:
+        """query_id → the product ids that count as relevant (may be empty); see
+        :meth:`GainMap.is_relevant` for ``for_recall``."""
+        return {
+            q: {r.product_id for r in rows if gains.is_relevant(r.label, for_recall=for_recall)}
+            for q, rows in self.by_query.items()
+        }
 
     def subset(self, query_ids: Iterable[str]) -> Judgments:
         keep = set(query_ids)

@@ -65,14 +65,6 @@ class EvalResult:
         return json.dumps(self.to_dict())
 
 
-def _recall_relevant(judgments: Judgments, gains: GainMap) -> dict[str, set[str]] | None:
-    """ESCI protocol: Recall counts E and S (and MRR only E); numeric labels use ``relevant``."""
-    letter_labels = any(r.label.upper() in ("E", "S", "C", "I") for r in judgments.rows)
-    if not letter_labels or gains.relevant_letters is not None:
-        return None
-    return {q: {r.product_id for r in rows if r.label.upper() in ("E", "S")} for q, rows in judgments.by_query.items()}
-
-
 def evaluate_retrieval(
     pipeline: Searchable, judgments: Judgments, gains: GainMap, *, depth: int = 100, batch_size: int = 64
 ) -> EvalResult:
@@ -106,7 +98,7 @@ def _score(run: Mapping[str, list[tuple[str, float]]], judgments: Judgments, gai
         judgments.relevant(gains),
         run,
         metrics,
-        recall_relevant=_recall_relevant(judgments, gains),
+        recall_relevant=judgments.relevant(gains, for_recall=True),
     )
     return EvalResult(
         mode,
