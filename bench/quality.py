@@ -164,6 +164,24 @@ def evaluate_both(system: Searchable, judgments: Judgments, gains: GainMap) -> t
     return evaluate_retrieval(system, judgments, gains), evaluate_rerank(system, judgments, gains)
 
 
+def evaluate_systems(
+    dataset: str, systems: Sequence[tuple[str, Callable[[], Searchable]]], judgments: Judgments, gains: GainMap
+) -> list[tuple[str, dict[str, float], float, dict[str, Any]]]:
+    """Build and evaluate each system: (label, retrieval metrics, rerank NDCG@10, JSON record) per system."""
+    out = []
+    for label, make in systems:
+        log(f"{dataset}: {label} …")
+        retrieval, rerank = evaluate_both(make(), judgments, gains)
+        m = retrieval.metrics
+        record = {
+            "system": label,
+            **{f"retrieval_{k}": v for k, v in m.items()},
+            "rerank_ndcg@10": rerank.metrics["ndcg@10"],
+        }
+        out.append((label, m, rerank.metrics["ndcg@10"], record))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # esci-us-150
 
@@ -317,19 +335,9 @@ def bench_homedepot(
         "gains": str(gains),
         "rows": [{"system": "random order", "rerank_ndcg@10": rand_mean, "rerank_ndcg@10_std": rand_std}],
     }
-    for label, make in systems:
-        log(f"homedepot: {label} …")
-        system = make()
-        retrieval, rerank = evaluate_both(system, dev, gains)
-        m = retrieval.metrics
-        rows.append([label, rerank.metrics["ndcg@10"], m["ndcg@10"], m["mrr@10"], m["recall@100"]])
-        record["rows"].append(
-            {
-                "system": label,
-                "rerank_ndcg@10": rerank.metrics["ndcg@10"],
-                **{f"retrieval_{k}": v for k, v in m.items()},
-            }
-        )
+    for label, m, rerank_ndcg, rec in evaluate_systems("homedepot", systems, dev, gains):
+        rows.append([label, rerank_ndcg, m["ndcg@10"], m["mrr@10"], m["recall@100"]])
+        record["rows"].append(rec)
     blocks = [
         "## homedepot (item 4), dev queries\n",
         f"dev = every 10th query id in ascending order: {len(dev.queries):,} queries "
@@ -409,18 +417,9 @@ def bench_zh(folder: Path) -> tuple[list[str], dict[str, Any]]:
         "titles": len(products),
         "rows": [],
     }
-    for label, make in systems:
-        log(f"zh-ecom-query-item: {label} …")
-        retrieval, rerank = evaluate_both(make(), judgments, gains)
-        m = retrieval.metrics
-        rows.append([label, m["ndcg@10"], m["mrr@10"], m["recall@100"], rerank.metrics["ndcg@10"]])
-        record["rows"].append(
-            {
-                "system": label,
-                **{f"retrieval_{k}": v for k, v in m.items()},
-                "rerank_ndcg@10": rerank.metrics["ndcg@10"],
-            }
-        )
+    for label, m, rerank_ndcg, rec in evaluate_systems("zh-ecom-query-item", systems, judgments, gains):
+        rows.append([label, m["ndcg@10"], m["mrr@10"], m["recall@100"], rerank_ndcg])
+        record["rows"].append(rec)
     blocks = [
         "## zh-ecom-query-item as retrieval (item 6a)\n",
         f"Catalog: the {len(products)} distinct titles (text_b); {len(judgments.queries)} queries (text_a), "
