@@ -97,7 +97,6 @@ def test_index_with_config(fixtures, tmp_path, monkeypatch):
     assert SearchPipeline.load("idx").search("ironhearth") == [[]]
 
 
-@pytest.mark.skipif(not (REPO / "configs" / "bm25.toml").is_file(), reason="configs/bm25.toml not written yet")
 def test_index_with_shipped_config(fixtures, tmp_path):
     result = invoke(
         "index", fixtures / "catalog" / "products.jsonl", "-o", tmp_path / "idx", "-c", REPO / "configs" / "bm25.toml"

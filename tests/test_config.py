@@ -48,10 +48,19 @@ brand = 1.0
     assert config.lexical.analyzer()("Running") == ["running"]
 
 
-@pytest.mark.skipif(not (REPO / "configs" / "bm25.toml").is_file(), reason="configs/bm25.toml not written yet")
 def test_shipped_config_loads():
     config = PipelineConfig.from_toml(REPO / "configs" / "bm25.toml")
     assert config.lexical.fields
+
+
+def test_shipped_config_is_the_builtin_default():
+    # README and configs/bm25.toml say so: the tuned weights are the defaults
+    assert PipelineConfig.from_toml(REPO / "configs" / "bm25.toml") == PipelineConfig()
+
+
+def test_untuned_reference_config_loads_and_differs():
+    untuned = PipelineConfig.from_toml(REPO / "configs" / "bm25-untuned.toml")
+    assert untuned.lexical.k1 == 1.2 and untuned != PipelineConfig()
 
 
 @pytest.mark.parametrize(
