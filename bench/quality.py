@@ -156,6 +156,11 @@ def random_rerank(judgments: Judgments, gains: GainMap, shuffles: int, seed: int
     return float(np.mean(values)), float(np.std(values))
 
 
+def lexical_config(lexical: dict[str, Any] | None = None) -> PipelineConfig:
+    """A BM25F-only pipeline config (the lexical rows of the tables)."""
+    return PipelineConfig.from_dict({"pipeline": {"retrievers": ["lexical"]}, "lexical": lexical or {}})
+
+
 def shopmatch_pipeline(products: Sequence[Product], config: PipelineConfig) -> SearchPipeline:
     return SearchPipeline.build(products, config)
 
@@ -206,9 +211,9 @@ def bench_esci(folder: Path, config_path: Path | None, shuffles: int, seed: int)
         ),
         (
             'shopmatch BM25, single field "all" (k1 1.2, b 0.75)',
-            lambda: shopmatch_pipeline(products, PipelineConfig.from_dict({"lexical": {"fields": {"all": 1.0}}})),
+            lambda: shopmatch_pipeline(products, lexical_config({"fields": {"all": 1.0}})),
         ),
-        ("shopmatch BM25F, defaults", lambda: shopmatch_pipeline(products, PipelineConfig())),
+        ("shopmatch BM25F, defaults", lambda: shopmatch_pipeline(products, lexical_config())),
     ]
     if config_path is not None:
         config = PipelineConfig.from_toml(config_path)
@@ -314,11 +319,11 @@ def bench_homedepot(
         ),
         (
             "shopmatch BM25, title weight 1 (k1 1.2, b 0.75)",
-            lambda: shopmatch_pipeline(products, PipelineConfig.from_dict({"lexical": {"fields": {"title": 1.0}}})),
+            lambda: shopmatch_pipeline(products, lexical_config({"fields": {"title": 1.0}})),
         ),
         (
             "shopmatch BM25F, defaults (title weight 3: k1/3 in effect)",
-            lambda: shopmatch_pipeline(products, PipelineConfig()),
+            lambda: shopmatch_pipeline(products, lexical_config()),
         ),
     ]
     if config_path is not None:
@@ -391,7 +396,7 @@ def bench_zh(folder: Path) -> tuple[list[str], dict[str, Any]]:
         if plain:
             lexical["fields"] = {"title": 1.0}
             lexical["k1"] = 1.2
-        return PipelineConfig.from_dict({"lexical": lexical})
+        return lexical_config(lexical)
 
     systems: list[tuple[str, Callable[[], Searchable]]] = [
         (

@@ -192,13 +192,17 @@ class Tuner:
         self.memo: dict[Point, dict[str, float]] = {}
 
     def pipeline(self, config: LexicalConfig) -> SearchPipeline:
-        """A pipeline equivalent to ``SearchPipeline.build(products, PipelineConfig(config))``."""
+        """A pipeline equivalent to building a lexical-only ``PipelineConfig(lexical=config)``."""
         fields = {name: fw for name, fw in config.fields.items() if fw.weight > 0}
         scores = _bm25f_matrix(
             self.tokens.num_docs, len(self.tokens.vocab), fields, self.tokens.rows, self.tokens.cols, config.k1
         )
         model = _bm25s_model(scores, self.tokens.vocab, self.tokens.num_docs, "numpy")
-        return SearchPipeline(PipelineConfig(config), self.store, LexicalRetriever(config, model))
+        return SearchPipeline(
+            PipelineConfig(retrievers=("lexical",), lexical=config),
+            self.store,
+            {"lexical": LexicalRetriever(config, model)},
+        )
 
     def per_query(self, point: Point) -> dict[str, float]:
         """Retrieval NDCG@10 of every query for one config (memoized)."""
@@ -289,7 +293,9 @@ def mean_over(values: Mapping[str, float], query_ids: Sequence[str]) -> float:
 def check_shortcut(tuner: Tuner, products: Sequence[Product], config: LexicalConfig) -> bool:
     """The cached-token pipeline must rank exactly like a freshly built one."""
     fast = tuner.pipeline(config).search_ids(tuner.texts, k=100)
-    built = SearchPipeline.build(products, PipelineConfig(config)).search_ids(tuner.texts, k=100)
+    built = SearchPipeline.build(products, PipelineConfig(retrievers=("lexical",), lexical=config)).search_ids(
+        tuner.texts, k=100
+    )
     same_ids = all([p for p, _ in a] == [p for p, _ in b] for a, b in zip(fast, built, strict=True))
     close = all(np.allclose([s for _, s in a], [s for _, s in b], rtol=1e-5) for a, b in zip(fast, built, strict=True))
     return same_ids and close

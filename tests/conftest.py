@@ -7,11 +7,42 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+import tempfile  # noqa: E402
+
+# Exported ONNX models go to a cache; the tests use their own, never the user's.
+os.environ["SHOPMATCH_CACHE"] = tempfile.mkdtemp(prefix="shopmatch-test-cache-")
+
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent
+
+
+def _lexical_config():
+    from shopmatch.config import PipelineConfig
+
+    return PipelineConfig(retrievers=("lexical",))
+
+
+LEXICAL = _lexical_config()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random sentence-transformers model directory (2 layers, 32 dimensions)."""
+    from tests.tiny_model import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_hybrid_config(tiny_model):
+    """Hybrid BM25F + dense pipeline config on the tiny model (int8 ONNX, exact index)."""
+    from shopmatch.config import PipelineConfig
+
+    return PipelineConfig.from_dict({"dense": {"model": str(tiny_model), "quantization": "avx2"}})
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +68,10 @@ def judgments(fixtures):
 
 @pytest.fixture(scope="session")
 def pipeline(catalog):
-    """The fixture catalog indexed in memory with the default config (built once)."""
+    """The fixture catalog indexed in memory, lexical stage only (built once)."""
     from shopmatch.pipeline import SearchPipeline
 
-    return SearchPipeline.build(catalog.products)
+    return SearchPipeline.build(catalog.products, LEXICAL)
 
 
 @pytest.fixture(scope="session")

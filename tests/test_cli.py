@@ -38,7 +38,10 @@ def test_index_ok(fixtures, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = invoke("index", fixtures / "catalog" / "products.csv", "--output", "idx")
     assert result.exit_code == 0, result.output
-    assert re.search(r"indexed 32 products into idx in \d+\.\d s$", flat(result.stderr))
+    assert re.search(
+        r"indexed 32 products into idx in \d+\.\d s \(lexical \+ dense all-MiniLM-L6-v2 \(onnx-int8\), rrf fusion\)$",
+        flat(result.stderr),
+    )
     assert "skipped" not in result.stderr
     loaded = SearchPipeline.load(tmp_path / "idx")
     assert len(loaded) == 32 and loaded.search("65w charger", k=1)[0][0].product_id == "p004"
@@ -63,7 +66,7 @@ def test_index_skip_bad_rows_reports_count(fixtures, tmp_path, monkeypatch, capl
     result = invoke("index", "bad/missing_title.jsonl", "-o", tmp_path / "idx", "--skip-bad-rows")
     assert result.exit_code == 0, result.output
     assert "indexed 4 products" in flat(result.stderr)
-    assert "(1 bad rows skipped)" in flat(result.stderr)
+    assert "; 1 bad rows skipped" in flat(result.stderr)
     # the reason goes to the log (stderr in a real run)
     assert "bad/missing_title.jsonl:4: field 'title': is required" in caplog.text
     assert len(SearchPipeline.load(tmp_path / "idx")) == 4
@@ -87,7 +90,10 @@ def test_index_missing_file(tmp_path, monkeypatch):
 
 def test_index_with_config(fixtures, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    Path("cfg.toml").write_text("[lexical]\nk1 = 2.0\n\n[lexical.fields]\ntitle = { weight = 1.0, b = 0.5 }\n")
+    Path("cfg.toml").write_text(
+        '[pipeline]\nretrievers = ["lexical"]\n\n'
+        "[lexical]\nk1 = 2.0\n\n[lexical.fields]\ntitle = { weight = 1.0, b = 0.5 }\n"
+    )
     result = invoke("index", fixtures / "catalog" / "products.jsonl", "-o", "idx", "--config", "cfg.toml")
     assert result.exit_code == 0, result.output
     manifest = json.loads(Path("idx/manifest.json").read_text())
@@ -148,7 +154,7 @@ def test_search_json(index_dir, pipeline, catalog):
     expected = pipeline.search("充电器 65W", k=2)[0]
     assert len(data["results"]) == 2
     for got, want in zip(data["results"], expected, strict=True):
-        assert got.keys() == {"rank", "product_id", "score", "product"}
+        assert got.keys() == {"rank", "product_id", "score", "retrievers", "product"}
         assert (got["rank"], got["product_id"]) == (want.rank, want.product_id)
         assert got["score"] == pytest.approx(want.score, abs=1e-6)
         assert got["product"] == catalog.get(want.product_id).to_dict()
@@ -277,7 +283,8 @@ def test_demo(demo_run):
     result, target = demo_run
     assert result.exit_code == 0, result.output
     text = result.stdout
-    assert "Evaluation (BM25F, bundled judgments)" in text
+    assert "Evaluation (lexical + dense all-MiniLM-L6-v2 (onnx-int8), rrf fusion; bundled judgments)" in flat(text)
+    assert "ranks by retriever" in text
     rows = dict(re.findall(r"^│ ((?:esci-us-150|zh-sample) (?:retrieval|rerank))\s*│\s*(\d+)\s*│", text, flags=re.M))
     assert rows == {
         "esci-us-150 retrieval": "150",

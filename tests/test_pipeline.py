@@ -14,6 +14,7 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import IndexFormatError
 from shopmatch.pipeline import INDEX_FORMAT_VERSION, INDEX_KIND, SearchPipeline
 from shopmatch.retrieval.lexical import FieldWeight, LexicalConfig
+from tests.conftest import LEXICAL
 
 QUERIES = [
     "galaxy buds P70D20TL-D4",
@@ -44,7 +45,7 @@ def test_search_results(pipeline, catalog):
     assert [r.rank for r in many] == [1, 2, 3]
     assert many[0].score >= many[1].score >= many[2].score > 0
     d = results[0].to_dict()
-    assert d.keys() == {"rank", "product_id", "score", "product"}
+    assert d.keys() == {"rank", "product_id", "score", "retrievers", "product"}
     assert d["score"] == round(results[0].score, 6)
 
 
@@ -107,7 +108,7 @@ def test_round_trip_records_and_ids(catalog, loaded):
 def test_manifest_contents(index_dir, pipeline):
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == INDEX_KIND == "shopmatch-index"
-    assert manifest["format_version"] == INDEX_FORMAT_VERSION == 1
+    assert manifest["format_version"] == INDEX_FORMAT_VERSION == 2
     assert manifest["library"] == "shopmatch"
     assert manifest["library_version"] == version("shopmatch")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created"])
@@ -149,7 +150,10 @@ def test_no_pickle_anywhere(index_dir):
 
 def test_custom_config_survives_round_trip(catalog, tmp_path):
     config = PipelineConfig(
-        LexicalConfig(fields={"title": FieldWeight(1.0, 0.5), "brand": FieldWeight(2.0, 0.0)}, k1=2.0, chinese="char")
+        retrievers=("lexical",),
+        lexical=LexicalConfig(
+            fields={"title": FieldWeight(1.0, 0.5), "brand": FieldWeight(2.0, 0.0)}, k1=2.0, chinese="char"
+        ),
     )
     built = SearchPipeline.build(catalog.products, config)
     loaded = SearchPipeline.load(built.save(tmp_path / "idx"))
@@ -163,8 +167,8 @@ def test_custom_config_survives_round_trip(catalog, tmp_path):
 
 def test_save_overwrites_existing_index(catalog, tmp_path):
     target = tmp_path / "idx"
-    SearchPipeline.build(catalog.products[:3]).save(target)
-    SearchPipeline.build(catalog.products).save(target)
+    SearchPipeline.build(catalog.products[:3], LEXICAL).save(target)
+    SearchPipeline.build(catalog.products, LEXICAL).save(target)
     assert len(SearchPipeline.load(target)) == 32
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
 
@@ -175,13 +179,13 @@ def test_loaded_pipeline_cannot_be_saved(loaded, tmp_path):
 
 
 def test_empty_pipeline_round_trip(tmp_path):
-    loaded = SearchPipeline.load(SearchPipeline.build([]).save(tmp_path / "empty"))
+    loaded = SearchPipeline.load(SearchPipeline.build([], LEXICAL).save(tmp_path / "empty"))
     assert len(loaded) == 0 and loaded.search("anything") == [[]]
 
 
 def test_unicode_ids_round_trip(tmp_path):
     products = [Product("商品 1", "红色 杯子"), Product("é/2", "red mug"), Product("3", "line\u2028sep mug")]
-    loaded = SearchPipeline.load(SearchPipeline.build(products).save(tmp_path / "idx"))
+    loaded = SearchPipeline.load(SearchPipeline.build(products, LEXICAL).save(tmp_path / "idx"))
     assert [loaded.products.id_of(i) for i in range(3)] == ["商品 1", "é/2", "3"]
     assert loaded.search("杯子")[0][0].product_id == "商品 1"
     assert loaded.products.record(2)["title"] == "line\u2028sep mug"
@@ -221,7 +225,7 @@ def test_load_newer_format_version(index_dir, tmp_path):
     with pytest.raises(IndexFormatError) as info:
         SearchPipeline.load(target)
     message = str(info.value)
-    assert "format version 2" in message and "reads up to version 1" in message
+    assert "format version 3" in message and "reads up to version 2" in message
     assert "9.9.9" in message and str(target) in message
 
 

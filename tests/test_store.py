@@ -9,6 +9,7 @@ import pytest
 from shopmatch.errors import IndexFormatError
 from shopmatch.pipeline import SearchPipeline
 from shopmatch.store import atomic_directory, library_version, read_manifest, write_manifest
+from tests.conftest import LEXICAL
 
 
 def _leftovers(parent, name):
@@ -98,10 +99,10 @@ def test_atomic_directory_creates_parents(tmp_path):
 
 def test_failed_pipeline_save_leaves_previous_index(catalog, tmp_path, monkeypatch):
     target = tmp_path / "idx"
-    first = SearchPipeline.build(catalog.products[:5])
+    first = SearchPipeline.build(catalog.products[:5], LEXICAL)
     first.save(target)
     before = SearchPipeline.load(target).search_ids(["galaxy buds"], k=5)
-    bigger = SearchPipeline.build(catalog.products)
+    bigger = SearchPipeline.build(catalog.products, LEXICAL)
 
     def crash(directory):
         (directory / "partial.npy").mkdir(parents=True)

@@ -7,18 +7,35 @@ Example:
     '1'
 """
 
+from shopmatch.baselines.word_vectors import WordVectorConfig, WordVectorRetriever
 from shopmatch.catalog import Catalog, Product, read_catalog, write_catalog
 from shopmatch.config import PipelineConfig
+from shopmatch.encoders import EncoderConfig, ProductTextTemplate, SentenceEncoder
 from shopmatch.errors import ConfigError, DataError, IndexFormatError, ShopmatchError
 from shopmatch.eval.evaluator import EvalResult, evaluate_rerank, evaluate_retrieval
 from shopmatch.eval.metrics import pair_metrics, ranking_metrics
+from shopmatch.index import ExactIndex, HNSWIndex, VectorIndexConfig
 from shopmatch.judgments import GainMap, Judgment, Judgments, Pair, read_judgments, read_pairs
 from shopmatch.pipeline import SearchPipeline, SearchResult
+from shopmatch.retrieval.dense import DenseConfig, DenseRetriever
+from shopmatch.retrieval.fusion import FusionConfig, fuse
 from shopmatch.retrieval.lexical import FieldWeight, LexicalConfig, LexicalRetriever
 from shopmatch.text.tokenize import Analyzer
 
 __all__ = [
     "Analyzer",
+    "DenseConfig",
+    "DenseRetriever",
+    "EncoderConfig",
+    "ExactIndex",
+    "FusionConfig",
+    "HNSWIndex",
+    "ProductTextTemplate",
+    "SentenceEncoder",
+    "VectorIndexConfig",
+    "WordVectorConfig",
+    "WordVectorRetriever",
+    "fuse",
     "Catalog",
     "ConfigError",
     "DataError",

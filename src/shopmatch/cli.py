@@ -44,6 +44,8 @@ def _setup(
         format="%(message)s" if err.is_terminal else "%(levelname)s %(message)s",
         handlers=[handler],
     )
+    for chatty in ("gensim", "sentence_transformers", "optimum", "transformers", "jieba"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     set_progress(not quiet and err.is_terminal)
 
 
@@ -79,8 +81,22 @@ def index(
     skipped = products.skipped.count if products.skipped else 0
     err.print(
         f"indexed {len(products):,} products into {output} in {time.perf_counter() - started:.1f} s"
-        + (f" ({skipped} bad rows skipped)" if skipped else "")
+        f" ({describe_pipeline(cfg)})" + (f"; {skipped} bad rows skipped" if skipped else "")
     )
+
+
+def describe_pipeline(config) -> str:
+    """A short description of the stages, e.g. ``lexical + dense (int8 ONNX), rrf``."""
+    parts = []
+    for name in config.retrievers:
+        if name == "dense":
+            parts.append(f"dense {config.dense.encoder.model} ({config.dense.encoder.backend})")
+        else:
+            parts.append(name)
+    text = " + ".join(parts)
+    if len(config.retrievers) > 1:
+        text += f", {config.fusion.method} fusion"
+    return text
 
 
 @app.command()
@@ -110,17 +126,24 @@ def search(
 
 def _results_table(query: str, results) -> Table:
     table = Table(title=f"“{query}”", title_justify="left")
-    for name, justify in (("#", "right"), ("score", "right"), ("id", "left"), ("title", "left"), ("brand", "left")):
+    columns = [("#", "right"), ("score", "right"), ("id", "left"), ("title", "left"), ("brand", "left")]
+    fused = bool(results) and len(results[0].sources) > 1
+    if fused:
+        columns.append(("ranks by retriever", "left"))
+    for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold")
     for r in results:
         title = r.product.get("title", "")
-        table.add_row(
+        cells = [
             str(r.rank),
-            f"{r.score:.2f}",
+            f"{r.score:.3f}" if fused else f"{r.score:.2f}",
             r.product_id,
             title[:90] + ("…" if len(title) > 90 else ""),
             str(r.product.get("brand") or ""),
-        )
+        ]
+        if fused:
+            cells.append(" ".join(f"{n} {s['rank'] or '–'}" for n, s in r.sources.items()))
+        table.add_row(*cells)
     return table
 
 
@@ -225,7 +248,9 @@ def demo(
         judged = read_judgments(paths["judgments"], gains=demo_gains(name))
         evaluations[f"{name} retrieval"] = evaluate_retrieval(pipeline, judged, demo_gains(name))
         evaluations[f"{name} rerank"] = evaluate_rerank(pipeline, judged, demo_gains(name))
-    table = Table(title="Evaluation (BM25F, bundled judgments)", title_justify="left")
+    from shopmatch.config import PipelineConfig
+
+    table = Table(title=f"Evaluation ({describe_pipeline(PipelineConfig())}; bundled judgments)", title_justify="left")
     for column in ("dataset / mode", "queries", "NDCG@10", "MRR@10", "Recall@100", "MAP@100"):
         table.add_column(column, justify="left" if column.startswith("dataset") else "right")
     for label, result in evaluations.items():

@@ -1,19 +1,30 @@
 """Pipeline configuration: which stages run and how, read from TOML and saved with the index.
 
-A config file (see ``configs/bm25.toml``)::
+With no file the pipeline is hybrid: BM25F + the bundled all-MiniLM-L6-v2 bi-encoder (int8
+ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
+
+    [pipeline]
+    retrievers = ["lexical", "dense"]   # any of: lexical, dense, word_vectors
+    candidates = 100                    # results each retriever hands to fusion
+
+    [fusion]
+    method = "rrf"                      # or "weighted"
+    weights = { lexical = 1.0, dense = 1.0 }
 
     [lexical]
-    k1 = 1.2
-    chinese = "jieba+char"     # or "jieba", "char"
+    k1 = 0.75
 
-    [lexical.fields]
-    title = { weight = 3.0, b = 0.75 }
-    brand = 1.0                # a plain number is the weight
+    [dense]
+    model = "all-MiniLM-L6-v2"          # or a local model directory
+    backend = "onnx-int8"               # or "onnx", "torch"
+
+    [dense.index]
+    kind = "auto"                       # exact below 50,000 products, HNSW above
 
 Example:
-    >>> cfg = PipelineConfig.from_dict({"lexical": {"k1": 1.5, "fields": {"title": 1.0}}})
-    >>> cfg.lexical.k1, list(cfg.lexical.fields)
-    (1.5, ['title'])
+    >>> cfg = PipelineConfig.from_dict({"pipeline": {"retrievers": ["lexical"]}, "lexical": {"k1": 1.5}})
+    >>> cfg.retrievers, cfg.lexical.k1
+    (('lexical',), 1.5)
 """
 
 from __future__ import annotations
@@ -24,25 +35,77 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shopmatch.baselines.word_vectors import WordVectorConfig
 from shopmatch.errors import ConfigError
+from shopmatch.retrieval.dense import DenseConfig
+from shopmatch.retrieval.fusion import FusionConfig
 from shopmatch.retrieval.lexical import LexicalConfig
+
+RETRIEVERS = ("lexical", "dense", "word_vectors")
+SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors")
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """All stages of a search pipeline. Only the lexical stage exists so far."""
+    """All stages of a search pipeline.
 
+    Attributes:
+        retrievers: first-stage retrievers, fused when there are several.
+        candidates: how many results each retriever passes to fusion (at least ``k``).
+    """
+
+    retrievers: tuple[str, ...] = ("lexical", "dense")
+    candidates: int = 100
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     lexical: LexicalConfig = field(default_factory=LexicalConfig)
+    dense: DenseConfig = field(default_factory=DenseConfig)
+    word_vectors: WordVectorConfig = field(default_factory=WordVectorConfig)
+
+    def __post_init__(self) -> None:
+        retrievers = self.retrievers
+        if isinstance(retrievers, str) or not retrievers:
+            raise ConfigError(f"pipeline.retrievers must be a non-empty list, got {retrievers!r}")
+        unknown = [r for r in retrievers if r not in RETRIEVERS]
+        if unknown:
+            raise ConfigError(f"unknown retriever(s) {unknown}; known: {', '.join(RETRIEVERS)}")
+        if len(set(retrievers)) != len(retrievers):
+            raise ConfigError(f"pipeline.retrievers lists a retriever twice: {list(retrievers)}")
+        object.__setattr__(self, "retrievers", tuple(retrievers))
+        if not isinstance(self.candidates, int) or isinstance(self.candidates, bool) or self.candidates < 1:
+            raise ConfigError(f"pipeline.candidates must be a positive integer, got {self.candidates!r}")
+        unknown_weights = set(self.fusion.weights) - set(RETRIEVERS)
+        if unknown_weights:
+            raise ConfigError(f"fusion weights name unknown retriever(s) {sorted(unknown_weights)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lexical": self.lexical.to_dict()}
+        return {
+            "pipeline": {"retrievers": list(self.retrievers), "candidates": self.candidates},
+            "fusion": self.fusion.to_dict(),
+            "lexical": self.lexical.to_dict(),
+            "dense": self.dense.to_dict(),
+            "word_vectors": self.word_vectors.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
-        unknown = set(data) - {"lexical"}
+        unknown = set(data) - set(SECTIONS)
         if unknown:
-            raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: ['lexical']")
-        return cls(lexical=LexicalConfig.from_dict(data.get("lexical", {})))
+            raise ConfigError(f"unknown config section(s) {sorted(unknown)}; known: {list(SECTIONS)}")
+        for name in SECTIONS:
+            if not isinstance(data.get(name, {}), Mapping):
+                raise ConfigError(f"[{name}] must be a table")
+        stages = dict(data.get("pipeline", {}))
+        unknown = set(stages) - {"retrievers", "candidates"}
+        if unknown:
+            raise ConfigError(f"unknown pipeline setting(s) {sorted(unknown)}; known: ['candidates', 'retrievers']")
+        return cls(
+            retrievers=tuple(stages.get("retrievers", cls.retrievers)),
+            candidates=stages.get("candidates", cls.candidates),
+            fusion=FusionConfig.from_dict(data.get("fusion", {})),
+            lexical=LexicalConfig.from_dict(data.get("lexical", {})),
+            dense=DenseConfig.from_dict(data.get("dense", {})),
+            word_vectors=WordVectorConfig.from_dict(data.get("word_vectors", {})),
+        )
 
     @classmethod
     def from_toml(cls, path: str | Path) -> PipelineConfig:

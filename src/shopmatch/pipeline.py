@@ -1,69 +1,99 @@
-"""SearchPipeline: a catalog, its retrievers, and the index directory they live in.
+"""SearchPipeline: a catalog, its retrievers, their fusion, and the index directory they live in.
 
 Example:
     >>> from shopmatch.catalog import Product
-    >>> pipe = SearchPipeline.build([Product("1", "USB-C cable"), Product("2", "HDMI cable")])
+    >>> from shopmatch.config import PipelineConfig
+    >>> lexical_only = PipelineConfig(retrievers=("lexical",))
+    >>> pipe = SearchPipeline.build([Product("1", "USB-C cable"), Product("2", "HDMI cable")], lexical_only)
     >>> [r.product_id for r in pipe.search("usb c", k=5)[0]]
     ['1']
 
-An index directory holds ``manifest.json`` (kind ``shopmatch-index``, format version, config),
-``products.jsonl`` + ``offsets.npy`` + ``ids.txt`` (the catalog copy) and ``lexical/`` (the
-BM25F score matrix as ``.npy`` files and its vocabulary).
+An index directory holds ``manifest.json`` (kind ``shopmatch-index``, format version, the
+pipeline config), ``products.jsonl`` + ``offsets.npy`` + ``ids.txt`` (the catalog copy) and
+one folder per retriever: ``lexical/`` (BM25F score matrix), ``dense/`` (vector index and the
+exported ONNX encoder), ``word_vectors/``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from shopmatch.baselines.word_vectors import WordVectorRetriever
 from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
+from shopmatch.retrieval.base import SearchHits
+from shopmatch.retrieval.dense import DenseRetriever
+from shopmatch.retrieval.fusion import FusedHits, SourceHits, fuse
 from shopmatch.retrieval.lexical import LexicalRetriever
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
 
 logger = logging.getLogger(__name__)
 
 INDEX_KIND = "shopmatch-index"
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2  # 1: lexical only; 2: several retrievers + fusion
 
 
 @dataclass
 class SearchResult:
-    """One ranked product: its id, score, 1-based rank and the product record."""
+    """One ranked product: its id, score, 1-based rank, the product record, and where it stood
+    in each retriever (``sources``: name → ``{"rank", "score"}``, rank/score None if not returned)."""
 
     product_id: str
     score: float
     rank: int
     product: dict[str, Any] = field(repr=False)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,
             "product_id": self.product_id,
             "score": round(self.score, 6),
+            "retrievers": self.sources,
             "product": self.product,
         }
+
+
+def _single_source(hits: SearchHits, name: str, k: int) -> FusedHits:
+    """One retriever's hits in the shape fusion returns (its own ranks and scores as the source)."""
+    rows, scores = hits.rows[:, :k], hits.scores[:, :k]
+    ranks = np.where(rows >= 0, np.arange(1, rows.shape[1] + 1, dtype=np.int32), 0)
+    raw = np.where(rows >= 0, scores, np.nan).astype(np.float32)
+    return FusedHits(scores, rows, {name: SourceHits(ranks, raw)})
 
 
 class SearchPipeline:
     """The search stages over one catalog; build it, save it, load it, search it."""
 
     def __init__(
-        self, config: PipelineConfig, products: MemoryProducts | DiskProducts, lexical: LexicalRetriever
+        self,
+        config: PipelineConfig,
+        products: MemoryProducts | DiskProducts,
+        retrievers: dict[str, LexicalRetriever | DenseRetriever | WordVectorRetriever],
     ) -> None:
         self.config = config
         self.products = products
-        self.lexical = lexical
+        self.retrievers = retrievers
 
     def __len__(self) -> int:
         return len(self.products)
+
+    @property
+    def lexical(self) -> LexicalRetriever | None:
+        return self.retrievers.get("lexical")  # type: ignore[return-value]
+
+    @property
+    def dense(self) -> DenseRetriever | None:
+        return self.retrievers.get("dense")  # type: ignore[return-value]
 
     @classmethod
     def build(
@@ -71,8 +101,21 @@ class SearchPipeline:
     ) -> SearchPipeline:
         """Index ``products`` in memory with ``config`` (defaults need no configuration)."""
         config = config or PipelineConfig()
-        lexical = LexicalRetriever.build(products, config.lexical, backend=backend)
-        return cls(config, MemoryProducts(products), lexical)
+        retrievers: dict[str, Any] = {}
+        for name in config.retrievers:
+            started = time.perf_counter()
+            if name == "lexical":
+                retrievers[name] = LexicalRetriever.build(products, config.lexical, backend=backend)
+            elif name == "dense":
+                retrievers[name] = DenseRetriever.build(products, config.dense)
+            else:
+                retrievers[name] = WordVectorRetriever.build(
+                    products, config.word_vectors, text=config.dense.text, index=config.dense.index
+                )
+            logger.info(
+                "built %s retriever over %d products in %.1f s", name, len(products), time.perf_counter() - started
+            )
+        return cls(config, MemoryProducts(products), retrievers)
 
     def save(self, directory: str | Path) -> Path:
         """Write the index directory atomically (a temporary sibling renamed into place)."""
@@ -81,7 +124,8 @@ class SearchPipeline:
             raise ValueError("this pipeline was loaded from disk; build it again to save a copy")
         with atomic_directory(directory) as tmp:
             self.products.save(tmp)
-            self.lexical.save(tmp / "lexical")
+            for name, retriever in self.retrievers.items():
+                retriever.save(tmp / name)
             write_manifest(
                 tmp,
                 kind=INDEX_KIND,
@@ -107,48 +151,83 @@ class SearchPipeline:
         manifest = read_manifest(directory, kind=INDEX_KIND, supported_version=INDEX_FORMAT_VERSION)
         try:
             config = PipelineConfig.from_dict(manifest["config"])
-            lexical = LexicalRetriever.load(directory / "lexical", mmap=mmap, backend=backend)
+            if manifest["format_version"] == 1:
+                config = replace(config, retrievers=("lexical",))
+            retrievers: dict[str, Any] = {}
+            for name in config.retrievers:
+                if name == "lexical":
+                    retrievers[name] = LexicalRetriever.load(directory / name, mmap=mmap, backend=backend)
+                elif name == "dense":
+                    retrievers[name] = DenseRetriever.load(directory / name, config.dense, mmap=mmap)
+                else:
+                    retrievers[name] = WordVectorRetriever.load(directory / name, mmap=mmap)
             products = DiskProducts(directory)
         except (OSError, ValueError, KeyError) as err:
             raise IndexFormatError(f"{directory}: damaged index ({type(err).__name__}: {err}); rebuild it") from None
-        if len(products) != lexical.num_docs:
-            raise IndexFormatError(
-                f"{directory}: damaged index ({len(products)} products but {lexical.num_docs} in lexical/); rebuild it"
-            )
-        return cls(config, products, lexical)
+        for name, retriever in retrievers.items():
+            size = retriever.num_docs if name == "lexical" else len(retriever.index)
+            if size != len(products):
+                raise IndexFormatError(
+                    f"{directory}: damaged index ({len(products)} products but {size} in {name}/); rebuild it"
+                )
+        return cls(config, products, retrievers)
+
+    def retrieve(self, queries: Sequence[str], k: int = 10) -> FusedHits:
+        """Top ``k`` catalog rows per query: each retriever's candidates, fused."""
+        queries = list(queries)
+        depth = max(k, self.config.candidates)
+        runs = {name: retriever.search(queries, k=depth) for name, retriever in self.retrievers.items()}
+        if len(runs) == 1:
+            ((name, hits),) = runs.items()
+            return _single_source(hits, name, k)
+        return fuse(runs, k, self.config.fusion)
 
     def search(self, queries: str | Sequence[str], k: int = 10) -> list[list[SearchResult]]:
         """Ranked results for each query (a single string is a batch of one)."""
         if isinstance(queries, str):
             queries = [queries]
-        hits = self.lexical.search(list(queries), k=k)
-        return [self._results(hits.query(i)) for i in range(len(hits))]
+        hits = self.retrieve(queries, k)
+        return [self._results(hits, i) for i in range(len(hits))]
 
-    def _results(self, pairs: list[tuple[int, float]]) -> list[SearchResult]:
-        return [
-            SearchResult(self.products.id_of(row), score, rank, self.products.record(row))
-            for rank, (row, score) in enumerate(pairs, start=1)
-        ]
+    def _results(self, hits: FusedHits, q: int) -> list[SearchResult]:
+        out = []
+        for i, (row, score) in enumerate(hits.query(q)):
+            sources = {}
+            for name, source in hits.sources.items():
+                rank = int(source.ranks[q, i])
+                sources[name] = {"rank": rank or None, "score": round(float(source.scores[q, i]), 6) if rank else None}
+            out.append(SearchResult(self.products.id_of(row), score, i + 1, self.products.record(row), sources))
+        return out
 
     def search_ids(self, queries: Sequence[str], k: int = 100) -> list[list[tuple[str, float]]]:
         """(product_id, score) per query, without loading product records (for evaluation)."""
-        hits = self.lexical.search(list(queries), k=k)
+        hits = self.retrieve(queries, k)
         return [[(self.products.id_of(r), s) for r, s in hits.query(i)] for i in range(len(hits))]
 
     def score_candidates(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
         """Scores of the given products for ``query`` (rerank mode); unknown ids score -inf.
 
-        Products the query does not match score 0.
+        Each retriever ranks the candidates; with several retrievers the candidate rankings
+        are fused as in search. Products the lexical retriever does not match count as not
+        returned by it (score 0 when it is the only retriever).
         """
         rows = [self.products.row_of(pid) for pid in product_ids]
         known = [r for r in rows if r is not None]
         out = np.full(len(product_ids), -np.inf, dtype=np.float64)
         if not known:
             return out
-        mask = np.zeros(self.lexical.num_docs, dtype=np.float32)
-        mask[known] = 1.0
-        hits = self.lexical.search([query], k=len(known), weight_mask=mask)
-        score_of = dict(hits.query(0))
+        runs = {}
+        for name, retriever in self.retrievers.items():
+            scores = retriever.score_rows(query, known)
+            keep = scores > 0 if name == "lexical" else np.ones(len(known), dtype=bool)
+            order = np.argsort(-scores[keep], kind="stable")
+            kept_rows = np.asarray(known, dtype=np.int64)[keep][order]
+            runs[name] = SearchHits(scores[keep][order][None, :].astype(np.float32), kept_rows[None, :])
+        if len(runs) == 1:
+            fused = next(iter(runs.values()))
+        else:
+            fused = fuse(runs, len(known), self.config.fusion)
+        score_of = dict(fused.query(0))
         for i, row in enumerate(rows):
             if row is not None:
                 out[i] = score_of.get(row, 0.0)

@@ -7,6 +7,7 @@ import pytest
 from shopmatch.catalog import Product
 from shopmatch.pipeline import SearchPipeline
 from shopmatch.text.tokenize import Analyzer
+from tests.conftest import LEXICAL
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +131,7 @@ def model_catalog():
         Product("d", "XR-2231 drill battery"),
         Product("e", "Drill kit 2231B XR series"),
     ]
-    return SearchPipeline.build(products)
+    return SearchPipeline.build(products, LEXICAL)
 
 
 @pytest.mark.parametrize("query", ["XR-2231B", "xr-2231b", "ＸＲ－２２３１Ｂ", "xr-2231b drill", "cordless XR-2231B"])
@@ -153,19 +154,19 @@ def test_model_number_without_hyphen_matches(model_catalog):
 
 
 def test_joined_hyphenated_word_is_stemmed():
-    pipe = SearchPipeline.build([Product("1", "Mens T-Shirts cotton"), Product("2", "Cotton socks")])
+    pipe = SearchPipeline.build([Product("1", "Mens T-Shirts cotton"), Product("2", "Cotton socks")], LEXICAL)
     for query in ("tshirt", "tshirts"):
         assert [r.product_id for r in pipe.search(query)[0]] == ["1"]
 
 
 def test_thousands_separator_number_with_unit():
-    pipe = SearchPipeline.build([Product("1", "Microwave 1,000 W"), Product("2", "Microwave 700 W")])
+    pipe = SearchPipeline.build([Product("1", "Microwave 1,000 W"), Product("2", "Microwave 700 W")], LEXICAL)
     assert [r.product_id for r in pipe.search("1000w microwave")[0]][:1] == ["1"]
     assert "000w" not in Analyzer()("1,000 W")
 
 
 def test_unit_spellings_meet(catalog):
-    pipe = SearchPipeline.build(catalog.products)
+    pipe = SearchPipeline.build(catalog.products, LEXICAL)
     # product p008 title: 12" cast iron skillet; the description says 12 inch
     for query in ('12" skillet', "12 inch skillet", "12 in. skillet"):
         assert pipe.search(query, k=1)[0][0].product_id == "p008"

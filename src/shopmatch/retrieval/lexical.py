@@ -234,6 +234,19 @@ class LexicalRetriever:
         rows[todo, :depth] = found_rows
         return SearchHits(scores, rows)
 
+    def score_rows(self, query: str, rows: Sequence[int]) -> np.ndarray:
+        """BM25F scores of ``query`` for the given rows (0 where no query term matches)."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not len(rows):
+            return out
+        mask = np.zeros(self.num_docs, dtype=np.float32)
+        mask[list(rows)] = 1.0
+        hits = self.search([query], k=len(set(rows)), weight_mask=mask)
+        score_of = dict(hits.query(0))
+        for i, row in enumerate(rows):
+            out[i] = score_of.get(int(row), 0.0)
+        return out
+
     def term_scores(self, query: str, row: int) -> dict[str, float]:
         """Each query term's contribution to one product's score (for explanations)."""
         out: dict[str, float] = {}

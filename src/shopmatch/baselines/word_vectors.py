@@ -1,0 +1,157 @@
+"""Averaged word vectors + cosine similarity: the classic unsupervised semantic matcher.
+
+word2vec (gensim) is trained on the catalog's own text (the product text template of the
+dense stage, analyzed like BM25 input: stemmed English words, jieba words and single
+characters for Chinese); a product or query
+is the mean of its words' vectors, normalized; products are found by cosine similarity in
+an exact or HNSW vector index. A query with no known word returns nothing.
+
+Saved without pickle: ``words.txt`` (one word per line), ``word_vectors.npy`` and ``vectors/``.
+
+Example:
+    >>> from shopmatch.catalog import Product
+    >>> products = [Product(str(i), t) for i, t in enumerate(["red sofa", "leather sofa", "garden hose"] * 5)]
+    >>> wv = WordVectorRetriever.build(products, WordVectorConfig(dim=8, min_count=1, epochs=5))
+    >>> wv.search(["sofa"], k=2).rows.shape
+    (1, 2)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shopmatch.catalog import Product
+from shopmatch.encoders.product_text import ProductTextTemplate
+from shopmatch.errors import ConfigError
+from shopmatch.index.base import VectorIndex, VectorIndexConfig
+from shopmatch.index.factory import build_vector_index, load_vector_index, save_vector_index
+from shopmatch.retrieval.base import SearchHits
+from shopmatch.settings import ConfigSection, require_int
+from shopmatch.text.tokenize import Analyzer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WordVectorConfig(ConfigSection):
+    """word2vec training settings (``[word_vectors]``).
+
+    Attributes:
+        dim: vector size. window: context words on each side. min_count: rarer words are dropped.
+        epochs: passes over the catalog. skip_gram: skip-gram instead of CBOW.
+        seed, workers: training is reproducible with ``workers = 1``.
+    """
+
+    SECTION = "word_vectors"
+
+    dim: int = 100
+    window: int = 5
+    min_count: int = 2
+    epochs: int = 20
+    skip_gram: bool = True
+    seed: int = 0
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "window", "min_count", "epochs", "workers"):
+            require_int(self.SECTION, name, getattr(self, name))
+        if not isinstance(self.skip_gram, bool):
+            raise ConfigError(f"word_vectors.skip_gram must be true or false, got {self.skip_gram!r}")
+
+
+def _analyzer() -> Analyzer:
+    return Analyzer(stem=True, stopwords=True, chinese="jieba+char", identifiers=False)
+
+
+class WordVectorRetriever:
+    """Mean word2vec vectors + cosine similarity, searched in a vector index."""
+
+    def __init__(self, words: list[str], word_vectors: np.ndarray, index: VectorIndex) -> None:
+        self.words = words
+        self.word_vectors = word_vectors
+        self.word_ids = {w: i for i, w in enumerate(words)}
+        self.index = index
+        self.analyzer = _analyzer()
+
+    @classmethod
+    def build(
+        cls,
+        products: Sequence[Product],
+        config: WordVectorConfig,
+        *,
+        text: ProductTextTemplate | None = None,
+        index: VectorIndexConfig | None = None,
+    ) -> WordVectorRetriever:
+        from gensim.models import Word2Vec
+
+        text = text or ProductTextTemplate()
+        analyzer = _analyzer()
+        sentences = analyzer.many([text.render(p) for p in products])
+        started = time.perf_counter()
+        model = Word2Vec(
+            sentences=sentences,
+            vector_size=config.dim,
+            window=config.window,
+            min_count=config.min_count,
+            sg=int(config.skip_gram),
+            epochs=config.epochs,
+            seed=config.seed,
+            workers=config.workers,
+        )
+        words = list(model.wv.index_to_key)
+        logger.info(
+            "word2vec: %d words from %d products in %.1f s", len(words), len(products), time.perf_counter() - started
+        )
+        retriever = cls(words, np.asarray(model.wv.vectors, dtype=np.float32), index=None)  # type: ignore[arg-type]
+        doc_vectors = retriever._mean_vectors(sentences)
+        retriever.index = build_vector_index(np.arange(len(products)), doc_vectors, index or VectorIndexConfig())
+        return retriever
+
+    def _mean_vectors(self, token_lists: Sequence[list[str]]) -> np.ndarray:
+        out = np.zeros((len(token_lists), self.word_vectors.shape[1]), dtype=np.float32)
+        for i, tokens in enumerate(token_lists):
+            ids = [self.word_ids[t] for t in tokens if t in self.word_ids]
+            if ids:
+                mean = self.word_vectors[ids].mean(axis=0)
+                norm = float(np.linalg.norm(mean))
+                if norm > 0:
+                    out[i] = mean / norm
+        return out
+
+    def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Unit mean word vectors of queries (zero rows for queries with no known word)."""
+        return self._mean_vectors(self.analyzer.many(list(queries)))
+
+    def search(self, queries: Sequence[str], k: int = 10) -> SearchHits:
+        vectors = self.encode_queries(queries)
+        hits = self.index.search(vectors, k)
+        unknown = ~vectors.any(axis=1)
+        if unknown.any():
+            hits.rows[unknown] = -1
+            hits.scores[unknown] = 0.0
+        return hits
+
+    def score_rows(self, query: str, rows: Sequence[int]) -> np.ndarray:
+        return self.index.vectors_of(np.asarray(rows, dtype=np.int64)) @ self.encode_queries([query])[0]
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "words.txt").write_text("".join(w + "\n" for w in self.words), encoding="utf-8")
+        np.save(directory / "word_vectors.npy", self.word_vectors)
+        save_vector_index(self.index, directory / "vectors")
+
+    @classmethod
+    def load(cls, directory: str | Path, *, mmap: bool = True) -> WordVectorRetriever:
+        directory = Path(directory)
+        words = (directory / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+        vectors = np.load(directory / "word_vectors.npy", mmap_mode="r" if mmap else None)
+        if len(words) != len(vectors):
+            raise ValueError(f"{directory}: {len(words)} words but {len(vectors)} word vectors")
+        return cls(words, vectors, load_vector_index(directory / "vectors", mmap=mmap))
