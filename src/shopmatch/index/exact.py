@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,29 @@ import numpy as np
 from shopmatch.index.base import IdTable, check_ids, check_vectors
 from shopmatch.retrieval.base import SearchHits
 
+SMALL_BATCH = 16  # queries scored with single-threaded BLAS (see _blas_threads)
 SCORE_BLOCK = 1 << 24  # query × vector scores computed at once (64 MiB of float32)
 CONVERT_BLOCK = 1 << 16  # float16 vectors converted to float32 this many at a time
+
+
+_controller = None
+
+
+def _blas_threads(n_queries: int):
+    """One BLAS thread for a few queries, all of them for batches.
+
+    A query's vector is computed by ONNX Runtime just before the search; ORT's threads keep
+    spinning for a moment after it returns, and a multi-threaded BLAS product then fights them
+    for the cores: measured on 2 cores, encode + search took 7.2 ms instead of 2.6 ms.
+    """
+    global _controller
+    if n_queries >= SMALL_BATCH:
+        return contextlib.nullcontext()
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +114,8 @@ class ExactIndex:
         per_block = max(1, SCORE_BLOCK // max(1, len(self.vectors)))
         live = len(self.table)
         for start in range(0, len(queries), per_block):
-            block = self.scores(queries[start : start + per_block])
+            with _blas_threads(len(queries)):
+                block = self.scores(queries[start : start + per_block])
             slots, values = top_k(block, min(k, live))
             end = start + len(block)
             rows[start:end, : slots.shape[1]] = self.table.ids[slots]
