@@ -1,4 +1,4 @@
-"""The ``shopmatch`` command: index, search, evaluate, validate, demo."""
+"""The ``shopmatch`` command: index, search, evaluate, validate, demo, train."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+train_app = typer.Typer(
+    help="Train matching models on a shop's own judgments (cross-encoder, bi-encoder, classic baselines).",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
 out = Console()
 # soft_wrap: an error's "file:line: field" must stay on one line for grep and CI logs.
 err = Console(stderr=True, soft_wrap=True)
