@@ -1,0 +1,1 @@
+"""Training matching models on a shop's own judgments."""
