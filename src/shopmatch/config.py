@@ -21,6 +21,10 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     [dense.index]
     kind = "auto"                       # exact below 50,000 products, HNSW above
 
+    [rerank]
+    model = "my-reranker"               # a trained cross-encoder directory ("" = no re-ranking)
+    top_n = 50                          # fused candidates re-ranked per query
+
 Example:
     >>> cfg = PipelineConfig.from_dict({"pipeline": {"retrievers": ["lexical"]}, "lexical": {"k1": 1.5}})
     >>> cfg.retrievers, cfg.lexical.k1
@@ -37,12 +41,13 @@ from typing import Any
 
 from shopmatch.baselines.word_vectors import WordVectorConfig
 from shopmatch.errors import ConfigError
+from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
 from shopmatch.retrieval.fusion import FusionConfig
 from shopmatch.retrieval.lexical import LexicalConfig
 
 RETRIEVERS = ("lexical", "dense", "word_vectors")
-SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors")
+SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank")
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class PipelineConfig:
     lexical: LexicalConfig = field(default_factory=LexicalConfig)
     dense: DenseConfig = field(default_factory=DenseConfig)
     word_vectors: WordVectorConfig = field(default_factory=WordVectorConfig)
+    rerank: RerankConfig = field(default_factory=RerankConfig)
 
     def __post_init__(self) -> None:
         retrievers = self.retrievers
@@ -84,6 +90,7 @@ class PipelineConfig:
             "lexical": self.lexical.to_dict(),
             "dense": self.dense.to_dict(),
             "word_vectors": self.word_vectors.to_dict(),
+            "rerank": self.rerank.to_dict(),
         }
 
     @classmethod
@@ -105,6 +112,7 @@ class PipelineConfig:
             lexical=LexicalConfig.from_dict(data.get("lexical", {})),
             dense=DenseConfig.from_dict(data.get("dense", {})),
             word_vectors=WordVectorConfig.from_dict(data.get("word_vectors", {})),
+            rerank=RerankConfig.from_dict(data.get("rerank", {})),
         )
 
     @classmethod

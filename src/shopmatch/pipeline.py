@@ -11,7 +11,8 @@ Example:
 An index directory holds ``manifest.json`` (kind ``shopmatch-index``, format version, the
 pipeline config), ``products.jsonl`` + ``offsets.npy`` + ``ids.txt`` (the catalog copy) and
 one folder per retriever: ``lexical/`` (BM25F score matrix), ``dense/`` (vector index and the
-exported ONNX encoder), ``word_vectors/``.
+exported ONNX encoder), ``word_vectors/``, and ``rerank/`` (the cross-encoder) when the
+pipeline re-ranks.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
+from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import SearchHits
 from shopmatch.retrieval.dense import DenseRetriever
 from shopmatch.retrieval.fusion import FusedHits, SourceHits, fuse
@@ -39,13 +41,17 @@ from shopmatch.store import atomic_directory, read_manifest, write_manifest
 logger = logging.getLogger(__name__)
 
 INDEX_KIND = "shopmatch-index"
-INDEX_FORMAT_VERSION = 2  # 1: lexical only; 2: several retrievers + fusion
+INDEX_FORMAT_VERSION = 3  # 1: lexical only; 2: several retrievers + fusion; 3: + re-ranker
 
 
 @dataclass
 class SearchResult:
     """One ranked product: its id, score, 1-based rank, the product record, and where it stood
-    in each retriever (``sources``: name → ``{"rank", "score"}``, rank/score None if not returned)."""
+    in each retriever (``sources``: name → ``{"rank", "score"}``, rank/score None if not returned).
+
+    With a re-ranker, ``score`` is its relevance probability for the top ``rerank.top_n`` results
+    (the fused score beyond them), and ``sources`` also holds ``fusion`` (the place before
+    re-ranking) and ``rerank``."""
 
     product_id: str
     score: float
@@ -79,10 +85,12 @@ class SearchPipeline:
         config: PipelineConfig,
         products: MemoryProducts | DiskProducts,
         retrievers: dict[str, LexicalRetriever | DenseRetriever | WordVectorRetriever],
+        reranker: CrossEncoderReranker | None = None,
     ) -> None:
         self.config = config
         self.products = products
         self.retrievers = retrievers
+        self.reranker = reranker
 
     def __len__(self) -> int:
         return len(self.products)
@@ -115,7 +123,8 @@ class SearchPipeline:
             logger.info(
                 "built %s retriever over %d products in %.1f s", name, len(products), time.perf_counter() - started
             )
-        return cls(config, MemoryProducts(products), retrievers)
+        reranker = CrossEncoderReranker.from_config(config.rerank) if config.rerank.enabled else None
+        return cls(config, MemoryProducts(products), retrievers, reranker)
 
     def save(self, directory: str | Path) -> Path:
         """Write the index directory atomically (a temporary sibling renamed into place)."""
@@ -126,6 +135,8 @@ class SearchPipeline:
             self.products.save(tmp)
             for name, retriever in self.retrievers.items():
                 retriever.save(tmp / name)
+            if self.reranker is not None:
+                self.reranker.save(tmp / "rerank")
             write_manifest(
                 tmp,
                 kind=INDEX_KIND,
@@ -161,6 +172,9 @@ class SearchPipeline:
                     retrievers[name] = DenseRetriever.load(directory / name, config.dense, mmap=mmap)
                 else:
                     retrievers[name] = WordVectorRetriever.load(directory / name, mmap=mmap)
+            reranker = None
+            if config.rerank.enabled:
+                reranker = CrossEncoderReranker.load(directory / "rerank", config.rerank)
             products = DiskProducts(directory)
         except (OSError, ValueError, KeyError) as err:
             raise IndexFormatError(f"{directory}: damaged index ({type(err).__name__}: {err}); rebuild it") from None
@@ -170,17 +184,51 @@ class SearchPipeline:
                 raise IndexFormatError(
                     f"{directory}: damaged index ({len(products)} products but {size} in {name}/); rebuild it"
                 )
-        return cls(config, products, retrievers)
+        return cls(config, products, retrievers, reranker)
 
     def retrieve(self, queries: Sequence[str], k: int = 10) -> FusedHits:
-        """Top ``k`` catalog rows per query: each retriever's candidates, fused."""
+        """Top ``k`` catalog rows per query: each retriever's candidates, fused, then the top
+        ``rerank.top_n`` re-ranked when the pipeline has a re-ranker."""
         queries = list(queries)
         depth = max(k, self.config.candidates)
+        keep = max(k, self.config.rerank.top_n) if self.reranker is not None else k
         runs = {name: retriever.search(queries, k=depth) for name, retriever in self.retrievers.items()}
         if len(runs) == 1:
             ((name, hits),) = runs.items()
-            return _single_source(hits, name, k)
-        return fuse(runs, k, self.config.fusion)
+            fused = _single_source(hits, name, keep)
+        else:
+            fused = fuse(runs, keep, self.config.fusion)
+        if self.reranker is None:
+            return fused
+        return self._rerank(queries, fused, k)
+
+    def _rerank(self, queries: list[str], fused: FusedHits, k: int) -> FusedHits:
+        """Re-order each query's top ``rerank.top_n`` rows by the cross-encoder; keep ``k``."""
+        assert self.reranker is not None
+        n_queries = len(queries)
+        rows = np.full((n_queries, k), -1, dtype=np.int64)
+        scores = np.zeros((n_queries, k), dtype=np.float32)
+        names = [*fused.sources, "fusion", "rerank"]
+        ranks = {name: np.zeros((n_queries, k), dtype=np.int32) for name in names}
+        raw = {name: np.full((n_queries, k), np.nan, dtype=np.float32) for name in names}
+        for q, query in enumerate(queries):
+            found = int((fused.rows[q] >= 0).sum())
+            n = min(found, self.config.rerank.top_n)
+            texts = [self.reranker.text_of(self.products.record(int(row))) for row in fused.rows[q, :n]]
+            probabilities = self.reranker.score(query, texts)
+            order = np.concatenate([np.argsort(-probabilities, kind="stable"), np.arange(n, found)])[:k]
+            taken = len(order)
+            rows[q, :taken] = fused.rows[q, order]
+            scores[q, :taken] = np.concatenate([probabilities, fused.scores[q, n:found]])[order]
+            for name, source in fused.sources.items():
+                ranks[name][q, :taken] = source.ranks[q, order]
+                raw[name][q, :taken] = source.scores[q, order]
+            ranks["fusion"][q, :taken] = order + 1
+            raw["fusion"][q, :taken] = fused.scores[q, order]
+            reranked = order < n
+            ranks["rerank"][q, :taken] = np.where(reranked, np.arange(1, taken + 1), 0)
+            raw["rerank"][q, :taken] = np.where(reranked, scores[q, :taken], np.nan)
+        return FusedHits(scores, rows, {name: SourceHits(ranks[name], raw[name]) for name in names})
 
     def search(self, queries: str | Sequence[str], k: int = 10) -> list[list[SearchResult]]:
         """Ranked results for each query (a single string is a batch of one)."""
@@ -207,15 +255,19 @@ class SearchPipeline:
     def score_candidates(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
         """Scores of the given products for ``query`` (rerank mode); unknown ids score -inf.
 
-        Each retriever ranks the candidates; with several retrievers the candidate rankings
-        are fused as in search. Products the lexical retriever does not match count as not
-        returned by it (score 0 when it is the only retriever).
+        With a re-ranker, its probabilities. Otherwise each retriever ranks the candidates; with
+        several retrievers the candidate rankings are fused as in search. Products the lexical
+        retriever does not match count as not returned by it (score 0 when it is the only retriever).
         """
         rows = [self.products.row_of(pid) for pid in product_ids]
         known = [r for r in rows if r is not None]
         out = np.full(len(product_ids), -np.inf, dtype=np.float64)
         if not known:
             return out
+        if self.reranker is not None:
+            texts = [self.reranker.text_of(self.products.record(row)) for row in known]
+            probabilities = iter(self.reranker.score(query, texts).tolist())
+            return np.array([next(probabilities) if row is not None else -np.inf for row in rows], dtype=np.float64)
         runs = {}
         for name, retriever in self.retrievers.items():
             scores = retriever.score_rows(query, known)

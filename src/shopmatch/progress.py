@@ -43,3 +43,8 @@ def track(items: Iterable[T], *, total: int | None = None, description: str = ""
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         yield from progress.track(items, total=total, description=description)
+
+
+def progress_enabled() -> bool:
+    """Whether progress bars are on (for libraries that draw their own, such as the trainers)."""
+    return _enabled

@@ -1,4 +1,5 @@
-"""Export a sentence-transformers model to ONNX (fp32) and quantize it dynamically to int8.
+"""Export a sentence-transformers model (bi-encoder or cross-encoder) to ONNX (fp32) and quantize
+it dynamically to int8.
 
 Uses sentence-transformers' own ONNX backend (optimum underneath) for the export and
 ``export_dynamic_quantized_onnx_model`` (ONNX Runtime's dynamic quantization) for int8; no
@@ -22,6 +23,15 @@ from shopmatch.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 FP32_FILE = "onnx/model.onnx"
+MODEL_KINDS = ("bi-encoder", "cross-encoder")
+
+
+def _model_class(kind: str):
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"model kind must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+
+    return CrossEncoder if kind == "cross-encoder" else SentenceTransformer
 
 
 def onnx_file_name(directory: Path, quantization: str | None) -> str | None:
@@ -32,19 +42,23 @@ def onnx_file_name(directory: Path, quantization: str | None) -> str | None:
     return f"onnx/{found[0].name}" if found else None
 
 
-def export_onnx(model_dir: str | Path, out_dir: str | Path, *, quantization: str | None = None) -> str:
+def export_onnx(
+    model_dir: str | Path, out_dir: str | Path, *, quantization: str | None = None, kind: str = "bi-encoder"
+) -> str:
     """Write an ONNX copy of the model in ``model_dir`` to ``out_dir``; returns the ONNX file's name.
 
     Args:
         quantization: ``None`` for fp32, or the CPU target of dynamic int8 quantization
             (``avx2``, ``avx512``, ``avx512_vnni``, ``arm64``).
+        kind: ``bi-encoder`` (a SentenceTransformer) or ``cross-encoder`` (a CrossEncoder).
 
     Example:
         >>> export_onnx("my-model", "cache/my-model-onnx", quantization="avx2")  # doctest: +SKIP
         'onnx/model_quint8_avx2.onnx'
     """
-    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+    from sentence_transformers import export_dynamic_quantized_onnx_model
 
+    model_class = _model_class(kind)
     out_dir = Path(out_dir)
     if (name := onnx_file_name(out_dir, quantization)) is not None:
         return name
@@ -53,10 +67,10 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, quantization: str
 
     hf_logging.set_verbosity_error()  # optimum's export warns about deprecated arguments it passes itself
     if onnx_file_name(out_dir, None) is None:
-        model = SentenceTransformer(str(model_dir), backend="onnx", device="cpu", local_files_only=True)
+        model = model_class(str(model_dir), backend="onnx", device="cpu", local_files_only=True)
         model.save_pretrained(str(out_dir))
     else:
-        model = SentenceTransformer(
+        model = model_class(
             str(out_dir), backend="onnx", device="cpu", local_files_only=True, model_kwargs={"file_name": FP32_FILE}
         )
     if quantization is not None:
@@ -90,7 +104,9 @@ def _fingerprint(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_export(model_dir: str | Path, *, quantization: str | None = None) -> tuple[Path, str]:
+def cached_export(
+    model_dir: str | Path, *, quantization: str | None = None, kind: str = "bi-encoder"
+) -> tuple[Path, str]:
     """The ONNX export of ``model_dir`` from the cache, exported there first if missing.
 
     Returns the cached model directory and the ONNX file name inside it. A changed model
@@ -98,13 +114,14 @@ def cached_export(model_dir: str | Path, *, quantization: str | None = None) -> 
     (exported to a temporary folder, then renamed).
     """
     model_dir = Path(model_dir)
-    target = cache_root() / "onnx" / f"{model_dir.name}-{_fingerprint(model_dir)}-{quantization or 'fp32'}"
+    suffix = "" if kind == "bi-encoder" else f"-{kind}"
+    target = cache_root() / "onnx" / f"{model_dir.name}-{_fingerprint(model_dir)}-{quantization or 'fp32'}{suffix}"
     if target.is_dir() and (name := onnx_file_name(target, quantization)) is not None:
         return target, name
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
-        name = export_onnx(model_dir, staging, quantization=quantization)
+        name = export_onnx(model_dir, staging, quantization=quantization, kind=kind)
         if quantization is not None:
             (staging / FP32_FILE).unlink(missing_ok=True)
         try:
