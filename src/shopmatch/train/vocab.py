@@ -233,14 +233,16 @@ def _check_tokenizers(directory: Path, added: list[str], old_size: int) -> None:
 
     if not added:
         return
-    text = "".join(added)
+    # The characters run together (so that a tokenizer which does not split them apart fails),
+    # in chunks below the model's length limit (which would only log a warning).
+    chunks = ["".join(added[start : start + 256]) for start in range(0, len(added), 256)]
     expected = list(range(old_size, old_size + len(added)))
     for use_fast in (True, False):
         try:
             tokenizer = AutoTokenizer.from_pretrained(directory, use_fast=use_fast, local_files_only=True)
         except (ValueError, OSError):  # no slow tokenizer class for this model
             continue
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = [i for row in tokenizer(chunks, add_special_tokens=False)["input_ids"] for i in row]
         if ids != expected:
             kind = "fast" if use_fast else "slow"
             raise ConfigError(
