@@ -67,14 +67,29 @@ def index(
     skip_bad_rows: Annotated[
         bool, typer.Option("--skip-bad-rows", help="Skip invalid products (reported) instead of stopping.")
     ] = False,
+    reranker: Annotated[
+        Path | None, typer.Option(help="Re-rank the fused candidates with this trained cross-encoder directory.")
+    ] = None,
+    rerank_top: Annotated[int | None, typer.Option(min=1, help="How many fused candidates to re-rank.")] = None,
+    encoder: Annotated[
+        Path | None, typer.Option(help="Use this (fine-tuned) bi-encoder directory for dense retrieval.")
+    ] = None,
 ) -> None:
     """Build an index directory from a catalog."""
+    from dataclasses import replace
+
     from shopmatch.catalog import read_catalog
     from shopmatch.config import PipelineConfig
     from shopmatch.pipeline import SearchPipeline
 
     try:
         cfg = PipelineConfig.from_toml(config) if config else PipelineConfig()
+        if encoder is not None:
+            cfg = replace(cfg, dense=replace(cfg.dense, encoder=replace(cfg.dense.encoder, model=str(encoder))))
+        if reranker is not None:
+            cfg = replace(cfg, rerank=cfg.rerank.with_model(reranker))
+        if rerank_top is not None:
+            cfg = replace(cfg, rerank=replace(cfg.rerank, top_n=rerank_top))
         started = time.perf_counter()
         products = read_catalog(catalog, on_error="skip" if skip_bad_rows else "raise")
         if not len(products):
@@ -101,6 +116,8 @@ def describe_pipeline(config) -> str:
     text = " + ".join(parts)
     if len(config.retrievers) > 1:
         text += f", {config.fusion.method} fusion"
+    if config.rerank.enabled:
+        text += f", top {config.rerank.top_n} re-ranked by {config.rerank.model} ({config.rerank.backend})"
     return text
 
 
@@ -270,6 +287,224 @@ def demo(
     out.print(
         "ESCI data: Reddy et al. 2022, arXiv:2206.06588 (Apache-2.0); see shopmatch/demo_data/esci-us-150/NOTICE.md"
     )
+
+
+# --- training -------------------------------------------------------------------------------
+# Options shared by `train cross-encoder` and `train pairs`.
+ModelOpt = Annotated[str, typer.Option(help="Pretrained model to start from: bundled name or local directory.")]
+EpochsOpt = Annotated[int, typer.Option(min=1, help="Epochs (at most; early stopping may end sooner).")]
+BatchOpt = Annotated[int, typer.Option(min=1, help="Pairs per step.")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate (linear warm-up, then decay).")]
+WarmupOpt = Annotated[float, typer.Option(help="Share of steps spent warming up.")]
+MaxLenOpt = Annotated[int, typer.Option(min=8, help="Token limit of a pair.")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Random seed (initialization, shuffling, augmentation).")]
+PatienceOpt = Annotated[int, typer.Option(min=0, help="Stop after N epochs without a better dev score (0: never).")]
+ImbalanceOpt = Annotated[str, typer.Option(help="Class imbalance: none, pos_weight or resample.")]
+LoraOpt = Annotated[
+    bool, typer.Option("--lora", help="Train LoRA adapters (merged when saved) instead of all weights.")
+]
+LoraRankOpt = Annotated[int, typer.Option(min=1, help="LoRA rank.")]
+FgmOpt = Annotated[float, typer.Option("--fgm", min=0.0, help="FGM adversarial training: perturbation size (0: off).")]
+AugmentOpt = Annotated[
+    str, typer.Option(help="Comma-separated augmentations: token_dropout, word_swap, typo, field_shuffle, synonym.")
+]
+AugmentProbOpt = Annotated[float, typer.Option(help="Chance that a training pair is augmented.")]
+MaxLayersOpt = Annotated[int | None, typer.Option(min=1, help="Keep only the first N transformer layers.")]
+ExtendVocabOpt = Annotated[
+    bool, typer.Option("--extend-vocab", help="Add the training data's CJK characters to the vocabulary first.")
+]
+DevOpt = Annotated[Path | None, typer.Option(help="Dev file (same format as the training file).")]
+DevFractionOpt = Annotated[float, typer.Option(help="Without --dev: share of queries/rows held out (0: none).")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")]
+
+
+def _train_config(**options):
+    from shopmatch.train.cross_encoder import CrossEncoderTrainConfig
+
+    augment = tuple(a.strip() for a in options.pop("augment").split(",") if a.strip())
+    return CrossEncoderTrainConfig(augment=augment, **options)
+
+
+def _extended_model(config, texts: list[str], out: Path) -> Path:
+    """A copy of the start model with the CJK characters of ``texts`` added (next to ``out``)."""
+    from shopmatch.encoders.models import resolve_model_dir
+    from shopmatch.train.vocab import extend_vocabulary
+
+    extension = extend_vocabulary(resolve_model_dir(config.model), texts, out.with_name(out.name + ".vocab"))
+    err.print(f"vocabulary: {extension.old_size:,} → {extension.new_size:,} tokens ({len(extension.added):,} added)")
+    return extension.out_dir
+
+
+def _print_summary(summary, out_dir: Path) -> None:
+    table = Table(title=f"trained {out_dir} in {summary.seconds:.0f} s", title_justify="left")
+    metrics = sorted({k for e in summary.epochs for k in e if k not in ("epoch", "seconds")})
+    for column in ("epoch", "seconds", *metrics):
+        table.add_column(column, justify="right")
+    for e in summary.epochs:
+        mark = " *" if summary.best_epoch == e["epoch"] else ""
+        table.add_row(f"{e['epoch']}{mark}", f"{e['seconds']:.0f}", *(f"{e.get(m, float('nan')):.4f}" for m in metrics))
+    out.print(table)
+    out.print(f"summary: {out_dir / 'training_summary.json'}, {out_dir / 'training_summary.png'}")
+
+
+@train_app.command("cross-encoder")
+def train_cross_encoder_command(
+    catalog: Annotated[Path, typer.Option(help="Catalog the judgments refer to.")],
+    judgments: Annotated[Path, typer.Option(help="judgments.tsv to train on.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
+    gains: Annotated[str, typer.Option(help="Label gains; targets are gains / top gain.")] = "E=1,S=0.1,C=0.01,I=0",
+    dev: DevOpt = None,
+    dev_fraction: DevFractionOpt = 0.1,
+    model: ModelOpt = "all-MiniLM-L6-v2",
+    epochs: EpochsOpt = 1,
+    batch_size: BatchOpt = 16,
+    learning_rate: LrOpt = 4e-5,
+    warmup_ratio: WarmupOpt = 0.1,
+    max_length: MaxLenOpt = 128,
+    seed: SeedOpt = 0,
+    patience: PatienceOpt = 1,
+    imbalance: ImbalanceOpt = "none",
+    lora: LoraOpt = False,
+    lora_rank: LoraRankOpt = 16,
+    fgm: FgmOpt = 0.0,
+    augment: AugmentOpt = "",
+    augment_probability: AugmentProbOpt = 0.3,
+    max_layers: MaxLayersOpt = None,
+    extend_vocab: ExtendVocabOpt = False,
+    skip_missing: Annotated[
+        bool, typer.Option("--skip-missing", help="Skip judged products missing from the catalog (reported).")
+    ] = False,
+    resume: ResumeOpt = False,
+) -> None:
+    """Fine-tune a cross-encoder re-ranker on judged (query, product) pairs."""
+    from shopmatch.catalog import read_catalog
+    from shopmatch.judgments import GainMap, read_judgments
+    from shopmatch.train.cross_encoder import train_cross_encoder
+    from shopmatch.train.data import labeled_pairs, split_dev
+
+    try:
+        config = _train_config(
+            model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            warmup_ratio=warmup_ratio, max_length=max_length, seed=seed, patience=patience, imbalance=imbalance,
+            lora=lora, lora_rank=lora_rank, lora_alpha=2 * lora_rank, fgm_epsilon=fgm, augment=augment,
+            augment_probability=augment_probability, max_layers=max_layers,
+        )  # fmt: skip
+        gain_map = GainMap.parse(gains)
+        products = read_catalog(catalog)
+        judged = read_judgments(judgments, gains=gain_map)
+        if dev is not None:
+            train_set, dev_set = judged, read_judgments(dev, gains=gain_map)
+        elif dev_fraction > 0:
+            train_set, dev_set = split_dev(judged, dev_fraction, seed=seed)
+        else:
+            train_set, dev_set = judged, None
+        train_pairs = labeled_pairs(train_set, products, gain_map, skip_missing=skip_missing)
+        dev_pairs = labeled_pairs(dev_set, products, gain_map, skip_missing=skip_missing) if dev_set else None
+        err.print(
+            f"training on {len(train_pairs):,} pairs ({len(train_set.queries)} queries)"
+            + (f", dev {len(dev_pairs):,} pairs ({len(dev_set.queries)} queries)" if dev_pairs else ", no dev set")
+        )
+        start = None
+        if extend_vocab:
+            start = _extended_model(config, [p.query for p in train_pairs] + [p.text for p in train_pairs], output)
+        summary = train_cross_encoder(train_pairs, output, config, dev=dev_pairs, resume=resume, model_dir=start)
+    except (ShopmatchError, ValueError) as error:
+        raise _fail(error) from None
+    _print_summary(summary, output)
+
+
+@train_app.command("pairs")
+def train_pairs_command(
+    pairs: Annotated[Path, typer.Argument(help="pairs.tsv (text_a, text_b, label) to train on.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
+    dev: DevOpt = None,
+    dev_fraction: DevFractionOpt = 0.1,
+    model: ModelOpt = "all-MiniLM-L6-v2",
+    epochs: EpochsOpt = 1,
+    batch_size: BatchOpt = 16,
+    learning_rate: LrOpt = 4e-5,
+    warmup_ratio: WarmupOpt = 0.1,
+    max_length: MaxLenOpt = 128,
+    seed: SeedOpt = 0,
+    patience: PatienceOpt = 1,
+    imbalance: ImbalanceOpt = "none",
+    lora: LoraOpt = False,
+    lora_rank: LoraRankOpt = 16,
+    fgm: FgmOpt = 0.0,
+    augment: AugmentOpt = "",
+    augment_probability: AugmentProbOpt = 0.3,
+    max_layers: MaxLayersOpt = None,
+    extend_vocab: ExtendVocabOpt = False,
+    resume: ResumeOpt = False,
+) -> None:
+    """Fine-tune a cross-encoder pair classifier (two or more classes) on pairs.tsv."""
+    import random
+
+    from shopmatch.judgments import read_pairs
+    from shopmatch.train.cross_encoder import train_pair_classifier
+
+    try:
+        config = _train_config(
+            model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            warmup_ratio=warmup_ratio, max_length=max_length, seed=seed, patience=patience, imbalance=imbalance,
+            lora=lora, lora_rank=lora_rank, lora_alpha=2 * lora_rank, fgm_epsilon=fgm, augment=augment,
+            augment_probability=augment_probability, max_layers=max_layers,
+        )  # fmt: skip
+        rows = read_pairs(pairs)
+        if dev is not None:
+            train_rows, dev_rows = rows, read_pairs(dev)
+        elif dev_fraction > 0:
+            if not 0 < dev_fraction < 1:
+                raise ValueError(f"--dev-fraction must be in [0, 1), got {dev_fraction}")
+            order = list(range(len(rows)))
+            random.Random(seed).shuffle(order)
+            held = set(order[: max(1, round(dev_fraction * len(rows)))])
+            train_rows = [r for i, r in enumerate(rows) if i not in held]
+            dev_rows = [r for i, r in enumerate(rows) if i in held]
+        else:
+            train_rows, dev_rows = rows, None
+        err.print(f"training on {len(train_rows):,} pairs" + (f", dev {len(dev_rows):,}" if dev_rows else ""))
+        start = None
+        if extend_vocab:
+            start = _extended_model(config, [t for r in train_rows for t in (r.text_a, r.text_b)], output)
+        summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)
+    except (ShopmatchError, ValueError) as error:
+        raise _fail(error) from None
+    _print_summary(summary, output)
+
+
+@app.command("evaluate-pairs")
+def evaluate_pairs(
+    model_dir: Annotated[Path, typer.Argument(help="A pair classifier (shopmatch train pairs) directory.")],
+    pairs: Annotated[Path, typer.Argument(help="pairs.tsv (text_a, text_b, label) to score.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Pairs per forward pass.")] = 64,
+) -> None:
+    """Classification metrics of a pair classifier: accuracy, precision, recall, F1 (macro for
+    several classes), ROC-AUC, MSE."""
+    from shopmatch.eval.metrics import pair_metrics
+    from shopmatch.judgments import read_pairs
+    from shopmatch.train.cross_encoder import load_pair_classifier
+    from shopmatch.train.evaluation import predict_classes
+
+    try:
+        model = load_pair_classifier(model_dir)
+        rows = read_pairs(pairs)
+        if not rows:
+            raise ShopmatchError(f"{pairs}: no pairs to evaluate")
+        predictions, probabilities = predict_classes(model, [(r.text_a, r.text_b) for r in rows], batch_size)
+        metrics = pair_metrics([r.label for r in rows], predictions.tolist(), probabilities)
+    except (ShopmatchError, ValueError) as error:
+        raise _fail(error) from None
+    metrics["classes"] = max(model.num_labels, 2)
+    if as_json:
+        sys.stdout.write(json.dumps(metrics) + "\n")
+        return
+    table = Table(title=f"{pairs} — {model_dir}", title_justify="left")
+    for name in metrics:
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in metrics.values()))
+    out.print(table)
 
 
 def main() -> None:

@@ -293,6 +293,9 @@ def fit(
         evaluator=evaluator,
         callbacks=[log.callback],
     )
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # log lines go to the summary, not to stdout
     if config.fgm_epsilon > 0:
         trainer.fgm = EmbeddingPerturbation(model[0].model.get_input_embeddings(), config.fgm_epsilon)
     last = _last_checkpoint(checkpoints) if resume else None
@@ -482,3 +485,17 @@ def _seed_everything(seed: int) -> None:
     from transformers import set_seed
 
     set_seed(seed)
+
+
+def load_pair_classifier(model_dir: str | Path):
+    """A trained pair classifier (or any cross-encoder) directory as a ``CrossEncoder``.
+
+    Raises:
+        ConfigError: not a model directory.
+    """
+    from sentence_transformers import CrossEncoder
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise ConfigError(f"{model_dir}: not a model directory (no config.json)")
+    return CrossEncoder(str(model_dir), device="cpu", local_files_only=True)

@@ -1,0 +1,247 @@
+"""Cross-encoder training on the tiny random model: loss, options, save/load, resume, early stopping."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from shopmatch.errors import ConfigError
+from shopmatch.judgments import Pair
+from shopmatch.train import cross_encoder as ce_module
+from shopmatch.train.cross_encoder import (
+    CrossEncoderTrainConfig,
+    _resample,
+    load_cross_encoder,
+    load_pair_classifier,
+    train_cross_encoder,
+    train_pair_classifier,
+)
+from shopmatch.train.data import LabeledPair
+from shopmatch.train.summary import TrainingSummary
+from tests.tiny_model import WORDS
+
+NOUNS = [w for w in WORDS if len(w) > 3]
+
+
+def match_pairs(n: int, seed: int = 0) -> list[LabeledPair]:
+    """Relevant products say "waterproof", irrelevant ones do not: learnable by the tiny model in a few epochs."""
+    rng = random.Random(seed)
+    pairs = []
+    for i in range(n):
+        words = rng.sample(NOUNS, 3)
+        if i % 2 == 0:
+            words[rng.randrange(3)] = "waterproof"
+        else:
+            words = [w if w != "waterproof" else "leather" for w in words]
+        pairs.append(LabeledPair(rng.choice(NOUNS), " ".join(words), float(i % 2 == 0), f"q{i // 4}", f"p{i}"))
+    return pairs
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models train faster on one thread (and far faster on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def config(tiny_model, **overrides) -> CrossEncoderTrainConfig:
+    base = dict(model=str(tiny_model), epochs=3, batch_size=8, learning_rate=2e-3, max_length=32, patience=0)
+    return CrossEncoderTrainConfig(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model, tmp_path_factory):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("ce") / "reranker"
+    cfg = config(tiny_model, epochs=6, learning_rate=5e-3)
+    summary = train_cross_encoder(match_pairs(96), out, cfg, dev=match_pairs(32, seed=1))
+    torch.set_num_threads(before)
+    return out, summary
+
+
+def test_loss_decreases_and_the_model_learns(trained):
+    out, summary = trained
+    first, last = summary.losses[:3], summary.losses[-3:]
+    assert np.mean([p["loss"] for p in last]) < 0.5 * np.mean([p["loss"] for p in first])
+    model = load_pair_classifier(out)
+    held_out = match_pairs(40, seed=5)
+    scores = model.predict([(p.query, p.text) for p in held_out])
+    positives = [s for s, p in zip(scores, held_out, strict=True) if p.target == 1]
+    negatives = [s for s, p in zip(scores, held_out, strict=True) if p.target == 0]
+    assert min(positives) > max(negatives)
+    assert ((0 <= scores) & (scores <= 1)).all()  # sigmoid probabilities
+
+
+def test_saved_directory_holds_model_record_and_summary(trained):
+    out, summary = trained
+    from sentence_transformers import CrossEncoder
+
+    assert CrossEncoder(str(out)).num_labels == 1
+    record = json.loads((out / "shopmatch_reranker.json").read_text())
+    assert record["max_length"] == 32 and "{title}" in record["text"]["template"]
+    again = TrainingSummary.load(out)
+    assert len(again.epochs) == 6 and all("dev_ndcg@10" in e for e in again.epochs)
+    assert again.best_epoch == max(again.epochs, key=lambda e: e["dev_ndcg@10"])["epoch"]
+    assert (out / "training_summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert not out.with_name(out.name + ".checkpoints").exists()
+    assert summary.data["train_pairs"] == 96 and summary.data["dev_pairs"] == 32
+
+
+def test_training_is_deterministic(tiny_model, tmp_path):
+    pairs = match_pairs(32)
+    a = train_cross_encoder(pairs, tmp_path / "a", config(tiny_model, epochs=1))
+    b = train_cross_encoder(pairs, tmp_path / "b", config(tiny_model, epochs=1))
+    assert [p["loss"] for p in a.losses] == [p["loss"] for p in b.losses]
+
+
+def test_lora_trains_adapters_and_saves_a_plain_model(tiny_model, tmp_path, caplog):
+    caplog.set_level("INFO", logger="shopmatch")
+    out = tmp_path / "lora"
+    summary = train_cross_encoder(match_pairs(48), out, config(tiny_model, epochs=2, lora=True, lora_rank=4))
+    assert "LoRA: training" in caplog.text
+    from safetensors import safe_open
+
+    with safe_open(str(out / "model.safetensors"), "pt") as weights:
+        keys = list(weights.keys())
+    assert keys and not any("lora" in k for k in keys)  # adapters merged into the weights
+    base = load_cross_encoder(tiny_model)
+    merged = load_pair_classifier(out)
+    name = "bert.encoder.layer.0.attention.self.query.weight"
+    changed = merged[0].model.state_dict()[name] - base[0].model.state_dict()[name]
+    assert float(changed.abs().max()) > 0  # the merged LoRA update is in the weights
+    assert summary.losses
+
+
+def test_fgm_runs_an_adversarial_pass(tiny_model, tmp_path, monkeypatch):
+    from shopmatch.train import fgm
+
+    attacks = []
+    original = fgm.EmbeddingPerturbation.attack
+
+    def counting(self):
+        done = original(self)
+        attacks.append(done)
+        return done
+
+    monkeypatch.setattr(fgm.EmbeddingPerturbation, "attack", counting)
+    train_cross_encoder(match_pairs(32), tmp_path / "fgm", config(tiny_model, epochs=1, fgm_epsilon=1.0))
+    assert len(attacks) == 4 and all(attacks)  # one adversarial pass per step
+
+
+def test_fgm_perturbation_works_with_frozen_embeddings():
+    import torch
+
+    from shopmatch.train.fgm import EmbeddingPerturbation
+
+    emb = torch.nn.Embedding(10, 4)
+    emb.weight.requires_grad_(False)
+    head = torch.nn.Linear(4, 1)
+    fgm = EmbeddingPerturbation(emb, epsilon=0.5)
+    ids = torch.tensor([[1, 2, 3]])
+    head(emb(ids)).sum().backward()
+    assert fgm.attack()
+    moved = (emb(ids) - emb.weight[ids]).detach()
+    assert torch.isclose(torch.linalg.vector_norm(moved), torch.tensor(0.5))
+    fgm.restore()
+    assert torch.equal(emb(ids), emb.weight[ids])
+
+
+def test_max_layers_keeps_the_first_layers(tiny_model, tmp_path):
+    out = tmp_path / "small"
+    train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=1, max_layers=1))
+    assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
+    assert len(load_pair_classifier(out)[0].model.bert.encoder.layer) == 1
+
+
+def test_early_stopping_keeps_the_best_epoch(tiny_model, tmp_path):
+    summary = train_cross_encoder(
+        match_pairs(32), tmp_path / "es", config(tiny_model, epochs=6, learning_rate=0.0, patience=2),
+        dev=match_pairs(16, seed=2),
+    )  # fmt: skip
+    assert len(summary.epochs) == 3  # nothing improves after epoch 1 when nothing is learned
+    assert summary.best_epoch == 1
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "resumed"
+    original = TrainingSummary.log_epoch
+
+    def crash_in_epoch_two(self, *, epoch, seconds, metrics=None):
+        if epoch == 2:
+            raise KeyboardInterrupt("simulated crash")
+        original(self, epoch=epoch, seconds=seconds, metrics=metrics)
+
+    monkeypatch.setattr(TrainingSummary, "log_epoch", crash_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_cross_encoder(match_pairs(32), out, config(tiny_model, epochs=2))
+    assert not out.exists() and (tmp_path / "resumed.checkpoints" / "checkpoint-4").is_dir()
+    monkeypatch.setattr(TrainingSummary, "log_epoch", original)
+    summary = train_cross_encoder(match_pairs(32), out, config(tiny_model, epochs=2), resume=True)
+    assert min(p["step"] for p in summary.losses) > 4  # the first epoch's 4 steps were not trained again
+    assert (out / "model.safetensors").is_file()
+
+
+def test_resample_balances_classes_and_pos_weight_is_used(tiny_model, tmp_path, monkeypatch):
+    pairs = [LabeledPair("q", "a", 1.0)] + [LabeledPair("q", str(i), 0.0) for i in range(5)]
+    balanced = _resample(pairs, seed=0)
+    assert sum(p.target for p in balanced) == 5 and len(balanced) == 10
+    seen = {}
+    from sentence_transformers.cross_encoder import losses
+
+    original = losses.BinaryCrossEntropyLoss.__init__
+
+    def spy(self, model, pos_weight=None, **kwargs):
+        seen["pos_weight"] = pos_weight
+        original(self, model, pos_weight=pos_weight, **kwargs)
+
+    monkeypatch.setattr(losses.BinaryCrossEntropyLoss, "__init__", spy)
+    train_cross_encoder(pairs, tmp_path / "pw", config(tiny_model, epochs=1, imbalance="pos_weight"))
+    assert float(seen["pos_weight"]) == pytest.approx(5.0)
+
+
+def test_three_class_pair_classifier(tiny_model, tmp_path):
+    rng = random.Random(0)
+    rows = []
+    for i in range(90):
+        word = rng.choice(NOUNS)
+        label = i % 3  # 2: the word twice, 1: once, 0: not at all
+        others = [w for w in NOUNS if w != word]
+        text = " ".join(([word] * label) + rng.sample(others, 3 - label))
+        rows.append(Pair(word, text, label))
+    out = tmp_path / "pairs3"
+    summary = train_pair_classifier(rows[:72], out, config(tiny_model, epochs=2), dev=rows[72:])
+    assert load_pair_classifier(out).num_labels == 3
+    assert "dev_f1" in summary.epochs[-1] and "dev_accuracy" in summary.epochs[-1]
+
+
+def test_invalid_settings_are_config_errors(tiny_model):
+    for bad in ({"epochs": 0}, {"imbalance": "smote"}, {"learning_rate": -1.0}, {"augment": ("rot13",)}):
+        with pytest.raises(ConfigError):
+            config(tiny_model, **bad)
+
+
+def test_augmentation_changes_what_the_model_sees(tiny_model, tmp_path, monkeypatch):
+    seen = []
+    original = ce_module._dataset
+
+    def spy(queries, texts, labels, augmenter):
+        dataset = original(queries, texts, labels, augmenter)
+        seen.extend(dataset[i]["query"] for i in range(len(dataset)))
+        return dataset
+
+    monkeypatch.setattr(ce_module, "_dataset", spy)
+    pairs = [LabeledPair("stainless steel kitchen towel", "Towel", 1.0), LabeledPair("garden", "Hose", 0.0)] * 8
+    cfg = config(tiny_model, epochs=1, augment=("word_swap",), augment_probability=1.0)
+    train_cross_encoder(pairs, tmp_path / "aug", cfg)
+    assert any(q != "stainless steel kitchen towel" and sorted(q.split()) == sorted(
+        "stainless steel kitchen towel".split()) for q in seen)  # fmt: skip
