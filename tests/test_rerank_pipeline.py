@@ -1,0 +1,128 @@
+"""The re-ranking stage of the pipeline, with a cross-encoder trained on the tiny random model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from shopmatch.cli import app
+from shopmatch.config import PipelineConfig
+from shopmatch.errors import ConfigError
+from shopmatch.pipeline import SearchPipeline
+from shopmatch.rerank import CrossEncoderReranker, RerankConfig
+from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
+from shopmatch.train.data import LabeledPair
+
+
+@pytest.fixture(scope="module")
+def reranker_dir(tiny_model, tmp_path_factory):
+    """A cross-encoder trained for one epoch on a few fixture-like pairs (quality does not matter here)."""
+    pairs = [LabeledPair("usb c cable", "USB-C cable 2 m", 1.0), LabeledPair("usb c cable", "Garden hose", 0.0)] * 4
+    out = tmp_path_factory.mktemp("rr") / "reranker"
+    config = CrossEncoderTrainConfig(model=str(tiny_model), epochs=1, batch_size=4, max_length=48)
+    train_cross_encoder(pairs, out, config)
+    return out
+
+
+@pytest.fixture(scope="module", params=["torch", "onnx-int8"])
+def rerank_pipeline(request, catalog, reranker_dir):
+    rerank = RerankConfig(backend=request.param, quantization="avx2", top_n=3).with_model(reranker_dir)
+    config = PipelineConfig(retrievers=("lexical",), rerank=rerank)
+    return SearchPipeline.build(catalog.products, config)
+
+
+def test_with_model_reads_the_training_record(reranker_dir):
+    config = RerankConfig().with_model(reranker_dir)
+    assert config.model == str(reranker_dir) and config.max_length == 48 and config.enabled
+    assert not RerankConfig().enabled
+
+
+def test_top_n_is_ordered_by_the_cross_encoder(rerank_pipeline):
+    query = "usb cable"
+    plain = SearchPipeline(rerank_pipeline.config, rerank_pipeline.products, rerank_pipeline.retrievers)
+    before = [r.product_id for r in plain.search(query, k=10)[0]]
+    results = rerank_pipeline.search(query, k=10)[0]
+    assert len(before) > 3, "the fixture query should match more products than are re-ranked"
+    top = results[:3]
+    texts = [rerank_pipeline.reranker.text_of(r.product) for r in top]
+    expected = rerank_pipeline.reranker.score(query, texts)
+    assert [r.score for r in top] == pytest.approx(expected.tolist(), abs=1e-6)
+    assert all(a.score >= b.score for a, b in zip(top, top[1:], strict=False))
+    assert sorted(r.product_id for r in top) == sorted(before[:3])  # the same three, re-ordered
+    assert [r.product_id for r in results[3:]] == before[3:]  # the rest keep the fused order
+    for r in top:
+        assert r.sources["rerank"]["rank"] == r.rank
+        assert r.sources["fusion"]["rank"] == before.index(r.product_id) + 1
+        assert r.sources["lexical"]["rank"] == r.sources["fusion"]["rank"]
+    assert results[3].sources["rerank"]["rank"] is None
+
+
+def test_k_smaller_than_top_n_still_reranks_top_n(rerank_pipeline):
+    full = [r.product_id for r in rerank_pipeline.search("usb cable", k=3)[0]]
+    assert [r.product_id for r in rerank_pipeline.search("usb cable", k=2)[0]] == full[:2]
+
+
+def test_score_candidates_uses_the_reranker(rerank_pipeline, catalog):
+    ids = [p.id for p in catalog.products[:6]] + ["no-such-product"]
+    scores = rerank_pipeline.score_candidates("usb cable", ids)
+    texts = [rerank_pipeline.reranker.text_of(p) for p in catalog.products[:6]]
+    assert scores[:6] == pytest.approx(rerank_pipeline.reranker.score("usb cable", texts).tolist(), abs=1e-6)
+    assert scores[6] == -np.inf
+
+
+def test_save_and_load_round_trip(rerank_pipeline, tmp_path):
+    target = rerank_pipeline.save(tmp_path / "idx")
+    assert (target / "rerank" / "config.json").is_file()
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["format_version"] == 3 and manifest["config"]["rerank"]["top_n"] == 3
+    loaded = SearchPipeline.load(target)
+    a = [(r.product_id, round(r.score, 5)) for r in rerank_pipeline.search("usb cable", k=8)[0]]
+    b = [(r.product_id, round(r.score, 5)) for r in loaded.search("usb cable", k=8)[0]]
+    assert a == b
+
+
+def test_int8_and_torch_agree(catalog, reranker_dir):
+    texts = [p.title for p in catalog.products[:10]]
+    torch_model = CrossEncoderReranker.from_config(RerankConfig(backend="torch").with_model(reranker_dir))
+    int8 = CrossEncoderReranker.from_config(RerankConfig(quantization="avx2").with_model(reranker_dir))
+    assert np.abs(torch_model.score("usb cable", texts) - int8.score("usb cable", texts)).max() < 0.05
+
+
+def test_bad_rerank_settings(tmp_path):
+    with pytest.raises(ConfigError, match="top_n"):
+        RerankConfig(top_n=0)
+    with pytest.raises(ConfigError, match="unknown rerank setting"):
+        PipelineConfig.from_dict({"rerank": {"modle": "x"}})
+    with pytest.raises(ConfigError, match="not a model directory"):
+        CrossEncoderReranker.from_config(RerankConfig(model=str(tmp_path)))
+
+
+def test_cli_index_with_reranker_and_search_json(fixtures, reranker_dir, tmp_path):
+    runner = CliRunner()
+    config = tmp_path / "lexical.toml"
+    config.write_text('[pipeline]\nretrievers = ["lexical"]\n[rerank]\nquantization = "avx2"\n')
+    out = tmp_path / "idx"
+    result = runner.invoke(
+        app,
+        ["index", str(fixtures / "catalog" / "products.jsonl"), "-o", str(out), "-c", str(config),
+         "--reranker", str(reranker_dir), "--rerank-top", "3"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "re-ranked" in result.output
+    result = runner.invoke(app, ["search", str(out), "usb cable", "--json", "-k", "6"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)["results"]
+    assert [h["retrievers"]["rerank"]["rank"] for h in hits[:3]] == [1, 2, 3]
+    assert hits[3]["retrievers"]["rerank"]["rank"] is None
+
+
+def test_pipeline_without_reranker_is_unchanged(catalog):
+    config = PipelineConfig(retrievers=("lexical",))
+    pipe = SearchPipeline.build(catalog.products, config)
+    assert pipe.reranker is None
+    assert "rerank" not in pipe.search("usb cable", k=3)[0][0].sources
+    assert replace(config, rerank=RerankConfig()).rerank.enabled is False
