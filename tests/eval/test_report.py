@@ -133,6 +133,7 @@ def test_files(two_runs):
         "report.md",
     ]
     assert not [p for p in report.directory.parent.iterdir() if p.name.startswith(".report")]  # no temporary left
+    assert report.directory.stat().st_mode & 0o777 == 0o755  # readable by a web server, unlike mkdtemp's 0700
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -155,7 +156,7 @@ def test_markdown(two_runs):
     text = report.markdown_path.read_text()
     assert "| run | mode | queries | ndcg@10 | mrr@10 |" in text
     base, new = results["bm25"].metrics["ndcg@10"], results["hybrid"].metrics["ndcg@10"]
-    assert f"| bm25 (baseline) | retrieval | 11 | {base:.4f} |" in text
+    assert f"| bm25 — baseline | retrieval | 11 | {base:.4f} |" in text
     assert f"| hybrid | retrieval | 11 | {new:.4f} ({new - base:+.4f}) |" in text
     assert "4 of 11 queries better, 4 worse, 3 unchanged (NDCG@10 against bm25)." in text
     improved = text.split("### Most improved (top 3)")[1].split("###")[0]

@@ -33,6 +33,7 @@ import html
 import json
 import logging
 import math
+import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -259,6 +260,7 @@ def write_report(
     report = Report(out_dir, title, results, baseline, comparisons)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with atomic_directory(out_dir) as tmp:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read and served
         (tmp / "plots").mkdir()
         plots = {"metrics": "plots/metrics.png"}
         _plot_metrics(results, tmp / plots["metrics"])
@@ -342,7 +344,7 @@ def _metric_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     base = report.results.get(report.baseline) if report.baseline else None
     rows = []
     for run, result in report.results.items():
-        cells = [run + (" (baseline)" if run == report.baseline else ""), result.mode, str(result.queries)]
+        cells = [run + (" — baseline" if run == report.baseline else ""), result.mode, str(result.queries)]
         for name in names:
             value = result.metrics.get(name)
             cell = _fmt(value)
@@ -577,10 +579,8 @@ def _plot_deltas(comparisons: Sequence[Comparison], path: Path) -> None:
         ax.set_xlim(0.5, max(len(deltas), 1) + 0.5)
         ax.set_ylim(-1.05, 1.05)
         ax.set_ylabel("Δ NDCG@10")
-        ax.set_title(
-            _label(f"{c.run} vs {c.baseline}: {c.better} better, {c.worse} worse, {c.unchanged} unchanged"),
-            fontsize=10,
-        )
+        title = f"{c.run} vs {c.baseline}: {c.better} better, {c.worse} worse, {c.unchanged} unchanged"
+        ax.set_title(_label(textwrap.fill(title, 95)), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
         ax.spines[["top", "right"]].set_visible(False)
