@@ -469,11 +469,13 @@ def _e(text: Any) -> str:
 def _html_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1, classes: Sequence[str] = ()
 ) -> str:
-    def cls(i: int) -> str:
-        names = (["text"] if i < text_columns else []) + ([classes[i]] if i < len(classes) and classes[i] else [])
+    def cls(i: int, cell: bool = True) -> str:
+        names = ["text"] if i < text_columns else []
+        if cell and i < len(classes) and classes[i]:
+            names.append(classes[i])
         return f' class="{" ".join(names)}"' if names else ""
 
-    out = ["<table>", "<tr>" + "".join(f"<th{cls(i)}>{_e(h)}</th>" for i, h in enumerate(header)) + "</tr>"]
+    out = ["<table>", "<tr>" + "".join(f"<th{cls(i, False)}>{_e(h)}</th>" for i, h in enumerate(header)) + "</tr>"]
     out += ["<tr>" + "".join(f"<td{cls(i)}>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows]
     return "\n".join([*out, "</table>"])
 
