@@ -181,6 +181,17 @@ def evaluate(
     ] = "E=1,S=0.1,C=0.01,I=0",
     depth: Annotated[int, typer.Option(min=1, help="Results per query in retrieval mode.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write a report directory: report.md, report.html, report.json, plots/."),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="Index directory evaluated the same way and compared query by query "
+            "(default with --report: this index's lexical retriever alone, if it fuses several)."
+        ),
+    ] = None,
 ) -> None:
     """Measure search quality on judged queries (NDCG@10, MRR@10, Recall@100, MAP@100)."""
     from shopmatch.eval.evaluator import EVALUATORS
@@ -205,12 +216,51 @@ def evaluate(
             )
         kwargs = {"depth": depth} if mode == "retrieval" else {}
         result = EVALUATORS[mode](pipeline, judged, gain_map, **kwargs)
+        results = {str(index_dir): result}
+        base_name, base_pipeline = None, None
+        if report is not None or not as_json:  # --json alone prints only this index's metrics
+            base_name, base_pipeline = _baseline_pipeline(pipeline, index_dir, baseline, default=report is not None)
+        if base_pipeline is not None:
+            base_name = base_name if base_name not in results else f"{base_name} (baseline)"
+            # the baseline first: tables and plots read "before, after"
+            results = {base_name: EVALUATORS[mode](base_pipeline, judged, gain_map, **kwargs), **results}
+        if report is not None:
+            from shopmatch.eval.report import write_report
+
+            title = f"{judgments.name} — {mode} mode, {result.queries} queries"
+            written = write_report(results, judged, report, baseline=base_name, title=title)
     except ShopmatchError as error:
         raise _fail(error) from None
+    if report is not None:
+        err.print(f"report written to {written.html_path} (and report.md, report.json, plots/)", highlight=False)
     if as_json:
         sys.stdout.write(result.to_json() + "\n")
         return
-    out.print(_metrics_table(f"{judgments} — {mode} mode, {result.queries} queries", {str(index_dir): result}))
+    out.print(_metrics_table(f"{judgments} — {mode} mode, {result.queries} queries", results))
+
+
+def _baseline_pipeline(pipeline, index_dir: Path, baseline: Path | None, *, default: bool):
+    """The run to compare with: ``--baseline``'s index, else (for a report) the lexical retriever alone.
+
+    Returns ``(name, pipeline)``; the pipeline is None when there is no baseline.
+    """
+    from dataclasses import replace
+
+    from shopmatch.pipeline import SearchPipeline
+
+    if baseline is not None:
+        return str(baseline), SearchPipeline.load(baseline)
+    if not default or len(pipeline.retrievers) < 2:
+        return None, None
+    if pipeline.lexical is None:
+        logging.getLogger("shopmatch").warning(
+            "%s has no lexical retriever to compare with; the report has no baseline", index_dir
+        )
+        return None, None
+    lexical_only = SearchPipeline(
+        replace(pipeline.config, retrievers=("lexical",)), pipeline.products, {"lexical": pipeline.lexical}
+    )
+    return f"{index_dir} (lexical only)", lexical_only
 
 
 def _metrics_table(title: str, results: dict) -> Table:
