@@ -1,0 +1,303 @@
+"""Cross-encoder re-ranking: quality by 5-fold cross-validation on esci-us-150, training speed,
+re-ranking latency per backend.
+
+Protocol (``../shared/docs/benchmarks.md``; targets from issue [3 of 4]):
+
+1. ``cv``: esci-us-150, 5-fold cross-validation by query (a query's fold is its position among
+   the sorted query ids modulo 5). For each fold a cross-encoder is fine-tuned from
+   all-MiniLM-L6-v2 on the judgments of the four other folds (targets = ESCI gains
+   E=1, S=0.1, C=0.01, I=0) and measured on the fifth:
+   - **rerank mode**: each test query's judged products ordered by the cross-encoder: NDCG@10;
+   - **retrieval**: the default hybrid pipeline (BM25F + dense int8, RRF) over all 6,764
+     products, its top ``--top-n`` re-ranked: NDCG@10, MRR@10 (E), Recall@100 (E+S), MAP@100.
+   A variant (``--variant``) names the training options (LoRA, FGM, augmentation, fewer layers,
+   extra Home Depot training data, Home Depot alone). Each (variant, fold) result is cached as
+   JSON under ``bench/results/rerank/``, so runs can be split and resumed; the trained models
+   stay under ``bench/data/rerank/`` (teachers for distillation, inputs of ``latency``).
+2. ``table``: the markdown table of every cached variant: mean over the folds, and each fold.
+3. ``latency``: for a trained model, pairs per second and the latency of scoring 50 candidates
+   (a query and the 50 top hybrid candidates' texts, the 150 queries cycled, ``--runs`` runs,
+   median p50/p99) with PyTorch fp32, ONNX fp32 and ONNX int8.
+
+Usage::
+
+    .venv/bin/python bench/rerank.py cv --variant full
+    .venv/bin/python bench/rerank.py table
+    .venv/bin/python bench/rerank.py latency --model bench/data/rerank/full/fold0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table, percentiles
+
+RESULTS = REPO_ROOT / "bench" / "results" / "rerank"
+MODELS = REPO_ROOT / "bench" / "data" / "rerank"
+HYBRID_INDEX = REPO_ROOT / "bench" / "data" / "rerank" / "hybrid-index"
+ESCI_GAINS = "E=1,S=0.1,C=0.01,I=0"
+HOMEDEPOT_GAINS = "offset=1,relevant>=2.5"
+
+# Training options of each variant (CrossEncoderTrainConfig fields), and extra training data.
+BASE = {"epochs": 1, "batch_size": 16, "learning_rate": 4e-5, "max_length": 64, "patience": 0}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "full-2ep": {"epochs": 2},
+    "lora": {"lora": True, "lora_rank": 16, "lora_alpha": 32, "learning_rate": 5e-4},
+    "fgm": {"fgm_epsilon": 1.0},
+    "augment": {"augment": ("token_dropout", "word_swap", "typo", "field_shuffle", "synonym")},
+    "pos-weight": {"imbalance": "pos_weight"},
+    "student-3layers": {"max_layers": 3},
+    "len128": {"max_length": 128},
+    "+homedepot": {"extra": "homedepot"},
+    "homedepot-only": {"extra": "homedepot", "esci": False},
+}
+HOMEDEPOT_PAIRS = 5_000  # Home Depot training pairs added (a seeded sample of the train split)
+
+
+def note(message: str) -> None:
+    print(f"[rerank {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def esci():
+    from shopmatch.catalog import read_catalog
+    from shopmatch.judgments import GainMap, read_judgments
+
+    root = data_dir() / "esci-us-150"
+    gains = GainMap.parse(ESCI_GAINS)
+    return read_catalog(root / "products.jsonl"), read_judgments(root / "judgments.tsv", gains=gains), gains
+
+
+def homedepot_pairs(n: int, seed: int = 0):
+    """A seeded sample of Home Depot train-split pairs (dev = every 10th sorted query id)."""
+    from shopmatch.catalog import read_catalog
+    from shopmatch.judgments import GainMap, read_judgments
+    from shopmatch.train.data import labeled_pairs
+
+    root = data_dir() / "homedepot"
+    gains = GainMap.parse(HOMEDEPOT_GAINS)
+    judged = read_judgments(root / "judgments.tsv", gains=gains)
+    dev = set(judged.query_ids[::10])
+    train = judged.subset(q for q in judged.query_ids if q not in dev)
+    pairs = labeled_pairs(train, read_catalog(root / "products.jsonl"), gains)
+    return random.Random(seed).sample(pairs, min(n, len(pairs)))
+
+
+def hybrid_pipeline(products):
+    """The default hybrid pipeline over esci-us-150, built once and cached on disk."""
+    from shopmatch.pipeline import SearchPipeline
+
+    if not (HYBRID_INDEX / "manifest.json").is_file():
+        note("building the default hybrid index (BM25F + dense int8) once")
+        SearchPipeline.build(products).save(HYBRID_INDEX)
+    return SearchPipeline.load(HYBRID_INDEX)
+
+
+def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[Path, dict[str, Any]]:
+    from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
+    from shopmatch.train.data import labeled_pairs
+    from shopmatch.train.summary import TrainingSummary
+
+    options = {**BASE, **VARIANTS[variant]}
+    extra = options.pop("extra", None)
+    use_esci = options.pop("esci", True)
+    shared = extra is not None and not use_esci  # trained once, the same model for every fold
+    out = MODELS / variant / ("all-folds" if shared else f"fold{fold}")
+    if (out / "config.json").is_file():
+        return out, TrainingSummary.load(out).to_dict()
+    pairs = labeled_pairs(train_judged, products, gains) if use_esci else []
+    if extra == "homedepot":
+        pairs += homedepot_pairs(HOMEDEPOT_PAIRS)
+    random.Random(fold).shuffle(pairs)
+    config = CrossEncoderTrainConfig(**options)
+    note(f"{variant} fold {fold}: training on {len(pairs):,} pairs ({config.epochs} epoch(s))")
+    summary = train_cross_encoder(pairs, out, config)
+    return out, summary.to_dict()
+
+
+def evaluate_fold(pipeline, model_dir: Path, test_judged, gains, backend: str, top_n: int) -> dict[str, Any]:
+    from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
+    from shopmatch.rerank import CrossEncoderReranker, RerankConfig
+
+    config = RerankConfig(backend=backend, top_n=top_n).with_model(model_dir)
+    pipeline.config = replace(pipeline.config, rerank=config)
+    pipeline.reranker = CrossEncoderReranker.from_config(config)
+    try:
+        started = time.perf_counter()
+        retrieval = evaluate_retrieval(pipeline, test_judged, gains)
+        retrieval_s = time.perf_counter() - started
+        rerank = evaluate_rerank(pipeline, test_judged, gains)
+    finally:
+        pipeline.reranker = None
+        pipeline.config = replace(pipeline.config, rerank=RerankConfig())
+    return {
+        "retrieval": retrieval.metrics,
+        "rerank": rerank.metrics,
+        "retrieval_seconds": retrieval_s,
+        "queries": retrieval.queries,
+    }
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
+
+    products, judged, gains = esci()
+    pipeline = hybrid_pipeline(products.products)
+    folds = judged.folds(5)
+    for fold in args.folds:
+        train_judged, test_judged = folds[fold]
+        baseline_path = RESULTS / "hybrid" / f"fold{fold}.json"
+        if not baseline_path.is_file():
+            baseline_path.parent.mkdir(parents=True, exist_ok=True)
+            result = {
+                "retrieval": evaluate_retrieval(pipeline, test_judged, gains).metrics,
+                "rerank": evaluate_rerank(pipeline, test_judged, gains).metrics,
+            }
+            baseline_path.write_text(json.dumps(result, indent=2))
+        for variant in args.variant:
+            path = RESULTS / variant / f"fold{fold}-{args.backend}-top{args.top_n}.json"
+            if path.is_file() and not args.force:
+                note(f"{variant} fold {fold}: cached ({path})")
+                continue
+            model_dir, summary = train_fold(variant, fold, train_judged, products, gains)
+            note(f"{variant} fold {fold}: evaluating ({args.backend}, top {args.top_n})")
+            result = evaluate_fold(pipeline, model_dir, test_judged, gains, args.backend, args.top_n)
+            result.update(
+                variant=variant,
+                fold=fold,
+                backend=args.backend,
+                top_n=args.top_n,
+                training={
+                    "seconds": summary["seconds"],
+                    "pairs": summary["data"]["train_pairs"],
+                    "epochs": summary["config"]["epochs"],
+                },
+                machine=machine_info(),
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(result, indent=2, default=float))
+            note(
+                f"{variant} fold {fold}: retrieval NDCG@10 {result['retrieval']['ndcg@10']:.3f}, "
+                f"rerank NDCG@10 {result['rerank']['ndcg@10']:.3f}, trained in {summary['seconds']:.0f} s"
+            )
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    rows, fold_rows = [], []
+    baseline = [json.loads((RESULTS / "hybrid" / f"fold{f}.json").read_text()) for f in range(5)
+                if (RESULTS / "hybrid" / f"fold{f}.json").is_file()]  # fmt: skip
+    if len(baseline) == 5:
+        mean = {m: statistics.mean(b["retrieval"][m] for b in baseline) for m in baseline[0]["retrieval"]}
+        rows.append(["hybrid BM25F + dense int8, RRF (no re-ranking)", "–", "–", mean["ndcg@10"], mean["mrr@10"],
+                     mean["recall@100"], mean["map@100"], statistics.mean(b["rerank"]["ndcg@10"] for b in baseline),
+                     "–"])  # fmt: skip
+    for variant_dir in sorted(p for p in RESULTS.iterdir() if p.is_dir() and p.name != "hybrid"):
+        groups: dict[str, list[dict]] = {}
+        for path in sorted(variant_dir.glob("fold*-*.json")):
+            result = json.loads(path.read_text())
+            groups.setdefault(f"{result['backend']}, top {result['top_n']}", []).append(result)
+        for setting, results in groups.items():
+            if len(results) != 5:
+                note(f"{variant_dir.name} ({setting}): {len(results)} of 5 folds done; not in the table")
+                continue
+            results.sort(key=lambda r: r["fold"])
+
+            def mean(part: str, metric: str, results=results) -> float:
+                return statistics.mean(r[part][metric] for r in results)
+
+            train_s = statistics.median(r["training"]["seconds"] for r in results)
+            rows.append([variant_dir.name, setting, f"{train_s / 60:.1f}", mean("retrieval", "ndcg@10"),
+                         mean("retrieval", "mrr@10"), mean("retrieval", "recall@100"), mean("retrieval", "map@100"),
+                         mean("rerank", "ndcg@10"), f"{results[0]['training']['pairs']:,}"])  # fmt: skip
+            fold_rows.append([variant_dir.name, setting, *(f"{r['retrieval']['ndcg@10']:.3f} / "
+                              f"{r['rerank']['ndcg@10']:.3f}" for r in results)])  # fmt: skip
+    print("\n".join(machine_header()))
+    print()
+    print("## Cross-encoder re-ranking, esci-us-150, 5-fold CV by query (mean over folds)\n")
+    print(markdown_table(["system", "re-ranker backend, depth", "train min/fold (median)", "NDCG@10 retrieval",
+                          "MRR@10", "Recall@100", "MAP@100", "NDCG@10 rerank", "training pairs"], rows))  # fmt: skip
+    print("\nPer fold (retrieval / rerank NDCG@10):\n")
+    print(markdown_table(["variant", "setting", *(f"fold {f}" for f in range(5))], fold_rows))
+    return 0
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    from shopmatch.rerank import CrossEncoderReranker, RerankConfig
+
+    products, judged, _ = esci()
+    pipeline = hybrid_pipeline(products.products)
+    queries = [judged.queries[q] for q in judged.query_ids]
+    base = RerankConfig(top_n=args.candidates).with_model(args.model)
+    candidates = []
+    for query in queries:
+        rows = pipeline.retrieve([query], k=args.candidates).rows[0]
+        candidates.append([base.text.render(products[int(r)]) for r in rows if r >= 0])
+    results: dict[str, Any] = {"machine": machine_info(), "model": str(args.model), "backends": {}}
+    table = []
+    for backend in args.backends:
+        reranker = CrossEncoderReranker.from_config(replace(base, backend=backend))
+        for q, texts in zip(queries[:10], candidates[:10], strict=True):
+            reranker.score(q, texts)
+        per_run = []
+        for _ in range(args.runs):
+            samples = []
+            for i in range(args.requests):
+                q, texts = queries[i % len(queries)], candidates[i % len(queries)]
+                started = time.perf_counter()
+                reranker.score(q, texts)
+                samples.append(time.perf_counter() - started)
+            stats = percentiles(samples)
+            stats["pairs_per_s"] = sum(len(candidates[i % len(queries)]) for i in range(args.requests)) / sum(samples)
+            per_run.append(stats)
+        med = {k: statistics.median(r[k] for r in per_run) for k in per_run[0]}
+        results["backends"][backend] = {"runs": per_run, "median": med}
+        table.append([backend, med["p50_ms"], med["p99_ms"], f"{med['pairs_per_s']:,.0f}"])
+        note(f"{backend}: p50 {med['p50_ms']:.1f} ms")
+    print("\n".join(machine_header(results["machine"])))
+    print(f"\n## Re-ranking {args.candidates} candidates, {args.model} (max_length {base.max_length}),"
+          f" median of {args.runs} runs × {args.requests} requests\n")  # fmt: skip
+    print(markdown_table(["backend", "p50 ms", "p99 ms", "pairs/s"], table))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=float))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    cv = sub.add_parser("cv", help="train and evaluate variants fold by fold (cached)")
+    cv.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="repeatable; default: full")
+    cv.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4], choices=range(5))
+    cv.add_argument("--backend", default="onnx-int8", choices=("torch", "onnx", "onnx-int8"))
+    cv.add_argument("--top-n", type=int, default=100, help="hybrid candidates re-ranked per query")
+    cv.add_argument("--force", action="store_true", help="evaluate again even if cached")
+    sub.add_parser("table", help="print the table of cached results")
+    latency = sub.add_parser("latency", help="re-ranking speed per backend")
+    latency.add_argument("--model", type=Path, required=True)
+    latency.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
+    latency.add_argument("--candidates", type=int, default=50)
+    latency.add_argument("--requests", type=int, default=150)
+    latency.add_argument("--runs", type=int, default=5)
+    latency.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "cv":
+        args.variant = args.variant or ["full"]
+        return cmd_cv(args)
+    if args.command == "table":
+        return cmd_table(args)
+    return cmd_latency(args)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())
