@@ -394,7 +394,7 @@ def _print_summary(summary, out_dir: Path) -> None:
         mark = " *" if summary.best_epoch == e["epoch"] else ""
         table.add_row(f"{e['epoch']}{mark}", f"{e['seconds']:.0f}", *(f"{e.get(m, float('nan')):.4f}" for m in metrics))
     out.print(table)
-    out.print(f"summary: {out_dir / 'training_summary.json'}, {out_dir / 'training_summary.png'}")
+    out.print(f"summary: {out_dir / 'training_summary.json'}, {out_dir / 'training_summary.png'}", soft_wrap=True)
 
 
 @train_app.command("cross-encoder")

@@ -1,0 +1,110 @@
+"""`shopmatch train cross-encoder`, `train pairs` and `evaluate-pairs` on the tiny random model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from shopmatch.cli import app
+
+FAST = ["--epochs", "1", "--batch-size", "8", "--max-length", "32"]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_train_cross_encoder_then_index_with_it(fixtures, tiny_model, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "reranker"
+    result = runner.invoke(
+        app,
+        ["train", "cross-encoder", "--catalog", str(fixtures / "catalog" / "products.jsonl"),
+         "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "-o", str(out), "--model", str(tiny_model),
+         "--dev-fraction", "0.3", *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "dev" in result.output and "training_summary.png" in result.output
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert "dev_ndcg@10" in summary["epochs"][0] and summary["data"]["dev_queries"] >= 1
+    config = tmp_path / "lex.toml"
+    config.write_text('[pipeline]\nretrievers = ["lexical"]\n[rerank]\nbackend = "torch"\n')
+    index = tmp_path / "idx"
+    result = runner.invoke(
+        app,
+        ["index", str(fixtures / "catalog" / "products.jsonl"), "-o", str(index), "-c", str(config),
+         "--reranker", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", str(index), str(fixtures / "catalog" / "judgments.tsv"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert 0.0 <= json.loads(result.stdout)["ndcg@10"] <= 1.0
+
+
+def test_train_cross_encoder_names_missing_products(fixtures, tiny_model, tmp_path):
+    judgments = tmp_path / "j.tsv"
+    judgments.write_text("query_id\tquery\tproduct_id\tlabel\nq1\tusb\tp001\tE\nq1\tusb\tnope\tI\n")
+    args = ["train", "cross-encoder", "--catalog", str(fixtures / "catalog" / "products.jsonl"),
+            "--judgments", str(judgments), "-o", str(tmp_path / "m"), "--model", str(tiny_model),
+            "--dev-fraction", "0", *FAST]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "nope" in result.output
+    result = CliRunner().invoke(app, [*args, "--skip-missing"])
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_training_option_is_a_clean_error(fixtures, tiny_model, tmp_path):
+    result = CliRunner().invoke(
+        app,
+        ["train", "pairs", str(fixtures / "pairs" / "pairs.tsv"), "-o", str(tmp_path / "m"),
+         "--model", str(tiny_model), "--augment", "rot13", *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "unknown augmentation" in result.output
+
+
+@pytest.mark.parametrize("name, classes", [("pairs.tsv", 2), ("pairs_3class.tsv", 3)])
+def test_train_pairs_and_evaluate_pairs(fixtures, tiny_model, tmp_path, name, classes):
+    runner = CliRunner()
+    out = tmp_path / "clf"
+    pairs = fixtures / "pairs" / name
+    result = runner.invoke(
+        app, ["train", "pairs", str(pairs), "-o", str(out), "--model", str(tiny_model), "--dev-fraction", "0.25", *FAST]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate-pairs", str(out), str(pairs), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert {"accuracy", "precision", "recall", "f1", "auc", "mse"} <= set(metrics)
+    assert metrics["classes"] == classes and metrics["n"] == 20
+
+
+def test_train_pairs_with_vocabulary_extension(tmp_path, tiny_model):
+    pairs = tmp_path / "zh.tsv"
+    rows = ["text_a\ttext_b\tlabel"] + [f"蓝牙耳机\t{t}\t{label}" for t, label in
+                                         [("降噪蓝牙耳机", 1), ("不锈钢炒锅", 0)] * 6]  # fmt: skip
+    pairs.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "zh-clf"
+    result = CliRunner().invoke(
+        app,
+        ["train", "pairs", str(pairs), "-o", str(out), "--model", str(tiny_model), "--extend-vocab",
+         "--dev-fraction", "0", *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "added" in result.output
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(out))
+    assert tokenizer.unk_token_id not in tokenizer("蓝牙耳机降噪")["input_ids"]
+
+
+def test_evaluate_pairs_on_a_missing_model(tmp_path, fixtures):
+    result = CliRunner().invoke(app, ["evaluate-pairs", str(tmp_path), str(fixtures / "pairs" / "pairs.tsv")])
+    assert result.exit_code == 2 and "not a model directory" in result.output
