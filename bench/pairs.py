@@ -1,0 +1,188 @@
+"""Cross-encoder pair classification on the Chinese sets, with and without vocabulary extension.
+
+Protocol (``../shared/docs/benchmarks.md``, items 5–7):
+
+- **zh-qbqtc**: train on ``train.tsv`` (``--qbqtc-train`` rows, a seeded sample; all 20,000 by
+  default), test on ``test.tsv``: accuracy and macro-F1 (3 classes).
+- **zh-ecom-query-item** as pairs: accuracy, F1, ROC-AUC by 5-fold cross-validation over rows
+  (fold = row index modulo 5), and zero-shot from the zh-qbqtc model (a pair counts as a match
+  when the predicted class is 1 or 2; the AUC uses p(1) + p(2)).
+- **zh-ecom-title-attribute** as pairs: accuracy, F1, ROC-AUC by 5-fold cross-validation over rows.
+
+Each model starts from all-MiniLM-L6-v2, either as it is (Chinese is nearly all ``[UNK]``) or
+with the training data's CJK characters added to its vocabulary (``--extend-vocab`` in the CLI).
+Results are cached per (set, variant, fold) as JSON under ``bench/results/pairs/``.
+
+Usage::
+
+    .venv/bin/python bench/pairs.py run [--only ecom] [--variants plain,vocab]
+    .venv/bin/python bench/pairs.py table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table
+
+RESULTS = REPO_ROOT / "bench" / "results" / "pairs"
+MODELS = REPO_ROOT / "bench" / "data" / "pairs"
+TRAIN = {"epochs": 2, "batch_size": 16, "learning_rate": 5e-5, "max_length": 64, "patience": 0}
+ECOM_TRAIN = {**TRAIN, "epochs": 4}  # 400 training pairs per fold: a few more passes
+
+
+def note(message: str) -> None:
+    print(f"[pairs {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def read(name: str, file: str = "pairs.tsv"):
+    from shopmatch.judgments import read_pairs
+
+    return read_pairs(data_dir() / name / file)
+
+
+def train(rows, out: Path, variant: str, options: dict[str, Any]) -> Path:
+    from shopmatch.encoders.models import resolve_model_dir
+    from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_pair_classifier
+    from shopmatch.train.vocab import extend_vocabulary
+
+    if (out / "config.json").is_file():
+        return out
+    start = None
+    with tempfile.TemporaryDirectory(dir=MODELS) as tmp:
+        if variant == "vocab":
+            texts = [t for r in rows for t in (r.text_a, r.text_b)]
+            start = extend_vocabulary(resolve_model_dir("all-MiniLM-L6-v2"), texts, Path(tmp) / "extended").out_dir
+        note(f"training {out.relative_to(MODELS)} on {len(rows):,} pairs")
+        train_pair_classifier(rows, out, CrossEncoderTrainConfig(**options), model_dir=start)
+    return out
+
+
+def scores(model_dir: Path, rows) -> dict[str, float]:
+    from shopmatch.eval.metrics import pair_metrics
+    from shopmatch.train.cross_encoder import load_pair_classifier
+    from shopmatch.train.evaluation import predict_classes
+
+    model = load_pair_classifier(model_dir)
+    predictions, probabilities = predict_classes(model, [(r.text_a, r.text_b) for r in rows])
+    return pair_metrics([r.label for r in rows], predictions.tolist(), probabilities)
+
+
+def binary_from_three(model_dir: Path, rows) -> dict[str, float]:
+    """Zero-shot: a 3-class (0/1/2) qbqtc model on a binary set; match = class 1 or 2."""
+    from shopmatch.eval.metrics import pair_metrics
+    from shopmatch.train.cross_encoder import load_pair_classifier
+    from shopmatch.train.evaluation import predict_classes
+
+    model = load_pair_classifier(model_dir)
+    predictions, probabilities = predict_classes(model, [(r.text_a, r.text_b) for r in rows])
+    match = probabilities[:, 1:].sum(axis=1)
+    return pair_metrics([r.label for r in rows], (predictions >= 1).astype(int).tolist(), match)
+
+
+def cached(path: Path, compute) -> dict[str, Any]:
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = {**compute(), "machine": machine_info()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=float))
+    return result
+
+
+def run_qbqtc(variants: list[str], n_train: int) -> None:
+    train_rows = read("zh-qbqtc", "train.tsv")
+    if n_train < len(train_rows):
+        train_rows = random.Random(0).sample(train_rows, n_train)
+    test_rows = read("zh-qbqtc", "test.tsv")
+    for variant in variants:
+        out = MODELS / f"qbqtc-{variant}-{len(train_rows)}"
+
+        def compute(out=out, variant=variant):
+            started = time.perf_counter()
+            train(train_rows, out, variant, TRAIN)
+            return {**scores(out, test_rows), "train_pairs": len(train_rows), "train_s": time.perf_counter() - started}
+
+        result = cached(RESULTS / f"qbqtc-{variant}-{len(train_rows)}.json", compute)
+        note(f"qbqtc {variant}: accuracy {result['accuracy']:.3f}, macro-F1 {result['f1']:.3f}")
+        for name in ("zh-ecom-query-item",):
+            rows = read(name)
+            zero = cached(RESULTS / f"{name}-zeroshot-qbqtc-{variant}-{len(train_rows)}.json",
+                          lambda out=out, rows=rows: binary_from_three(out, rows))  # fmt: skip
+            note(f"{name} zero-shot from qbqtc ({variant}): F1 {zero['f1']:.3f}, AUC {zero.get('auc', float('nan')):.3f}")
+
+
+def run_cv(name: str, variants: list[str]) -> None:
+    rows = read(name)
+    for variant in variants:
+        for fold in range(5):
+            train_rows = [r for i, r in enumerate(rows) if i % 5 != fold]
+            test_rows = [r for i, r in enumerate(rows) if i % 5 == fold]
+            out = MODELS / f"{name}-{variant}-fold{fold}"
+
+            def compute(out=out, variant=variant, train_rows=train_rows, test_rows=test_rows):
+                train(train_rows, out, variant, ECOM_TRAIN)
+                return scores(out, test_rows)
+
+            result = cached(RESULTS / f"{name}-{variant}-fold{fold}.json", compute)
+            note(f"{name} {variant} fold {fold}: accuracy {result['accuracy']:.3f}, F1 {result['f1']:.3f}")
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    rows = []
+    for path in sorted(RESULTS.glob("qbqtc-*.json")):
+        r = json.loads(path.read_text())
+        rows.append([f"zh-qbqtc test, cross-encoder {path.stem.split('-')[1]}", f"{r['train_pairs']:,}",
+                     r["accuracy"], r["f1"], r.get("auc", float("nan")), f"{r['train_s'] / 60:.0f}"])  # fmt: skip
+    for path in sorted(RESULTS.glob("*-zeroshot-*.json")):
+        r = json.loads(path.read_text())
+        rows.append([f"{path.stem.split('-zeroshot')[0]}, zero-shot from zh-qbqtc ({path.stem.split('-')[-2]})", "–",
+                     r["accuracy"], r["f1"], r.get("auc", float("nan")), "–"])  # fmt: skip
+    for name in ("zh-ecom-query-item", "zh-ecom-title-attribute"):
+        for variant in ("plain", "vocab"):
+            folds = [RESULTS / f"{name}-{variant}-fold{f}.json" for f in range(5)]
+            if not all(p.is_file() for p in folds):
+                continue
+            results = [json.loads(p.read_text()) for p in folds]
+            rows.append([f"{name}, 5-fold CV, cross-encoder {variant}", "400/fold",
+                         *(statistics.mean(r[m] for r in results) for m in ("accuracy", "f1", "auc")), "–"])  # fmt: skip
+    print("\n".join(machine_header()))
+    print("\n## Cross-encoder pair classification (Chinese), all-MiniLM-L6-v2 start; plain vs vocabulary-extended\n")
+    print(markdown_table(["set / model", "training pairs", "accuracy", "F1 (macro for 3 classes)", "ROC-AUC",
+                          "train min"], rows))  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--only", action="append", choices=("qbqtc", "ecom"))
+    run.add_argument("--variants", default="plain,vocab")
+    run.add_argument("--qbqtc-train", type=int, default=20_000)
+    sub.add_parser("table")
+    args = parser.parse_args(argv)
+    if args.command == "table":
+        return cmd_table(args)
+    MODELS.mkdir(parents=True, exist_ok=True)
+    variants = [v for v in args.variants.split(",") if v]
+    sections = args.only or ["ecom", "qbqtc"]
+    if "ecom" in sections:
+        run_cv("zh-ecom-query-item", variants)
+        run_cv("zh-ecom-title-attribute", variants)
+    if "qbqtc" in sections:
+        run_qbqtc(variants, args.qbqtc_train)
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())
