@@ -117,7 +117,8 @@ def run_qbqtc(variants: list[str], n_train: int) -> None:
             rows = read(name)
             zero = cached(RESULTS / f"{name}-zeroshot-qbqtc-{variant}-{len(train_rows)}.json",
                           lambda out=out, rows=rows: binary_from_three(out, rows))  # fmt: skip
-            note(f"{name} zero-shot from qbqtc ({variant}): F1 {zero['f1']:.3f}, AUC {zero.get('auc', float('nan')):.3f}")
+            auc = zero.get("auc", float("nan"))
+            note(f"{name} zero-shot from qbqtc ({variant}): F1 {zero['f1']:.3f}, AUC {auc:.3f}")
 
 
 def run_cv(name: str, variants: list[str]) -> None:
@@ -152,8 +153,8 @@ def cmd_table(args: argparse.Namespace) -> int:
             if not all(p.is_file() for p in folds):
                 continue
             results = [json.loads(p.read_text()) for p in folds]
-            rows.append([f"{name}, 5-fold CV, cross-encoder {variant}", "400/fold",
-                         *(statistics.mean(r[m] for r in results) for m in ("accuracy", "f1", "auc")), "–"])  # fmt: skip
+            means = [statistics.mean(r[m] for r in results) for m in ("accuracy", "f1", "auc")]
+            rows.append([f"{name}, 5-fold CV, cross-encoder {variant}", "400/fold", *means, "–"])
     print("\n".join(machine_header()))
     print("\n## Cross-encoder pair classification (Chinese), all-MiniLM-L6-v2 start; plain vs vocabulary-extended\n")
     print(markdown_table(["set / model", "training pairs", "accuracy", "F1 (macro for 3 classes)", "ROC-AUC",
