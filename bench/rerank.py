@@ -15,7 +15,11 @@ Protocol (``../shared/docs/benchmarks.md``; targets from issue [3 of 4]):
    JSON under ``bench/results/rerank/``, so runs can be split and resumed; the trained models
    stay under ``bench/data/rerank/`` (teachers for distillation, inputs of ``latency``).
 2. ``table``: the markdown table of every cached variant: mean over the folds, and each fold.
-3. ``latency``: for a trained model, pairs per second and the latency of scoring 50 candidates
+3. ``homedepot``: Home Depot dev (every 10th sorted query id): rerank NDCG@10 (gain = label − 1)
+   of BM25F, the zero-shot MiniLM bi-encoder (cosine) and a cross-encoder fine-tuned on a
+   5,000-pair sample of the train split (the ``homedepot-only`` variant's model), and the RMSE of
+   the label the cross-encoder predicts (1 + 2·p).
+4. ``latency``: for a trained model, pairs per second and the latency of scoring 50 candidates
    (a query and the 50 top hybrid candidates' texts, the 150 queries cycled, ``--runs`` runs,
    median p50/p99) with PyTorch fp32, ONNX fp32 and ONNX int8.
 
@@ -23,6 +27,7 @@ Usage::
 
     .venv/bin/python bench/rerank.py cv --variant full
     .venv/bin/python bench/rerank.py table
+    .venv/bin/python bench/rerank.py homedepot
     .venv/bin/python bench/rerank.py latency --model bench/data/rerank/full/fold0
 """
 
@@ -231,6 +236,66 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_homedepot(args: argparse.Namespace) -> int:
+    from shopmatch.catalog import read_catalog
+    from shopmatch.config import PipelineConfig
+    from shopmatch.encoders import EncoderConfig, SentenceEncoder
+    from shopmatch.eval.evaluator import evaluate_rerank
+    from shopmatch.judgments import GainMap, read_judgments
+    from shopmatch.pipeline import SearchPipeline
+    from shopmatch.rerank import CrossEncoderReranker, RerankConfig
+
+    root = data_dir() / "homedepot"
+    gains = GainMap.parse(HOMEDEPOT_GAINS)
+    judged = read_judgments(root / "judgments.tsv", gains=gains)
+    dev = judged.subset(judged.query_ids[::10])
+    catalog = read_catalog(root / "products.jsonl")
+    model_dir, _ = train_fold("homedepot-only", 0, None, None, None)
+    rows, results = [], {"machine": machine_info()}
+
+    class Scorer:
+        """Rerank-mode adapter: scores a query's judged products with a function of (query, titles)."""
+
+        def __init__(self, score):
+            self.score = score
+
+        def score_candidates(self, query, product_ids):
+            return self.score(query, [catalog.get(pid).title for pid in product_ids])
+
+    note("homedepot dev: BM25F")
+    bm25 = SearchPipeline.build(catalog.products, PipelineConfig(retrievers=("lexical",)))
+    systems = {"BM25F (defaults)": bm25}
+    encoder = SentenceEncoder.from_config(EncoderConfig())
+
+    def cosine(query, titles):
+        return encoder.encode_documents(titles) @ encoder.encode_queries([query])[0]
+
+    systems["MiniLM bi-encoder zero-shot (int8), cosine"] = Scorer(cosine)
+    reranker = CrossEncoderReranker.from_config(RerankConfig(backend=args.backend).with_model(model_dir))
+    systems[f"cross-encoder fine-tuned on {HOMEDEPOT_PAIRS:,} train pairs ({args.backend})"] = Scorer(
+        lambda q, titles: reranker.score(q, titles)
+    )
+    for name, system in systems.items():
+        note(f"homedepot dev: {name}")
+        result = evaluate_rerank(system, dev, gains)
+        rmse = float("nan")
+        if isinstance(system, Scorer) and "cross-encoder" in name:
+            errors = []
+            for q in dev.query_ids:
+                judged_rows = dev.by_query[q]
+                p = system.score_candidates(dev.queries[q], [r.product_id for r in judged_rows])
+                errors += [(1 + 2 * float(s) - float(r.label)) ** 2 for s, r in zip(p, judged_rows, strict=True)]
+            rmse = float(np.sqrt(np.mean(errors)))
+        rows.append([name, result.metrics["ndcg@10"], rmse])
+        results[name] = {"metrics": result.metrics, "rmse": rmse}
+    print("\n".join(machine_header(results["machine"])))
+    print(f"\n## Home Depot dev ({len(dev.queries):,} queries, {len(dev):,} judged pairs), rerank mode\n")
+    print(markdown_table(["system", "NDCG@10 rerank", "RMSE of predicted label"], rows))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=float))
+    return 0
+
+
 def cmd_latency(args: argparse.Namespace) -> int:
     from shopmatch.rerank import CrossEncoderReranker, RerankConfig
 
@@ -282,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("--top-n", type=int, default=100, help="hybrid candidates re-ranked per query")
     cv.add_argument("--force", action="store_true", help="evaluate again even if cached")
     sub.add_parser("table", help="print the table of cached results")
+    hd = sub.add_parser("homedepot", help="Home Depot dev: rerank NDCG@10 and RMSE")
+    hd.add_argument("--backend", default="onnx-int8", choices=("torch", "onnx", "onnx-int8"))
+    hd.add_argument("--json", type=Path)
     latency = sub.add_parser("latency", help="re-ranking speed per backend")
     latency.add_argument("--model", type=Path, required=True)
     latency.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
@@ -295,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_cv(args)
     if args.command == "table":
         return cmd_table(args)
+    if args.command == "homedepot":
+        return cmd_homedepot(args)
     return cmd_latency(args)
 
 
