@@ -126,3 +126,20 @@ def test_bad_config():
         TwoTowerLSTMConfig(pooling="attention")
     with pytest.raises(ConfigError, match="epochs"):
         TwoTowerLSTMConfig(epochs=0)
+
+
+def test_random_negatives():
+    from shopmatch.baselines.trained import as_examples, with_random_negatives
+
+    train = [LabeledPair(q, t, y, query_id=f"q{i // 4}") for i, (q, t, y) in enumerate(pairs(200, seed=5))]
+    base = as_examples(train)
+    more = with_random_negatives(base, 2, seed=0)
+    assert len(more) > 2.9 * len(base)  # up to 10 draws per negative, so nearly always all of them
+    assert more.targets[len(base) :].max() == 0.0 and len(more.query_ids) == len(more)
+    own = {}
+    for qid, text in zip(base.query_ids, base.texts, strict=True):
+        own.setdefault(qid, set()).add(text)
+    assert all(t not in own[q] for q, t in zip(more.query_ids[len(base) :], more.texts[len(base) :], strict=True))
+    config = TwoTowerLSTMConfig(**{**TINY.to_dict(), "epochs": 1, "random_negatives": 1})
+    model = TwoTowerLSTM.fit(train, config=config)
+    assert model.summary.data["train_pairs"] == 200 and model.summary.data["random_negatives"] > 190

@@ -146,6 +146,49 @@ def as_examples(examples: Sequence[Example] | Examples, *, num_classes: int | No
     return out
 
 
+def with_random_negatives(examples: Examples, per_pair: int, seed: int) -> Examples:
+    """Add ``per_pair`` random negatives (target 0) for every pair: the same query with the text of
+    a pair of another query, drawn with a seeded generator.
+
+    Judged candidates are all about their query; a model trained on them alone never sees an
+    off-topic product, which retrieval over a whole catalog needs. Classes, if any, become 0.
+
+    Example:
+        >>> e = as_examples([("mug", "red mug", 1.0), ("sofa", "blue sofa", 1.0)])
+        >>> [(q, t) for q, t in zip(*(lambda x: (x.queries, x.texts))(with_random_negatives(e, 1, 0)))][2:]
+        [('mug', 'blue sofa'), ('sofa', 'red mug')]
+    """
+    if per_pair <= 0:
+        return examples
+    groups = examples.query_ids or examples.queries
+    texts_of: dict[str, set[str]] = {}
+    for g, t in zip(groups, examples.texts, strict=True):
+        texts_of.setdefault(g, set()).add(t)
+    rng = np.random.default_rng(seed)
+    queries, texts, ids = [], [], []
+    n = len(examples)
+    for i in range(n):
+        for _ in range(per_pair):
+            for _attempt in range(10):
+                j = int(rng.integers(n))
+                if examples.texts[j] not in texts_of[groups[i]]:
+                    queries.append(examples.queries[i])
+                    texts.append(examples.texts[j])
+                    ids.append(groups[i])
+                    break
+    extra = len(queries)
+    return Examples(
+        examples.queries + queries,
+        examples.texts + texts,
+        np.concatenate([examples.targets, np.zeros(extra, dtype=np.float32)]),
+        query_ids=examples.query_ids + ids if examples.query_ids is not None else None,
+        labels=np.concatenate([examples.labels, np.zeros(extra, dtype=np.int64)])
+        if examples.labels is not None
+        else None,
+        num_classes=examples.num_classes,
+    )
+
+
 # --------------------------------------------------------------------------- classes
 
 

@@ -49,6 +49,7 @@ from shopmatch.baselines.trained import (
     dev_metrics,
     threads,
     train_loop,
+    with_random_negatives,
 )
 from shopmatch.errors import ConfigError
 from shopmatch.text.tokenize import Analyzer
@@ -72,6 +73,9 @@ class TwoTowerLSTMConfig(TrainingConfig):
         min_count: tokens seen fewer times in the training texts become ``[UNK]``.
         max_query_tokens, max_text_tokens: longer texts are cut.
         dropout: on the embeddings while training.
+        random_negatives: add this many random negatives per training pair (the query with another
+            query's product, target 0); 0 trains on the given pairs only. Judged candidates alone
+            never show the towers an off-topic product, which retrieval over a catalog needs.
     """
 
     embedding_dim: int = 64
@@ -82,12 +86,15 @@ class TwoTowerLSTMConfig(TrainingConfig):
     max_query_tokens: int = 16
     max_text_tokens: int = 64
     dropout: float = 0.1
+    random_negatives: int = 0
     epochs: int = 8
     batch_size: int = 64
     learning_rate: float = 2e-3
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not isinstance(self.random_negatives, int) or self.random_negatives < 0:
+            raise ConfigError(f"random_negatives must be a non-negative integer, got {self.random_negatives!r}")
         for name in ("embedding_dim", "hidden_dim", "output_dim", "min_count", "max_query_tokens", "max_text_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -248,6 +255,9 @@ class TwoTowerLSTM(TrainedMatcher):
         config = config or TwoTowerLSTMConfig()
         train = as_examples(examples)
         dev_set = as_examples(dev, num_classes=train.num_classes if train.labels is not None else None) if dev else None
+        given = len(train)
+        train_for_classes = train
+        train = with_random_negatives(train, config.random_negatives, config.seed)
         tokenizer = analyzer()
         counts: Counter[str] = Counter()
         for text in dict.fromkeys(train.queries + train.texts):
@@ -278,7 +288,8 @@ class TwoTowerLSTM(TrainedMatcher):
                 model=f"{cls.KIND} ({config.pooling} pooling)",
                 config=asdict(config),
                 data={
-                    "train_pairs": len(train),
+                    "train_pairs": given,
+                    "random_negatives": len(train) - given,
                     "dev_pairs": len(dev_set) if dev_set else 0,
                     "vocabulary": len(vocabulary),
                     "texts_cut": cut,
@@ -294,7 +305,7 @@ class TwoTowerLSTM(TrainedMatcher):
                 description="two-tower LSTM",
             )
             model.summary = summary
-            model._fit_classes(train, dev_set)
+            model._fit_classes(train_for_classes, dev_set)
             summary.data["thresholds"] = model.thresholds
         return model
 
