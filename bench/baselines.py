@@ -173,6 +173,7 @@ def bench_esci(results: dict[str, Any]) -> None:
             for i, qid in enumerate(test_j.query_ids)
         }
         retrieval[WV].append(rank_metrics(test_j, gains, run, ("ndcg@10", "mrr@10", "recall@100")))
+        note(f"esci fold {fold}: {WV}: rerank NDCG@10 {rerank[WV][-1]:.3f}, retrieval {retrieval[WV][-1]}")
         fit_j, dev_j = split_dev(train_j, 0.1, seed=0)
         train_pairs = labeled_pairs(fit_j, products, gains, template)
         dev_pairs = labeled_pairs(dev_j, products, gains, template)
