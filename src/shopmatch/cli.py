@@ -557,6 +557,102 @@ def evaluate_pairs(
     out.print(table)
 
 
+BASELINE_KINDS = ("linear", "linear-interaction", "lstm")
+
+
+@train_app.command("baseline")
+def train_baseline(
+    kind: Annotated[str, typer.Option(help="linear (σ(W·q+V·c+b)), linear-interaction (+ q∘c, cosine) or lstm.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
+    catalog: Annotated[Path | None, typer.Option(help="Catalog the judged product ids refer to.")] = None,
+    judgments: Annotated[Path | None, typer.Option(help="judgments.tsv to train on (with --catalog).")] = None,
+    gains: Annotated[
+        str, typer.Option(help="Label gains → targets gain/top gain, e.g. E=1,S=0.1,C=0.01,I=0 or offset=1.")
+    ] = "E=1,S=0.1,C=0.01,I=0",
+    pairs: Annotated[Path | None, typer.Option(help="pairs.tsv (text_a, text_b, integer label) instead.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs (default: the model's).")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of initialization, order and dev split.")] = 0,
+    dev: Annotated[Path | None, typer.Option(help="Dev set (judgments or pairs, like the training data).")] = None,
+    dev_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Without --dev: share of queries (pairs: rows) held out; 0: none.")
+    ] = 0.1,
+) -> None:
+    """Train a classic baseline (linear or two-tower BiLSTM) from scratch on judgments or pairs."""
+    from shopmatch.baselines import LinearMatcher, LinearMatcherConfig, TwoTowerLSTM, TwoTowerLSTMConfig
+
+    if kind not in BASELINE_KINDS:
+        raise _fail(ShopmatchError(f"--kind must be one of {', '.join(BASELINE_KINDS)}, got {kind!r}"))
+    if (pairs is None) == (judgments is None):
+        raise _fail(ShopmatchError("give either --judgments (with --catalog) or --pairs"))
+    if judgments is not None and catalog is None:
+        raise _fail(ShopmatchError("--judgments needs --catalog (the product texts)"))
+    overrides: dict = {"seed": seed} | ({"epochs": epochs} if epochs else {})
+    if kind == "lstm":
+        model_cls, config = TwoTowerLSTM, TwoTowerLSTMConfig(**overrides)
+    else:
+        model_cls, config = LinearMatcher, LinearMatcherConfig(interaction=kind == "linear-interaction", **overrides)
+    try:
+        if pairs is not None:
+            train_set, dev_set = _baseline_pairs(pairs, dev, dev_fraction, seed)
+        else:
+            train_set, dev_set = _baseline_judgments(catalog, judgments, gains, dev, dev_fraction, seed)  # type: ignore[arg-type]
+        started = time.perf_counter()
+        model = model_cls.fit(train_set, dev=dev_set or None, config=config)
+        model.save(output)
+    except ShopmatchError as error:
+        raise _fail(error) from None
+    summary = model.summary
+    best = f"; best epoch {summary.best_epoch}: {summary.epochs[summary.best_epoch - 1]}" if summary.best_epoch else ""
+    err.print(
+        f"trained {kind} on {len(train_set):,} pairs ({len(dev_set or []):,} dev) in "
+        f"{time.perf_counter() - started:.1f} s{best}; saved to {output}",
+        highlight=False,
+    )
+
+
+def _baseline_pairs(path: Path, dev: Path | None, fraction: float, seed: int) -> tuple[list, list]:
+    """Training and dev pairs: ``--dev`` or a seeded random share of the rows."""
+    import random
+
+    from shopmatch.judgments import read_pairs
+
+    rows = read_pairs(path)
+    if not rows:
+        raise ShopmatchError(f"{path}: no pairs")
+    if dev is not None:
+        return rows, read_pairs(dev)
+    if not fraction:
+        return rows, []
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    held = set(order[: max(1, round(fraction * len(rows)))])
+    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
+
+
+def _baseline_judgments(
+    catalog: Path, judgments: Path, gains: str, dev: Path | None, fraction: float, seed: int
+) -> tuple[list, list]:
+    """Training and dev LabeledPairs from judgments: ``--dev`` or a seeded share of the queries."""
+    from shopmatch.catalog import read_catalog
+    from shopmatch.judgments import GainMap, read_judgments
+    from shopmatch.train.data import labeled_pairs, split_dev
+
+    try:
+        gain_map = GainMap.parse(gains)
+    except ValueError as error:
+        raise ShopmatchError(f"--gains: {error}") from None
+    products = read_catalog(catalog)
+    judged = read_judgments(judgments, gains=gain_map)
+    if dev is not None:
+        train_j, dev_j = judged, read_judgments(dev, gains=gain_map)
+    elif fraction:
+        train_j, dev_j = split_dev(judged, fraction, seed=seed)
+    else:
+        train_j, dev_j = judged, None
+    train_set = labeled_pairs(train_j, products, gain_map)
+    return train_set, labeled_pairs(dev_j, products, gain_map) if dev_j is not None else []
+
+
 def main() -> None:
     app()
 

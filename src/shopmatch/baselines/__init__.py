@@ -1,5 +1,25 @@
-"""Classic matchers from the literature, in the same interfaces as the main models."""
+"""Classic matchers from the literature, in the same interfaces as the main models.
 
+- :class:`WordVectorRetriever`: averaged word2vec + cosine (unsupervised).
+- :class:`LinearMatcher`: ``σ(W·q + V·c + b)`` over averaged word vectors, optionally with
+  interaction features; trained with BCE.
+- :class:`TwoTowerLSTM`: two BiLSTM towers and a dot product, trained from scratch with BCE.
+- :func:`load_baseline`: loads a trained baseline directory of either kind.
+"""
+
+from shopmatch.baselines.linear import LinearMatcher, LinearMatcherConfig
+from shopmatch.baselines.trained import TrainedMatcher, TrainingConfig, load_baseline
+from shopmatch.baselines.two_tower_lstm import TwoTowerLSTM, TwoTowerLSTMConfig
 from shopmatch.baselines.word_vectors import WordVectorConfig, WordVectorRetriever
 
-__all__ = ["WordVectorConfig", "WordVectorRetriever"]
+__all__ = [
+    "LinearMatcher",
+    "LinearMatcherConfig",
+    "TrainedMatcher",
+    "TrainingConfig",
+    "TwoTowerLSTM",
+    "TwoTowerLSTMConfig",
+    "WordVectorConfig",
+    "WordVectorRetriever",
+    "load_baseline",
+]
