@@ -79,6 +79,14 @@ def test_graded_numeric_labels_through_labeled_pairs():
     assert {n for r in rows for n in r.negative_ids} == {"d"}
 
 
+def test_positives_per_query_can_be_capped():
+    pairs = _pairs([("q1", p, 1.0) for p in "abcdef"] + [("q1", "z", 0.0), ("q2", "g", 1.0), ("q2", "y", 0.0)])
+    rows, _ = mine_negatives(pairs, {}, max_positives=2, seed=3)
+    kept = [r.positive_id for r in rows if r.query_id == "q1"]
+    assert len(kept) == 2 and set(kept) <= set("abcdef") and kept == sorted(kept)
+    assert [r.positive_id for r in rows if r.query_id == "q2"] == ["g"]
+
+
 def test_queries_without_positives_are_skipped_and_without_negatives_get_random_ones():
     pairs = _pairs([("q1", "a", 0.1), ("q2", "b", 1.0)])
     rows, stats = mine_negatives(pairs, {}, catalog_ids=["a", "b", "c", "d"], seed=1)

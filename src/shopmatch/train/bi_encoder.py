@@ -118,6 +118,9 @@ class BiEncoderTrainConfig:
         exclude_min_target: products with a target at least this are never negatives of their
             query (default 0.1: ESCI ``E`` and ``S``); must not exceed ``positive_min_target``.
         negatives_per_pair: hard negatives per (query, positive) row.
+        max_positives_per_query: keep at most this many positives of a query (a seeded sample, in
+            file order); ``None`` keeps all. Caps the weight of queries with dozens of exact
+            matches and the cost of an epoch.
         mine_with: the retrievers that find unjudged negatives (``lexical``, ``dense``; the
             dense one is the starting model, int8 ONNX); ``()`` uses judged non-matches only.
         mining_depth: candidates retrieved per training query.
@@ -142,6 +145,7 @@ class BiEncoderTrainConfig:
     positive_min_target: float = 1.0
     exclude_min_target: float = 0.1
     negatives_per_pair: int = 1
+    max_positives_per_query: int | None = None
     mine_with: tuple[str, ...] = ("lexical", "dense")
     mining_depth: int = 100
     skip_top: int = 10
@@ -161,6 +165,8 @@ class BiEncoderTrainConfig:
         for name in ("logging_steps", "eval_batch_size"):
             _require_int(name, getattr(self, name), 1)
         _require_int("max_length", self.max_length, 8)
+        if self.max_positives_per_query is not None:
+            _require_int("max_positives_per_query", self.max_positives_per_query, 1)
         _require_int("seed", self.seed, 0)
         _require_int("skip_top", self.skip_top, 0)
         if self.skip_top >= self.mining_depth:
@@ -286,6 +292,7 @@ def mine_negatives(
     skip_top: int = 10,
     depth: int = 100,
     per_pair: int = 1,
+    max_positives: int | None = None,
     catalog_ids: Sequence[str] = (),
     seed: int = 0,
 ) -> tuple[list[Triple], MiningStats]:
@@ -302,6 +309,7 @@ def mine_negatives(
         skip_top: unjudged products at ranks ``1 … skip_top`` are not used.
         depth: unjudged products below rank ``depth`` are not used.
         per_pair: negatives per row.
+        max_positives: keep at most this many positives per query (a seeded sample, in file order).
         catalog_ids: product ids for the random fallback (a query with no candidate negative).
         seed: seeds the random fallback.
 
@@ -328,6 +336,9 @@ def mine_negatives(
         if not positives:
             stats.queries_without_positive += 1
             continue
+        if max_positives is not None and len(positives) > max_positives:
+            keep = set(rng.sample(range(len(positives)), max_positives))
+            positives = [p for i, p in enumerate(positives) if i in keep]
         judged_ids = {p.product_id for p in judged}
         candidates = list(dict.fromkeys(ranked.get(query_id, ())))
         rank_of = {pid: i for i, pid in enumerate(candidates)}
@@ -596,6 +607,7 @@ def train_bi_encoder(
         skip_top=config.skip_top,
         depth=config.mining_depth,
         per_pair=config.negatives_per_pair,
+        max_positives=config.max_positives_per_query,
         catalog_ids=list(lookup),
         seed=config.seed,
     )
