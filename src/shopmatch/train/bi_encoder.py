@@ -599,6 +599,8 @@ def train_bi_encoder(
     if config.mine_with:
         pipeline = pipeline or _mining_pipeline(catalog, config)
         ranked = retrieve_candidates(pipeline, train, config.mining_depth)
+        # a pipeline over another catalog may return ids this one lacks: they cannot be rows
+        ranked = {q: [pid for pid in ids if pid in lookup] for q, ids in ranked.items()}
     triples, stats = mine_negatives(
         pairs,
         ranked,
