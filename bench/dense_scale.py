@@ -212,6 +212,67 @@ def worker_peer(args: argparse.Namespace) -> dict[str, Any]:
     return {"runs": per_run, "queries": args.peer_queries}
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """recall@100 against exact search and HNSW search latency for several efSearch values,
+    per (M, efConstruction) graph built over the cached vectors (no query encoding)."""
+    import statistics
+
+    import faiss
+
+    from shopmatch.config import PipelineConfig
+    from shopmatch.encoders import SentenceEncoder
+    from shopmatch.index.hnsw import HNSWIndex
+
+    faiss.omp_set_num_threads(2)
+    meta = json.loads(vectors_path(args.catalog).with_suffix(".json").read_text())
+    vectors = np.ascontiguousarray(np.load(vectors_path(args.catalog), mmap_mode="r")[: meta["done"]])
+    queries = [q for q in args.queries.read_text(encoding="utf-8").splitlines() if q.strip()]
+    encoder = SentenceEncoder.from_config(PipelineConfig.from_toml(args.config).dense.encoder)
+    query_vectors = encoder.encode_queries(queries)
+    note(f"exact top {K} of {len(queries)} queries over {len(vectors):,} vectors")
+    exact_sets = []
+    for start in range(0, len(query_vectors), 50):
+        scores = query_vectors[start : start + 50] @ vectors.T  # (50, n)
+        exact_sets += [set(row.tolist()) for row in np.argpartition(-scores, K, axis=1)[:, :K]]
+    rows, results = [], {"machine": machine_info(), "graphs": []}
+    for graph in args.graphs:
+        m, ef_construction = (int(x) for x in graph.split(":"))
+        index = HNSWIndex(vectors.shape[1], dtype=args.dtype, m=m, ef_construction=ef_construction)
+        started = time.perf_counter()
+        index.add(np.arange(len(vectors)), vectors)
+        build_s = time.perf_counter() - started
+        note(f"M={m}, efConstruction={ef_construction}: built in {build_s:.0f} s")
+        for ef in args.ef:
+            index.ef_search = ef
+            found = index.search(query_vectors, K).rows
+            recall = float(np.mean([len(set(r.tolist()) & e) / K for r, e in zip(found, exact_sets, strict=True)]))
+            per_run = []
+            for _ in range(args.runs):
+                samples = []
+                for v in query_vectors:
+                    started = time.perf_counter()
+                    index.search(v[None, :], K)
+                    samples.append(time.perf_counter() - started)
+                per_run.append(percentiles(samples))
+            p50 = statistics.median(r["p50_ms"] for r in per_run)
+            p99 = statistics.median(r["p99_ms"] for r in per_run)
+            rows.append([m, ef_construction, f"{build_s:.0f}", ef, recall, p50, p99])
+            results["graphs"].append(
+                {"m": m, "ef_construction": ef_construction, "build_s": build_s, "ef_search": ef,
+                 "recall@100": recall, "p50_ms": p50, "p99_ms": p99}
+            )  # fmt: skip
+            note(f"  efSearch {ef}: recall@100 {recall:.3f}, p50 {p50:.2f} ms")
+        del index
+    print("\n".join(machine_header(results["machine"])))
+    print(
+        f"\n## HNSW over {len(vectors):,} vectors ({args.dtype}): recall@{K} vs exact, search latency (no encoding)\n"
+    )
+    print(markdown_table(["M", "efConstruction", "build s", "efSearch", f"recall@{K}", "p50 ms", "p99 ms"], rows))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=float))
+    return 0
+
+
 def run_worker(kind: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -313,9 +374,14 @@ def main(argv: list[str] | None = None) -> int:
     enc.add_argument("--config", type=Path, default=CONFIG)
     enc.add_argument("--chunk", type=int, default=20_000)
     run = sub.add_parser("run")
+    sweep = sub.add_parser("sweep", help="recall/latency of HNSW settings over the cached vectors")
+    sweep.add_argument("--graphs", nargs="+", default=["32:100", "32:200"], help="M:efConstruction")
+    sweep.add_argument("--ef", type=int, nargs="+", default=[128, 256, 512, 1024])
+    sweep.add_argument("--dtype", default="float32", choices=("float32", "float16"))
+    sweep.add_argument("--json", type=Path)
     worker = sub.add_parser("worker")
     worker.add_argument("kind", choices=("build", "load", "peer"))
-    for p in (run, worker):
+    for p in (run, worker, sweep):
         p.add_argument("--catalog", type=Path, default=CATALOG)
         p.add_argument("--config", type=Path, default=CONFIG)
         p.add_argument("--queries", type=Path, default=QUERIES)
@@ -329,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_encode(args)
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "sweep":
+        return cmd_sweep(args)
     handler = {"build": worker_build, "load": worker_load, "peer": worker_peer}[args.kind]
     print(json.dumps(handler(args), default=float))
     return 0

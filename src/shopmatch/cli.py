@@ -653,6 +653,78 @@ def _baseline_judgments(
     return train_set, labeled_pairs(dev_j, products, gain_map) if dev_j is not None else []
 
 
+@train_app.command("bi-encoder")
+def train_bi_encoder_command(
+    catalog: Annotated[Path, typer.Option("--catalog", help="Catalog file (.jsonl[.gz], .csv, .tsv, .parquet).")],
+    judgments: Annotated[Path, typer.Option("--judgments", help="judgments.tsv to learn from.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
+    model: Annotated[str, typer.Option(help="Model to start from: bundled name or local directory.")] = (
+        "all-MiniLM-L6-v2"
+    ),
+    gains: Annotated[
+        str, typer.Option(help="Label gains, e.g. E=1,S=0.1,C=0.01,I=0; numeric labels: offset=1.")
+    ] = "E=1,S=0.1,C=0.01,I=0",
+    teacher: Annotated[
+        Path | None, typer.Option(help="Cross-encoder directory: distill its margins (MarginMSE).")
+    ] = None,
+    dev: Annotated[Path | None, typer.Option(help="Dev judgments, evaluated every epoch (best kept).")] = None,
+    dev_fraction: Annotated[
+        float | None, typer.Option(help="Hold out this share of the training queries as the dev set.")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 1,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-5,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
+    mine_with: Annotated[
+        str, typer.Option(help="Retrievers that mine unjudged negatives: lexical,dense | lexical | dense | none.")
+    ] = "lexical,dense",
+    resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in OUTPUT.checkpoints.")] = False,
+) -> None:
+    """Fine-tune the bi-encoder on judgments (MultipleNegativesRanking + hard negatives, or MarginMSE)."""
+    from shopmatch.catalog import read_catalog
+    from shopmatch.judgments import GainMap, read_judgments
+    from shopmatch.train.bi_encoder import BiEncoderTrainConfig, train_bi_encoder
+    from shopmatch.train.data import split_dev
+
+    if dev is not None and dev_fraction is not None:
+        raise _fail(ShopmatchError("give --dev or --dev-fraction, not both"))
+    try:
+        gain_map = GainMap.parse(gains)
+    except ValueError as error:
+        raise _fail(ShopmatchError(f"--gains: {error}")) from None
+    retrievers = tuple(r.strip() for r in mine_with.split(",") if r.strip() and r.strip() != "none")
+    try:
+        config = BiEncoderTrainConfig(
+            model=model,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=lr,
+            seed=seed,
+            mine_with=retrievers,
+            distill=teacher is not None,
+        )
+        started = time.perf_counter()
+        products = read_catalog(catalog)
+        train = read_judgments(judgments, gains=gain_map)
+        held_out = None
+        if dev is not None:
+            held_out = read_judgments(dev, gains=gain_map)
+        elif dev_fraction is not None:
+            train, held_out = split_dev(train, dev_fraction, seed=seed)
+        train_bi_encoder(train, products, config, output, dev=held_out, gains=gain_map, teacher=teacher, resume=resume)
+    except (ShopmatchError, ValueError) as error:
+        raise _fail(error) from None
+    from shopmatch.train.summary import TrainingSummary
+
+    summary = TrainingSummary.load(output)
+    best = summary.best("dev_ndcg@10")
+    err.print(
+        f"trained {output} in {time.perf_counter() - started:.0f} s ({summary.data['rows']:,} rows, "
+        f"{summary.data['loss']})"
+        + (f"; best dev NDCG@10 {best['dev_ndcg@10']:.4f} at epoch {best['epoch']}" if best else "")
+    )
+
+
 def main() -> None:
     app()
 
