@@ -4,6 +4,7 @@ rerank, config in the index, and older lexical-only indexes."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -48,7 +49,7 @@ def test_dense_finds_what_lexical_cannot(hybrid):
 
 def test_save_load_round_trip(hybrid, hybrid_dir):
     manifest = json.loads((hybrid_dir / "manifest.json").read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["config"]["pipeline"]["retrievers"] == ["lexical", "dense"]
     assert (hybrid_dir / "dense" / "encoder" / "onnx").is_dir()
     assert (hybrid_dir / "dense" / "vectors" / "vectors.npy").is_file()
@@ -106,6 +107,20 @@ def test_chinese_queries_skip_an_english_only_encoder(hybrid):
     assert (dense.rows == -1).all()
     results = hybrid.search("蓝牙耳机", k=3)[0]
     assert results and all(r.sources["dense"]["rank"] is None for r in results)
+
+
+def test_version_2_index_without_rerank_section_loads(hybrid, hybrid_dir, tmp_path):
+    target = tmp_path / "v2"
+    shutil.copytree(hybrid_dir, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    manifest["config"].pop("rerank", None)
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    loaded = SearchPipeline.load(target)
+    assert loaded.reranker is None
+    assert [r.product_id for r in loaded.search("cast iron skillet", k=3)[0]] == [
+        r.product_id for r in hybrid.search("cast iron skillet", k=3)[0]
+    ]
 
 
 def test_version_1_index_loads_as_lexical(catalog, tmp_path):

@@ -108,7 +108,7 @@ def test_round_trip_records_and_ids(catalog, loaded):
 def test_manifest_contents(index_dir, pipeline):
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == INDEX_KIND == "shopmatch-index"
-    assert manifest["format_version"] == INDEX_FORMAT_VERSION == 2
+    assert manifest["format_version"] == INDEX_FORMAT_VERSION == 3
     assert manifest["library"] == "shopmatch"
     assert manifest["library_version"] == version("shopmatch")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["created"])
@@ -225,7 +225,7 @@ def test_load_newer_format_version(index_dir, tmp_path):
     with pytest.raises(IndexFormatError) as info:
         SearchPipeline.load(target)
     message = str(info.value)
-    assert "format version 3" in message and "reads up to version 2" in message
+    assert "format version 4" in message and "reads up to version 3" in message
     assert "9.9.9" in message and str(target) in message
 
 
