@@ -240,6 +240,7 @@ def cmd_homedepot(args: argparse.Namespace) -> int:
     from shopmatch.catalog import read_catalog
     from shopmatch.config import PipelineConfig
     from shopmatch.encoders import EncoderConfig, SentenceEncoder
+    from shopmatch.encoders.product_text import ProductTextTemplate
     from shopmatch.eval.evaluator import evaluate_rerank
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.pipeline import SearchPipeline
@@ -254,13 +255,14 @@ def cmd_homedepot(args: argparse.Namespace) -> int:
     rows, results = [], {"machine": machine_info()}
 
     class Scorer:
-        """Rerank-mode adapter: scores a query's judged products with a function of (query, titles)."""
+        """Rerank-mode adapter: scores a query's judged products with a function of (query, texts),
+        each product rendered by the template the model was trained or built with."""
 
-        def __init__(self, score):
-            self.score = score
+        def __init__(self, score, render):
+            self.score, self.render = score, render
 
         def score_candidates(self, query, product_ids):
-            return self.score(query, [catalog.get(pid).title for pid in product_ids])
+            return self.score(query, [self.render(catalog.get(pid)) for pid in product_ids])
 
     note("homedepot dev: BM25F")
     bm25 = SearchPipeline.build(catalog.products, PipelineConfig(retrievers=("lexical",)))
@@ -270,10 +272,10 @@ def cmd_homedepot(args: argparse.Namespace) -> int:
     def cosine(query, titles):
         return encoder.encode_documents(titles) @ encoder.encode_queries([query])[0]
 
-    systems["MiniLM bi-encoder zero-shot (int8), cosine"] = Scorer(cosine)
+    systems["MiniLM bi-encoder zero-shot (int8), cosine"] = Scorer(cosine, ProductTextTemplate().render)
     reranker = CrossEncoderReranker.from_config(RerankConfig(backend=args.backend).with_model(model_dir))
     systems[f"cross-encoder fine-tuned on {HOMEDEPOT_PAIRS:,} train pairs ({args.backend})"] = Scorer(
-        lambda q, titles: reranker.score(q, titles)
+        reranker.score, reranker.config.text.render
     )
     for name, system in systems.items():
         note(f"homedepot dev: {name}")

@@ -6,7 +6,7 @@ an integer id (the catalog row); ``add`` with an id already present replaces its
 
 Example:
     >>> VectorIndexConfig.from_dict({"kind": "hnsw", "dtype": "float16"}).ef_search
-    128
+    512
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class VectorIndexConfig(ConfigSection):
         hnsw_m: graph degree (more: better recall, more memory, slower build).
         ef_construction: candidate list size while building (more: better graph, slower build).
         ef_search: candidate list size while searching (raised to k when k is larger).
+            The defaults (M 32, efConstruction 200, efSearch 512) reach recall@100 0.965
+            against exact search at a million MiniLM vectors (``bench/dense_scale.py sweep``).
     """
 
     SECTION = "dense.index"
@@ -44,8 +46,8 @@ class VectorIndexConfig(ConfigSection):
     dtype: str = "float32"
     hnsw_from: int = 50_000
     hnsw_m: int = 32
-    ef_construction: int = 100
-    ef_search: int = 128
+    ef_construction: int = 200
+    ef_search: int = 512
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -37,7 +37,7 @@ class HNSWIndex:
     kind = "hnsw"
 
     def __init__(
-        self, dim: int, *, dtype: str = "float32", m: int = 32, ef_construction: int = 100, ef_search: int = 128
+        self, dim: int, *, dtype: str = "float32", m: int = 32, ef_construction: int = 200, ef_search: int = 512
     ) -> None:
         faiss = _faiss()
         if dtype == "float16":
@@ -109,7 +109,7 @@ class HNSWIndex:
         self.table.save(directory)
 
     @classmethod
-    def load(cls, directory: Path, *, mmap: bool = True, ef_search: int = 128) -> HNSWIndex:
+    def load(cls, directory: Path, *, mmap: bool = True, ef_search: int = 512) -> HNSWIndex:
         faiss = _faiss()
         flags = getattr(faiss, "IO_FLAG_MMAP_IFC", faiss.IO_FLAG_MMAP) if mmap else 0
         loaded = faiss.read_index(str(directory / FILE), flags)
