@@ -63,6 +63,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "pos-weight": {"imbalance": "pos_weight"},
     "student-3layers": {"max_layers": 3},
     "len128": {"max_length": 128},
+    "lr1e-4-2ep": {"learning_rate": 1e-4, "epochs": 2},
+    "lr1e-4-2ep-neg": {"learning_rate": 1e-4, "epochs": 2, "negatives": 10},
     "+homedepot": {"extra": "homedepot"},
     "homedepot-only": {"extra": "homedepot", "esci": False},
 }
@@ -107,12 +109,30 @@ def hybrid_pipeline(products):
     return SearchPipeline.load(HYBRID_INDEX)
 
 
+def mined_negatives(judged, products, per_query: int, *, seed: int, depth: int = 50):
+    """Target-0 pairs: per training query, ``per_query`` products sampled from the default hybrid
+    pipeline's top ``depth`` that are not judged for it (what re-ranking in retrieval mode sees)."""
+    from shopmatch.encoders.product_text import ProductTextTemplate
+    from shopmatch.train.data import LabeledPair
+
+    pipeline = hybrid_pipeline(products.products)
+    template, rng, out = ProductTextTemplate(), random.Random(seed), []
+    for q in judged.query_ids:
+        judged_ids = {r.product_id for r in judged.by_query[q]}
+        rows = pipeline.retrieve([judged.queries[q]], k=depth).rows[0]
+        unjudged = [products[int(r)] for r in rows if r >= 0 and products[int(r)].id not in judged_ids]
+        for product in rng.sample(unjudged, min(per_query, len(unjudged))):
+            out.append(LabeledPair(judged.queries[q], template.render(product), 0.0, q, product.id))
+    return out
+
+
 def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[Path, dict[str, Any]]:
     from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
     from shopmatch.train.data import labeled_pairs
     from shopmatch.train.summary import TrainingSummary
 
     options = {**BASE, **VARIANTS[variant]}
+    negatives = options.pop("negatives", 0)
     extra = options.pop("extra", None)
     use_esci = options.pop("esci", True)
     shared = extra is not None and not use_esci  # trained once, the same model for every fold
@@ -120,6 +140,8 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     if (out / "config.json").is_file():
         return out, TrainingSummary.load(out).to_dict()
     pairs = labeled_pairs(train_judged, products, gains) if use_esci else []
+    if negatives:
+        pairs += mined_negatives(train_judged, products, negatives, seed=fold)
     if extra == "homedepot":
         pairs += homedepot_pairs(HOMEDEPOT_PAIRS)
     random.Random(fold).shuffle(pairs)
@@ -129,11 +151,13 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     return out, summary.to_dict()
 
 
-def evaluate_fold(pipeline, model_dir: Path, test_judged, gains, backend: str, top_n: int) -> dict[str, Any]:
+def evaluate_fold(
+    pipeline, model_dir: Path, test_judged, gains, backend: str, top_n: int, fusion_weight: float = 0.0
+) -> dict[str, Any]:
     from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
     from shopmatch.rerank import CrossEncoderReranker, RerankConfig
 
-    config = RerankConfig(backend=backend, top_n=top_n).with_model(model_dir)
+    config = RerankConfig(backend=backend, top_n=top_n, fusion_weight=fusion_weight).with_model(model_dir)
     pipeline.config = replace(pipeline.config, rerank=config)
     pipeline.reranker = CrossEncoderReranker.from_config(config)
     try:
@@ -169,18 +193,22 @@ def cmd_cv(args: argparse.Namespace) -> int:
             }
             baseline_path.write_text(json.dumps(result, indent=2))
         for variant in args.variant:
-            path = RESULTS / variant / f"fold{fold}-{args.backend}-top{args.top_n}.json"
+            blend = f"-fw{args.fusion_weight:g}" if args.fusion_weight else ""
+            path = RESULTS / variant / f"fold{fold}-{args.backend}-top{args.top_n}{blend}.json"
             if path.is_file() and not args.force:
                 note(f"{variant} fold {fold}: cached ({path})")
                 continue
             model_dir, summary = train_fold(variant, fold, train_judged, products, gains)
             note(f"{variant} fold {fold}: evaluating ({args.backend}, top {args.top_n})")
-            result = evaluate_fold(pipeline, model_dir, test_judged, gains, args.backend, args.top_n)
+            result = evaluate_fold(
+                pipeline, model_dir, test_judged, gains, args.backend, args.top_n, args.fusion_weight
+            )
             result.update(
                 variant=variant,
                 fold=fold,
                 backend=args.backend,
                 top_n=args.top_n,
+                fusion_weight=args.fusion_weight,
                 training={
                     "seconds": summary["seconds"],
                     "pairs": summary["data"]["train_pairs"],
@@ -210,7 +238,8 @@ def cmd_table(args: argparse.Namespace) -> int:
         groups: dict[str, list[dict]] = {}
         for path in sorted(variant_dir.glob("fold*-*.json")):
             result = json.loads(path.read_text())
-            groups.setdefault(f"{result['backend']}, top {result['top_n']}", []).append(result)
+            blend = f", fusion weight {result['fusion_weight']:g}" if result.get("fusion_weight") else ""
+            groups.setdefault(f"{result['backend']}, top {result['top_n']}{blend}", []).append(result)
         for setting, results in groups.items():
             if len(results) != 5:
                 note(f"{variant_dir.name} ({setting}): {len(results)} of 5 folds done; not in the table")
@@ -347,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4], choices=range(5))
     cv.add_argument("--backend", default="onnx-int8", choices=("torch", "onnx", "onnx-int8"))
     cv.add_argument("--top-n", type=int, default=100, help="hybrid candidates re-ranked per query")
+    cv.add_argument("--fusion-weight", type=float, default=0.0, help="rerank.fusion_weight (0: CE order only)")
     cv.add_argument("--force", action="store_true", help="evaluate again even if cached")
     sub.add_parser("table", help="print the table of cached results")
     hd = sub.add_parser("homedepot", help="Home Depot dev: rerank NDCG@10 and RMSE")

@@ -14,6 +14,7 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import ConfigError
 from shopmatch.pipeline import SearchPipeline
 from shopmatch.rerank import CrossEncoderReranker, RerankConfig
+from shopmatch.rerank.blend import blended_scores, ranks_of
 from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
 from shopmatch.train.data import LabeledPair
 
@@ -126,3 +127,39 @@ def test_pipeline_without_reranker_is_unchanged(catalog):
     assert pipe.reranker is None
     assert "rerank" not in pipe.search("usb cable", k=3)[0][0].sources
     assert replace(config, rerank=RerankConfig()).rerank.enabled is False
+
+
+def test_fusion_weight_blends_the_two_orders(catalog, reranker_dir):
+    """A large fusion weight keeps the first-stage order; the probabilities stay in the sources."""
+    query = "usb cable"
+    rerank = RerankConfig(backend="torch", top_n=5, fusion_weight=1000.0).with_model(reranker_dir)
+    blended = SearchPipeline.build(catalog.products, PipelineConfig(retrievers=("lexical",), rerank=rerank))
+    plain = SearchPipeline(blended.config, blended.products, blended.retrievers)
+    before = [r.product_id for r in plain.search(query, k=10)[0]]
+    results = blended.search(query, k=10)[0]
+    assert [r.product_id for r in results] == before
+    texts = [blended.reranker.text_of(r.product) for r in results[:5]]
+    probabilities = blended.reranker.score(query, texts)
+    assert [r.sources["rerank"]["score"] for r in results[:5]] == pytest.approx(probabilities.tolist(), abs=1e-6)
+    assert all(a.score >= b.score for a, b in zip(results[:5], results[1:5], strict=False))
+
+    ids = [p.id for p in catalog.products[:8]]
+    first_stage = plain.score_candidates(query, ids)
+    by_blend = blended.score_candidates(query, ids)
+    assert np.argsort(-by_blend, kind="stable").tolist() == np.argsort(-first_stage, kind="stable").tolist()
+
+
+def test_blended_scores_moves_toward_the_first_stage_order():
+    probabilities = np.array([0.2, 0.1, 0.9, 0.8])  # the cross-encoder prefers candidates 2 and 3
+    assert blended_scores(probabilities, 0.0).tolist() == probabilities.tolist()
+    # candidate 0: rerank rank 3, first-stage rank 1; candidate 3: rerank rank 2, first-stage rank 4
+    assert np.argsort(-blended_scores(probabilities, 0.5)).tolist() == [2, 0, 3, 1]
+    assert set(np.argsort(-blended_scores(probabilities, 1.0)).tolist()[:2]) == {0, 2}  # ranks 3+1 = 1+3
+    assert np.argsort(-blended_scores(probabilities, 50.0)).tolist() == [0, 1, 2, 3]
+    assert ranks_of(np.array([0.5, 0.9, 0.5])).tolist() == [2.0, 1.0, 3.0]
+
+
+@pytest.mark.parametrize("weight", [-1, float("nan"), float("inf"), "1", True])
+def test_bad_fusion_weight(weight):
+    with pytest.raises(ConfigError, match="fusion_weight"):
+        RerankConfig(fusion_weight=weight)

@@ -31,6 +31,7 @@ from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
+from shopmatch.rerank.blend import blended_scores, ranks_of
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import SearchHits
 from shopmatch.retrieval.dense import DenseRetriever
@@ -216,10 +217,11 @@ class SearchPipeline:
             n = min(found, self.config.rerank.top_n)
             texts = [self.reranker.text_of(self.products.record(int(row))) for row in fused.rows[q, :n]]
             probabilities = self.reranker.score(query, texts)
-            order = np.concatenate([np.argsort(-probabilities, kind="stable"), np.arange(n, found)])[:k]
+            final = blended_scores(probabilities, self.config.rerank.fusion_weight)
+            order = np.concatenate([np.argsort(-final, kind="stable"), np.arange(n, found)])[:k]
             taken = len(order)
             rows[q, :taken] = fused.rows[q, order]
-            scores[q, :taken] = np.concatenate([probabilities, fused.scores[q, n:found]])[order]
+            scores[q, :taken] = np.concatenate([final, fused.scores[q, n:found]])[order]
             for name, source in fused.sources.items():
                 ranks[name][q, :taken] = source.ranks[q, order]
                 raw[name][q, :taken] = source.scores[q, order]
@@ -227,7 +229,9 @@ class SearchPipeline:
             raw["fusion"][q, :taken] = fused.scores[q, order]
             reranked = order < n
             ranks["rerank"][q, :taken] = np.where(reranked, np.arange(1, taken + 1), 0)
-            raw["rerank"][q, :taken] = np.where(reranked, scores[q, :taken], np.nan)
+            raw["rerank"][q, :taken] = np.where(
+                reranked, np.concatenate([probabilities, np.zeros(found - n)])[order], np.nan
+            )
         return FusedHits(scores, rows, {name: SourceHits(ranks[name], raw[name]) for name in names})
 
     def search(self, queries: str | Sequence[str], k: int = 10) -> list[list[SearchResult]]:
@@ -255,9 +259,10 @@ class SearchPipeline:
     def score_candidates(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
         """Scores of the given products for ``query`` (rerank mode); unknown ids score -inf.
 
-        With a re-ranker, its probabilities. Otherwise each retriever ranks the candidates; with
-        several retrievers the candidate rankings are fused as in search. Products the lexical
-        retriever does not match count as not returned by it (score 0 when it is the only retriever).
+        Each retriever ranks the candidates; with several retrievers the candidate rankings are
+        fused as in search. Products the lexical retriever does not match count as not returned
+        by it (score 0 when it is the only retriever). With a re-ranker, its probabilities
+        (blended with that fused order when ``rerank.fusion_weight`` is set).
         """
         rows = [self.products.row_of(pid) for pid in product_ids]
         known = [r for r in rows if r is not None]
@@ -266,8 +271,19 @@ class SearchPipeline:
             return out
         if self.reranker is not None:
             texts = [self.reranker.text_of(self.products.record(row)) for row in known]
-            probabilities = iter(self.reranker.score(query, texts).tolist())
-            return np.array([next(probabilities) if row is not None else -np.inf for row in rows], dtype=np.float64)
+            final = self.reranker.score(query, texts).astype(np.float64)
+            weight = self.config.rerank.fusion_weight
+            if weight:
+                first_stage = self._first_stage_scores(query, known)
+                final = blended_scores(final, weight, ranks_of(first_stage))
+            out[[i for i, row in enumerate(rows) if row is not None]] = final
+            return out
+        first_stage = self._first_stage_scores(query, known)
+        out[[i for i, row in enumerate(rows) if row is not None]] = first_stage
+        return out
+
+    def _first_stage_scores(self, query: str, known: list[int]) -> np.ndarray:
+        """Fused retriever scores of catalog rows ``known`` (0 for a row no retriever returns)."""
         runs = {}
         for name, retriever in self.retrievers.items():
             scores = retriever.score_rows(query, known)
@@ -280,7 +296,4 @@ class SearchPipeline:
         else:
             fused = fuse(runs, len(known), self.config.fusion)
         score_of = dict(fused.query(0))
-        for i, row in enumerate(rows):
-            if row is not None:
-                out[i] = score_of.get(row, 0.0)
-        return out
+        return np.array([score_of.get(row, 0.0) for row in known], dtype=np.float64)

@@ -36,6 +36,10 @@ class RerankConfig:
         max_length: token limit of the (query, product text) pair.
         batch_size: pairs per forward pass.
         text: the product text the cross-encoder reads (the same template it was trained with).
+        fusion_weight: how much the first-stage (fused) order still counts. The final order of
+            the re-ranked candidates is by ``1 / (60 + rerank rank) + fusion_weight / (60 +
+            fusion rank)``: 0 (the default) is the cross-encoder's order alone, 1 weighs both
+            orders equally. Useful when the cross-encoder was trained on few judgments.
     """
 
     model: str = ""
@@ -45,6 +49,7 @@ class RerankConfig:
     max_length: int = 128
     batch_size: int = 64
     text: ProductTextTemplate = field(default_factory=ProductTextTemplate)
+    fusion_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -58,6 +63,12 @@ class RerankConfig:
         require_int("rerank", "top_n", self.top_n)
         require_int("rerank", "max_length", self.max_length, minimum=8)
         require_int("rerank", "batch_size", self.batch_size)
+        if (
+            isinstance(self.fusion_weight, bool)
+            or not isinstance(self.fusion_weight, int | float)
+            or not (0 <= self.fusion_weight < float("inf"))
+        ):
+            raise ConfigError(f"rerank.fusion_weight must be a number ≥ 0, got {self.fusion_weight!r}")
 
     @property
     def enabled(self) -> bool:
@@ -72,6 +83,7 @@ class RerankConfig:
             "max_length": self.max_length,
             "batch_size": self.batch_size,
             "text": self.text.to_dict(),
+            "fusion_weight": self.fusion_weight,
         }
 
     @classmethod
@@ -80,7 +92,7 @@ class RerankConfig:
         text = data.pop("text", {})
         if not isinstance(text, Mapping):
             raise ConfigError("[rerank.text] must be a table")
-        known = {"model", "top_n", "backend", "quantization", "max_length", "batch_size"}
+        known = {"model", "top_n", "backend", "quantization", "max_length", "batch_size", "fusion_weight"}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown rerank setting(s) {sorted(unknown)}; known: {sorted(known | {'text'})}")
