@@ -108,3 +108,18 @@ def test_train_pairs_with_vocabulary_extension(tmp_path, tiny_model):
 def test_evaluate_pairs_on_a_missing_model(tmp_path, fixtures):
     result = CliRunner().invoke(app, ["evaluate-pairs", str(tmp_path), str(fixtures / "pairs" / "pairs.tsv")])
     assert result.exit_code == 2 and "not a model directory" in result.output
+
+
+def test_train_cross_encoder_with_mined_negatives(fixtures, tiny_model, tmp_path):
+    out = tmp_path / "reranker"
+    result = CliRunner().invoke(
+        app,
+        ["train", "cross-encoder", "--catalog", str(fixtures / "catalog" / "products.jsonl"),
+         "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "-o", str(out), "--model", str(tiny_model),
+         "--dev-fraction", "0", "--negatives", "2", "--negatives-depth", "10", "--mine-with", "lexical", *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    judged_pairs = sum(1 for line in (fixtures / "catalog" / "judgments.tsv").read_text().splitlines()[1:] if line)
+    summary = json.loads((out / "training_summary.json").read_text())
+    mined = summary["data"]["train_pairs"] - judged_pairs
+    assert "negative pairs added" in result.output and 0 < mined <= 2 * summary["data"]["train_queries"]

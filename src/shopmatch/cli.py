@@ -424,6 +424,18 @@ def train_cross_encoder_command(
     skip_missing: Annotated[
         bool, typer.Option("--skip-missing", help="Skip judged products missing from the catalog (reported).")
     ] = False,
+    negatives: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Per training query, this many unjudged products from the top --negatives-depth of "
+            "--mine-with added with target 0.",
+        ),
+    ] = 0,
+    negatives_depth: Annotated[int, typer.Option(min=1, help="Depth the unjudged negatives are drawn from.")] = 50,
+    mine_with: Annotated[
+        str, typer.Option(help="Retrievers that find the unjudged negatives: lexical,dense | lexical | dense.")
+    ] = "lexical,dense",
     resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune a cross-encoder re-ranker on judged (query, product) pairs."""
@@ -450,6 +462,9 @@ def train_cross_encoder_command(
             train_set, dev_set = judged, None
         train_pairs = labeled_pairs(train_set, products, gain_map, skip_missing=skip_missing)
         dev_pairs = labeled_pairs(dev_set, products, gain_map, skip_missing=skip_missing) if dev_set else None
+        if negatives:
+            retrievers = tuple(r.strip() for r in mine_with.split(",") if r.strip())
+            train_pairs += _mined_negatives(products, train_set, negatives, negatives_depth, seed, retrievers)
         err.print(
             f"training on {len(train_pairs):,} pairs ({len(train_set.queries)} queries)"
             + (f", dev {len(dev_pairs):,} pairs ({len(dev_set.queries)} queries)" if dev_pairs else ", no dev set")
@@ -461,6 +476,20 @@ def train_cross_encoder_command(
     except (ShopmatchError, ValueError) as error:
         raise _fail(error) from None
     _print_summary(summary, output)
+
+
+def _mined_negatives(products, judged, per_query: int, depth: int, seed: int, retrievers: tuple[str, ...]) -> list:
+    """Unjudged products from the top ``depth`` of a default pipeline of ``retrievers``, target 0."""
+    from shopmatch.config import PipelineConfig
+    from shopmatch.pipeline import SearchPipeline
+    from shopmatch.train.bi_encoder import retrieve_candidates
+    from shopmatch.train.data import unjudged_negatives
+
+    err.print(f"mining {per_query} unjudged negative(s) per query from the top {depth} of {' + '.join(retrievers)}")
+    pipeline = SearchPipeline.build(products.products, PipelineConfig(retrievers=retrievers))
+    mined = unjudged_negatives(judged, products, retrieve_candidates(pipeline, judged, depth), per_query, seed=seed)
+    err.print(f"{len(mined):,} negative pairs added")
+    return mined
 
 
 @train_app.command("pairs")

@@ -53,3 +53,21 @@ def test_dev_split_is_by_query_seeded_and_disjoint():
     assert split_dev(judged, 0.25, seed=4)[1].query_ids != dev.query_ids
     with pytest.raises(DataError):
         split_dev(_judged([("1", "a", "E")]))
+
+
+def test_unjudged_negatives_skip_judged_and_unknown_products():
+    from shopmatch.catalog import Product
+    from shopmatch.judgments import Judgment, Judgments
+    from shopmatch.train.data import unjudged_negatives
+
+    judged = Judgments(
+        [Judgment("q1", "red mug", "a", "E"), Judgment("q1", "red mug", "b", "I"), Judgment("q2", "hose", "c", "E")]
+    )
+    products = {pid: Product(pid, f"title {pid}") for pid in "abcdef"}
+    ranked = {"q1": ["a", "b", "c", "d", "zz"], "q2": ["c", "a"]}
+    pairs = unjudged_negatives(judged, products, ranked, 5, seed=3)
+    by_query = {q: sorted(p.product_id for p in pairs if p.query_id == q) for q in ("q1", "q2")}
+    assert by_query == {"q1": ["c", "d"], "q2": ["a"]}
+    assert all(p.target == 0.0 for p in pairs) and {p.query for p in pairs} == {"red mug", "hose"}
+    one = unjudged_negatives(judged, products, ranked, 1, seed=3)
+    assert len(one) == 2 and one == unjudged_negatives(judged, products, ranked, 1, seed=3)
