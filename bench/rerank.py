@@ -65,6 +65,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "len128": {"max_length": 128},
     "lr1e-4-2ep": {"learning_rate": 1e-4, "epochs": 2},
     "lr1e-4-2ep-neg": {"learning_rate": 1e-4, "epochs": 2, "negatives": 10},
+    "student-2layers-32tok": {"max_layers": 2, "max_length": 32, "learning_rate": 1e-4, "epochs": 2, "negatives": 10},
     "+homedepot": {"extra": "homedepot"},
     "homedepot-only": {"extra": "homedepot", "esci": False},
 }
