@@ -104,22 +104,13 @@ def rank_metrics(judgments: Judgments, gains: GainMap, run, metrics=("ndcg@10",)
 
 def w2v_scorer(texts: Sequence[str], config: WordVectorConfig) -> WordVectorRetriever:
     """word2vec on ``texts`` (analyzed like the pipeline's word-vector retriever), no index."""
-    from gensim.models import Word2Vec
+    from dataclasses import replace
 
-    from shopmatch.baselines.word_vectors import _analyzer
+    from shopmatch.baselines.word_vectors import _analyzer, train_word2vec
 
     sentences = [s for s in _analyzer().many(list(dict.fromkeys(texts))) if s]
-    model = Word2Vec(
-        sentences=sentences,
-        vector_size=config.dim,
-        window=config.window,
-        min_count=config.min_count,
-        sg=int(config.skip_gram),
-        epochs=config.epochs,
-        seed=config.seed,
-        workers=1,
-    )
-    return WordVectorRetriever(list(model.wv.index_to_key), np.asarray(model.wv.vectors, np.float32), index=None)  # type: ignore[arg-type]
+    words, vectors = train_word2vec(sentences, replace(config, workers=1))
+    return WordVectorRetriever(words, vectors, index=None)  # type: ignore[arg-type]
 
 
 def cosine_pairs(wv: WordVectorRetriever, pairs: Sequence[Pair]) -> np.ndarray:

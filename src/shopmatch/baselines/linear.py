@@ -48,7 +48,7 @@ from shopmatch.baselines.trained import (
     threads,
     train_loop,
 )
-from shopmatch.baselines.word_vectors import _analyzer
+from shopmatch.baselines.word_vectors import WordVectorConfig, _analyzer, train_word2vec
 from shopmatch.errors import ConfigError
 from shopmatch.train.summary import TrainingSummary
 
@@ -161,7 +161,6 @@ class LinearMatcher(TrainedMatcher):
             The trained model; ``model.summary`` holds the training summary.
         """
         import torch
-        from gensim.models import Word2Vec
 
         config = config or LinearMatcherConfig()
         train = as_examples(examples)
@@ -170,23 +169,21 @@ class LinearMatcher(TrainedMatcher):
             started = time.perf_counter()
             analyzer = _analyzer()
             sentences = [s for s in analyzer.many(list(dict.fromkeys(train.queries + train.texts))) if s]
-            w2v = Word2Vec(
-                sentences=sentences,
-                vector_size=config.dim,
+            w2v_config = WordVectorConfig(
+                dim=config.dim,
                 window=config.window,
                 min_count=config.min_count,
-                sg=int(config.skip_gram),
                 epochs=config.w2v_epochs,
+                skip_gram=config.skip_gram,
                 seed=config.seed,
-                workers=1,
             )
-            words = list(w2v.wv.index_to_key)
+            words, word_vectors = train_word2vec(sentences, w2v_config)
             logger.info("word2vec: %d words in %.1f s", len(words), time.perf_counter() - started)
             dim = config.dim
             zeros = {"W": np.zeros(dim, np.float32), "V": np.zeros(dim, np.float32), "b": np.zeros(1, np.float32)}
             if config.interaction:
                 zeros |= {"U": np.zeros(dim, np.float32), "u": np.zeros(1, np.float32)}
-            model = cls(words, np.asarray(w2v.wv.vectors, dtype=np.float32), zeros, config)
+            model = cls(words, word_vectors, zeros, config)
 
             x = model.features(train.queries, train.texts)  # (n, features)
             mean = x.mean(axis=0)

@@ -69,6 +69,24 @@ def _analyzer() -> Analyzer:
     return Analyzer(stem=True, stopwords=True, chinese="jieba+char", identifiers=False)
 
 
+def train_word2vec(sentences: Sequence[Sequence[str]], config: WordVectorConfig) -> tuple[list[str], np.ndarray]:
+    """Word2vec (gensim) on analyzed ``sentences``: the vocabulary and its ``(words, dim)``
+    float32 vectors. Every word-vector model of the project trains through here."""
+    from gensim.models import Word2Vec
+
+    model = Word2Vec(
+        sentences=sentences,
+        vector_size=config.dim,
+        window=config.window,
+        min_count=config.min_count,
+        sg=int(config.skip_gram),
+        epochs=config.epochs,
+        seed=config.seed,
+        workers=config.workers,
+    )
+    return list(model.wv.index_to_key), np.asarray(model.wv.vectors, dtype=np.float32)
+
+
 class WordVectorRetriever:
     """Mean word2vec vectors + cosine similarity, searched in a vector index."""
 
@@ -88,27 +106,15 @@ class WordVectorRetriever:
         text: ProductTextTemplate | None = None,
         index: VectorIndexConfig | None = None,
     ) -> WordVectorRetriever:
-        from gensim.models import Word2Vec
-
         text = text or ProductTextTemplate()
         analyzer = _analyzer()
         sentences = analyzer.many([text.render(p) for p in products])
         started = time.perf_counter()
-        model = Word2Vec(
-            sentences=sentences,
-            vector_size=config.dim,
-            window=config.window,
-            min_count=config.min_count,
-            sg=int(config.skip_gram),
-            epochs=config.epochs,
-            seed=config.seed,
-            workers=config.workers,
-        )
-        words = list(model.wv.index_to_key)
+        words, vectors = train_word2vec(sentences, config)
         logger.info(
             "word2vec: %d words from %d products in %.1f s", len(words), len(products), time.perf_counter() - started
         )
-        retriever = cls(words, np.asarray(model.wv.vectors, dtype=np.float32), index=None)  # type: ignore[arg-type]
+        retriever = cls(words, vectors, index=None)  # type: ignore[arg-type]
         doc_vectors = retriever._mean_vectors(sentences)
         retriever.index = build_vector_index(np.arange(len(products)), doc_vectors, index or VectorIndexConfig())
         return retriever
