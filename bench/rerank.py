@@ -112,19 +112,16 @@ def hybrid_pipeline(products):
 
 def mined_negatives(judged, products, per_query: int, *, seed: int, depth: int = 50):
     """Target-0 pairs: per training query, ``per_query`` products sampled from the default hybrid
-    pipeline's top ``depth`` that are not judged for it (what re-ranking in retrieval mode sees)."""
-    from shopmatch.encoders.product_text import ProductTextTemplate
-    from shopmatch.train.data import LabeledPair
+    pipeline's top ``depth`` that are not judged for it (what re-ranking in retrieval mode sees).
+    Queries are retrieved one at a time, as when the published figures were made."""
+    from shopmatch.train.data import unjudged_negatives
 
     pipeline = hybrid_pipeline(products.products)
-    template, rng, out = ProductTextTemplate(), random.Random(seed), []
-    for q in judged.query_ids:
-        judged_ids = {r.product_id for r in judged.by_query[q]}
-        rows = pipeline.retrieve([judged.queries[q]], k=depth).rows[0]
-        unjudged = [products[int(r)] for r in rows if r >= 0 and products[int(r)].id not in judged_ids]
-        for product in rng.sample(unjudged, min(per_query, len(unjudged))):
-            out.append(LabeledPair(judged.queries[q], template.render(product), 0.0, q, product.id))
-    return out
+    ranked = {
+        q: [products[int(r)].id for r in pipeline.retrieve([judged.queries[q]], k=depth).rows[0] if r >= 0]
+        for q in judged.query_ids
+    }
+    return unjudged_negatives(judged, products, ranked, per_query, seed=seed)
 
 
 def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[Path, dict[str, Any]]:
