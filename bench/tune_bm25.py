@@ -194,7 +194,7 @@ class Tuner:
     def pipeline(self, config: LexicalConfig) -> SearchPipeline:
         """A pipeline equivalent to building a lexical-only ``PipelineConfig(lexical=config)``."""
         fields = {name: fw for name, fw in config.fields.items() if fw.weight > 0}
-        scores = _bm25f_matrix(
+        scores, _ = _bm25f_matrix(
             self.tokens.num_docs, len(self.tokens.vocab), fields, self.tokens.rows, self.tokens.cols, config.k1
         )
         model = _bm25s_model(scores, self.tokens.vocab, self.tokens.num_docs, "numpy")

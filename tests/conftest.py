@@ -88,5 +88,5 @@ def demo_run(tmp_path_factory):
     from shopmatch.cli import app
 
     target = tmp_path_factory.mktemp("demo") / "demo-index"
-    result = CliRunner().invoke(app, ["demo", "--index-dir", str(target)])
+    result = CliRunner().invoke(app, ["demo", "--no-serve", "--index-dir", str(target)])
     return result, target

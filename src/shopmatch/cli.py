@@ -296,8 +296,12 @@ def validate(
 @app.command()
 def demo(
     index_dir: Annotated[Path, typer.Option(help="Where to write the demo index.")] = Path("demo-index"),
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after the evaluation (for scripts).")] = False,
+    host: Annotated[str, typer.Option(help="Address the demo service listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port of the demo service.")] = 8000,
 ) -> None:
-    """Index the bundled demo catalogs, run example queries (English and Chinese), print the evaluation."""
+    """Index the bundled demo catalogs, run example queries (English and Chinese), print the
+    evaluation, then serve both catalogs as one shop (web page and API) until Ctrl-C."""
     from shopmatch.catalog import read_catalog
     from shopmatch.demo import DEMO_DATASETS, demo_files, demo_gains
     from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
@@ -337,6 +341,64 @@ def demo(
     out.print(
         "ESCI data: Reddy et al. 2022, arXiv:2206.06588 (Apache-2.0); see shopmatch/demo_data/esci-us-150/NOTICE.md"
     )
+    from shopmatch.demo import build_shop_index
+
+    shop = build_shop_index(index_dir)
+    out.print(f"Shop index (both catalogs, built through live updates): {shop}")
+    if no_serve:
+        out.print(f"Serve it: shopmatch serve {shop}")
+        return
+    _serve(shop, host=host, port=port, token=None)
+
+
+@app.command()
+def serve(
+    index_dir: Annotated[Path, typer.Argument(help="Index directory (from `shopmatch index`).")],
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Bearer token of the write endpoints (default: $SHOPMATCH_TOKEN; none: writes refused)."),
+    ] = None,
+    cors: Annotated[list[str] | None, typer.Option(help="Allowed CORS origin (repeat; '*' for any).")] = None,
+    compact_after: Annotated[
+        int, typer.Option(min=0, help="Compact once this many products are in the live delta (0: never).")
+    ] = 5_000,
+    numba: Annotated[bool, typer.Option("--numba", help="numba BM25 backend (faster on big catalogs).")] = False,
+) -> None:
+    """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
+    _serve(index_dir, host=host, port=port, token=token, cors=cors or [], compact_after=compact_after, numba=numba)
+
+
+def _serve(
+    index_dir: Path,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    cors: list[str] | None = None,
+    compact_after: int = 5_000,
+    numba: bool = False,
+) -> None:
+    import uvicorn
+
+    from shopmatch.service import ServiceSettings, create_app
+    from shopmatch.store import read_manifest
+
+    try:
+        read_manifest(index_dir, kind="shopmatch-index", supported_version=10**6)
+    except ShopmatchError as error:
+        raise _fail(error) from None
+    options = {"index_dir": index_dir, "cors_origins": cors or [], "compact_after": compact_after}
+    if token:
+        options["token"] = token
+    if numba:
+        options["lexical_backend"] = "numba"
+    settings = ServiceSettings(**options)
+    writes = "enabled (bearer token)" if settings.writes_enabled else "disabled (no --token / $SHOPMATCH_TOKEN)"
+    out.print(f"Serving {index_dir} at [bold]http://{host}:{port}/[/] — API docs at /docs; writes {writes}.")
+    out.print("Press Ctrl-C to stop.")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 # --- training -------------------------------------------------------------------------------

@@ -47,3 +47,27 @@ def demo_files(name: str) -> dict[str, Path]:
 
 def demo_gains(name: str) -> GainMap:
     return GainMap.parse(DEMO_DATASETS[name]["gains"])
+
+
+def build_shop_index(index_dir: Path) -> Path:
+    """One index of both demo catalogs for the demo service, made the way a shop's feed would:
+    a copy of the ESCI index, the Chinese products upserted through the live index, compacted.
+
+    Expects ``shopmatch demo`` to have written ``index_dir/esci-us-150``. Returns ``index_dir/shop``.
+    """
+    import shutil
+
+    from shopmatch.catalog import read_catalog
+    from shopmatch.live.index import LiveIndex, wal_path_for
+
+    shop = Path(index_dir) / "shop"
+    shutil.rmtree(shop, ignore_errors=True)
+    wal_path_for(shop).unlink(missing_ok=True)
+    shutil.copytree(Path(index_dir) / "esci-us-150", shop)
+    live = LiveIndex(shop, compact_after=0)
+    try:
+        live.upsert([p.to_dict() for p in read_catalog(demo_files("zh-sample")["products"]).products])
+        live.compact()
+    finally:
+        live.close()
+    return shop

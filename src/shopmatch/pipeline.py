@@ -33,6 +33,7 @@ from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
 from shopmatch.rerank.blend import blended_scores, ranks_of
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
+from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits
 from shopmatch.retrieval.dense import DenseRetriever
 from shopmatch.retrieval.fusion import FusedHits, SourceHits, fuse
@@ -127,8 +128,9 @@ class SearchPipeline:
         reranker = CrossEncoderReranker.from_config(config.rerank) if config.rerank.enabled else None
         return cls(config, MemoryProducts(products), retrievers, reranker)
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the index directory atomically (a temporary sibling renamed into place)."""
+    def save(self, directory: str | Path, **manifest_extra: Any) -> Path:
+        """Write the index directory atomically (a temporary sibling renamed into place);
+        ``manifest_extra`` entries are added to its ``manifest.json``."""
         directory = Path(directory)
         if not isinstance(self.products, MemoryProducts):
             raise ValueError("this pipeline was loaded from disk; build it again to save a copy")
@@ -144,6 +146,7 @@ class SearchPipeline:
                 format_version=INDEX_FORMAT_VERSION,
                 config=self.config.to_dict(),
                 products=len(self.products),
+                **manifest_extra,
             )
         logger.info("wrote index %s (%d products)", directory, len(self.products))
         return directory
@@ -206,33 +209,7 @@ class SearchPipeline:
     def _rerank(self, queries: list[str], fused: FusedHits, k: int) -> FusedHits:
         """Re-order each query's top ``rerank.top_n`` rows by the cross-encoder; keep ``k``."""
         assert self.reranker is not None
-        n_queries = len(queries)
-        rows = np.full((n_queries, k), -1, dtype=np.int64)
-        scores = np.zeros((n_queries, k), dtype=np.float32)
-        names = [*fused.sources, "fusion", "rerank"]
-        ranks = {name: np.zeros((n_queries, k), dtype=np.int32) for name in names}
-        raw = {name: np.full((n_queries, k), np.nan, dtype=np.float32) for name in names}
-        for q, query in enumerate(queries):
-            found = int((fused.rows[q] >= 0).sum())
-            n = min(found, self.config.rerank.top_n)
-            texts = [self.reranker.text_of(self.products.record(int(row))) for row in fused.rows[q, :n]]
-            probabilities = self.reranker.score(query, texts)
-            final = blended_scores(probabilities, self.config.rerank.fusion_weight)
-            order = np.concatenate([np.argsort(-final, kind="stable"), np.arange(n, found)])[:k]
-            taken = len(order)
-            rows[q, :taken] = fused.rows[q, order]
-            scores[q, :taken] = np.concatenate([final, fused.scores[q, n:found]])[order]
-            for name, source in fused.sources.items():
-                ranks[name][q, :taken] = source.ranks[q, order]
-                raw[name][q, :taken] = source.scores[q, order]
-            ranks["fusion"][q, :taken] = order + 1
-            raw["fusion"][q, :taken] = fused.scores[q, order]
-            reranked = order < n
-            ranks["rerank"][q, :taken] = np.where(reranked, np.arange(1, taken + 1), 0)
-            raw["rerank"][q, :taken] = np.where(
-                reranked, np.concatenate([probabilities, np.zeros(found - n)])[order], np.nan
-            )
-        return FusedHits(scores, rows, {name: SourceHits(ranks[name], raw[name]) for name in names})
+        return rerank_hits(self.reranker, queries, fused, k, self.products.record)
 
     def search(self, queries: str | Sequence[str], k: int = 10) -> list[list[SearchResult]]:
         """Ranked results for each query (a single string is a batch of one)."""

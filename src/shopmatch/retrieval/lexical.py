@@ -155,11 +155,21 @@ class LexicalRetriever:
     Build with :meth:`build`, then :meth:`search`; :meth:`save`/:meth:`load` a directory.
     """
 
-    def __init__(self, config: LexicalConfig, model: Any, *, backend: str = "numpy") -> None:
+    def __init__(
+        self,
+        config: LexicalConfig,
+        model: Any,
+        *,
+        backend: str = "numpy",
+        average_lengths: Mapping[str, float] | None = None,
+    ) -> None:
         self.config = config
         self.model = model  # a bm25s.BM25 holding the precomputed score matrix
         self.analyzer = config.analyzer()
         self.backend = backend
+        # Mean token count per field over the products that have it (the BM25F length norm);
+        # None for indexes written before it was saved. Live updates score new products with it.
+        self.average_lengths = dict(average_lengths) if average_lengths is not None else None
 
     @property
     def num_docs(self) -> int:
@@ -193,10 +203,18 @@ class LexicalRetriever:
                         short_cache[text] = ids
                 rows[name].extend(repeat(row, len(ids)))
                 cols[name].extend(ids)
-        scores = _bm25f_matrix(len(products), len(vocab), fields, rows, cols, config.k1)
+        scores, average_lengths = _bm25f_matrix(len(products), len(vocab), fields, rows, cols, config.k1)
         model = _bm25s_model(scores, vocab, len(products), backend)
         logger.info("lexical index: %d products, %d terms, %d postings", len(products), len(vocab), len(scores["data"]))
-        return cls(config, model, backend=backend)
+        return cls(config, model, backend=backend, average_lengths=average_lengths)
+
+    def document_frequency(self, term: str) -> int:
+        """How many products contain ``term`` in a weighted field (0 for an unknown term)."""
+        col = self.vocab.get(term)
+        if col is None:
+            return 0
+        indptr = self.model.scores["indptr"]
+        return int(indptr[col + 1] - indptr[col])
 
     def analyze_query(self, query: str) -> list[str]:
         """The terms of a query that the index knows (unknown terms cannot match)."""
@@ -264,6 +282,8 @@ class LexicalRetriever:
         directory = Path(directory)
         self.model.save(directory, show_progress=False)
         (directory / "lexical_config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+        if self.average_lengths is not None:
+            (directory / "field_lengths.json").write_text(json.dumps(self.average_lengths, indent=2))
 
     @classmethod
     def load(cls, directory: str | Path, *, mmap: bool = True, backend: str = "numpy") -> LexicalRetriever:
@@ -280,7 +300,9 @@ class LexicalRetriever:
         directory = Path(directory)
         config = LexicalConfig.from_dict(json.loads((directory / "lexical_config.json").read_text()))
         model = bm25s.BM25.load(directory, mmap=mmap, backend=backend, show_progress=False)
-        retriever = cls(config, model, backend=backend)
+        lengths_file = directory / "field_lengths.json"
+        average_lengths = json.loads(lengths_file.read_text()) if lengths_file.is_file() else None
+        retriever = cls(config, model, backend=backend, average_lengths=average_lengths)
         if backend == "numba" and retriever.num_docs and len(retriever.vocab):
             retriever.model.retrieve([[0]], k=1, show_progress=False, n_threads=1)  # compile now, not on a request
         return retriever
@@ -293,10 +315,12 @@ def _bm25f_matrix(
     rows: Mapping[str, Sequence[int]],
     cols: Mapping[str, Sequence[int]],
     k1: float,
-) -> dict:
-    """The BM25F score of every (product, term) that occurs, as bm25s' CSC arrays."""
+) -> tuple[dict, dict[str, float]]:
+    """The BM25F score of every (product, term) that occurs, as bm25s' CSC arrays, and each
+    field's average length."""
     shape = (num_docs, vocab_size)
     weighted_tf = sp.csr_matrix(shape, dtype=np.float32)
+    average_lengths: dict[str, float] = {}
     for name, fw in fields.items():
         r = np.asarray(rows[name], dtype=np.int32)  # zero-copy from array('i')
         c = np.asarray(cols[name], dtype=np.int32)
@@ -306,6 +330,7 @@ def _bm25f_matrix(
         counts.sum_duplicates()
         lengths = np.bincount(r, minlength=num_docs).astype(np.float32)
         average = float(lengths[lengths > 0].mean())
+        average_lengths[name] = average
         norm = 1.0 - fw.b + fw.b * lengths / average
         norm[norm == 0] = 1.0
         weighted_tf = weighted_tf + sp.diags((fw.weight / norm).astype(np.float32)) @ counts
@@ -317,12 +342,13 @@ def _bm25f_matrix(
     tf = weighted_tf.data
     term_of_entry = np.repeat(np.arange(vocab_size), np.diff(weighted_tf.indptr))
     data = idf[term_of_entry] * tf / (k1 + tf)
-    return {
+    matrix = {
         "data": data.astype(np.float32),
         "indices": weighted_tf.indices.astype(np.int32),
         "indptr": weighted_tf.indptr.astype(np.int64),
         "num_docs": num_docs,
     }
+    return matrix, average_lengths
 
 
 def _bm25s_model(scores: dict, vocab: dict[str, int], num_docs: int, backend: str):

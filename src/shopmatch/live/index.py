@@ -1,0 +1,324 @@
+"""A searchable index that takes catalog updates while it serves: log, apply, compact.
+
+Writes (:meth:`LiveIndex.upsert`, :meth:`LiveIndex.delete`) are validated, prepared (new
+products are tokenized and embedded), appended to the write-ahead log with ``fsync``, and only
+then applied by swapping in a new :class:`~shopmatch.live.state.LiveState`: a write is durable
+before it is acknowledged, and searchable as soon as the call returns.
+
+The log lives beside the index directory (``INDEX.wal``). Opening an index replays the batches
+numbered above the index's ``live_seq`` (the last batch it contains). Compaction writes the
+current catalog as a new index directory — the surviving base products with their stored
+vectors, plus the delta — through an atomic rename, then drops the log's batches it holds.
+Writes that arrive while it runs stay in the delta of the new state. It runs in a background
+thread once the delta holds ``compact_after`` products, or on demand.
+
+Example:
+    >>> live = LiveIndex.open("demo-index")                                    # doctest: +SKIP
+    >>> live.upsert([{"id": "N1", "title": "Insulated steel water bottle"}])   # doctest: +SKIP
+    WriteResult(seq=1, upserted=['N1'], deleted=[], not_found=[])
+    >>> live.search(SearchRequest("water bottle")).results[0]["product_id"]    # doctest: +SKIP
+    'N1'
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopmatch.catalog import Product
+from shopmatch.errors import DataError
+from shopmatch.index.factory import build_vector_index
+from shopmatch.live.delta import DeltaEntry, lexical_term_weights
+from shopmatch.live.explain import explain
+from shopmatch.live.search import SearchPage, SearchRequest, search
+from shopmatch.live.state import LiveState
+from shopmatch.live.vectors import VECTOR_RETRIEVERS, product_vectors
+from shopmatch.live.wal import LogEntry, WriteAheadLog
+from shopmatch.pipeline import INDEX_FORMAT_VERSION, INDEX_KIND, SearchPipeline
+from shopmatch.product_store import MemoryProducts
+from shopmatch.retrieval.dense import DenseRetriever
+from shopmatch.retrieval.lexical import LexicalRetriever
+from shopmatch.store import read_manifest
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_COMPACT_AFTER = 5_000
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: its log sequence number, and the ids it upserted, deleted or did not find."""
+
+    seq: int
+    upserted: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+
+
+def wal_path_for(index_dir: str | Path) -> Path:
+    """The write-ahead log of an index directory: a sibling file ``<index>.wal``."""
+    index_dir = Path(index_dir)
+    return index_dir.with_name(index_dir.name + ".wal")
+
+
+def parse_products(records: Sequence[Any], *, source: str = "request") -> list[Product]:
+    """Validate upsert records; a bad one raises DataError naming its position and field."""
+    products = []
+    for i, record in enumerate(records):
+        try:
+            products.append(Product.from_dict(record))
+        except DataError as err:
+            raise DataError(err.message, path=f"{source} products[{i}]", field=err.field) from None
+    return products
+
+
+class LiveIndex:
+    """An index directory served with live updates (see the module docstring).
+
+    Args:
+        directory: the index directory (``shopmatch index`` writes one).
+        wal_path: the write-ahead log (default ``<directory>.wal``).
+        compact_after: compact in the background once the delta holds this many products (0: never).
+        backend: the lexical backend (``numba`` is faster on large catalogs, slower to start).
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        wal_path: str | Path | None = None,
+        compact_after: int = DEFAULT_COMPACT_AFTER,
+        backend: str = "numpy",
+    ) -> None:
+        self.directory = Path(directory)
+        self.backend = backend
+        self.compact_after = compact_after
+        self._write_lock = threading.Lock()  # one writer (and one compaction swap) at a time
+        self._compaction: threading.Thread | None = None
+        self.compactions = 0
+        self.last_compaction_error: str | None = None
+        base, seq = self._load_base()
+        self.wal = WriteAheadLog(wal_path or wal_path_for(self.directory))
+        self._state = LiveState.of(base, seq=seq)
+        replayed = 0
+        for entry in self.wal.read():
+            if entry.seq > seq:
+                self._state = self._applied(self._state, entry)
+                replayed += 1
+        if replayed:
+            logger.info("replayed %d logged batches (through #%d) onto %s", replayed, self._state.seq, self.directory)
+
+    @classmethod
+    def open(cls, directory: str | Path, **options: Any) -> LiveIndex:
+        return cls(directory, **options)
+
+    def _load_base(self) -> tuple[SearchPipeline, int]:
+        manifest = read_manifest(self.directory, kind=INDEX_KIND, supported_version=INDEX_FORMAT_VERSION)
+        return SearchPipeline.load(self.directory, backend=self.backend), int(manifest.get("live_seq", 0))
+
+    @property
+    def state(self) -> LiveState:
+        """The current state; a search holds on to one so it reads a single consistent catalog."""
+        return self._state
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> SearchPage:
+        """Search the live catalog; with ``request.explain`` each result gets an ``explanation``."""
+        state = self._state
+        page = search(state, request)
+        if request.explain:
+            for result, row in zip(page.results, page.rows, strict=True):
+                result["explanation"] = explain(state, request.query, row, result["retrievers"])
+        return page
+
+    def explain(self, query: str, product_id: str) -> dict[str, Any] | None:
+        """The explanation of one product for ``query`` (its places if the search returns it)."""
+        state = self._state
+        row = state.row_of(product_id)
+        if row is None:
+            return None
+        page = search(state, SearchRequest(query, k=state.base.config.candidates, rerank=True))
+        retrievers: dict[str, Any] = {}
+        rank = None
+        for result, found in zip(page.results, page.rows, strict=True):
+            if found == row:
+                retrievers, rank = result["retrievers"], result["rank"]
+                break
+        return {"product_id": product_id, "rank": rank, **explain(state, query, row, retrievers)}
+
+    def get(self, product_id: str) -> dict[str, Any] | None:
+        state = self._state
+        row = state.row_of(product_id)
+        return None if row is None else state.record(row)
+
+    def stats(self) -> dict[str, Any]:
+        state = self._state
+        return {
+            "products": state.alive_count,
+            "base_products": state.base_size,
+            "delta_products": len(state.delta),
+            "deleted_in_base": int(state.base_size - state.base_alive.sum()),
+            "last_seq": state.seq,
+            "compactions": self.compactions,
+            "compacting": self.compacting,
+        }
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Mapping[str, Any]]) -> WriteResult:
+        """Add or replace products (validated first: a bad record rejects the whole batch)."""
+        products = parse_products(records)
+        if not products:
+            raise DataError("no products to upsert", path="request", field="products")
+        seen: dict[str, Product] = {p.id: p for p in products}  # the last of a repeated id wins
+        products = list(seen.values())
+        with self._write_lock:
+            entries = self._entries(self._state, products)
+            seq = self.wal.append("upsert", {"products": [p.to_dict() for p in products]}, min_seq=self._state.seq)
+            self._state = self._with_upserts(self._state, entries, seq)
+        self._maybe_compact()
+        return WriteResult(seq, upserted=[p.id for p in products])
+
+    def delete(self, product_ids: Sequence[str]) -> WriteResult:
+        """Delete products; ids that are not in the catalog come back in ``not_found``."""
+        with self._write_lock:
+            state = self._state
+            found = [pid for pid in dict.fromkeys(product_ids) if state.row_of(pid) is not None]
+            missing = [pid for pid in dict.fromkeys(product_ids) if pid not in set(found)]
+            if not found:
+                return WriteResult(state.seq, not_found=missing)
+            seq = self.wal.append("delete", {"ids": found}, min_seq=state.seq)
+            self._state = self._with_deletes(state, found, seq)
+        return WriteResult(seq, deleted=found, not_found=missing)
+
+    def _entries(self, state: LiveState, products: Sequence[Product]) -> list[DeltaEntry]:
+        """Everything search needs of new products: term weights and vectors."""
+        lexical = state.base.lexical
+        vectors = {
+            name: product_vectors(retriever, state.base.config, products)  # type: ignore[arg-type]
+            for name, retriever in state.base.retrievers.items()
+            if name in VECTOR_RETRIEVERS
+        }
+        entries = []
+        for i, product in enumerate(products):
+            weights = lexical_term_weights(lexical, product, state.average_lengths) if lexical is not None else {}
+            entries.append(DeltaEntry(product, {name: v[i] for name, v in vectors.items()}, weights))
+        return entries
+
+    @staticmethod
+    def _tombstoned(state: LiveState, product_ids: Iterable[str]) -> np.ndarray:
+        alive = state.base_alive
+        rows = [r for r in (state.base.products.row_of(pid) for pid in product_ids) if r is not None]
+        if rows and alive[rows].any():
+            alive = alive.copy()
+            alive[rows] = False
+        return alive
+
+    def _with_upserts(self, state: LiveState, entries: list[DeltaEntry], seq: int) -> LiveState:
+        ids = [e.product.id for e in entries]
+        return replace(
+            state, base_alive=self._tombstoned(state, ids), delta=state.delta.with_changes(entries, []), seq=seq
+        )
+
+    def _with_deletes(self, state: LiveState, product_ids: list[str], seq: int) -> LiveState:
+        return replace(
+            state,
+            base_alive=self._tombstoned(state, product_ids),
+            delta=state.delta.with_changes([], product_ids),
+            seq=seq,
+        )
+
+    def _applied(self, state: LiveState, entry: LogEntry) -> LiveState:
+        """A logged batch applied to ``state`` (start-up replay)."""
+        if entry.op == "upsert":
+            products = parse_products(entry.body["products"], source=f"{self.wal.path} batch #{entry.seq}")
+            return self._with_upserts(state, self._entries(state, products), entry.seq)
+        return self._with_deletes(state, list(entry.body["ids"]), entry.seq)
+
+    # ---- compaction ----------------------------------------------------------------------
+
+    @property
+    def compacting(self) -> bool:
+        return self._compaction is not None and self._compaction.is_alive()
+
+    def _maybe_compact(self) -> None:
+        if self.compact_after and len(self._state.delta) >= self.compact_after and not self.compacting:
+            self._compaction = threading.Thread(target=self._compact_logged, name="shopmatch-compaction", daemon=True)
+            self._compaction.start()
+
+    def _compact_logged(self) -> None:
+        try:
+            self.compact()
+        except Exception as err:  # a background thread has nobody to raise to: keep serving, report it
+            self.last_compaction_error = f"{type(err).__name__}: {err}"
+            logger.exception("compaction of %s failed; the delta and the log are kept", self.directory)
+
+    def compact(self) -> dict[str, Any]:
+        """Fold the delta and the deletions into a new index directory (atomic), swap it in,
+        and drop the log batches it holds. Returns what it did."""
+        started = time.perf_counter()
+        snapshot = self._state
+        if not len(snapshot.delta) and snapshot.base_alive.all():
+            # The logged batches cancel out (e.g. an upsert and its delete): the index on disk
+            # already is the catalog, so the log only needs emptying.
+            with self._write_lock:
+                if self._state is snapshot:
+                    self.wal.truncate_through(snapshot.seq)
+            return {"compacted": False, "seq": snapshot.seq}
+        pipeline = self._merged_pipeline(snapshot)
+        pipeline.save(self.directory, live_seq=snapshot.seq)
+        base = SearchPipeline.load(self.directory, backend=self.backend)
+        with self._write_lock:
+            state = LiveState.of(base, seq=snapshot.seq)
+            for entry in self.wal.read():  # writes that arrived while compacting
+                if entry.seq > snapshot.seq:
+                    state = self._applied(state, entry)
+            self._state = state
+            remaining = self.wal.truncate_through(snapshot.seq)
+        self.compactions += 1
+        seconds = time.perf_counter() - started
+        logger.info(
+            "compacted %s: %d products through batch #%d in %.1f s (%d batches left in the log)",
+            self.directory,
+            len(base),
+            snapshot.seq,
+            seconds,
+            remaining,
+        )
+        return {"compacted": True, "seq": snapshot.seq, "products": len(base), "seconds": round(seconds, 2)}
+
+    @staticmethod
+    def _merged_pipeline(state: LiveState) -> SearchPipeline:
+        """The state's catalog as one in-memory pipeline; stored vectors are reused, not re-encoded."""
+        base = state.base
+        alive_rows = np.flatnonzero(state.base_alive)
+        products = [Product.from_dict(base.products.record(int(r))) for r in alive_rows]
+        products += [state.delta.product(slot) for slot in range(len(state.delta))]
+        retrievers: dict[str, Any] = {}
+        for name, retriever in base.retrievers.items():
+            if name == "lexical":
+                retrievers[name] = LexicalRetriever.build(products, base.config.lexical, backend="numpy")
+                continue
+            vectors = retriever.index.vectors_of(alive_rows)
+            if len(state.delta):
+                vectors = np.concatenate([vectors, state.delta.vectors(name)])
+            index = build_vector_index(np.arange(len(products)), vectors.astype(np.float32), base.config.dense.index)
+            if isinstance(retriever, DenseRetriever):
+                retrievers[name] = DenseRetriever(retriever.config, retriever.encoder, index)
+            else:
+                retrievers[name] = type(retriever)(retriever.words, retriever.word_vectors, index)
+        return SearchPipeline(base.config, MemoryProducts(products), retrievers, base.reranker)
+
+    def close(self) -> None:
+        """Wait for a running compaction, then close the log."""
+        if self._compaction is not None:
+            self._compaction.join()
+        self.wal.close()

@@ -1,0 +1,213 @@
+"""Search over a live state: both segments, filters, facets, re-ranking and paging.
+
+For one query:
+
+1. every retriever searches the base index (deleted rows masked out) and the delta, and the two
+   lists are merged by score (the segments' scores are comparable, see :mod:`shopmatch.live.delta`);
+2. the retrievers' lists are fused as the pipeline fuses them (RRF by default);
+3. facet counts are taken over these candidates (the top ``candidates`` of each retriever for
+   the query without filters);
+4. with filters, step 1–2 run again with the filters pushed into the retrievers — BM25 with a
+   weight mask, vectors by exact scoring of the allowed rows when they are few
+   (``EXACT_FILTER_LIMIT``) or over-fetching from the vector index when they are many — so a
+   selective filter still returns everything that matches it;
+5. the top ``rerank.top_n`` are re-ranked when the index has a re-ranker, then the page
+   ``offset .. offset + k`` is returned.
+
+Example:
+    >>> page = search(state, SearchRequest("usb c cable", k=5, filters=Filters(brand=("Anker",))))  # doctest: +SKIP
+    >>> page.total, page.results[0]["product"]["brand"]                                              # doctest: +SKIP
+    (12, 'Anker')
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shopmatch.live.filters import Filters
+from shopmatch.live.state import LiveState
+from shopmatch.live.vectors import VECTOR_RETRIEVERS, query_vector
+from shopmatch.rerank.stage import rerank_hits
+from shopmatch.retrieval.base import SearchHits
+from shopmatch.retrieval.fusion import FusedHits, SourceHits, fuse
+
+EXACT_FILTER_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search: ``k`` results from ``offset`` on, ``filters``, and whether to re-rank and explain."""
+
+    query: str
+    k: int = 10
+    offset: int = 0
+    filters: Filters = field(default_factory=Filters)
+    explain: bool = False
+    rerank: bool = True
+
+
+@dataclass
+class SearchPage:
+    """A page of results, the number of matching candidates and the facet counts."""
+
+    query: str
+    total: int
+    results: list[dict[str, Any]]
+    facets: dict[str, list[dict[str, Any]]]
+    reranked: bool
+    took_ms: float = 0.0
+    rows: list[int] = field(default_factory=list)  # the results' rows in the state searched
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "took_ms": round(self.took_ms, 2),
+            "reranked": self.reranked,
+            "results": self.results,
+            "facets": self.facets,
+        }
+
+
+@dataclass
+class QueryContext:
+    """What a query needs once per request, whatever the filters: terms and vectors."""
+
+    query: str
+    terms: list[str]
+    vectors: dict[str, np.ndarray | None]
+
+    @classmethod
+    def of(cls, state: LiveState, query: str) -> QueryContext:
+        lexical = state.base.lexical
+        terms = lexical.analyzer(query) if lexical is not None else []
+        vectors = {
+            name: query_vector(retriever, query)
+            for name, retriever in state.base.retrievers.items()
+            if name in VECTOR_RETRIEVERS
+        }
+        return cls(query, terms, vectors)
+
+
+def search(state: LiveState, request: SearchRequest) -> SearchPage:
+    """Run ``request`` against ``state`` (see the module docstring)."""
+    started = time.perf_counter()
+    context = QueryContext.of(state, request.query)
+    window = request.offset + request.k
+    depth = max(window, state.base.config.candidates)
+    pool = candidates(state, context, state.alive, depth)
+    facets = state.columns.facets(_rows(pool), request.filters)
+    if request.filters:
+        allowed = state.alive & state.columns.mask(request.filters)
+        matching = candidates(state, context, allowed, depth)
+    else:
+        matching = pool
+    total = len(_rows(matching))
+    reranker = state.base.reranker if request.rerank else None
+    if reranker is not None and total:
+        keep = min(total, max(window, reranker.config.top_n))
+        matching = rerank_hits(reranker, [request.query], matching, keep, state.record)
+    results, rows = [], []
+    for i in range(request.offset, min(window, total)):
+        row = int(matching.rows[0, i])
+        sources = {}
+        for name, source in matching.sources.items():
+            rank = int(source.ranks[0, i])
+            sources[name] = {"rank": rank or None, "score": round(float(source.scores[0, i]), 6) if rank else None}
+        results.append(
+            {
+                "rank": i + 1,
+                "product_id": state.id_of(row),
+                "score": round(float(matching.scores[0, i]), 6),
+                "retrievers": sources,
+                "product": state.record(row),
+            }
+        )
+        rows.append(row)
+    took = (time.perf_counter() - started) * 1000
+    return SearchPage(request.query, total, results, facets, reranker is not None, took, rows)
+
+
+def _rows(hits: FusedHits) -> np.ndarray:
+    return hits.rows[0][hits.rows[0] >= 0]
+
+
+def candidates(state: LiveState, context: QueryContext, allowed: np.ndarray, depth: int) -> FusedHits:
+    """Each retriever's top ``depth`` allowed rows over both segments, fused (every candidate kept)."""
+    runs: dict[str, SearchHits] = {}
+    for name in state.base.retrievers:
+        if name == "lexical":
+            runs[name] = _lexical(state, context, allowed, depth)
+        else:
+            runs[name] = _vectors(state, name, context.vectors.get(name), allowed, depth)
+    if len(runs) == 1:
+        ((name, hits),) = runs.items()
+        found = hits.rows >= 0
+        ranks = np.where(found, np.arange(1, hits.rows.shape[1] + 1, dtype=np.int32), 0)
+        raw = np.where(found, hits.scores, np.nan).astype(np.float32)
+        return FusedHits(hits.scores, hits.rows, {name: SourceHits(ranks, raw)})
+    total = sum(int((hits.rows >= 0).sum()) for hits in runs.values())
+    return fuse(runs, max(total, 1), state.base.config.fusion)
+
+
+def _merged(rows: np.ndarray, scores: np.ndarray, depth: int) -> SearchHits:
+    """The top ``depth`` of candidate rows by score, as one query's hits."""
+    keep = np.argsort(-scores, kind="stable")[:depth]
+    out_rows = np.full((1, depth), -1, dtype=np.int64)
+    out_scores = np.zeros((1, depth), dtype=np.float32)
+    out_rows[0, : len(keep)] = rows[keep]
+    out_scores[0, : len(keep)] = scores[keep]
+    return SearchHits(out_scores, out_rows)
+
+
+def _lexical(state: LiveState, context: QueryContext, allowed: np.ndarray, depth: int) -> SearchHits:
+    lexical = state.base.lexical
+    assert lexical is not None
+    n = state.base_size
+    base_allowed = allowed[:n]
+    mask = None if base_allowed.all() else base_allowed.astype(np.float32)
+    if base_allowed.any() and n:
+        base = lexical.search([context.query], k=depth, weight_mask=mask)
+        keep = base.rows[0] >= 0
+        rows, scores = base.rows[0][keep], base.scores[0][keep]
+    else:
+        rows, scores = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if len(state.delta):
+        delta_scores = state.delta.lexical_scores(context.terms, state.idf, lexical.config.k1, allowed[n:])
+        slots = np.flatnonzero(delta_scores > 0)
+        rows = np.concatenate([rows, slots + n])
+        scores = np.concatenate([scores, delta_scores[slots]])
+    return _merged(rows, scores, depth)
+
+
+def _vectors(state: LiveState, name: str, query: np.ndarray | None, allowed: np.ndarray, depth: int) -> SearchHits:
+    if query is None:
+        return _merged(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), depth)
+    index = state.base.retrievers[name].index  # type: ignore[union-attr]
+    n = state.base_size
+    base_allowed = allowed[:n]
+    n_allowed = int(base_allowed.sum())
+    if n_allowed == 0:
+        rows, scores = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    elif n_allowed == n:
+        hits = index.search(query[None, :], min(depth, n))
+        keep = hits.rows[0] >= 0
+        rows, scores = hits.rows[0][keep], hits.scores[0][keep]
+    elif n_allowed <= EXACT_FILTER_LIMIT:
+        rows = np.flatnonzero(base_allowed)
+        scores = (index.vectors_of(rows) @ query).astype(np.float32)
+    else:  # many allowed rows: over-fetch in proportion to what the filter removes
+        fetch = min(n, int(depth * n / n_allowed) + 16)
+        hits = index.search(query[None, :], fetch)
+        keep = (hits.rows[0] >= 0) & base_allowed[np.maximum(hits.rows[0], 0)]
+        rows, scores = hits.rows[0][keep], hits.scores[0][keep]
+    if len(state.delta):
+        delta_scores = state.delta.vector_scores(name, query)
+        slots = np.flatnonzero(allowed[n:])
+        rows = np.concatenate([rows, slots + n])
+        scores = np.concatenate([scores, delta_scores[slots]])
+    return _merged(rows, scores, depth)

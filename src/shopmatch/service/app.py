@@ -1,0 +1,317 @@
+"""The FastAPI app: ``create_app(settings)``.
+
+Endpoints (all JSON unless noted; see the README's "HTTP API" and ``/docs`` for the schema):
+
+- ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=``
+  and ``POST /search`` (the same as a JSON body, filters under ``filters``);
+- ``GET /explain?q=&id=``: why one product matches a query (the web page's explanation panel);
+- ``POST /products`` (batch upsert), ``GET /products/{id}``, ``DELETE /products/{id}``,
+  ``POST /admin/compact``: writes need ``Authorization: Bearer <token>``;
+- ``GET /health``, ``GET /metrics`` (Prometheus text format), ``GET /`` (the web page).
+
+Errors are ``{"error": {"status", "code", "message", "field"?}}`` with a 4xx status that says what
+was wrong; a failure inside the service is a 500 with a generic message (details go to the log,
+never to the client). Model work runs in the thread pool (the endpoints are plain functions).
+
+Example:
+    >>> from fastapi.testclient import TestClient
+    >>> with TestClient(create_app(ServiceSettings(index_dir="demo-index/shop"))) as client:  # doctest: +SKIP
+    ...     client.get("/search", params={"q": "usb cable", "k": 3}).json()["results"][0]["product_id"]
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shopmatch.errors import DataError, ShopmatchError
+from shopmatch.live.filters import CATEGORY_SEPARATOR
+from shopmatch.live.index import LiveIndex
+from shopmatch.live.search import SearchRequest
+from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
+from shopmatch.service.schemas import FilterBody, SearchBody, UpsertBody
+from shopmatch.service.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+STATIC = Path(str(files("shopmatch") / "service" / "static"))
+CATEGORY_HELP = f"Category path prefix, e.g. 'Home{CATEGORY_SEPARATOR}Kitchen'."
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": ...}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None, headers=None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field, self.headers = status, code, message, field, headers
+
+
+def _error_body(status: int, code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"status": status, "code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    """The service over ``settings.index_dir``; the index loads when the app starts (lifespan)."""
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        started = time.perf_counter()
+        app.state.live = LiveIndex(
+            settings.index_dir,
+            wal_path=settings.wal_path,
+            compact_after=settings.compact_after,
+            backend=settings.lexical_backend,
+        )
+        seconds = time.perf_counter() - started
+        logger.info("serving %s (%s), loaded in %.1f s", settings.index_dir, app.state.live.stats(), seconds)
+        try:
+            yield
+        finally:
+            app.state.live.close()
+
+    app = FastAPI(
+        title="shopmatch",
+        summary="E-commerce search: hybrid retrieval, re-ranking, live catalog updates, explanations.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            response: Response = _json_error(
+                413, "body_too_large", f"request body over {settings.max_body_bytes:,} bytes"
+            )
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:  # never a stack trace to the client
+                logger.exception("unhandled error on %s %s", request.method, request.url.path)
+                response = _json_error(500, "internal_error", "internal error; see the server log")
+        route = request.scope.get("route")
+        metrics.observe(
+            request.method, getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started
+        )
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError):
+        return _json_error(error.status, error.code, error.message, error.field, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError):
+        problems = error.errors()
+        first = problems[0] if problems else {}
+        field = _location(first) or None
+        message = "; ".join(f"{_location(e) or 'request'}: {e.get('msg')}" for e in problems[:5])
+        return _json_error(422, "invalid_request", message or "invalid request", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return _json_error(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
+
+    def live(request: Request) -> LiveIndex:
+        return request.app.state.live
+
+    def require_read(request: Request) -> None:
+        if settings.read_token:
+            _check_token(request, settings.read_token, "read")
+
+    def require_write(request: Request) -> None:
+        if not settings.token:
+            raise ApiError(
+                403, "writes_disabled", "writes are disabled: start the service with --token or $SHOPMATCH_TOKEN"
+            )
+        _check_token(request, settings.token, "write")
+
+    Live = Annotated[LiveIndex, Depends(live)]
+    reader = [Depends(require_read)]
+    writer = [Depends(require_write)]
+
+    def check_query(q: str) -> None:
+        if len(q) > settings.max_query_chars:
+            message = f"q has {len(q)} characters; at most {settings.max_query_chars}"
+            raise ApiError(422, "query_too_long", message, field="q")
+
+    def run_search(index: LiveIndex, body: SearchBody) -> dict[str, Any]:
+        check_query(body.q)
+        if body.k > settings.max_k:
+            raise ApiError(422, "k_too_large", f"k is {body.k}; at most {settings.max_k}", field="k")
+        if body.offset > settings.max_offset:
+            message = f"offset is {body.offset}; at most {settings.max_offset}"
+            raise ApiError(422, "offset_too_large", message, field="offset")
+        filters = body.filters.to_filters()
+        page = index.search(SearchRequest(body.q, body.k, body.offset, filters, body.explain, body.rerank))
+        return {**page.to_dict(), "k": body.k, "offset": body.offset, "filters": filters.to_dict()}
+
+    @app.get("/search", dependencies=reader, tags=["search"])
+    def search_get(
+        index: Live,
+        q: Annotated[str, Query(description="The query (English or Chinese).")],
+        k: Annotated[int, Query(ge=1, description="Results per page.")] = 10,
+        offset: Annotated[int, Query(ge=0, description="Results to skip (paging).")] = 0,
+        brand: Annotated[list[str] | None, Query(description="Any of these brands (repeat the parameter).")] = None,
+        color: Annotated[list[str] | None, Query(description="Any of these colors.")] = None,
+        category: Annotated[str | None, Query(description=CATEGORY_HELP)] = None,
+        min_price: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+        max_price: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+        min_rating: Annotated[float | None, Query(ge=0, le=5, allow_inf_nan=False)] = None,
+        explain: bool = False,
+        rerank: bool = True,
+    ) -> dict[str, Any]:
+        """Search with filters in the query string; facets count the matching candidates."""
+        path = [part.strip() for part in category.split(">") if part.strip()] if category else []
+        body = SearchBody(
+            q=q,
+            k=k,
+            offset=offset,
+            filters=FilterBody(
+                brand=brand or [],
+                color=color or [],
+                category=path,
+                min_price=min_price,
+                max_price=max_price,
+                min_rating=min_rating,
+            ),
+            explain=explain,
+            rerank=rerank,
+        )
+        return run_search(index, body)
+
+    @app.post("/search", dependencies=reader, tags=["search"])
+    def search_post(index: Live, body: SearchBody) -> dict[str, Any]:
+        """Search with a JSON body (filters under ``filters``)."""
+        return run_search(index, body)
+
+    @app.get("/explain", dependencies=reader, tags=["search"])
+    def explain(
+        index: Live,
+        q: Annotated[str, Query(min_length=1)],
+        id: Annotated[str, Query(min_length=1, max_length=512)],
+    ) -> dict[str, Any]:
+        """Why product ``id`` matches ``q``: retriever places, matched terms, token attributions."""
+        check_query(q)
+        found = index.explain(q, id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no product with id {id!r}", field="id")
+        return found
+
+    @app.get("/products/{product_id}", dependencies=reader, tags=["catalog"])
+    def get_product(index: Live, product_id: str) -> dict[str, Any]:
+        """One product as stored."""
+        record = index.get(product_id)
+        if record is None:
+            raise ApiError(404, "not_found", f"no product with id {product_id!r}", field="product_id")
+        return record
+
+    @app.post("/products", dependencies=writer, tags=["catalog"])
+    def upsert(index: Live, body: UpsertBody) -> dict[str, Any]:
+        """Add or replace products; searchable when this returns (logged durably first)."""
+        if len(body.products) > settings.max_batch:
+            raise ApiError(
+                413,
+                "batch_too_large",
+                f"{len(body.products)} products; at most {settings.max_batch} a batch",
+                field="products",
+            )
+        try:
+            result = index.upsert(body.products)
+        except DataError as error:
+            raise ApiError(422, "invalid_product", str(error), field=error.field) from None
+        return {"seq": result.seq, "upserted": result.upserted}
+
+    @app.delete("/products/{product_id}", dependencies=writer, tags=["catalog"])
+    def delete(index: Live, product_id: str) -> dict[str, Any]:
+        """Delete a product; 404 if there is none with this id."""
+        result = index.delete([product_id])
+        if not result.deleted:
+            raise ApiError(404, "not_found", f"no product with id {product_id!r}", field="product_id")
+        return {"seq": result.seq, "deleted": result.deleted}
+
+    @app.post("/admin/compact", dependencies=writer, tags=["catalog"])
+    def compact(index: Live) -> dict[str, Any]:
+        """Fold live updates into a new index directory now (normally automatic)."""
+        try:
+            return index.compact()
+        except ShopmatchError as error:
+            raise ApiError(500, "compaction_failed", str(error)) from None
+
+    @app.get("/health", tags=["operations"])
+    def health(index: Live) -> dict[str, Any]:
+        """Liveness and what is served."""
+        return {
+            "status": "ok",
+            "index": str(settings.index_dir),
+            "writes": settings.writes_enabled,
+            "reranker": index.state.base.reranker is not None,
+            "retrievers": list(index.state.base.retrievers),
+            "last_compaction_error": index.last_compaction_error,
+            **index.stats(),
+        }
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus(index: Live) -> Response:
+        """Prometheus text format: request counts and latencies, index size."""
+        return Response(metrics.render(index.stats), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _check_token(request: Request, expected: str, what: str) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if not header:
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"{what} endpoints need 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise ApiError(403, "forbidden", "wrong token")
+
+
+def _location(problem: dict[str, Any]) -> str:
+    return ".".join(str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path"))
+
+
+def _json_error(status: int, code: str, message: str, field: str | None = None, headers=None) -> JSONResponse:
+    return JSONResponse(_error_body(status, code, message, field), status_code=status, headers=headers)
+
+
+def _version() -> str:
+    from shopmatch.store import library_version
+
+    return library_version()

@@ -1,0 +1,57 @@
+"""Prometheus metrics of the service: requests by route and status, latency, index size.
+
+Each app has its own registry (several apps in one process, as in tests, do not collide).
+
+Example:
+    >>> metrics = ServiceMetrics()
+    >>> metrics.observe("GET", "/search", 200, 0.004)
+    >>> b'shopmatch_requests_total{method="GET",route="/search",status="200"} 1.0' in metrics.render()
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ServiceMetrics:
+    """Counters and histograms of one app, and gauges read from the index at scrape time."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "shopmatch_requests", "HTTP requests handled", ("method", "route", "status"), registry=self.registry
+        )
+        self.latency = Histogram(
+            "shopmatch_request_seconds",
+            "Time to answer a request",
+            ("method", "route"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.index = Gauge("shopmatch_index_products", "Products by segment", ("segment",), registry=self.registry)
+        self.last_seq = Gauge("shopmatch_wal_last_seq", "Last applied write batch", registry=self.registry)
+        self.compactions = Gauge("shopmatch_compactions", "Compactions since start", registry=self.registry)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self, stats: Callable[[], dict[str, Any]] | None = None) -> bytes:
+        """The text exposition format, with the index gauges refreshed from ``stats()``."""
+        if stats is not None:
+            current = stats()
+            self.index.labels("all").set(current["products"])
+            self.index.labels("base").set(current["base_products"])
+            self.index.labels("delta").set(current["delta_products"])
+            self.index.labels("deleted").set(current["deleted_in_base"])
+            self.last_seq.set(current["last_seq"])
+            self.compactions.set(current["compactions"])
+        return generate_latest(self.registry)

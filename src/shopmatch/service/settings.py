@@ -1,0 +1,55 @@
+"""Service settings: the index, the write token, CORS and the input limits.
+
+Everything has a default that works offline; the token can come from the environment so it
+never has to be typed on a command line.
+
+Example:
+    >>> settings = ServiceSettings(index_dir="demo-index/shop", token="s3cret")
+    >>> settings.max_k, settings.writes_enabled
+    (100, True)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TOKEN_ENV = "SHOPMATCH_TOKEN"
+READ_TOKEN_ENV = "SHOPMATCH_READ_TOKEN"
+
+
+class ServiceSettings(BaseModel):
+    """How ``shopmatch serve`` runs (see the README's "HTTP API").
+
+    Attributes:
+        index_dir: the index directory to serve (``shopmatch index`` writes one).
+        wal_path: the write-ahead log (default: ``<index_dir>.wal``).
+        token: bearer token of the write endpoints (default: ``$SHOPMATCH_TOKEN``); without one,
+            writes are refused.
+        read_token: when set (or ``$SHOPMATCH_READ_TOKEN``), read endpoints need it too.
+        cors_origins: origins allowed to call the API from a browser (``["*"]`` for any).
+        max_query_chars, max_k, max_offset, max_batch, max_body_bytes: input limits.
+        compact_after: compact once the delta holds this many products (0: never on its own).
+        lexical_backend: ``numpy`` (starts at once) or ``numba`` (faster on large catalogs).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    index_dir: Path
+    wal_path: Path | None = None
+    token: str | None = Field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None)
+    read_token: str | None = Field(default_factory=lambda: os.environ.get(READ_TOKEN_ENV) or None)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_query_chars: int = 256
+    max_k: int = 100
+    max_offset: int = 1_000
+    max_batch: int = 1_000
+    max_body_bytes: int = 8 * 1024 * 1024
+    compact_after: int = 5_000
+    lexical_backend: str = "numpy"
+
+    @property
+    def writes_enabled(self) -> bool:
+        return bool(self.token)

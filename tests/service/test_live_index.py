@@ -1,0 +1,195 @@
+"""LiveIndex: writes visible at once, tombstones, filters, facets, log replay, compaction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shopmatch.errors import DataError
+from shopmatch.live.filters import Filters
+from shopmatch.live.index import LiveIndex, wal_path_for
+from shopmatch.live.search import SearchRequest
+from shopmatch.pipeline import SearchPipeline
+
+
+def ids(page):
+    return [r["product_id"] for r in page.results]
+
+
+@pytest.fixture
+def live(service_index):
+    index = LiveIndex(service_index, compact_after=0)
+    yield index
+    index.close()
+
+
+def test_upsert_is_searchable_and_gettable_at_once(live):
+    assert live.get("n1") is None
+    result = live.upsert([{"id": "n1", "title": "Zyxwv hiking backpack 40L", "brand": "Trailmark", "price": 59.0}])
+    assert (result.seq, result.upserted) == (1, ["n1"])
+    assert live.get("n1")["title"] == "Zyxwv hiking backpack 40L"
+    page = live.search(SearchRequest("zyxwv backpack", k=5))
+    assert ids(page)[0] == "n1"
+    assert page.results[0]["retrievers"]["lexical"]["rank"] == 1
+
+
+def test_replacing_a_base_product_hides_the_old_version(live):
+    before = live.search(SearchRequest("galaxy buds", k=5))
+    assert "p001" in ids(before)
+    live.upsert([{"id": "p001", "title": "Garden hose reel, 30 m"}])
+    after = live.search(SearchRequest("galaxy buds", k=40)).results
+    (new,) = [r for r in after if r["product_id"] == "p001"]  # once, not the old row and the new one
+    assert new["product"]["title"] == "Garden hose reel, 30 m"
+    assert new["retrievers"]["lexical"]["rank"] is None  # the old title's words no longer match it
+    assert ids(live.search(SearchRequest("garden hose reel", k=3)))[0] == "p001"
+    assert live.stats()["deleted_in_base"] == 1 and live.stats()["delta_products"] == 1
+
+
+def test_delete_base_and_delta_products(live):
+    live.upsert([{"id": "n1", "title": "Zyxwv lamp"}])
+    result = live.delete(["n1", "p001", "missing"])
+    assert result.deleted == ["n1", "p001"] and result.not_found == ["missing"]
+    assert live.get("n1") is None and live.get("p001") is None
+    assert "p001" not in ids(live.search(SearchRequest("galaxy buds", k=50)))
+    assert live.stats()["products"] == 34
+    assert live.delete(["missing"]).seq == result.seq  # nothing deleted, nothing logged
+
+
+def test_a_delta_product_scores_as_it_did_in_the_base(live):
+    """A product deleted and upserted unchanged gets the same BM25F score in the delta as in the
+    base: the delta is scored with the base's statistics."""
+    query = "galaxy buds wireless earbuds"
+    before = {r["product_id"]: r["retrievers"]["lexical"]["score"] for r in live.search(SearchRequest(query)).results}
+    record = live.get("p001")
+    live.delete(["p001"])
+    live.upsert([record])
+    after = {r["product_id"]: r["retrievers"]["lexical"]["score"] for r in live.search(SearchRequest(query)).results}
+    assert after["p001"] == pytest.approx(before["p001"], rel=1e-5)
+    dense_before = live.state.base.dense.index.vectors_of(np.array([live.state.base.products.row_of("p001")]))
+    assert np.allclose(live.state.delta.vectors("dense")[0], dense_before[0], atol=1e-3)
+
+
+def test_invalid_records_reject_the_batch(live):
+    with pytest.raises(DataError, match=r"request products\[1\]: field 'title': is required"):
+        live.upsert([{"id": "ok", "title": "Fine"}, {"id": "bad"}])
+    assert live.get("ok") is None and live.wal.last_seq == 0
+
+
+def test_filters_and_disjunctive_facets(live):
+    everything = live.search(SearchRequest("cable", k=50))
+    brands = {f["value"]: f["count"] for f in everything.facets["brand"]}
+    assert brands  # facets over the candidates
+    page = live.search(SearchRequest("cable", k=50, filters=Filters(brand=(next(iter(brands)).upper(),))))
+    assert page.total == brands[next(iter(brands))]
+    assert {r["product"]["brand"] for r in page.results} == {next(iter(brands))}
+    # the brand facet still counts the other brands (disjunctive), the price facet only this brand
+    assert {f["value"]: f["count"] for f in page.facets["brand"]} == brands
+    cheap = live.search(SearchRequest("cable", k=50, filters=Filters(max_price=15.0, min_rating=4.0)))
+    assert cheap.results and all(r["product"]["price"] <= 15 and r["product"]["rating"] >= 4 for r in cheap.results)
+
+
+def test_category_prefix_filter_and_child_facets(live):
+    page = live.search(SearchRequest("earbuds case", k=50, filters=Filters(category=("electronics",))))
+    assert page.results and all(r["product"]["category"][0] == "Electronics" for r in page.results)
+    children = [f["path"] for f in page.facets["category"]]
+    assert children and all(len(path) == 2 and path[0] == "Electronics" for path in children)
+
+
+def test_selective_filter_returns_products_beyond_the_unfiltered_candidates(live):
+    live.upsert([{"id": f"n{i}", "title": f"cable organizer {i}", "brand": "Tidy"} for i in range(3)])
+    page = live.search(SearchRequest("usb cable", k=10, filters=Filters(brand=("Tidy",))))
+    assert sorted(ids(page)) == ["n0", "n1", "n2"]
+
+
+def test_paging_is_consistent(live):
+    first = ids(live.search(SearchRequest("cable", k=3)))
+    second = ids(live.search(SearchRequest("cable", k=3, offset=3)))
+    both = ids(live.search(SearchRequest("cable", k=6)))
+    assert first + second == both
+
+
+def test_chinese_query_finds_chinese_products(live):
+    assert ids(live.search(SearchRequest("蓝牙耳机", k=3)))[0] == "x-zh-1"
+
+
+def test_the_log_is_replayed_on_start(service_index):
+    live = LiveIndex(service_index, compact_after=0)
+    live.upsert([{"id": "n1", "title": "Zyxwv lamp"}])
+    live.delete(["p001"])
+    live.close()
+    again = LiveIndex(service_index, compact_after=0)
+    assert again.get("n1")["title"] == "Zyxwv lamp" and again.get("p001") is None
+    assert again.stats()["last_seq"] == 2
+    assert again.upsert([{"id": "n2", "title": "Lamp"}]).seq == 3
+    again.close()
+
+
+def test_a_torn_last_log_line_is_ignored_and_a_damaged_one_is_an_error(service_index):
+    live = LiveIndex(service_index, compact_after=0)
+    live.upsert([{"id": "n1", "title": "Zyxwv lamp"}])
+    live.close()
+    log = wal_path_for(service_index)
+    with open(log, "ab") as handle:
+        handle.write(b'{"seq":2,"op":"delete","ids":["n1"]')  # a crash in the middle of an append
+    again = LiveIndex(service_index, compact_after=0)
+    assert again.get("n1") is not None  # the unfinished (never acknowledged) delete is not applied
+    again.close()
+    log.write_bytes(log.read_bytes().replace(b"Zyxwv", b"Zyxwx", 1))
+    with pytest.raises(DataError, match=r"index\.wal:1: damaged log entry \(checksum mismatch\)"):
+        LiveIndex(service_index, compact_after=0)
+
+
+def test_compaction_writes_the_catalog_and_empties_the_log(live, service_index):
+    live.upsert([{"id": "n1", "title": "Zyxwv hiking backpack"}])
+    live.delete(["p002"])
+    before = ids(live.search(SearchRequest("galaxy buds backpack", k=10)))
+    report = live.compact()
+    assert report["compacted"] and report["seq"] == 2
+    assert ids(live.search(SearchRequest("galaxy buds backpack", k=10))) == before
+    assert live.stats()["delta_products"] == 0 and live.stats()["base_products"] == 35 - 1 + 1
+    assert wal_path_for(service_index).read_bytes() == b""
+    on_disk = SearchPipeline.load(service_index)
+    assert on_disk.products.row_of("n1") is not None and on_disk.products.row_of("p002") is None
+    assert live.upsert([{"id": "n2", "title": "x"}]).seq == 3  # numbering goes on
+
+
+def test_writes_during_compaction_are_kept(live, monkeypatch):
+    live.upsert([{"id": "n1", "title": "Zyxwv lamp"}])
+    original = LiveIndex._merged_pipeline
+
+    def merge_while_a_write_arrives(state):
+        live.upsert([{"id": "n2", "title": "Zyxwv chair"}])
+        return original(state)
+
+    monkeypatch.setattr(LiveIndex, "_merged_pipeline", staticmethod(merge_while_a_write_arrives))
+    live.compact()
+    assert live.get("n1") and live.get("n2")
+    assert live.stats()["delta_products"] == 1  # n2 arrived after the snapshot: still in the delta
+    assert [e.seq for e in live.wal.read()] == [2]
+    live.close()
+    reopened = LiveIndex(live.directory, compact_after=0)
+    assert reopened.get("n1") and reopened.get("n2")
+    reopened.close()
+
+
+def test_background_compaction_after_threshold(service_index):
+    live = LiveIndex(service_index, compact_after=2)
+    live.upsert([{"id": "n1", "title": "a"}, {"id": "n2", "title": "b"}])
+    live.close()  # waits for the compaction thread
+    assert live.compactions == 1 and live.last_compaction_error is None
+    assert live.stats()["delta_products"] == 0 and live.get("n2") is not None
+
+
+def test_explanations(live):
+    page = live.search(SearchRequest("galaxy buds", k=2, explain=True))
+    explanation = page.results[0]["explanation"]
+    assert explanation["retrievers"].keys() == {"lexical", "dense"}
+    title = explanation["fields"]["title"]
+    assert "galaxi" in title["matched"] or "galaxy" in "".join(s["text"] for s in title["highlight"] if s["match"]).lower()
+    assert "".join(s["text"] for s in title["highlight"]) == page.results[0]["product"]["title"]
+    attribution = explanation["attribution"]
+    assert attribution["model"] == "bi-encoder"
+    assert [t["token"] for t in attribution["query"]] == ["galaxy", "buds"]
+    single = live.explain("galaxy buds", page.results[0]["product_id"])
+    assert single["rank"] == 1 and single["terms"]
+    assert live.explain("galaxy buds", "missing") is None
