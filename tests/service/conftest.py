@@ -11,7 +11,13 @@ import pytest
 HOSTILE_TITLE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> Evil Mug'
 EXTRA_PRODUCTS = [
     {"id": "x-script", "title": HOSTILE_TITLE, "brand": "<b>Bold</b>", "category": ["Home", "Kitchen"], "price": 7.5},
-    {"id": "x-zh-1", "title": "无线蓝牙耳机 降噪 运动款", "brand": "声动", "category": ["数码", "耳机"], "price": 199.0},
+    {
+        "id": "x-zh-1",
+        "title": "无线蓝牙耳机 降噪 运动款",
+        "brand": "声动",
+        "category": ["数码", "耳机"],
+        "price": 199.0,
+    },
     {"id": "x-zh-2", "title": "65W 氮化镓 快充 充电器", "brand": "快电", "category": ["数码", "充电器"], "price": 89.0},
 ]
 

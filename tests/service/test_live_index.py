@@ -185,7 +185,9 @@ def test_explanations(live):
     explanation = page.results[0]["explanation"]
     assert explanation["retrievers"].keys() == {"lexical", "dense"}
     title = explanation["fields"]["title"]
-    assert "galaxi" in title["matched"] or "galaxy" in "".join(s["text"] for s in title["highlight"] if s["match"]).lower()
+    assert (
+        "galaxi" in title["matched"] or "galaxy" in "".join(s["text"] for s in title["highlight"] if s["match"]).lower()
+    )
     assert "".join(s["text"] for s in title["highlight"]) == page.results[0]["product"]["title"]
     attribution = explanation["attribution"]
     assert attribution["model"] == "bi-encoder"

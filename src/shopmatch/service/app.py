@@ -64,6 +64,14 @@ def _error_body(status: int, code: str, message: str, field: str | None = None) 
     return {"error": error}
 
 
+def _live(request: Request) -> LiveIndex:
+    return request.app.state.live
+
+
+# At module level: endpoint annotations are strings (postponed evaluation) that FastAPI resolves here.
+Live = Annotated[LiveIndex, Depends(_live)]
+
+
 def create_app(settings: ServiceSettings) -> FastAPI:
     """The service over ``settings.index_dir``; the index loads when the app starts (lifespan)."""
     metrics = ServiceMetrics()
@@ -128,7 +136,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def invalid_request(request: Request, error: RequestValidationError):
         problems = error.errors()
         first = problems[0] if problems else {}
-        field = _location(first) or None
+        field = _location(first) if first.get("type") != "json_invalid" else None
         message = "; ".join(f"{_location(e) or 'request'}: {e.get('msg')}" for e in problems[:5])
         return _json_error(422, "invalid_request", message or "invalid request", field)
 
@@ -136,9 +144,6 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def http_error(request: Request, error: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return _json_error(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
-
-    def live(request: Request) -> LiveIndex:
-        return request.app.state.live
 
     def require_read(request: Request) -> None:
         if settings.read_token:
@@ -151,7 +156,6 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             )
         _check_token(request, settings.token, "write")
 
-    Live = Annotated[LiveIndex, Depends(live)]
     reader = [Depends(require_read)]
     writer = [Depends(require_write)]
 
@@ -304,6 +308,8 @@ def _check_token(request: Request, expected: str, what: str) -> None:
 
 
 def _location(problem: dict[str, Any]) -> str:
+    if problem.get("type") == "json_invalid":  # its location is a character position, not a field
+        return "body"
     return ".".join(str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path"))
 
 
