@@ -195,3 +195,21 @@ def test_explanations(live):
     single = live.explain("galaxy buds", page.results[0]["product_id"])
     assert single["rank"] == 1 and single["terms"]
     assert live.explain("galaxy buds", "missing") is None
+
+
+def test_concurrent_searches_and_writes(live):
+    """A server's thread pool searches while writes arrive (the tokenizer is shared: it must not
+    fail with "Already borrowed")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["usb cable", "galaxy buds", "蓝牙耳机", "cast iron skillet", "running shoes"] * 8
+
+    def one(i: int) -> int:
+        if i % 10 == 0:
+            live.upsert([{"id": f"c{i}", "title": f"concurrent widget {i}"}])
+        return len(live.search(SearchRequest(queries[i], k=5, explain=i % 7 == 0)).results)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(one, range(len(queries))))
+    assert all(c > 0 for c in counts)
+    assert live.get("c30") is not None

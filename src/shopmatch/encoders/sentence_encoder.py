@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -85,6 +86,9 @@ class SentenceEncoder:
         if max_length is not None:
             self.model.max_seq_length = min(max_length, self._position_limit())
         self.batch_size = batch_size
+        # Hugging Face fast tokenizers fail when two threads use one at once ("Already borrowed"):
+        # a server's thread pool takes turns (the model itself already uses every core).
+        self._lock = threading.RLock()
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
 
@@ -141,7 +145,10 @@ class SentenceEncoder:
         out = np.zeros(len(texts), dtype=np.float32)
         if unk is None or not texts:
             return out
-        ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_length)["input_ids"]
+        with self._lock:
+            ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_length)[
+                "input_ids"
+            ]
         for i, tokens in enumerate(ids):
             if tokens:
                 out[i] = sum(t == unk for t in tokens) / len(tokens)
@@ -167,9 +174,14 @@ class SentenceEncoder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        with self._lock:
+            vectors = self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def count_truncated(self, texts: Sequence[str]) -> int:
@@ -182,9 +194,10 @@ class SentenceEncoder:
         tokenizer = self.model.tokenizer
         counted = 0
         for start in range(0, len(long), 4096):
-            ids = tokenizer(long[start : start + 4096], add_special_tokens=True, truncation=False, verbose=False)[
-                "input_ids"
-            ]
+            with self._lock:
+                ids = tokenizer(long[start : start + 4096], add_special_tokens=True, truncation=False, verbose=False)[
+                    "input_ids"
+                ]
             counted += sum(len(x) > limit for x in ids)
         return counted
 

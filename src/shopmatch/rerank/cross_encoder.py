@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class CrossEncoderReranker:
 
         self.model_dir = Path(model_dir)
         self.config = config
+        self._lock = threading.Lock()
         self.onnx_file = onnx_file
         kwargs: dict[str, Any] = {"device": "cpu", "local_files_only": True, "max_length": config.max_length}
         if config.backend == "torch":
@@ -112,9 +114,10 @@ class CrossEncoderReranker:
         """Relevance probabilities of (query, text) pairs, ``(len(pairs),)`` float32."""
         if not pairs:
             return np.zeros(0, dtype=np.float32)
-        scores = self.model.predict(
-            list(pairs), batch_size=self.config.batch_size, show_progress_bar=False, convert_to_numpy=True
-        )
+        with self._lock:  # one tokenizer: threads take turns (see SentenceEncoder)
+            scores = self.model.predict(
+                list(pairs), batch_size=self.config.batch_size, show_progress_bar=False, convert_to_numpy=True
+            )
         return np.asarray(scores, dtype=np.float32).reshape(len(pairs))
 
     def save(self, directory: str | Path) -> None:

@@ -1,0 +1,114 @@
+"""The web page in a real browser: Playwright drives Debian's chromium (headless) against a server
+on loopback. Search, apply a facet, open an explanation, search in Chinese, and check that a
+product title holding markup renders as text. Screenshots go to test-artifacts/.
+
+CI installs chromium (.ci/run); elsewhere the test is skipped when no chromium is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.service.conftest import HOSTILE_TITLE
+from tests.service.server import Server
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if CHROMIUM is None and not os.environ.get("CI"):
+    pytest.skip("no chromium installed (apt-get install chromium; CI installs it)", allow_module_level=True)
+
+
+@pytest.fixture
+def page(service_index):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "CI must install Debian's chromium (see .ci/run)"
+    server = Server(service_index, token="t").start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            local = server.url
+            page.route(
+                "**/*", lambda route: route.continue_() if route.request.url.startswith(local) else route.abort()
+            )
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(local + "/")
+            yield page
+            assert not errors, errors
+            browser.close()
+    finally:
+        server.stop()
+
+
+def search(page, query: str) -> None:
+    page.fill("#q", query)
+    page.press("#q", "Enter")
+    page.wait_for_function("q => document.getElementById('summary').textContent.includes(q)", arg=query)
+
+
+def test_search_facet_explanation_chinese_and_markup(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    search(page, "usb cable")
+    results = page.locator("#results .result")
+    assert results.count() == 10
+    assert (
+        "usb" in results.first.locator(".title").inner_text().lower() or "cable" in page.inner_text("#results").lower()
+    )
+
+    # a brand facet: every result then has that brand, and the box stays checked
+    brand = results.first.locator(".brand").inner_text()  # the top result's brand
+    page.locator(f'#facets input[data-facet=brand][data-value="{brand}"]').check()
+    page.wait_for_function(
+        "b => [...document.querySelectorAll('#results .brand')].every(e => e.textContent === b)", arg=brand
+    )
+    assert page.locator("#facets input[data-facet=brand]:checked").get_attribute("data-value") == brand
+    assert f"brand={brand}" in page.url  # the filter is in the address (back button, sharing)
+    page.screenshot(path=str(ARTIFACTS / "service-page.png"), full_page=True)
+
+    # the explanation panel of the first result
+    page.locator("#results .why").first.click()
+    page.wait_for_selector("#explain-content table.places")
+    assert page.locator("#explain-panel").is_visible()
+    assert page.locator("#explain-content table.places tbody tr").count() >= 2  # lexical, dense
+    assert page.locator("#explain-content mark").count() >= 1  # highlighted query terms
+    page.screenshot(path=str(ARTIFACTS / "service-explanation.png"))
+    page.click("#explain-close")
+    assert not page.locator("#explain-panel").is_visible()
+
+    # Chinese
+    search(page, "蓝牙耳机")
+    assert "蓝牙" in page.locator("#results .result .title").first.inner_text()
+
+    # markup in product text is shown as text, never run
+    search(page, "evil mug")
+    title = page.locator("#results .result .title").first
+    assert title.inner_text() == HOSTILE_TITLE
+    assert page.locator("#results script, #results img[src=x]").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#results .brand").first.inner_text() == "<b>Bold</b>"
+
+    # a query with markup is shown as text too
+    search(page, "<img src=x onerror=window.__pwned=3>")
+    assert page.evaluate("window.__pwned") is None
+
+    # phone width: one column, nothing wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    search(page, "usb cable")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "service-phone.png"), full_page=True)
