@@ -122,6 +122,7 @@ def test_index_layout(index_dir):
     assert names == [
         "ids.txt",
         "lexical/data.csc.index.npy",
+        "lexical/field_lengths.json",
         "lexical/indices.csc.index.npy",
         "lexical/indptr.csc.index.npy",
         "lexical/lexical_config.json",
@@ -131,6 +132,12 @@ def test_index_layout(index_dir):
         "offsets.npy",
         "products.jsonl",
     ]
+
+
+def test_field_lengths_are_saved_and_loaded(index_dir, pipeline):
+    loaded = SearchPipeline.load(index_dir).lexical.average_lengths
+    assert loaded == pytest.approx(pipeline.lexical.average_lengths)
+    assert loaded["title"] > 1 and set(loaded) <= set(pipeline.config.lexical.fields)
 
 
 def test_no_pickle_anywhere(index_dir):
