@@ -36,7 +36,7 @@ from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits
 from shopmatch.retrieval.dense import DenseRetriever
-from shopmatch.retrieval.fusion import FusedHits, SourceHits, fuse
+from shopmatch.retrieval.fusion import FusedHits, fuse, single_source
 from shopmatch.retrieval.lexical import LexicalRetriever
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
 
@@ -69,14 +69,6 @@ class SearchResult:
             "retrievers": self.sources,
             "product": self.product,
         }
-
-
-def _single_source(hits: SearchHits, name: str, k: int) -> FusedHits:
-    """One retriever's hits in the shape fusion returns (its own ranks and scores as the source)."""
-    rows, scores = hits.rows[:, :k], hits.scores[:, :k]
-    ranks = np.where(rows >= 0, np.arange(1, rows.shape[1] + 1, dtype=np.int32), 0)
-    raw = np.where(rows >= 0, scores, np.nan).astype(np.float32)
-    return FusedHits(scores, rows, {name: SourceHits(ranks, raw)})
 
 
 class SearchPipeline:
@@ -199,7 +191,7 @@ class SearchPipeline:
         runs = {name: retriever.search(queries, k=depth) for name, retriever in self.retrievers.items()}
         if len(runs) == 1:
             ((name, hits),) = runs.items()
-            fused = _single_source(hits, name, keep)
+            fused = single_source(hits, name, keep)
         else:
             fused = fuse(runs, keep, self.config.fusion)
         if self.reranker is None:

@@ -33,7 +33,7 @@ from shopmatch.live.state import LiveState
 from shopmatch.live.vectors import VECTOR_RETRIEVERS, query_vector
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits
-from shopmatch.retrieval.fusion import FusedHits, SourceHits, fuse
+from shopmatch.retrieval.fusion import FusedHits, fuse, single_source
 
 EXACT_FILTER_LIMIT = 50_000
 
@@ -146,10 +146,7 @@ def candidates(state: LiveState, context: QueryContext, allowed: np.ndarray, dep
             runs[name] = _vectors(state, name, context.vectors.get(name), allowed, depth)
     if len(runs) == 1:
         ((name, hits),) = runs.items()
-        found = hits.rows >= 0
-        ranks = np.where(found, np.arange(1, hits.rows.shape[1] + 1, dtype=np.int32), 0)
-        raw = np.where(found, hits.scores, np.nan).astype(np.float32)
-        return FusedHits(hits.scores, hits.rows, {name: SourceHits(ranks, raw)})
+        return single_source(hits, name, depth)
     total = sum(int((hits.rows >= 0).sum()) for hits in runs.values())
     return fuse(runs, max(total, 1), state.base.config.fusion)
 

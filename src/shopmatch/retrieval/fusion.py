@@ -159,3 +159,11 @@ def fuse(runs: Mapping[str, SearchHits], k: int, config: FusionConfig) -> FusedH
                     ranks[name][q, i], raw[name][q, i] = seen[name][row]
     sources = {name: SourceHits(ranks[name], raw[name]) for name in names}
     return FusedHits(scores, rows, sources)
+
+
+def single_source(hits: SearchHits, name: str, k: int) -> FusedHits:
+    """One retriever's top ``k`` hits in the shape fusion returns (its own ranks and scores as the source)."""
+    rows, scores = hits.rows[:, :k], hits.scores[:, :k]
+    ranks = np.where(rows >= 0, np.arange(1, rows.shape[1] + 1, dtype=np.int32), 0)
+    raw = np.where(rows >= 0, scores, np.nan).astype(np.float32)
+    return FusedHits(scores, rows, {name: SourceHits(ranks, raw)})
