@@ -6,7 +6,7 @@ the demo's esci-us-150 judgments (k 10, every fourth request with a brand facet 
 an earlier answer). Reports requests, errors (any status ≠ 200 or transport error), throughput
 and latency percentiles. Bounded: it stops by itself after ``--seconds``.
 
-With ``--reranker MODEL_DIR`` a copy of the index gets that cross-encoder (int8 ONNX, top 50, the
+With ``--reranker MODEL_DIR`` (repeatable) a copy of the index gets that cross-encoder (int8 ONNX, top 50, the
 model's own settings otherwise) without re-encoding anything, and the same load runs against it.
 
 Usage::
@@ -54,7 +54,7 @@ def with_reranker(index: Path, model_dir: Path, top_n: int, work: Path) -> Path:
     rerank = RerankConfig.from_dict({"model": str(model_dir), "top_n": top_n, "backend": "onnx-int8"})
     config = replace(base.config, rerank=rerank)
     products = MemoryProducts([Product.from_dict(base.products.record(r)) for r in range(len(base))])
-    target = work / "index-rerank"
+    target = work / "index"
     SearchPipeline(config, products, base.retrievers, CrossEncoderReranker.from_config(rerank)).save(target)
     return target
 
@@ -126,7 +126,9 @@ def main() -> int:
     parser.add_argument("index", type=Path)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--reranker", type=Path, help="also run with this cross-encoder re-ranking the top --top-n")
+    parser.add_argument(
+        "--reranker", type=Path, action="append", default=[], help="also run with this cross-encoder (repeatable)"
+    )
     parser.add_argument("--top-n", type=int, default=50)
     parser.add_argument("--numba", action="store_true", help="serve with the numba BM25 backend")
     parser.add_argument("--json", type=Path)
@@ -137,9 +139,10 @@ def main() -> int:
         plain = work / "index"
         shutil.copytree(args.index, plain)  # the service may write a log beside it: never touch the original
         results = [run_one(plain, "hybrid, no re-ranking", texts, args)]
-        if args.reranker:
-            reranked = with_reranker(plain, args.reranker, args.top_n, work)
-            results.append(run_one(reranked, f"hybrid + cross-encoder top {args.top_n} (int8)", texts, args))
+        for i, model in enumerate(args.reranker):
+            reranked = with_reranker(plain, model, args.top_n, work / f"rerank-{i}")
+            label = f"hybrid + cross-encoder {model.parent.name}/{model.name}, top {args.top_n} (int8)"
+            results.append(run_one(reranked, label, texts, args))
     print()
     print("| system | clients | requests | errors | throughput (req/s) | p50 ms | p90 ms | p99 ms |")
     print("|---|---|---|---|---|---|---|---|")
