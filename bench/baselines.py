@@ -14,12 +14,16 @@ Protocols (``../shared/docs/benchmarks.md``; data from ``../shared/data``):
 - **zh-qbqtc**: trained on ``train.tsv`` (10% of its rows, seeded, held out as dev set for early
   stopping and the class thresholds), measured on ``test.tsv``: accuracy, macro-F1 (3 classes).
   Word vectors + cosine: word2vec on the training texts, thresholds on the cosine chosen on the
-  training rows (macro-F1).
+  training rows (macro-F1). BM25 (unsupervised): shopmatch's lexical BM25 (one field, k1 1.2,
+  b 0.75, ``jieba+char`` Chinese tokens) of ``text_a`` against ``text_b``, the index built over
+  the set's distinct ``text_b`` texts (train and test: no labels); thresholds as for the cosine.
 - **zh-ecom-query-item** as pairs: accuracy, F1, ROC-AUC by 5-fold cross-validation over rows
   (fold = row index mod 5; dev = 10% of the training rows), and zero-shot from the zh-qbqtc models:
   a pair is predicted to match when the qbqtc model predicts class ≥ 1 (somewhat or very
   relevant); ROC-AUC from the model's score.
-- **zh-ecom-title-attribute** as pairs: the same 5-fold cross-validation over rows.
+- **zh-ecom-title-attribute** as pairs: the same 5-fold cross-validation over rows. The BM25 row
+  on both ecom sets: index over all the set's distinct ``text_b``, threshold chosen on the
+  training folds' rows (F1), AUC from the raw score.
 - **homedepot** (``--only homedepot`` or ``all``): dev = every 10th query id in ascending order, train =
   the rest (10% of its queries as early-stopping dev set); rerank NDCG@10 on dev, gain = label − 1.
 
@@ -27,6 +31,7 @@ Usage::
 
     .venv/bin/python bench/baselines.py --json bench/results/baselines.json | tee bench/results/baselines.md
     .venv/bin/python bench/baselines.py --only esci,qbqtc
+    .venv/bin/python bench/baselines.py --only qbqtc,ecom --unsupervised   # word2vec and BM25 rows only
 
 Markdown goes to stdout (machine header first); progress notes go to stderr. Models run with one
 torch thread. Training times are noted as rough figures only (the machine is shared).
@@ -69,6 +74,7 @@ LSTM_NEG = "two-tower BiLSTM + 1 random negative per pair"
 ESCI_EXTRA = {LSTM_NEG: (TwoTowerLSTM, TwoTowerLSTMConfig(random_negatives=1))}  # esci only: for retrieval
 WV = "word2vec mean + cosine (unsupervised)"
 WV_CONFIG = WordVectorConfig()
+BM25 = "BM25 jieba+char (shopmatch lexical, k1 1.2, b 0.75; unsupervised)"
 QUICK: dict[str, int] = {}  # --quick: a smoke test of the code paths (1 epoch, fewer rows), not figures
 LSTM = "two-tower BiLSTM (max pooling)"
 
@@ -117,6 +123,28 @@ def cosine_pairs(wv: WordVectorRetriever, pairs: Sequence[Pair]) -> np.ndarray:
     a = wv.encode_queries([p.text_a for p in pairs])
     b = wv.encode_queries([p.text_b for p in pairs])
     return (a * b).sum(axis=1)
+
+
+def bm25_pair_scores(candidates: Sequence[str], pairs: Sequence[Pair]) -> np.ndarray:
+    """BM25 of each pair's ``text_a`` against its ``text_b``, the index built over ``candidates``.
+
+    shopmatch's :class:`LexicalRetriever` with one field (title weight 1, b 0.75, k1 1.2) and the
+    default analyzer (``chinese="jieba+char"``); 0 where no query term occurs in the candidate.
+    """
+    from shopmatch.catalog import Product
+    from shopmatch.retrieval.lexical import FieldWeight, LexicalConfig, LexicalRetriever
+
+    texts = list(dict.fromkeys(candidates))
+    row_of = {t: i for i, t in enumerate(texts)}
+    config = LexicalConfig(fields={"title": FieldWeight(1.0, 0.75)}, k1=1.2, chinese="jieba+char")
+    bm25 = LexicalRetriever.build([Product(f"c{i}", t) for i, t in enumerate(texts)], config)
+    by_query: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_query.setdefault(p.text_a, []).append(i)
+    out = np.zeros(len(pairs), dtype=np.float64)
+    for query, idx in by_query.items():
+        out[idx] = bm25.score_rows(query, [row_of[pairs[i].text_b] for i in idx])
+    return out
 
 
 def split_rows(rows: list[Pair], fraction: float = 0.1, seed: int = 0) -> tuple[list[Pair], list[Pair]]:
@@ -246,6 +274,12 @@ def bench_qbqtc(results: dict[str, Any]) -> dict[str, Any]:
     predicted = np.searchsorted(thresholds, cosine_pairs(wv, test), side="right")
     out[WV] = pair_metrics(labels, predicted)
     models[WV] = (wv, thresholds)
+    t0 = time.perf_counter()
+    candidates = [p.text_b for p in train_all] + [p.text_b for p in test]
+    train_s, test_s = np.split(bm25_pair_scores(candidates, [*train_all, *test]), [len(train_all)])
+    thresholds = choose_thresholds(train_s, np.array([p.label for p in train_all]), 3)
+    out[BM25] = pair_metrics(labels, np.searchsorted(thresholds, test_s, side="right"))
+    note(f"qbqtc: {BM25}: {out[BM25]} (thresholds {thresholds}, {time.perf_counter() - t0:.0f} s)")
     train, dev = split_rows(train_all)
     for name, (cls, config) in TRAINED.items():
         t0 = time.perf_counter()
@@ -260,7 +294,8 @@ def bench_qbqtc(results: dict[str, Any]) -> dict[str, Any]:
     print(markdown_table(["system", "accuracy", "macro-F1"], rows))
     print(
         "\nClasses from the score by two thresholds chosen for macro-F1 on the dev rows (trained models; "
-        "10% of train.tsv) or on the training rows (cosine). Majority class (1) alone: accuracy "
+        "10% of train.tsv) or on the training rows (cosine, BM25). BM25 index: the distinct text_b of "
+        "train.tsv and test.tsv. Majority class (1) alone: accuracy "
         f"{np.mean(np.array(labels) == 1):.3f}. Published: BERT-base 71.8 / 64.1 trained on 180k pairs."
     )
     results["qbqtc"] = out
@@ -273,9 +308,10 @@ def bench_pairs_cv(results: dict[str, Any], name: str, key: str, zero_shot: dict
         return
     rows_all = read_pairs(path)
     labels_all = np.array([p.label for p in rows_all])
-    scores: dict[str, np.ndarray] = {n: np.zeros(len(rows_all)) for n in (WV, *TRAINED)}
-    predicted: dict[str, np.ndarray] = {n: np.zeros(len(rows_all), dtype=np.int64) for n in (WV, *TRAINED)}
-    per_fold: dict[str, list[dict[str, float]]] = {n: [] for n in (WV, *TRAINED)}
+    scores: dict[str, np.ndarray] = {n: np.zeros(len(rows_all)) for n in (WV, BM25, *TRAINED)}
+    predicted: dict[str, np.ndarray] = {n: np.zeros(len(rows_all), dtype=np.int64) for n in (WV, BM25, *TRAINED)}
+    per_fold: dict[str, list[dict[str, float]]] = {n: [] for n in (WV, BM25, *TRAINED)}
+    bm25_all = bm25_pair_scores([p.text_b for p in rows_all], rows_all)  # unsupervised: one index, all folds
     for fold in range(5):
         test_idx = [i for i in range(len(rows_all)) if i % 5 == fold]
         train_rows = [rows_all[i] for i in range(len(rows_all)) if i % 5 != fold]
@@ -284,6 +320,10 @@ def bench_pairs_cv(results: dict[str, Any], name: str, key: str, zero_shot: dict
         t = choose_thresholds(cosine_pairs(wv, train_rows), np.array([p.label for p in train_rows]), 2)
         s = cosine_pairs(wv, test_rows)
         scores[WV][test_idx], predicted[WV][test_idx] = s, np.searchsorted(t, s, side="right")
+        train_idx = [i for i in range(len(rows_all)) if i % 5 != fold]
+        t = choose_thresholds(bm25_all[train_idx], labels_all[train_idx], 2)
+        s = bm25_all[test_idx]
+        scores[BM25][test_idx], predicted[BM25][test_idx] = s, np.searchsorted(t, s, side="right")
         fit, dev = split_rows(train_rows)
         for n, (cls, config) in TRAINED.items():
             model = fit_pairs(cls, config, fit, dev)
@@ -314,7 +354,8 @@ def bench_pairs_cv(results: dict[str, Any], name: str, key: str, zero_shot: dict
     print(markdown_table(["system", "accuracy", "F1", "ROC-AUC"], table))
     note_text = (
         "\n5-fold CV: fold = row index mod 5, metrics per fold then averaged; trained models hold out "
-        "10% of the training rows as dev set (early stopping, threshold)."
+        "10% of the training rows as dev set (early stopping, threshold); the cosine and BM25 rows choose "
+        "their threshold on the training folds' rows. BM25 index: all distinct text_b of the set (no labels)."
     )
     if zero_shot:
         note_text += (
@@ -363,7 +404,11 @@ def main() -> None:
     parser.add_argument("--only", default="esci,qbqtc,ecom", help="comma list of esci, qbqtc, ecom, homedepot; or all")
     parser.add_argument("--json", help="write all figures to this JSON file")
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 epoch, 2,000 qbqtc rows (not figures)")
+    parser.add_argument("--unsupervised", action="store_true", help="only the word2vec and BM25 rows (no training)")
     args = parser.parse_args()
+    if args.unsupervised:
+        TRAINED.clear()
+        ESCI_EXTRA.clear()
     if args.quick:
         global WV_CONFIG
         QUICK["rows"] = 2000
