@@ -7,7 +7,7 @@ an earlier answer). Reports requests, errors (any status ≠ 200 or transport er
 and latency percentiles. Bounded: it stops by itself after ``--seconds``.
 
 With ``--reranker MODEL_DIR`` (repeatable) a copy of the index gets that cross-encoder (int8 ONNX, top 50, the
-model's own settings otherwise) without re-encoding anything, and the same load runs against it.
+token limit and product text of its training record) without re-encoding anything, and the same load runs against it.
 
 Usage::
 
@@ -51,7 +51,8 @@ def with_reranker(index: Path, model_dir: Path, top_n: int, work: Path) -> Path:
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 
     base = SearchPipeline.load(index)
-    rerank = RerankConfig.from_dict({"model": str(model_dir), "top_n": top_n, "backend": "onnx-int8"})
+    # with_model: the token limit and product text the model was trained with (its training record)
+    rerank = RerankConfig.from_dict({"top_n": top_n, "backend": "onnx-int8"}).with_model(model_dir)
     config = replace(base.config, rerank=rerank)
     products = MemoryProducts([Product.from_dict(base.products.record(r)) for r in range(len(base))])
     target = work / "index"
