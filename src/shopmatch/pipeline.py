@@ -213,11 +213,9 @@ class SearchPipeline:
     def _results(self, hits: FusedHits, q: int) -> list[SearchResult]:
         out = []
         for i, (row, score) in enumerate(hits.query(q)):
-            sources = {}
-            for name, source in hits.sources.items():
-                rank = int(source.ranks[q, i])
-                sources[name] = {"rank": rank or None, "score": round(float(source.scores[q, i]), 6) if rank else None}
-            out.append(SearchResult(self.products.id_of(row), score, i + 1, self.products.record(row), sources))
+            out.append(
+                SearchResult(self.products.id_of(row), score, i + 1, self.products.record(row), hits.places(q, i))
+            )
         return out
 
     def search_ids(self, queries: Sequence[str], k: int = 100) -> list[list[tuple[str, float]]]:

@@ -31,6 +31,7 @@ import numpy as np
 from shopmatch.live.filters import Filters
 from shopmatch.live.state import LiveState
 from shopmatch.live.vectors import VECTOR_RETRIEVERS, query_vector
+from shopmatch.pipeline import SearchResult
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits
 from shopmatch.retrieval.fusion import FusedHits, fuse, single_source
@@ -114,19 +115,9 @@ def search(state: LiveState, request: SearchRequest) -> SearchPage:
     results, rows = [], []
     for i in range(request.offset, min(window, total)):
         row = int(matching.rows[0, i])
-        sources = {}
-        for name, source in matching.sources.items():
-            rank = int(source.ranks[0, i])
-            sources[name] = {"rank": rank or None, "score": round(float(source.scores[0, i]), 6) if rank else None}
-        results.append(
-            {
-                "rank": i + 1,
-                "product_id": state.id_of(row),
-                "score": round(float(matching.scores[0, i]), 6),
-                "retrievers": sources,
-                "product": state.record(row),
-            }
-        )
+        score = float(matching.scores[0, i])
+        result = SearchResult(state.id_of(row), score, i + 1, state.record(row), matching.places(0, i))
+        results.append(result.to_dict())
         rows.append(row)
     took = (time.perf_counter() - started) * 1000
     return SearchPage(request.query, total, results, facets, reranker is not None, took, rows)

@@ -101,6 +101,15 @@ class FusedHits(SearchHits):
 
     sources: dict[str, SourceHits] = field(default_factory=dict)
 
+    def places(self, q: int, i: int) -> dict[str, dict[str, Any]]:
+        """Where result ``i`` of query ``q`` stood in each source: ``{name: {"rank", "score"}}``,
+        both None where that source did not return it."""
+        out = {}
+        for name, source in self.sources.items():
+            rank = int(source.ranks[q, i])
+            out[name] = {"rank": rank or None, "score": round(float(source.scores[q, i]), 6) if rank else None}
+        return out
+
 
 def _normalized(scores: list[float], normalization: str) -> tuple[list[float], float]:
     """Normalized scores and the value a missing product gets."""
