@@ -213,3 +213,25 @@ def test_concurrent_searches_and_writes(live):
         counts = list(pool.map(one, range(len(queries))))
     assert all(c > 0 for c in counts)
     assert live.get("c30") is not None
+
+
+def test_word_vector_retriever_takes_live_updates(catalog, tmp_path):
+    """The delta embeds new products for every vector retriever, word vectors included."""
+    from shopmatch.catalog import Product
+    from shopmatch.config import PipelineConfig
+
+    config = PipelineConfig(retrievers=("lexical", "word_vectors"))
+    SearchPipeline.build(catalog.products, config).save(tmp_path / "wv")
+    live = LiveIndex(tmp_path / "wv", compact_after=0)
+    record = live.get("p006")
+    live.delete(["p006"])
+    live.upsert([Product.from_dict(record).to_dict()])
+    (slot_vector,) = live.state.delta.vectors("word_vectors")
+    base = live.state.base.retrievers["word_vectors"]
+    stored = base.index.vectors_of(np.array([live.state.base.products.row_of("p006")]))[0]
+    assert np.allclose(slot_vector, stored, atol=1e-5)
+    page = live.search(SearchRequest("usb cable", k=5))
+    assert "p006" in ids(page) and page.results[0]["retrievers"].keys() == {"lexical", "word_vectors"}
+    live.compact()
+    assert "p006" in ids(live.search(SearchRequest("usb cable", k=5)))
+    live.close()

@@ -130,6 +130,10 @@ class WordVectorRetriever:
                     out[i] = mean / norm
         return out
 
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit mean word vectors of product texts, as the index holds them."""
+        return self._mean_vectors(self.analyzer.many(list(texts)))
+
     def encode_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Unit mean word vectors of queries (zero rows for queries with no known word)."""
         return self._mean_vectors(self.analyzer.many(list(queries)))

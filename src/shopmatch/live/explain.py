@@ -74,7 +74,8 @@ def matched_fields(state: LiveState, query: str, row: int) -> dict[str, Any]:
         if not text:
             continue
         text = text[:MAX_FIELD_CHARS]
-        found = [t for t in terms if t in set(lexical.analyzer(text))]
+        field_terms = set(lexical.analyzer(text))
+        found = [t for t in terms if t in field_terms]
         fields[name] = {"matched": found, "highlight": highlight(text, wanted, lexical.analyzer)}
     return {"terms": {t: round(s, 4) for t, s in term_scores.items()}, "fields": fields}
 

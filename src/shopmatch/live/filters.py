@@ -7,7 +7,7 @@ the candidates that pass every *other* filter, so picking one brand still shows 
 
 Example:
     >>> from shopmatch.catalog import Product
-    >>> columns = FilterColumns.from_records([
+    >>> columns = FilterColumns([
     ...     Product("1", "Mug", brand="Acme", category=["Home", "Kitchen"], price=8.0).to_dict(),
     ...     Product("2", "Lamp", brand="Lumo", category=["Home", "Lighting"], price=30.0).to_dict(),
     ... ])
@@ -102,10 +102,6 @@ class FilterColumns:
         ]
         self.price = np.array([_number(r.get("price")) for r in records], dtype=np.float64)
         self.rating = np.array([_number(r.get("rating")) for r in records], dtype=np.float64)
-
-    @classmethod
-    def from_records(cls, records: Sequence[Mapping[str, Any]]) -> FilterColumns:
-        return cls(records)
 
     def mask(self, filters: Filters) -> np.ndarray:
         """Rows that pass every filter."""

@@ -191,8 +191,9 @@ class LiveIndex:
         """Delete products; ids that are not in the catalog come back in ``not_found``."""
         with self._write_lock:
             state = self._state
-            found = [pid for pid in dict.fromkeys(product_ids) if state.row_of(pid) is not None]
-            missing = [pid for pid in dict.fromkeys(product_ids) if pid not in set(found)]
+            wanted = list(dict.fromkeys(product_ids))
+            found = [pid for pid in wanted if state.row_of(pid) is not None]
+            missing = [pid for pid in wanted if state.row_of(pid) is None]
             if not found:
                 return WriteResult(state.seq, not_found=missing)
             seq = self.wal.append("delete", {"ids": found}, min_seq=state.seq)

@@ -38,6 +38,5 @@ def product_vectors(
 ) -> np.ndarray:
     """The vectors the retriever's index holds for ``products`` (encoded now)."""
     texts = [config.dense.text.render(p) for p in products]
-    if isinstance(retriever, DenseRetriever):
-        return retriever.encoder.encode_documents(texts).astype(np.float32)
-    return retriever._mean_vectors(retriever.analyzer.many(texts))
+    encode = retriever.encoder.encode_documents if isinstance(retriever, DenseRetriever) else retriever.encode_documents
+    return encode(texts).astype(np.float32)
