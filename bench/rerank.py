@@ -66,6 +66,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lr1e-4-2ep": {"learning_rate": 1e-4, "epochs": 2},
     "lr1e-4-2ep-neg": {"learning_rate": 1e-4, "epochs": 2, "negatives": 10},
     "student-2layers-32tok": {"max_layers": 2, "max_length": 32, "learning_rate": 1e-4, "epochs": 2, "negatives": 10},
+    # The same data and schedule as lr1e-4-2ep-neg, listwise: LambdaLoss over each query's list
+    # (judged + 10 unjudged products), 2 queries a step.
+    "lambda-2ep-neg": {"loss": "lambda", "learning_rate": 1e-4, "epochs": 2, "negatives": 10, "batch_size": 2},
+    # Distilled students: start from the fold's teacher (its first layers and head) and learn its
+    # probabilities on the judged pairs and on every unjudged product of the hybrid top 100.
+    "distilled-2layers-32tok": {
+        "teacher": "lr1e-4-2ep-neg",
+        "max_layers": 2,
+        "max_length": 32,
+        "learning_rate": 1e-4,
+        "epochs": 2,
+        "negatives": 100,
+        "depth": 100,
+    },
     "+homedepot": {"extra": "homedepot"},
     "homedepot-only": {"extra": "homedepot", "esci": False},
 }
@@ -131,6 +145,13 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
 
     options = {**BASE, **VARIANTS[variant]}
     negatives = options.pop("negatives", 0)
+    depth = options.pop("depth", 50)
+    teacher = options.pop("teacher", None)
+    teacher_dir = MODELS / teacher / f"fold{fold}" if teacher else None
+    if teacher_dir is not None:
+        if not (teacher_dir / "config.json").is_file():
+            raise SystemExit(f"{variant}: train the teacher first (cv --variant {teacher} --folds {fold})")
+        options["model"] = str(teacher_dir)  # the student starts from the teacher's lower layers
     extra = options.pop("extra", None)
     use_esci = options.pop("esci", True)
     shared = extra is not None and not use_esci  # trained once, the same model for every fold
@@ -139,7 +160,12 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
         return out, TrainingSummary.load(out).to_dict()
     pairs = labeled_pairs(train_judged, products, gains) if use_esci else []
     if negatives:
-        pairs += mined_negatives(train_judged, products, negatives, seed=fold)
+        pairs += mined_negatives(train_judged, products, negatives, seed=fold, depth=depth)
+    if teacher_dir is not None:
+        from shopmatch.train.distill import teacher_targets
+
+        note(f"{variant} fold {fold}: the teacher {teacher_dir} labels {len(pairs):,} pairs")
+        pairs = teacher_targets(teacher_dir, pairs)
     if extra == "homedepot":
         pairs += homedepot_pairs(HOMEDEPOT_PAIRS)
     random.Random(fold).shuffle(pairs)

@@ -123,3 +123,46 @@ def test_train_cross_encoder_with_mined_negatives(fixtures, tiny_model, tmp_path
     summary = json.loads((out / "training_summary.json").read_text())
     mined = summary["data"]["train_pairs"] - judged_pairs
     assert "negative pairs added" in result.output and 0 < mined <= 2 * summary["data"]["train_queries"]
+
+
+def test_train_cross_encoder_distils_a_teacher_into_a_smaller_student(fixtures, tiny_model, tmp_path, monkeypatch):
+    from shopmatch.train import distill
+
+    catalog = ["--catalog", str(fixtures / "catalog" / "products.jsonl"),
+               "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "--dev-fraction", "0", *FAST]  # fmt: skip
+    teacher = tmp_path / "teacher"
+    result = CliRunner().invoke(
+        app, ["train", "cross-encoder", *catalog, "-o", str(teacher), "--model", str(tiny_model)]
+    )
+    assert result.exit_code == 0, result.output
+    seen = {}
+    real = distill.teacher_targets
+
+    def spy(teacher_dir, pairs, **kwargs):
+        seen.update(teacher=teacher_dir, pairs=len(pairs), **kwargs)
+        return real(teacher_dir, pairs, **kwargs)
+
+    monkeypatch.setattr(distill, "teacher_targets", spy)
+    student = tmp_path / "student"
+    result = CliRunner().invoke(
+        app,
+        ["train", "cross-encoder", *catalog, "-o", str(student), "--model", str(teacher), "--max-layers", "1",
+         "--teacher", str(teacher), "--teacher-weight", "0.5", "--negatives", "2", "--negatives-depth", "10",
+         "--mine-with", "lexical"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((student / "training_summary.json").read_text())
+    assert seen == {"teacher": teacher, "pairs": summary["data"]["train_pairs"], "teacher_weight": 0.5}
+    assert "the teacher" in result.output and "labels" in result.output
+    assert json.loads((student / "config.json").read_text())["num_hidden_layers"] == 1
+
+
+def test_train_cross_encoder_with_a_missing_teacher(fixtures, tiny_model, tmp_path):
+    result = CliRunner().invoke(
+        app,
+        ["train", "cross-encoder", "--catalog", str(fixtures / "catalog" / "products.jsonl"),
+         "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "-o", str(tmp_path / "s"),
+         "--model", str(tiny_model), "--teacher", str(tmp_path / "nowhere"), *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "not a model directory" in result.output
+    assert not (tmp_path / "s").exists()

@@ -498,9 +498,23 @@ def train_cross_encoder_command(
     mine_with: Annotated[
         str, typer.Option(help="Retrievers that find the unjudged negatives: lexical,dense | lexical | dense.")
     ] = "lexical,dense",
+    loss: Annotated[
+        str, typer.Option(help="bce (per pair, calibrated probabilities) or lambda (listwise LambdaLoss per query).")
+    ] = "bce",
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="Distil: a trained cross-encoder whose probabilities become the targets (of the judged "
+            "pairs and of the --negatives candidates). Start the student from it with --model TEACHER --max-layers N.",
+        ),
+    ] = None,
+    teacher_weight: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="With --teacher: share of its probability in a target (rest: the label)."),
+    ] = 1.0,
     resume: ResumeOpt = False,
 ) -> None:
-    """Fine-tune a cross-encoder re-ranker on judged (query, product) pairs."""
+    """Fine-tune a cross-encoder re-ranker on judged (query, product) pairs, or distil one into a smaller student."""
     from shopmatch.catalog import read_catalog
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.train.cross_encoder import train_cross_encoder
@@ -511,7 +525,7 @@ def train_cross_encoder_command(
             model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             warmup_ratio=warmup_ratio, max_length=max_length, seed=seed, patience=patience, imbalance=imbalance,
             lora=lora, lora_rank=lora_rank, lora_alpha=2 * lora_rank, fgm_epsilon=fgm, augment=augment,
-            augment_probability=augment_probability, max_layers=max_layers,
+            augment_probability=augment_probability, max_layers=max_layers, loss=loss,
         )  # fmt: skip
         gain_map = GainMap.parse(gains)
         products = read_catalog(catalog)
@@ -527,6 +541,11 @@ def train_cross_encoder_command(
         if negatives:
             retrievers = tuple(r.strip() for r in mine_with.split(",") if r.strip())
             train_pairs += _mined_negatives(products, train_set, negatives, negatives_depth, seed, retrievers)
+        if teacher is not None:
+            from shopmatch.train.distill import teacher_targets
+
+            err.print(f"the teacher {teacher} labels {len(train_pairs):,} training pairs")
+            train_pairs = teacher_targets(teacher, train_pairs, teacher_weight=teacher_weight)
         err.print(
             f"training on {len(train_pairs):,} pairs ({len(train_set.queries)} queries)"
             + (f", dev {len(dev_pairs):,} pairs ({len(dev_set.queries)} queries)" if dev_pairs else ", no dev set")

@@ -245,3 +245,34 @@ def test_augmentation_changes_what_the_model_sees(tiny_model, tmp_path, monkeypa
     train_cross_encoder(pairs, tmp_path / "aug", cfg)
     assert any(q != "stainless steel kitchen towel" and sorted(q.split()) == sorted(
         "stainless steel kitchen towel".split()) for q in seen)  # fmt: skip
+
+
+def test_listwise_lambda_loss_learns_the_order_within_queries(tiny_model, tmp_path, monkeypatch):
+    from sklearn.metrics import roc_auc_score
+
+    lists = []
+    original = ce_module._listwise
+
+    def spy(model, pairs):
+        loss, dataset = original(model, pairs)
+        lists.extend(dataset)
+        return loss, dataset
+
+    monkeypatch.setattr(ce_module, "_listwise", spy)
+    out = tmp_path / "lambda"
+    summary = train_cross_encoder(
+        match_pairs(96), out, config(tiny_model, epochs=6, batch_size=2, learning_rate=5e-3, loss="lambda")
+    )
+    assert len(lists) == 24 and all(len(row["docs"]) == 4 and sorted(row["labels"]) == [0, 0, 1, 1] for row in lists)
+    assert summary.config["loss"] == "lambda"
+    held_out = match_pairs(40, seed=5)
+    scores = load_pair_classifier(out).predict([(p.query, p.text) for p in held_out])
+    assert roc_auc_score([p.target for p in held_out], scores) > 0.95
+
+
+def test_lambda_loss_refuses_pointwise_options_and_pair_classifiers(tiny_model, tmp_path):
+    for bad in ({"imbalance": "pos_weight"}, {"augment": ("typo",)}, {"fgm_epsilon": 1.0}, {"loss": "hinge"}):
+        with pytest.raises(ConfigError):
+            config(tiny_model, **{"loss": "lambda", **bad})
+    with pytest.raises(ConfigError, match="pair classifier"):
+        train_pair_classifier([Pair("a", "b", 1), Pair("a", "c", 0)], tmp_path / "x", config(tiny_model, loss="lambda"))

@@ -13,7 +13,10 @@ checkpoints) with shopmatch's own pieces around it:
   when saved, so the result is a plain model directory;
 - FGM adversarial training on the word embeddings (:mod:`shopmatch.train.fgm`);
 - data augmentation on the fly (:mod:`shopmatch.train.augment`);
-- ``max_layers``: keep only the first N transformer layers (a smaller, faster student).
+- ``max_layers``: keep only the first N transformer layers (a smaller, faster student);
+- ``loss = "lambda"``: instead of BCE per pair, sentence-transformers' listwise ``LambdaLoss``
+  (NDCG-Loss2++ weighting) over each query's list of pairs — it optimizes the order within a
+  query, which is what NDCG measures, and leaves the scores uncalibrated.
 
 The saved directory loads with ``sentence_transformers.CrossEncoder(out_dir)`` and holds
 ``shopmatch_reranker.json`` (the product text template and token limit it was trained with) and
@@ -52,6 +55,8 @@ from shopmatch.train.summary import TrainingSummary
 logger = logging.getLogger(__name__)
 
 IMBALANCE = ("none", "pos_weight", "resample")
+LOSSES = ("bce", "lambda")
+LIST_CHUNK = 32  # pairs per forward pass of the listwise loss
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class CrossEncoderTrainConfig(ConfigSection):
         augment: augmentation operations (``token_dropout``, ``word_swap``, ``typo``,
             ``field_shuffle``, ``synonym``); ``augment_probability`` of a pair being changed.
         max_layers: keep only the first N transformer layers (None: all).
+        loss: ``bce`` (per pair, the sigmoid head's binary cross-entropy) or ``lambda`` (listwise
+            over each query's pairs; ``batch_size`` then counts queries, not pairs).
     """
 
     SECTION = "train"
@@ -98,6 +105,7 @@ class CrossEncoderTrainConfig(ConfigSection):
     augment: tuple[str, ...] = field(default_factory=tuple)
     augment_probability: float = 0.3
     max_layers: int | None = None
+    loss: str = "bce"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lora_rank", "lora_alpha"):
@@ -109,6 +117,10 @@ class CrossEncoderTrainConfig(ConfigSection):
             require_int(self.SECTION, "max_layers", self.max_layers)
         if self.imbalance not in IMBALANCE:
             raise ConfigError(f"imbalance must be one of {', '.join(IMBALANCE)}, got {self.imbalance!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.loss == "lambda" and (self.imbalance != "none" or self.augment or self.fgm_epsilon):
+            raise ConfigError("loss 'lambda' works on whole query lists: use it without imbalance, augment and FGM")
         for name, low, high in (
             ("learning_rate", 0.0, 1.0),
             ("warmup_ratio", 0.0, 1.0),
@@ -380,8 +392,6 @@ def train_cross_encoder(
     Returns:
         The :class:`TrainingSummary` (also saved next to the model).
     """
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
-
     config = config or CrossEncoderTrainConfig()
     pairs = list(train)
     if not pairs:
@@ -391,14 +401,10 @@ def train_cross_encoder(
     _seed_everything(config.seed)
     model = load_cross_encoder(model_dir or config.model, max_length=config.max_length, max_layers=config.max_layers)
     positives = sum(p.target for p in pairs)
-    pos_weight = None
-    if config.imbalance == "pos_weight" and 0 < positives < len(pairs):
-        import torch
-
-        pos_weight = torch.tensor((len(pairs) - positives) / positives)
-    loss = BinaryCrossEntropyLoss(model, pos_weight=pos_weight)
-    augmenter = Augmenter(config.augment, config.augment_probability, config.seed) if config.augment else None
-    dataset = _dataset([p.query for p in pairs], [p.text for p in pairs], [float(p.target) for p in pairs], augmenter)
+    if config.loss == "lambda":
+        loss, dataset = _listwise(model, pairs)
+    else:
+        loss, dataset = _pointwise(model, pairs, config)
     evaluator = None
     if dev:
         from shopmatch.train.evaluation import RerankDevEvaluator
@@ -421,6 +427,41 @@ def train_cross_encoder(
     return fit(model, dataset, loss, out_dir, config, summary, evaluator=evaluator, resume=resume, record=record)
 
 
+def _pointwise(model: Any, pairs: list[LabeledPair], config: CrossEncoderTrainConfig) -> tuple[Any, Any]:
+    """Binary cross-entropy per (query, text, target) row, with pos_weight and augmentation."""
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    positives = sum(p.target for p in pairs)
+    pos_weight = None
+    if config.imbalance == "pos_weight" and 0 < positives < len(pairs):
+        import torch
+
+        pos_weight = torch.tensor((len(pairs) - positives) / positives)
+    augmenter = Augmenter(config.augment, config.augment_probability, config.seed) if config.augment else None
+    dataset = _dataset([p.query for p in pairs], [p.text for p in pairs], [float(p.target) for p in pairs], augmenter)
+    return BinaryCrossEntropyLoss(model, pos_weight=pos_weight), dataset
+
+
+def _listwise(model: Any, pairs: list[LabeledPair]) -> tuple[Any, Any]:
+    """``LambdaLoss`` over one row per query: (query, its texts, their targets), in first-seen order.
+
+    Queries are told apart by ``query_id`` (or by their text when the pairs have none).
+    """
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder.losses import LambdaLoss
+
+    lists: dict[str, tuple[str, list[str], list[float]]] = {}
+    for p in pairs:
+        _, texts, targets = lists.setdefault(p.query_id or p.query, (p.query, [], []))
+        texts.append(p.text)
+        targets.append(float(p.target))
+    rows = list(lists.values())
+    dataset = Dataset.from_dict(
+        {"query": [r[0] for r in rows], "docs": [r[1] for r in rows], "labels": [r[2] for r in rows]}
+    )
+    return LambdaLoss(model, mini_batch_size=LIST_CHUNK), dataset
+
+
 def train_pair_classifier(
     train: Sequence[Pair],
     out_dir: str | Path,
@@ -439,6 +480,10 @@ def train_pair_classifier(
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 
     config = config or CrossEncoderTrainConfig()
+    if config.loss != "bce":
+        raise ConfigError(
+            f"loss {config.loss!r} is for re-rankers; a pair classifier trains with (binary) cross-entropy"
+        )
     rows = list(train)
     if not rows:
         raise DataError("no training pairs")
