@@ -80,6 +80,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "negatives": 100,
         "depth": 100,
     },
+    "distilled-2layers-32tok-mse": {
+        "teacher": "lr1e-4-2ep-neg",
+        "max_layers": 2,
+        "max_length": 32,
+        "loss": "mse-logit",
+        "learning_rate": 2e-4,
+        "epochs": 3,
+        "negatives": 100,
+        "depth": 100,
+    },
     "+homedepot": {"extra": "homedepot"},
     "homedepot-only": {"extra": "homedepot", "esci": False},
 }
@@ -164,8 +174,14 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     if teacher_dir is not None:
         from shopmatch.train.distill import teacher_targets
 
-        note(f"{variant} fold {fold}: the teacher {teacher_dir} labels {len(pairs):,} pairs")
-        pairs = teacher_targets(teacher_dir, pairs)
+        cache = teacher_dir.with_name(f"{teacher_dir.name}-targets-n{negatives}-d{depth}.json")
+        if cache.is_file():
+            targets = json.loads(cache.read_text())
+            pairs = [replace(p, target=t) for p, t in zip(pairs, targets, strict=True)]
+        else:
+            note(f"{variant} fold {fold}: the teacher {teacher_dir} labels {len(pairs):,} pairs")
+            pairs = teacher_targets(teacher_dir, pairs)
+            cache.write_text(json.dumps([p.target for p in pairs]))
     if extra == "homedepot":
         pairs += homedepot_pairs(HOMEDEPOT_PAIRS)
     random.Random(fold).shuffle(pairs)

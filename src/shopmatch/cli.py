@@ -499,7 +499,11 @@ def train_cross_encoder_command(
         str, typer.Option(help="Retrievers that find the unjudged negatives: lexical,dense | lexical | dense.")
     ] = "lexical,dense",
     loss: Annotated[
-        str, typer.Option(help="bce (per pair, calibrated probabilities) or lambda (listwise LambdaLoss per query).")
+        str,
+        typer.Option(
+            help="bce (per pair, calibrated probabilities), lambda (listwise LambdaLoss per query) or "
+            "mse-logit (squared error of logits; for --teacher distillation)."
+        ),
     ] = "bce",
     teacher: Annotated[
         Path | None,

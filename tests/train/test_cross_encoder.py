@@ -276,3 +276,25 @@ def test_lambda_loss_refuses_pointwise_options_and_pair_classifiers(tiny_model, 
             config(tiny_model, **{"loss": "lambda", **bad})
     with pytest.raises(ConfigError, match="pair classifier"):
         train_pair_classifier([Pair("a", "b", 1), Pair("a", "c", 0)], tmp_path / "x", config(tiny_model, loss="lambda"))
+
+
+def test_a_three_class_classifier_can_be_fine_tuned_as_a_binary_one(tiny_model, tmp_path, caplog):
+    rows3 = [Pair(w, f"{w} {w}" if i % 3 == 2 else (w if i % 3 else "sofa"), i % 3) for i, w in enumerate(NOUNS * 3)]
+    train_pair_classifier(rows3, tmp_path / "three", config(tiny_model, epochs=1))
+    assert load_pair_classifier(tmp_path / "three").num_labels == 3
+    rows2 = [Pair(r.text_a, r.text_b, int(r.label > 0)) for r in rows3]
+    with caplog.at_level("INFO", logger="shopmatch.train.cross_encoder"):
+        train_pair_classifier(rows2, tmp_path / "two", config(tiny_model, epochs=1), model_dir=tmp_path / "three")
+    assert load_pair_classifier(tmp_path / "two").num_labels == 1
+    assert "3-output classifier; it gets a new 1-output one" in caplog.text
+    # the encoder weights come from the 3-class model, not from the start model
+    import torch
+
+    def embeddings(model):
+        return model.model.get_input_embeddings().weight
+
+    three = embeddings(load_pair_classifier(tmp_path / "three"))
+    fresh = embeddings(load_cross_encoder(tiny_model))
+    two = embeddings(load_pair_classifier(tmp_path / "two"))
+    assert (two - three).abs().mean() < (two - fresh).abs().mean()
+    assert not torch.equal(three, fresh)

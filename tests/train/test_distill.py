@@ -94,8 +94,11 @@ def student_scores(teacher, start, tmp_path, **options):
     )
 
 
-def test_a_student_from_a_random_model_learns_the_teachers_scores(teacher, tiny_model, tmp_path):
-    student, teacher_scores, untrained = student_scores(teacher, tiny_model, tmp_path, epochs=8, learning_rate=5e-3)
+@pytest.mark.parametrize("loss", ["bce", "mse-logit"])
+def test_a_student_from_a_random_model_learns_the_teachers_scores(teacher, tiny_model, tmp_path, loss):
+    student, teacher_scores, untrained = student_scores(
+        teacher, tiny_model, tmp_path, epochs=8, learning_rate=5e-3, loss=loss
+    )
     assert np.corrcoef(student, teacher_scores)[0, 1] > 0.9
     assert np.abs(student - teacher_scores).mean() < 0.5 * np.abs(untrained - teacher_scores).mean()
 
@@ -105,3 +108,20 @@ def test_a_student_started_from_the_teacher_keeps_its_head(teacher, tmp_path):
     assert np.corrcoef(student, teacher_scores)[0, 1] > 0.95
     positives, negatives = student[::2], student[1::2]  # match_pairs: even rows are the matches
     assert positives.min() > negatives.max()
+
+
+def test_mse_logit_regresses_the_targets_logits(tiny_model, tmp_path, monkeypatch):
+    from shopmatch.train import cross_encoder as ce_module
+
+    seen = []
+    original = ce_module._dataset
+
+    def spy(queries, texts, labels, augmenter):
+        seen.extend(labels)
+        return original(queries, texts, labels, augmenter)
+
+    monkeypatch.setattr(ce_module, "_dataset", spy)
+    pairs = [LabeledPair("q", "a", 0.5), LabeledPair("q", "b", 1.0), LabeledPair("q", "c", 0.0)]
+    config = CrossEncoderTrainConfig(model=str(tiny_model), epochs=1, batch_size=2, max_length=32, loss="mse-logit")
+    train_cross_encoder(pairs, tmp_path / "m", config)
+    assert seen == pytest.approx([0.0, np.log(0.9999 / 0.0001), -np.log(0.9999 / 0.0001)])

@@ -16,7 +16,10 @@ checkpoints) with shopmatch's own pieces around it:
 - ``max_layers``: keep only the first N transformer layers (a smaller, faster student);
 - ``loss = "lambda"``: instead of BCE per pair, sentence-transformers' listwise ``LambdaLoss``
   (NDCG-Loss2++ weighting) over each query's list of pairs — it optimizes the order within a
-  query, which is what NDCG measures, and leaves the scores uncalibrated.
+  query, which is what NDCG measures, and leaves the scores uncalibrated;
+- ``loss = "mse-logit"``: squared error between the model's logit and the target's logit — for
+  distillation (:mod:`shopmatch.train.distill`), where the targets are a teacher's probabilities:
+  it keeps the gradient large where BCE on soft targets near 0 is nearly flat.
 
 The saved directory loads with ``sentence_transformers.CrossEncoder(out_dir)`` and holds
 ``shopmatch_reranker.json`` (the product text template and token limit it was trained with) and
@@ -55,7 +58,8 @@ from shopmatch.train.summary import TrainingSummary
 logger = logging.getLogger(__name__)
 
 IMBALANCE = ("none", "pos_weight", "resample")
-LOSSES = ("bce", "lambda")
+LOSSES = ("bce", "lambda", "mse-logit")
+LOGIT_CLIP = 1e-4  # targets 0 and 1 become logits of ±9.2 under ``mse-logit``
 LIST_CHUNK = 32  # pairs per forward pass of the listwise loss
 
 
@@ -81,8 +85,9 @@ class CrossEncoderTrainConfig(ConfigSection):
         augment: augmentation operations (``token_dropout``, ``word_swap``, ``typo``,
             ``field_shuffle``, ``synonym``); ``augment_probability`` of a pair being changed.
         max_layers: keep only the first N transformer layers (None: all).
-        loss: ``bce`` (per pair, the sigmoid head's binary cross-entropy) or ``lambda`` (listwise
-            over each query's pairs; ``batch_size`` then counts queries, not pairs).
+        loss: ``bce`` (per pair, the sigmoid head's binary cross-entropy), ``lambda`` (listwise
+            over each query's pairs; ``batch_size`` then counts queries, not pairs) or
+            ``mse-logit`` (per pair, squared error of the logits; for distillation).
     """
 
     SECTION = "train"
@@ -119,6 +124,8 @@ class CrossEncoderTrainConfig(ConfigSection):
             raise ConfigError(f"imbalance must be one of {', '.join(IMBALANCE)}, got {self.imbalance!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.loss == "mse-logit" and self.imbalance == "pos_weight":
+            raise ConfigError("imbalance 'pos_weight' weighs a BCE loss; use resample with loss 'mse-logit'")
         if self.loss == "lambda" and (self.imbalance != "none" or self.augment or self.fgm_epsilon):
             raise ConfigError("loss 'lambda' works on whole query lists: use it without imbalance, augment and FGM")
         for name, low, high in (
@@ -144,24 +151,41 @@ class CrossEncoderTrainConfig(ConfigSection):
 def load_cross_encoder(model: str | Path, *, num_labels: int = 1, max_length: int = 128, max_layers: int | None = None):
     """A sentence-transformers ``CrossEncoder`` from a bundled name or a local model directory.
 
-    A model without a classification head (e.g. the bundled bi-encoder's BERT) gets a new,
+    A model without a classification head (e.g. the bundled bi-encoder's BERT), or with one of
+    another size (e.g. a 3-class classifier fine-tuned further as a binary one), gets a new,
     randomly initialized one; ``max_layers`` drops the transformer layers above the first N.
     """
     import transformers
     from sentence_transformers import CrossEncoder
 
     model_dir = resolve_model_dir(model)
+    extra: dict[str, Any] = {}
+    existing = _classifier_outputs(model_dir)
+    if existing is not None and existing != num_labels:
+        logger.info("%s has a %d-output classifier; it gets a new %d-output one", model_dir, existing, num_labels)
+        extra["model_kwargs"] = {"ignore_mismatched_sizes": True}
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # "newly initialized: classifier" is expected here
     try:
         cross_encoder = CrossEncoder(
-            str(model_dir), num_labels=num_labels, max_length=max_length, device="cpu", local_files_only=True
+            str(model_dir), num_labels=num_labels, max_length=max_length, device="cpu", local_files_only=True, **extra
         )
     finally:
         transformers.logging.set_verbosity(verbosity)
     if max_layers is not None:
         truncate_layers(cross_encoder[0].model, max_layers)
     return cross_encoder
+
+
+def _classifier_outputs(model_dir: Path) -> int | None:
+    """How many outputs the sequence-classification head saved in ``model_dir`` has (None: no head)."""
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not any(str(a).endswith("ForSequenceClassification") for a in config.get("architectures") or ()):
+        return None
+    return len(config.get("id2label") or {}) or int(config.get("num_labels", 2))
 
 
 def truncate_layers(model: Any, n: int) -> None:
@@ -403,6 +427,8 @@ def train_cross_encoder(
     positives = sum(p.target for p in pairs)
     if config.loss == "lambda":
         loss, dataset = _listwise(model, pairs)
+    elif config.loss == "mse-logit":
+        loss, dataset = _logit_regression(model, pairs, config)
     else:
         loss, dataset = _pointwise(model, pairs, config)
     evaluator = None
@@ -440,6 +466,22 @@ def _pointwise(model: Any, pairs: list[LabeledPair], config: CrossEncoderTrainCo
     augmenter = Augmenter(config.augment, config.augment_probability, config.seed) if config.augment else None
     dataset = _dataset([p.query for p in pairs], [p.text for p in pairs], [float(p.target) for p in pairs], augmenter)
     return BinaryCrossEntropyLoss(model, pos_weight=pos_weight), dataset
+
+
+def _logit_regression(model: Any, pairs: list[LabeledPair], config: CrossEncoderTrainConfig) -> tuple[Any, Any]:
+    """Mean squared error between the model's logit and ``logit(target)`` (targets clipped to
+    [1e-4, 1 − 1e-4]), with augmentation."""
+    import math
+
+    from sentence_transformers.cross_encoder.losses import MSELoss
+
+    def logit(p: float) -> float:
+        p = min(max(p, LOGIT_CLIP), 1.0 - LOGIT_CLIP)
+        return math.log(p / (1.0 - p))
+
+    augmenter = Augmenter(config.augment, config.augment_probability, config.seed) if config.augment else None
+    dataset = _dataset([p.query for p in pairs], [p.text for p in pairs], [logit(p.target) for p in pairs], augmenter)
+    return MSELoss(model), dataset
 
 
 def _listwise(model: Any, pairs: list[LabeledPair]) -> tuple[Any, Any]:
