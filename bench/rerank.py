@@ -65,6 +65,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "len128": {"max_length": 128},
     "lr1e-4-2ep": {"learning_rate": 1e-4, "epochs": 2},
     "lr1e-4-2ep-neg": {"learning_rate": 1e-4, "epochs": 2, "negatives": 10},
+    "lr1e-4-2ep-neg30": {"learning_rate": 1e-4, "epochs": 2, "negatives": 30, "depth": 100},
     "student-2layers-32tok": {"max_layers": 2, "max_length": 32, "learning_rate": 1e-4, "epochs": 2, "negatives": 10},
     # The same data and schedule as lr1e-4-2ep-neg, listwise: LambdaLoss over each query's list
     # (judged + 10 unjudged products), 2 queries a step.
@@ -89,6 +90,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "epochs": 3,
         "negatives": 100,
         "depth": 100,
+    },
+    # + 2,000 unjudged Home Depot query texts × the hybrid top 10 esci products, labelled by the teacher
+    "distilled-2layers-32tok-hdq": {
+        "teacher": "lr1e-4-2ep-neg",
+        "max_layers": 2,
+        "max_length": 32,
+        "loss": "mse-logit",
+        "learning_rate": 2e-4,
+        "epochs": 2,
+        "negatives": 100,
+        "depth": 100,
+        "extra_queries": (2000, 10),
     },
     "+homedepot": {"extra": "homedepot"},
     "homedepot-only": {"extra": "homedepot", "esci": False},
@@ -124,6 +137,31 @@ def homedepot_pairs(n: int, seed: int = 0):
     return random.Random(seed).sample(pairs, min(n, len(pairs)))
 
 
+def unlabeled_query_pairs(products, n_queries: int, depth: int, seed: int = 0):
+    """Target-0 placeholder pairs for distillation: ``n_queries`` Home Depot train-split query
+    texts (a seeded sample; no Home Depot labels are used) with the default hybrid pipeline's top
+    ``depth`` esci-us-150 products each. A teacher then labels them: more queries for a student
+    than the ~120 judged ones, none of them an esci test query."""
+    from shopmatch.encoders.product_text import ProductTextTemplate
+    from shopmatch.judgments import GainMap, read_judgments
+    from shopmatch.train.data import LabeledPair
+
+    judged = read_judgments(data_dir() / "homedepot" / "judgments.tsv", gains=GainMap.parse(HOMEDEPOT_GAINS))
+    dev = set(judged.query_ids[::10])
+    train_ids = [q for q in judged.query_ids if q not in dev]
+    chosen = random.Random(seed).sample(train_ids, min(n_queries, len(train_ids)))
+    queries = [judged.queries[q] for q in chosen]
+    pipeline = hybrid_pipeline(products.products)
+    template = ProductTextTemplate()
+    hits = pipeline.retrieve(queries, k=depth)
+    return [
+        LabeledPair(query, template.render(products[int(row)]), 0.0, f"hd:{q}", products[int(row)].id)
+        for i, (q, query) in enumerate(zip(chosen, queries, strict=True))
+        for row in hits.rows[i]
+        if row >= 0
+    ]
+
+
 def hybrid_pipeline(products):
     """The default hybrid pipeline over esci-us-150, built once and cached on disk."""
     from shopmatch.pipeline import SearchPipeline
@@ -157,6 +195,7 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     negatives = options.pop("negatives", 0)
     depth = options.pop("depth", 50)
     teacher = options.pop("teacher", None)
+    extra_queries = options.pop("extra_queries", None)  # (queries, depth) of unlabeled_query_pairs
     teacher_dir = MODELS / teacher / f"fold{fold}" if teacher else None
     if teacher_dir is not None:
         if not (teacher_dir / "config.json").is_file():
@@ -171,10 +210,12 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     pairs = labeled_pairs(train_judged, products, gains) if use_esci else []
     if negatives:
         pairs += mined_negatives(train_judged, products, negatives, seed=fold, depth=depth)
+    if extra_queries:
+        pairs += unlabeled_query_pairs(products, *extra_queries)
     if teacher_dir is not None:
         from shopmatch.train.distill import teacher_targets
 
-        cache = teacher_dir.with_name(f"{teacher_dir.name}-targets-n{negatives}-d{depth}.json")
+        cache = teacher_dir.with_name(f"{teacher_dir.name}-targets-n{negatives}-d{depth}-x{extra_queries}.json")
         if cache.is_file():
             targets = json.loads(cache.read_text())
             pairs = [replace(p, target=t) for p, t in zip(pairs, targets, strict=True)]
