@@ -19,7 +19,9 @@ Protocol (``../shared/docs/benchmarks.md``; targets from issue [3 of 4]):
    of BM25F, the zero-shot MiniLM bi-encoder (cosine) and a cross-encoder fine-tuned on a
    5,000-pair sample of the train split (the ``homedepot-only`` variant's model), and the RMSE of
    the label the cross-encoder predicts (1 + 2·p).
-4. ``latency``: for a trained model, pairs per second and the latency of scoring 50 candidates
+4. ``agreement``: students against their teacher on one fold's test queries' judged products
+   (Pearson and Spearman correlation of the scores, ROC-AUC of exact matches against the rest).
+5. ``latency``: for a trained model, pairs per second and the latency of scoring 50 candidates
    (a query and the 50 top hybrid candidates' texts, the 150 queries cycled, ``--runs`` runs,
    median p50/p99) with PyTorch fp32, ONNX fp32 and ONNX int8.
 
@@ -408,6 +410,40 @@ def cmd_homedepot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agreement(args: argparse.Namespace) -> int:
+    """How far each student agrees with its teacher on a fold's test queries' judged products."""
+    from sklearn.metrics import roc_auc_score
+
+    from shopmatch.rerank import CrossEncoderReranker, RerankConfig
+
+    products, judged, gains = esci()
+    lookup = {p.id: p for p in products.products}
+    _, test_judged = judged.folds(5)[args.fold]
+    rows = [(test_judged.queries[q], r.product_id, gains.gain(r.label))
+            for q in test_judged.query_ids for r in test_judged.by_query[q]]  # fmt: skip
+
+    def scores(variant: str) -> np.ndarray:
+        directory = MODELS / variant / f"fold{args.fold}"
+        model = CrossEncoderReranker.from_config(RerankConfig(backend="torch").with_model(directory))
+        return model.score_pairs([(query, model.text_of(lookup[pid])) for query, pid, _ in rows])
+
+    def spearman(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1])
+
+    exact = np.array([gain == 1.0 for *_, gain in rows])
+    teacher = scores(args.teacher)
+    table = [[f"{args.teacher} (teacher)", 1.0, 1.0, roc_auc_score(exact, teacher)]]
+    for variant in args.students:
+        student = scores(variant)
+        table.append([variant, float(np.corrcoef(student, teacher)[0, 1]), spearman(student, teacher),
+                      roc_auc_score(exact, student)])  # fmt: skip
+    print("\n".join(machine_header()))
+    print(f"\n## Agreement with the teacher: fold {args.fold}'s {len(test_judged.query_ids)} test queries, "
+          f"{len(rows):,} judged pairs (PyTorch fp32)\n")  # fmt: skip
+    print(markdown_table(["model", "Pearson with teacher", "Spearman with teacher", "ROC-AUC exact vs rest"], table))
+    return 0
+
+
 def cmd_latency(args: argparse.Namespace) -> int:
     from shopmatch.rerank import CrossEncoderReranker, RerankConfig
 
@@ -470,7 +506,13 @@ def main(argv: list[str] | None = None) -> int:
     latency.add_argument("--requests", type=int, default=150)
     latency.add_argument("--runs", type=int, default=5)
     latency.add_argument("--json", type=Path)
+    agreement = sub.add_parser("agreement", help="students' agreement with their teacher on a fold's test pairs")
+    agreement.add_argument("--teacher", default="lr1e-4-2ep-neg", choices=sorted(VARIANTS))
+    agreement.add_argument("--students", nargs="+", required=True, choices=sorted(VARIANTS))
+    agreement.add_argument("--fold", type=int, default=0, choices=range(5))
     args = parser.parse_args(argv)
+    if args.command == "agreement":
+        return cmd_agreement(args)
     if args.command == "cv":
         args.variant = args.variant or ["full"]
         return cmd_cv(args)
