@@ -505,6 +505,9 @@ def train_cross_encoder_command(
             "mse-logit (squared error of logits; for --teacher distillation)."
         ),
     ] = "bce",
+    head: Annotated[
+        str, typer.Option(help="cls (BERT's classifier over [CLS]) or mean (a linear layer over the mean token state).")
+    ] = "cls",
     teacher: Annotated[
         Path | None,
         typer.Option(
@@ -529,7 +532,7 @@ def train_cross_encoder_command(
             model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             warmup_ratio=warmup_ratio, max_length=max_length, seed=seed, patience=patience, imbalance=imbalance,
             lora=lora, lora_rank=lora_rank, lora_alpha=2 * lora_rank, fgm_epsilon=fgm, augment=augment,
-            augment_probability=augment_probability, max_layers=max_layers, loss=loss,
+            augment_probability=augment_probability, max_layers=max_layers, loss=loss, head=head,
         )  # fmt: skip
         gain_map = GainMap.parse(gains)
         products = read_catalog(catalog)

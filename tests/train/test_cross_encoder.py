@@ -274,7 +274,7 @@ def test_lambda_loss_refuses_pointwise_options_and_pair_classifiers(tiny_model, 
     for bad in ({"imbalance": "pos_weight"}, {"augment": ("typo",)}, {"fgm_epsilon": 1.0}, {"loss": "hinge"}):
         with pytest.raises(ConfigError):
             config(tiny_model, **{"loss": "lambda", **bad})
-    with pytest.raises(ConfigError, match="pair classifier"):
+    with pytest.raises(ConfigError, match="a pair classifier trains with"):
         train_pair_classifier([Pair("a", "b", 1), Pair("a", "c", 0)], tmp_path / "x", config(tiny_model, loss="lambda"))
 
 
@@ -298,3 +298,66 @@ def test_a_three_class_classifier_can_be_fine_tuned_as_a_binary_one(tiny_model, 
     two = embeddings(load_pair_classifier(tmp_path / "two"))
     assert (two - three).abs().mean() < (two - fresh).abs().mean()
     assert not torch.equal(three, fresh)
+
+
+@pytest.fixture(scope="module")
+def mean_head(tiny_model, tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("mean") / "reranker"
+    summary = train_cross_encoder(match_pairs(96), out, config(tiny_model, epochs=6, learning_rate=5e-3, head="mean"))
+    return out, summary
+
+
+def test_mean_head_learns_and_saves_a_loadable_cross_encoder(mean_head):
+    from sentence_transformers import CrossEncoder
+
+    out, summary = mean_head
+    assert summary.config["head"] == "mean"
+    modules = json.loads((out / "modules.json").read_text())
+    assert [m["type"].rsplit(".", 1)[-1] for m in modules] == ["Transformer", "Pooling", "Dense"]
+    model = CrossEncoder(str(out))  # what a user of sentence-transformers does
+    assert model.num_labels == 1
+    held_out = match_pairs(40, seed=5)
+    scores = model.predict([(p.query, p.text) for p in held_out])
+    assert min(scores[0::2]) > max(scores[1::2])  # even rows are the matches
+    assert ((0 <= scores) & (scores <= 1)).all()
+
+
+def test_mean_head_runs_in_the_reranker_on_every_backend(mean_head):
+    from shopmatch.rerank import CrossEncoderReranker, RerankConfig
+
+    out, _ = mean_head
+    texts = [p.text for p in match_pairs(8, seed=6)]
+    scores = {
+        backend: CrossEncoderReranker.from_config(RerankConfig(backend=backend).with_model(out)).score("sofa", texts)
+        for backend in ("torch", "onnx", "onnx-int8")
+    }
+    assert np.allclose(scores["torch"], scores["onnx"], atol=1e-4)
+    assert np.corrcoef(scores["torch"], scores["onnx-int8"])[0, 1] > 0.95
+
+
+def test_a_mean_head_model_keeps_its_head_when_trained_further(mean_head, tmp_path):
+    out, _ = mean_head
+    before = load_cross_encoder(out, max_length=32, head="mean")
+    smaller = load_cross_encoder(out, max_length=32, head="mean", max_layers=1)
+    pairs = [(p.query, p.text) for p in match_pairs(8, seed=9)]
+    assert np.allclose(before.predict(pairs), load_pair_classifier(out).predict(pairs), atol=1e-6)
+    assert smaller[0].model.config.num_hidden_layers == 1
+    assert torch_equal(smaller[2].linear.weight, before[2].linear.weight)  # the trained head, not a new one
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)
+
+
+def test_mean_head_refuses_lora_and_classifiers(tiny_model, tmp_path):
+    with pytest.raises(ConfigError, match="LoRA"):
+        config(tiny_model, head="mean", lora=True)
+    with pytest.raises(ConfigError, match="head"):
+        config(tiny_model, head="max")
+    with pytest.raises(ConfigError, match="a pair classifier trains with"):
+        train_pair_classifier([Pair("a", "b", 1), Pair("a", "c", 0)], tmp_path / "x", config(tiny_model, head="mean"))

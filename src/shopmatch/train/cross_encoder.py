@@ -14,6 +14,10 @@ checkpoints) with shopmatch's own pieces around it:
 - FGM adversarial training on the word embeddings (:mod:`shopmatch.train.fgm`);
 - data augmentation on the fly (:mod:`shopmatch.train.augment`);
 - ``max_layers``: keep only the first N transformer layers (a smaller, faster student);
+- ``head = "mean"``: the relevance logit is a linear layer over the *mean* of the token states
+  (sentence-transformers modules Transformer → Pooling → Dense) instead of BERT's ``[CLS]``
+  pooler — a bi-encoder such as all-MiniLM-L6-v2 was trained to make the mean meaningful and
+  never used ``[CLS]``;
 - ``loss = "lambda"``: instead of BCE per pair, sentence-transformers' listwise ``LambdaLoss``
   (NDCG-Loss2++ weighting) over each query's list of pairs — it optimizes the order within a
   query, which is what NDCG measures, and leaves the scores uncalibrated;
@@ -59,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 IMBALANCE = ("none", "pos_weight", "resample")
 LOSSES = ("bce", "lambda", "mse-logit")
+HEADS = ("cls", "mean")
 LOGIT_CLIP = 1e-4  # targets 0 and 1 become logits of ±9.2 under ``mse-logit``
 LIST_CHUNK = 32  # pairs per forward pass of the listwise loss
 
@@ -85,6 +90,8 @@ class CrossEncoderTrainConfig(ConfigSection):
         augment: augmentation operations (``token_dropout``, ``word_swap``, ``typo``,
             ``field_shuffle``, ``synonym``); ``augment_probability`` of a pair being changed.
         max_layers: keep only the first N transformer layers (None: all).
+        head: ``cls`` (BERT's sequence-classification head over ``[CLS]``) or ``mean`` (a
+            linear layer over the mean of the token states; re-rankers only).
         loss: ``bce`` (per pair, the sigmoid head's binary cross-entropy), ``lambda`` (listwise
             over each query's pairs; ``batch_size`` then counts queries, not pairs) or
             ``mse-logit`` (per pair, squared error of the logits; for distillation).
@@ -111,6 +118,7 @@ class CrossEncoderTrainConfig(ConfigSection):
     augment_probability: float = 0.3
     max_layers: int | None = None
     loss: str = "bce"
+    head: str = "cls"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lora_rank", "lora_alpha"):
@@ -124,6 +132,10 @@ class CrossEncoderTrainConfig(ConfigSection):
             raise ConfigError(f"imbalance must be one of {', '.join(IMBALANCE)}, got {self.imbalance!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.head not in HEADS:
+            raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.head == "mean" and self.lora:
+            raise ConfigError("LoRA adapters are set up for the 'cls' head; use head 'cls' with lora")
         if self.loss == "mse-logit" and self.imbalance == "pos_weight":
             raise ConfigError("imbalance 'pos_weight' weighs a BCE loss; use resample with loss 'mse-logit'")
         if self.loss == "lambda" and (self.imbalance != "none" or self.augment or self.fgm_epsilon):
@@ -148,8 +160,18 @@ class CrossEncoderTrainConfig(ConfigSection):
         return {**asdict(self), "augment": list(self.augment)}
 
 
-def load_cross_encoder(model: str | Path, *, num_labels: int = 1, max_length: int = 128, max_layers: int | None = None):
+def load_cross_encoder(
+    model: str | Path,
+    *,
+    num_labels: int = 1,
+    max_length: int = 128,
+    max_layers: int | None = None,
+    head: str = "cls",
+):
     """A sentence-transformers ``CrossEncoder`` from a bundled name or a local model directory.
+
+    ``head="mean"`` (one output only): a model directory that already has that head is loaded as
+    it is; any other gets a new linear layer over the mean of its token states.
 
     A model without a classification head (e.g. the bundled bi-encoder's BERT), or with one of
     another size (e.g. a 3-class classifier fine-tuned further as a binary one), gets a new,
@@ -159,6 +181,11 @@ def load_cross_encoder(model: str | Path, *, num_labels: int = 1, max_length: in
     from sentence_transformers import CrossEncoder
 
     model_dir = resolve_model_dir(model)
+    if head == "mean" and not _has_mean_head(model_dir):
+        cross_encoder = _mean_head_cross_encoder(model_dir, num_labels, max_length)
+        if max_layers is not None:
+            truncate_layers(cross_encoder[0].model, max_layers)
+        return cross_encoder
     extra: dict[str, Any] = {}
     existing = _classifier_outputs(model_dir)
     if existing is not None and existing != num_labels:
@@ -175,6 +202,50 @@ def load_cross_encoder(model: str | Path, *, num_labels: int = 1, max_length: in
     if max_layers is not None:
         truncate_layers(cross_encoder[0].model, max_layers)
     return cross_encoder
+
+
+def _has_mean_head(model_dir: Path) -> bool:
+    """Whether ``model_dir`` is a cross-encoder whose modules end in a Dense layer writing ``scores``."""
+    modules_file = Path(model_dir) / "modules.json"
+    if not modules_file.is_file():
+        return False
+    for module in json.loads(modules_file.read_text(encoding="utf-8")):
+        if module.get("type", "").endswith(".Dense"):
+            config_file = Path(model_dir) / module.get("path", "") / "config.json"
+            if config_file.is_file() and json.loads(config_file.read_text()).get("module_output_name") == "scores":
+                return True
+    return False
+
+
+def _mean_head_cross_encoder(model_dir: Path, num_labels: int, max_length: int):
+    """Transformer (token states) → mean pooling → a new linear layer to ``num_labels`` logits."""
+    import torch
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.base.modules import Dense, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    if num_labels != 1:
+        raise ConfigError("head 'mean' is for re-rankers (one relevance logit); use head 'cls' for classifiers")
+    offline = {"local_files_only": True}
+    transformer = Transformer(
+        str(model_dir),
+        transformer_task="feature-extraction",
+        max_seq_length=max_length,
+        model_kwargs=offline,
+        processor_kwargs=offline,
+        config_kwargs=offline,
+    )
+    dim = transformer.get_embedding_dimension()
+    pooling = Pooling(dim, pooling_mode="mean")
+    score = Dense(
+        dim,
+        num_labels,
+        activation_function=torch.nn.Identity(),
+        module_input_name="sentence_embedding",
+        module_output_name="scores",
+    )
+    logger.info("%s: new relevance head over the mean of the token states", model_dir)
+    return CrossEncoder(modules=[transformer, pooling, score], device="cpu")
 
 
 def _classifier_outputs(model_dir: Path) -> int | None:
@@ -423,7 +494,9 @@ def train_cross_encoder(
     if config.imbalance == "resample":
         pairs = _resample(pairs, config.seed)
     _seed_everything(config.seed)
-    model = load_cross_encoder(model_dir or config.model, max_length=config.max_length, max_layers=config.max_layers)
+    model = load_cross_encoder(
+        model_dir or config.model, max_length=config.max_length, max_layers=config.max_layers, head=config.head
+    )
     positives = sum(p.target for p in pairs)
     if config.loss == "lambda":
         loss, dataset = _listwise(model, pairs)
@@ -522,9 +595,9 @@ def train_pair_classifier(
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 
     config = config or CrossEncoderTrainConfig()
-    if config.loss != "bce":
+    if config.loss != "bce" or config.head != "cls":
         raise ConfigError(
-            f"loss {config.loss!r} is for re-rankers; a pair classifier trains with (binary) cross-entropy"
+            f"loss {config.loss!r} / head {config.head!r}: a pair classifier trains with loss 'bce' and head 'cls'"
         )
     rows = list(train)
     if not rows:
