@@ -19,12 +19,13 @@ from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_e
 from shopmatch.train.data import LabeledPair
 
 
-@pytest.fixture(scope="module")
-def reranker_dir(tiny_model, tmp_path_factory):
-    """A cross-encoder trained for one epoch on a few fixture-like pairs (quality does not matter here)."""
+@pytest.fixture(scope="module", params=["cls", "mean"])
+def reranker_dir(request, tiny_model, tmp_path_factory):
+    """A cross-encoder trained for one epoch on a few fixture-like pairs (quality does not matter
+    here), with either head: the index stores, loads and runs both the same way."""
     pairs = [LabeledPair("usb c cable", "USB-C cable 2 m", 1.0), LabeledPair("usb c cable", "Garden hose", 0.0)] * 4
     out = tmp_path_factory.mktemp("rr") / "reranker"
-    config = CrossEncoderTrainConfig(model=str(tiny_model), epochs=1, batch_size=4, max_length=48)
+    config = CrossEncoderTrainConfig(model=str(tiny_model), epochs=1, batch_size=4, max_length=48, head=request.param)
     train_cross_encoder(pairs, out, config)
     return out
 
