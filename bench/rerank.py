@@ -70,6 +70,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # lr1e-4-2ep-neg with the relevance head over the mean token state instead of [CLS]
     "mean-head-2ep-neg": {"head": "mean", "learning_rate": 1e-4, "epochs": 2, "negatives": 10},
     "lr1e-4-2ep-neg30": {"learning_rate": 1e-4, "epochs": 2, "negatives": 30, "depth": 100},
+    "mean-head-student-2layers-32tok": {
+        "head": "mean",
+        "max_layers": 2,
+        "max_length": 32,
+        "learning_rate": 1e-4,
+        "epochs": 2,
+        "negatives": 10,
+    },
     "student-2layers-32tok": {"max_layers": 2, "max_length": 32, "learning_rate": 1e-4, "epochs": 2, "negatives": 10},
     # The same data and schedule as lr1e-4-2ep-neg, listwise: LambdaLoss over each query's list
     # (judged + 10 unjudged products), 2 queries a step.
