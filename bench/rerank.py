@@ -422,6 +422,7 @@ def cmd_homedepot(args: argparse.Namespace) -> int:
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     """How far each student agrees with its teacher on a fold's test queries' judged products."""
+    from scipy.stats import spearmanr
     from sklearn.metrics import roc_auc_score
 
     from shopmatch.rerank import CrossEncoderReranker, RerankConfig
@@ -437,15 +438,12 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         model = CrossEncoderReranker.from_config(RerankConfig(backend="torch").with_model(directory))
         return model.score_pairs([(query, model.text_of(lookup[pid])) for query, pid, _ in rows])
 
-    def spearman(a: np.ndarray, b: np.ndarray) -> float:
-        return float(np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1])
-
     exact = np.array([gain == 1.0 for *_, gain in rows])
     teacher = scores(args.teacher)
     table = [[f"{args.teacher} (teacher)", 1.0, 1.0, roc_auc_score(exact, teacher)]]
     for variant in args.students:
         student = scores(variant)
-        table.append([variant, float(np.corrcoef(student, teacher)[0, 1]), spearman(student, teacher),
+        table.append([variant, float(np.corrcoef(student, teacher)[0, 1]), float(spearmanr(student, teacher).statistic),
                       roc_auc_score(exact, student)])  # fmt: skip
     print("\n".join(machine_header()))
     print(f"\n## Agreement with the teacher: fold {args.fold}'s {len(test_judged.query_ids)} test queries, "

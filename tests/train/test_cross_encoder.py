@@ -345,13 +345,9 @@ def test_a_mean_head_model_keeps_its_head_when_trained_further(mean_head, tmp_pa
     pairs = [(p.query, p.text) for p in match_pairs(8, seed=9)]
     assert np.allclose(before.predict(pairs), load_pair_classifier(out).predict(pairs), atol=1e-6)
     assert smaller[0].model.config.num_hidden_layers == 1
-    assert torch_equal(smaller[2].linear.weight, before[2].linear.weight)  # the trained head, not a new one
-
-
-def torch_equal(a, b) -> bool:
     import torch
 
-    return torch.equal(a, b)
+    assert torch.equal(smaller[2].linear.weight, before[2].linear.weight)  # the trained head, not a new one
 
 
 def test_mean_head_refuses_lora_and_classifiers(tiny_model, tmp_path):

@@ -177,15 +177,21 @@ def load_cross_encoder(
     another size (e.g. a 3-class classifier fine-tuned further as a binary one), gets a new,
     randomly initialized one; ``max_layers`` drops the transformer layers above the first N.
     """
-    import transformers
-    from sentence_transformers import CrossEncoder
-
     model_dir = resolve_model_dir(model)
     if head == "mean" and not _has_mean_head(model_dir):
         cross_encoder = _mean_head_cross_encoder(model_dir, num_labels, max_length)
-        if max_layers is not None:
-            truncate_layers(cross_encoder[0].model, max_layers)
-        return cross_encoder
+    else:
+        cross_encoder = _saved_cross_encoder(model_dir, num_labels, max_length)
+    if max_layers is not None:
+        truncate_layers(cross_encoder[0].model, max_layers)
+    return cross_encoder
+
+
+def _saved_cross_encoder(model_dir: Path, num_labels: int, max_length: int):
+    """``model_dir`` as a ``CrossEncoder``; a missing classifier, or one of another size, starts random."""
+    import transformers
+    from sentence_transformers import CrossEncoder
+
     extra: dict[str, Any] = {}
     existing = _classifier_outputs(model_dir)
     if existing is not None and existing != num_labels:
@@ -199,8 +205,6 @@ def load_cross_encoder(
         )
     finally:
         transformers.logging.set_verbosity(verbosity)
-    if max_layers is not None:
-        truncate_layers(cross_encoder[0].model, max_layers)
     return cross_encoder
 
 
@@ -526,6 +530,11 @@ def train_cross_encoder(
     return fit(model, dataset, loss, out_dir, config, summary, evaluator=evaluator, resume=resume, record=record)
 
 
+def _augmenter(config: CrossEncoderTrainConfig) -> Augmenter | None:
+    """The on-the-fly augmentation ``config`` asks for (None: none)."""
+    return Augmenter(config.augment, config.augment_probability, config.seed) if config.augment else None
+
+
 def _pointwise(model: Any, pairs: list[LabeledPair], config: CrossEncoderTrainConfig) -> tuple[Any, Any]:
     """Binary cross-entropy per (query, text, target) row, with pos_weight and augmentation."""
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
@@ -536,7 +545,7 @@ def _pointwise(model: Any, pairs: list[LabeledPair], config: CrossEncoderTrainCo
         import torch
 
         pos_weight = torch.tensor((len(pairs) - positives) / positives)
-    augmenter = Augmenter(config.augment, config.augment_probability, config.seed) if config.augment else None
+    augmenter = _augmenter(config)
     dataset = _dataset([p.query for p in pairs], [p.text for p in pairs], [float(p.target) for p in pairs], augmenter)
     return BinaryCrossEntropyLoss(model, pos_weight=pos_weight), dataset
 
@@ -552,7 +561,7 @@ def _logit_regression(model: Any, pairs: list[LabeledPair], config: CrossEncoder
         p = min(max(p, LOGIT_CLIP), 1.0 - LOGIT_CLIP)
         return math.log(p / (1.0 - p))
 
-    augmenter = Augmenter(config.augment, config.augment_probability, config.seed) if config.augment else None
+    augmenter = _augmenter(config)
     dataset = _dataset([p.query for p in pairs], [p.text for p in pairs], [logit(p.target) for p in pairs], augmenter)
     return MSELoss(model), dataset
 
@@ -625,7 +634,7 @@ def train_pair_classifier(
     else:
         loss = CrossEntropyLoss(model)
         labels = [int(r.label) for r in rows]
-    augmenter = Augmenter(config.augment, config.augment_probability, config.seed) if config.augment else None
+    augmenter = _augmenter(config)
     dataset = _dataset([r.text_a for r in rows], [r.text_b for r in rows], labels, augmenter)
     evaluator = None
     if dev:
