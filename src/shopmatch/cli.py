@@ -506,8 +506,12 @@ def train_cross_encoder_command(
         ),
     ] = "bce",
     head: Annotated[
-        str, typer.Option(help="cls (BERT's classifier over [CLS]) or mean (a linear layer over the mean token state).")
-    ] = "cls",
+        str,
+        typer.Option(
+            help="auto (the start model's own head; for a plain encoder: mean, with --lora: cls), cls (BERT's "
+            "classifier over [CLS]) or mean (a linear layer over the mean token state)."
+        ),
+    ] = "auto",
     teacher: Annotated[
         Path | None,
         typer.Option(

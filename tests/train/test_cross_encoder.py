@@ -160,7 +160,8 @@ def test_max_layers_keeps_the_first_layers(tiny_model, tmp_path):
     out = tmp_path / "small"
     train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=1, max_layers=1))
     assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
-    assert len(load_pair_classifier(out)[0].model.bert.encoder.layer) == 1
+    encoder = load_pair_classifier(out)[0].model
+    assert len(getattr(encoder, "bert", encoder).encoder.layer) == 1  # [CLS] head: BertFor…; mean head: BertModel
 
 
 def test_early_stopping_keeps_the_best_epoch(tiny_model, tmp_path):
@@ -357,3 +358,22 @@ def test_mean_head_refuses_lora_and_classifiers(tiny_model, tmp_path):
         config(tiny_model, head="max")
     with pytest.raises(ConfigError, match="a pair classifier trains with"):
         train_pair_classifier([Pair("a", "b", 1), Pair("a", "c", 0)], tmp_path / "x", config(tiny_model, head="mean"))
+
+
+def test_auto_head_is_mean_for_a_plain_encoder_and_keeps_a_trained_head(tiny_model, mean_head, tmp_path):
+    from shopmatch.train.cross_encoder import resolved_head
+
+    auto = config(tiny_model)
+    assert auto.head == "auto"  # the default
+    assert resolved_head(auto, tiny_model) == "mean"  # no classifier yet: the mean-token head
+    assert resolved_head(config(tiny_model, lora=True), tiny_model) == "cls"  # LoRA is set up for [CLS]
+    assert resolved_head(auto, tiny_model, num_labels=3) == "cls"  # classifiers use [CLS]
+    assert resolved_head(config(tiny_model, head="cls"), tiny_model) == "cls"  # an explicit head is kept
+    assert resolved_head(auto, mean_head[0]) == "mean"
+    cls_dir = tmp_path / "cls"
+    train_cross_encoder(match_pairs(16), cls_dir, config(tiny_model, epochs=1, head="cls"))
+    assert resolved_head(auto, cls_dir) == "cls"  # a trained [CLS] head is trained further, not replaced
+    # what training records is the head it used
+    summary = train_cross_encoder(match_pairs(16), tmp_path / "auto", config(tiny_model, epochs=1))
+    assert summary.config["head"] == "mean"
+    assert TrainingSummary.load(tmp_path / "cls").config["head"] == "cls"

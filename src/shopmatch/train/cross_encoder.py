@@ -43,7 +43,7 @@ import random
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 IMBALANCE = ("none", "pos_weight", "resample")
 LOSSES = ("bce", "lambda", "mse-logit")
-HEADS = ("cls", "mean")
+HEADS = ("auto", "cls", "mean")
 LOGIT_CLIP = 1e-4  # targets 0 and 1 become logits of ±9.2 under ``mse-logit``
 LIST_CHUNK = 32  # pairs per forward pass of the listwise loss
 
@@ -90,8 +90,10 @@ class CrossEncoderTrainConfig(ConfigSection):
         augment: augmentation operations (``token_dropout``, ``word_swap``, ``typo``,
             ``field_shuffle``, ``synonym``); ``augment_probability`` of a pair being changed.
         max_layers: keep only the first N transformer layers (None: all).
-        head: ``cls`` (BERT's sequence-classification head over ``[CLS]``) or ``mean`` (a
-            linear layer over the mean of the token states; re-rankers only).
+        head: ``cls`` (BERT's sequence-classification head over ``[CLS]``), ``mean`` (a
+            linear layer over the mean of the token states; re-rankers only) or ``auto`` (the
+            start model's own head if it has one, else ``mean`` for a re-ranker and ``cls`` for
+            a pair classifier or LoRA; see :func:`resolved_head`).
         loss: ``bce`` (per pair, the sigmoid head's binary cross-entropy), ``lambda`` (listwise
             over each query's pairs; ``batch_size`` then counts queries, not pairs) or
             ``mse-logit`` (per pair, squared error of the logits; for distillation).
@@ -118,7 +120,7 @@ class CrossEncoderTrainConfig(ConfigSection):
     augment_probability: float = 0.3
     max_layers: int | None = None
     loss: str = "bce"
-    head: str = "cls"
+    head: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lora_rank", "lora_alpha"):
@@ -158,6 +160,28 @@ class CrossEncoderTrainConfig(ConfigSection):
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "augment": list(self.augment)}
+
+
+def resolved_head(config: CrossEncoderTrainConfig, model_dir: str | Path, *, num_labels: int = 1) -> str:
+    """The head ``config.head`` stands for when training from ``model_dir``.
+
+    ``auto`` keeps the head a trained cross-encoder already has (mean-token or ``[CLS]``). A model
+    without one (e.g. the bundled bi-encoder) gets the mean-token head as a re-ranker — on
+    esci-us-150 it re-ranks better than a new ``[CLS]`` head (README, "Cross-encoder
+    re-ranking") — and ``cls`` as a pair classifier (several classes) or with LoRA.
+
+    Example:
+        >>> resolved_head(CrossEncoderTrainConfig(), "all-MiniLM-L6-v2")  # doctest: +SKIP
+        'mean'
+    """
+    if config.head != "auto":
+        return config.head
+    directory = resolve_model_dir(model_dir)
+    if _has_mean_head(directory):
+        return "mean"
+    if _classifier_outputs(directory) is not None or config.lora or num_labels != 1:
+        return "cls"
+    return "mean"
 
 
 def load_cross_encoder(
@@ -498,6 +522,7 @@ def train_cross_encoder(
     if config.imbalance == "resample":
         pairs = _resample(pairs, config.seed)
     _seed_everything(config.seed)
+    config = replace(config, head=resolved_head(config, model_dir or config.model))
     model = load_cross_encoder(
         model_dir or config.model, max_length=config.max_length, max_layers=config.max_layers, head=config.head
     )
@@ -604,10 +629,11 @@ def train_pair_classifier(
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 
     config = config or CrossEncoderTrainConfig()
-    if config.loss != "bce" or config.head != "cls":
+    if config.loss != "bce" or config.head not in ("auto", "cls"):
         raise ConfigError(
             f"loss {config.loss!r} / head {config.head!r}: a pair classifier trains with loss 'bce' and head 'cls'"
         )
+    config = replace(config, head="cls")
     rows = list(train)
     if not rows:
         raise DataError("no training pairs")
