@@ -42,6 +42,15 @@ ECOM_TRAIN = {**TRAIN, "epochs": 4}  # 400 training pairs per fold: a few more p
 # ``from-qbqtc``: the zh-ecom folds fine-tuned from the vocabulary-extended zh-qbqtc model (all 20,000
 # training pairs; its characters already trained, the fold's missing ones added, a new binary head).
 QBQTC_MODEL = MODELS / "qbqtc-vocab-20000"
+# Variants beyond plain / vocab / from-qbqtc: (start, extend_vocabulary options, training options).
+VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    # new characters as far apart as the old rows (noise std 1.0 instead of 0.1 of the rows' std)
+    "vocab-noise1": ("vocab", {"noise_scale": 1.0}, {}),
+    "vocab-noise1-lr2e-4": ("vocab", {"noise_scale": 1.0}, {"learning_rate": 2e-4}),
+    "vocab-lr2e-4": ("vocab", {}, {"learning_rate": 2e-4}),
+    "vocab-pos-weight": ("vocab", {}, {"imbalance": "pos_weight"}),
+    "from-qbqtc-lr2e-5": ("from-qbqtc", {}, {"learning_rate": 2e-5}),
+}
 
 
 def note(message: str) -> None:
@@ -62,14 +71,18 @@ def train(rows, out: Path, variant: str, options: dict[str, Any]) -> Path:
     if (out / "config.json").is_file():
         return out
     start = None
+    variant, vocab_options, overrides = VARIANTS.get(variant, (variant, {}, {}))
+    options = {**options, **overrides}
     with tempfile.TemporaryDirectory(dir=MODELS) as tmp:
         texts = [t for r in rows for t in (r.text_a, r.text_b)]
         if variant == "vocab":
-            start = extend_vocabulary(resolve_model_dir("all-MiniLM-L6-v2"), texts, Path(tmp) / "extended").out_dir
+            start = extend_vocabulary(
+                resolve_model_dir("all-MiniLM-L6-v2"), texts, Path(tmp) / "extended", **vocab_options
+            ).out_dir
         elif variant == "from-qbqtc":
             if not (QBQTC_MODEL / "config.json").is_file():
                 raise SystemExit(f"from-qbqtc: train {QBQTC_MODEL.name} first (run --only qbqtc --variants vocab)")
-            start = extend_vocabulary(QBQTC_MODEL, texts, Path(tmp) / "extended").out_dir
+            start = extend_vocabulary(QBQTC_MODEL, texts, Path(tmp) / "extended", **vocab_options).out_dir
         note(f"training {out.relative_to(MODELS)} on {len(rows):,} pairs")
         train_pair_classifier(rows, out, CrossEncoderTrainConfig(**options), model_dir=start)
     return out
@@ -156,7 +169,7 @@ def cmd_table(args: argparse.Namespace) -> int:
         rows.append([f"{path.stem.split('-zeroshot')[0]}, zero-shot from zh-qbqtc ({path.stem.split('-')[-2]})", "–",
                      r["accuracy"], r["f1"], r.get("auc", float("nan")), "–"])  # fmt: skip
     for name in ("zh-ecom-query-item", "zh-ecom-title-attribute"):
-        for variant in ("plain", "vocab", "from-qbqtc"):
+        for variant in ("plain", "vocab", "from-qbqtc", *VARIANTS):
             folds = [RESULTS / f"{name}-{variant}-fold{f}.json" for f in range(5)]
             if not all(p.is_file() for p in folds):
                 continue
@@ -174,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
-    run.add_argument("--only", action="append", choices=("qbqtc", "ecom"))
+    run.add_argument("--only", action="append", choices=("qbqtc", "ecom", "query-item", "title-attribute"))
     run.add_argument("--variants", default="plain,vocab")
     run.add_argument("--qbqtc-train", type=int, default=20_000)
     sub.add_parser("table")
@@ -184,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     MODELS.mkdir(parents=True, exist_ok=True)
     variants = [v for v in args.variants.split(",") if v]
     sections = args.only or ["ecom", "qbqtc"]
-    if "ecom" in sections:
+    if "ecom" in sections or "query-item" in sections:
         run_cv("zh-ecom-query-item", variants)
+    if "ecom" in sections or "title-attribute" in sections:
         run_cv("zh-ecom-title-attribute", variants)
     if "qbqtc" in sections:
         run_qbqtc(variants, args.qbqtc_train)

@@ -127,6 +127,20 @@ def test_mean_init(tiny_model, tmp_path):
     assert_rows_near(weight[ext.old_size :], old, centre=old.mean(dim=0))
 
 
+def test_noise_scale_sets_how_far_apart_new_rows_start(tiny_model, tmp_path):
+    def spread(scale):
+        ext = extend_vocabulary(tiny_model, CHINESE, tmp_path / f"n{scale}", noise_scale=scale)
+        weight = load_file(ext.out_dir / "model.safetensors")["embeddings.word_embeddings.weight"]
+        new, old = weight[ext.old_size : ext.new_size], weight[: ext.old_size]
+        return (new.std(dim=0).mean() / old.std(dim=0).mean()).item()
+
+    assert spread(0.0) == pytest.approx(0.0, abs=1e-6)  # every new row is the [UNK] row
+    assert 0.05 < spread(0.1) < 0.2  # the default
+    assert 0.6 < spread(1.0) < 1.5  # as far apart as the old rows
+    with pytest.raises(ConfigError, match="noise_scale"):
+        extend_vocabulary(tiny_model, CHINESE, tmp_path / "bad", noise_scale=-1)
+
+
 def test_min_count_and_max_new(tiny_model, tmp_path):
     ext = extend_vocabulary(tiny_model, CHINESE, tmp_path / "a", min_count=2)
     assert ext.added == ["猫", "狗", "砂", "粮"]

@@ -185,7 +185,7 @@ def _load_model(hf_dir: Path) -> Any:
     return model_class.from_pretrained(hf_dir, local_files_only=True)
 
 
-def _init_rows(weight: Any, rows: Any, *, unk_id: int, init: str, seed: int) -> None:
+def _init_rows(weight: Any, rows: Any, *, unk_id: int, init: str, noise_scale: float, seed: int) -> None:
     """Initialize ``weight[rows]`` in place: the ``[UNK]`` (or mean) row plus small seeded noise.
 
     ``"unk"`` (the default): the old model saw every one of these characters as ``[UNK]``; its
@@ -193,14 +193,14 @@ def _init_rows(weight: Any, rows: Any, *, unk_id: int, init: str, seed: int) -> 
     there keeps the extended model's outputs next to the old one's until fine-tuning moves the
     rows apart. ``"mean"``: the mean of the old rows (Hewitt, 2021, "Initializing new word
     embeddings for pretrained language models"), the usual choice when no such row exists.
-    The noise (``NOISE_SCALE`` times the mean per-dimension std of the old rows, from a seeded
+    The noise (``noise_scale`` times the mean per-dimension std of the old rows, from a seeded
     generator) makes the characters distinguishable from the first step.
     """
     import torch
 
     old = weight[: min(rows)]
     centre = old[unk_id] if init == "unk" else old.mean(dim=0)
-    scale = NOISE_SCALE * old.float().std(dim=0).mean()
+    scale = noise_scale * old.float().std(dim=0).mean()
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn((len(rows), weight.shape[1]), generator=generator) * scale
     weight[rows] = (centre.float() + noise).to(weight.dtype)
@@ -282,6 +282,7 @@ def extend_vocabulary(
     min_count: int = 1,
     max_new: int | None = None,
     init: Literal["unk", "mean"] = "unk",
+    noise_scale: float = NOISE_SCALE,
     seed: int = 0,
 ) -> VocabExtension:
     """Add the CJK characters of ``texts`` unknown to the model's tokenizer; save the model to ``out_dir``.
@@ -302,6 +303,8 @@ def extend_vocabulary(
         max_new: At most this many characters (the most frequent); ``None``: all.
         init: Initial embedding of the new rows: ``"unk"`` (the ``[UNK]`` row) or ``"mean"`` (the
             mean row), plus small noise; see :func:`_init_rows`.
+        noise_scale: Std of that noise relative to the old rows' mean per-dimension std (0.1: the
+            new characters start next to each other; 1.0: as far apart as the old rows are).
         seed: Seed of that noise; the same inputs and seed give bit-identical outputs.
 
     Returns:
@@ -324,6 +327,8 @@ def extend_vocabulary(
         raise ConfigError(f"max_new must be None or at least 0, got {max_new}")
     if init not in ("unk", "mean"):
         raise ConfigError(f"init must be 'unk' or 'mean', got {init!r}")
+    if isinstance(noise_scale, bool) or not isinstance(noise_scale, int | float) or not 0 <= noise_scale < 100:
+        raise ConfigError(f"noise_scale must be a number in [0, 100), got {noise_scale!r}")
     if out_dir.resolve() == model_dir.resolve():
         raise ConfigError(f"{out_dir}: out_dir must not be the model directory itself")
     hf_dir, modules = _transformer_dir(model_dir)
@@ -367,6 +372,7 @@ def extend_vocabulary(
                 list(range(old_size, new_size)),
                 unk_id=tokenizer.unk_token_id,
                 init=init,
+                noise_scale=noise_scale,
                 seed=seed,
             )
 
