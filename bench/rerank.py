@@ -70,6 +70,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lr1e-4-2ep-neg": {"learning_rate": 1e-4, "epochs": 2, "negatives": 10},
     # lr1e-4-2ep-neg with the relevance head over the mean token state instead of [CLS]
     "mean-head-2ep-neg": {"head": "mean", "learning_rate": 1e-4, "epochs": 2, "negatives": 10},
+    # the same with 4 epochs (the 2-epoch training loss was still falling)
+    "mean-head-4ep-neg": {"head": "mean", "learning_rate": 1e-4, "epochs": 4, "negatives": 10},
     "lr1e-4-2ep-neg30": {"learning_rate": 1e-4, "epochs": 2, "negatives": 30, "depth": 100},
     "mean-head-student-2layers-32tok": {
         "head": "mean",

@@ -225,6 +225,18 @@ def test_three_class_pair_classifier(tiny_model, tmp_path):
     assert "dev_f1" in summary.epochs[-1] and "dev_accuracy" in summary.epochs[-1]
 
 
+def test_pair_classifier_warns_when_it_gets_few_optimizer_steps(tiny_model, caplog):
+    from shopmatch.train.cross_encoder import _warn_if_few_steps
+
+    with caplog.at_level("WARNING", logger="shopmatch.train.cross_encoder"):
+        _warn_if_few_steps(400, config(tiny_model, epochs=4, batch_size=16))  # 100 steps
+    assert "400 pairs × 4 epoch(s) = 100 optimizer steps" in caplog.text and "about 20 epochs" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="shopmatch.train.cross_encoder"):
+        _warn_if_few_steps(400, config(tiny_model, epochs=20, batch_size=16))  # 500 steps
+    assert caplog.text == ""
+
+
 def test_invalid_settings_are_config_errors(tiny_model):
     for bad in ({"epochs": 0}, {"imbalance": "smote"}, {"learning_rate": -1.0}, {"augment": ("rot13",)}):
         with pytest.raises(ConfigError):
