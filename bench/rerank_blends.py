@@ -9,13 +9,14 @@ named cross-encoder variant (its logit, int8 ONNX, the fold's own model), caches
 
 - ``rrf2``: the shipped blend above (CE rank with the fused rank);
 - ``rrf3``: CE rank with the BM25F and the bi-encoder ranks directly, ``w / (60 + CE rank) +
-  1 / (60 + BM25F rank) + 1 / (60 + dense rank)`` (what the fused order itself is, with the CE as a
-  third retriever);
+  1 / (60 + BM25F rank) + 1 / (60 + dense rank)`` (ranks among the candidates; the CE as a third
+  retriever of an RRF);
 - ``z``: per query, z-scored CE logit + ``w`` · z-scored bi-encoder cosine + ``w`` · z-scored BM25F;
 - ``ensemble``: the mean of the z-scored logits of two cross-encoders, alone or blended as above.
 
 A weight is either fixed for every fold, or chosen per test fold on the other four folds' queries
-(each scored by its own fold's model, so out of sample for that model) — "nested" in the table.
+(each scored by its own fold's model, so out of sample for that model) by retrieval NDCG@10 —
+"nested" in the table; its rerank column uses the same weights.
 
 Usage::
 
@@ -37,11 +38,21 @@ from _common import machine_header, machine_info, markdown_table
 from rerank import MODELS, RESULTS, esci, hybrid_pipeline, note
 
 CACHE = RESULTS / "blends"
-WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0)
 RANK_CONSTANT = 60.0
 
 
-def logits(model_dir: Path, query: str, texts: list[str]) -> list[float]:
+def model_stamp(model_dir: Path) -> str:
+    """Which trained model scored a fold: its weights' size and modification time."""
+    weights = model_dir / "model.safetensors"
+    if not weights.is_file():
+        raise SystemExit(f"{model_dir}: train it first (bench/rerank.py cv --variant {model_dir.parent.name})")
+    stat = weights.stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def logits(model_dir: Path, query: str, products: list) -> list[float]:
+    """The cross-encoder's logits for ``query`` and each product, rendered with the model's own template."""
     import torch
 
     from shopmatch.rerank import CrossEncoderReranker, RerankConfig
@@ -51,10 +62,9 @@ def logits(model_dir: Path, query: str, texts: list[str]) -> list[float]:
         reranker = _RERANKERS[model_dir] = CrossEncoderReranker.from_config(
             RerankConfig(backend="onnx-int8").with_model(model_dir)
         )
-    scores = reranker.model.predict(
-        [(query, t) for t in texts], batch_size=64, activation_fn=torch.nn.Identity(), show_progress_bar=False
-    )
-    return np.asarray(scores, dtype=np.float64).reshape(len(texts)).tolist()
+    pairs = [(query, reranker.text_of(p)) for p in products]
+    scores = reranker.model.predict(pairs, batch_size=64, activation_fn=torch.nn.Identity(), show_progress_bar=False)
+    return np.asarray(scores, dtype=np.float64).reshape(len(products)).tolist()
 
 
 _RERANKERS: dict[Path, Any] = {}
@@ -64,11 +74,11 @@ def fold_scores(fold: int, variants: list[str], products, judged, pipeline) -> d
     """Per test query of ``fold``: candidates and judged products with every score (cached)."""
     path = CACHE / f"fold{fold}.json"
     cached = json.loads(path.read_text()) if path.is_file() else {"queries": {}}
-    missing = [v for v in variants if v not in cached.get("variants", [])]
+    stamps = {v: model_stamp(MODELS / v / f"fold{fold}") for v in variants}
+    missing = [v for v in variants if cached.get("stamps", {}).get(v) != stamps[v]]  # new or retrained
     if not missing and cached["queries"]:
         return cached
     _, test_judged = judged.folds(5)[fold]
-    template = None
     for q in test_judged.query_ids:
         query = test_judged.queries[q]
         entry = cached["queries"].get(q)
@@ -91,16 +101,11 @@ def fold_scores(fold: int, variants: list[str], products, judged, pipeline) -> d
             cached["queries"][q] = entry
         for variant in missing:
             model_dir = MODELS / variant / f"fold{fold}"
-            if not (model_dir / "config.json").is_file():
-                raise SystemExit(f"{model_dir}: train it first (bench/rerank.py cv --variant {variant})")
-            if template is None:
-                from shopmatch.rerank import RerankConfig
-
-                template = RerankConfig().text
             for mode in ("retrieval", "rerank"):
-                texts = [template.render(products[products.row_of(pid)]) for pid in entry[mode]["ids"]]
-                entry[mode][variant] = logits(model_dir, query, texts)
-    cached["variants"] = sorted({*cached.get("variants", []), *variants})
+                entry[mode][variant] = logits(
+                    model_dir, query, [products[products.row_of(p)] for p in entry[mode]["ids"]]
+                )
+    cached["stamps"] = {**cached.get("stamps", {}), **stamps}
     cached["machine"] = machine_info()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(cached))
@@ -165,7 +170,9 @@ def evaluate(folds: dict[int, dict[str, Any]], judged, gains, blend: Blend, weig
         part = entry[mode]
         features = {k: np.asarray(v, dtype=np.float64) for k, v in part.items() if k != "ids"}
         scores = blend(features, weight)
-        order = sorted(range(len(part["ids"])), key=lambda i: (-scores[i], part["ids"][i]))
+        # ties keep the candidates' order: the fused order in retrieval mode (as the pipeline's
+        # re-ranking stage does), sorted ids in rerank mode (as evaluate_rerank does)
+        order = sorted(range(len(part["ids"])), key=lambda i: (-scores[i], i))
         run[q] = [(part["ids"][i], float(scores[i])) for i in order]
     metrics = ("ndcg@10", "mrr@10", "map@100")
     return ranking_metrics(test_judged.qrels(gains), test_judged.relevant(gains), run, metrics,

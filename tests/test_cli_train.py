@@ -35,6 +35,7 @@ def test_train_cross_encoder_then_index_with_it(fixtures, tiny_model, tmp_path):
     assert "dev" in result.output and "training_summary.png" in result.output
     summary = json.loads((out / "training_summary.json").read_text())
     assert "dev_ndcg@10" in summary["epochs"][0] and summary["data"]["dev_queries"] >= 1
+    assert summary["config"]["head"] == "mean"  # --head auto on a plain encoder
     config = tmp_path / "lex.toml"
     config.write_text('[pipeline]\nretrievers = ["lexical"]\n[rerank]\nbackend = "torch"\n')
     index = tmp_path / "idx"
@@ -166,3 +167,21 @@ def test_train_cross_encoder_with_a_missing_teacher(fixtures, tiny_model, tmp_pa
     )  # fmt: skip
     assert result.exit_code == 2 and "not a model directory" in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_an_impossible_head_fails_before_mining(fixtures, tiny_model, tmp_path):
+    catalog = ["--catalog", str(fixtures / "catalog" / "products.jsonl"),
+               "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "--dev-fraction", "0", *FAST]  # fmt: skip
+    mean_head = tmp_path / "mean"
+    result = CliRunner().invoke(
+        app, ["train", "cross-encoder", *catalog, "-o", str(mean_head), "--model", str(tiny_model)]
+    )
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(
+        app,
+        ["train", "cross-encoder", *catalog, "-o", str(tmp_path / "cls"), "--model", str(mean_head), "--head", "cls",
+         "--negatives", "2", "--mine-with", "lexical"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "has a mean-token head" in result.output and "mining" not in result.output
+    assert not (tmp_path / "cls").exists()

@@ -528,7 +528,7 @@ def train_cross_encoder_command(
     """Fine-tune a cross-encoder re-ranker on judged (query, product) pairs, or distil one into a smaller student."""
     from shopmatch.catalog import read_catalog
     from shopmatch.judgments import GainMap, read_judgments
-    from shopmatch.train.cross_encoder import train_cross_encoder
+    from shopmatch.train.cross_encoder import resolved_head, train_cross_encoder
     from shopmatch.train.data import labeled_pairs, split_dev
 
     try:
@@ -538,6 +538,7 @@ def train_cross_encoder_command(
             lora=lora, lora_rank=lora_rank, lora_alpha=2 * lora_rank, fgm_epsilon=fgm, augment=augment,
             augment_probability=augment_probability, max_layers=max_layers, loss=loss, head=head,
         )  # fmt: skip
+        resolved_head(config, config.model)  # a head that cannot be had fails now, not after mining
         gain_map = GainMap.parse(gains)
         products = read_catalog(catalog)
         judged = read_judgments(judgments, gains=gain_map)

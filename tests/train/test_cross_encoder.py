@@ -13,6 +13,7 @@ from shopmatch.judgments import Pair
 from shopmatch.train import cross_encoder as ce_module
 from shopmatch.train.cross_encoder import (
     CrossEncoderTrainConfig,
+    _has_mean_head,
     _resample,
     load_cross_encoder,
     load_pair_classifier,
@@ -52,7 +53,10 @@ def one_torch_thread():
 
 
 def config(tiny_model, **overrides) -> CrossEncoderTrainConfig:
-    base = dict(model=str(tiny_model), epochs=3, batch_size=8, learning_rate=2e-3, max_length=32, patience=0)
+    """Training options for the tiny model; the [CLS] head unless a test asks for another (the
+    default ``auto`` head has tests of its own)."""
+    base = dict(model=str(tiny_model), epochs=3, batch_size=8, learning_rate=2e-3, max_length=32, patience=0,
+                head="cls")  # fmt: skip
     return CrossEncoderTrainConfig(**{**base, **overrides})
 
 
@@ -160,8 +164,7 @@ def test_max_layers_keeps_the_first_layers(tiny_model, tmp_path):
     out = tmp_path / "small"
     train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=1, max_layers=1))
     assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 1
-    encoder = load_pair_classifier(out)[0].model
-    assert len(getattr(encoder, "bert", encoder).encoder.layer) == 1  # [CLS] head: BertFor…; mean head: BertModel
+    assert len(load_pair_classifier(out)[0].model.bert.encoder.layer) == 1
 
 
 def test_early_stopping_keeps_the_best_epoch(tiny_model, tmp_path):
@@ -173,8 +176,8 @@ def test_early_stopping_keeps_the_best_epoch(tiny_model, tmp_path):
     assert summary.best_epoch == 1
 
 
-def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path, monkeypatch):
-    out = tmp_path / "resumed"
+def train_until_epoch_two(monkeypatch, *args, **kwargs) -> None:
+    """``train_cross_encoder(*args, **kwargs)`` interrupted as epoch 2 ends (epoch 1's checkpoint kept)."""
     original = TrainingSummary.log_epoch
 
     def crash_in_epoch_two(self, *, epoch, seconds, metrics=None):
@@ -184,9 +187,14 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path, monkeyp
 
     monkeypatch.setattr(TrainingSummary, "log_epoch", crash_in_epoch_two)
     with pytest.raises(KeyboardInterrupt):
-        train_cross_encoder(match_pairs(32), out, config(tiny_model, epochs=2))
-    assert not out.exists() and (tmp_path / "resumed.checkpoints" / "checkpoint-4").is_dir()
+        train_cross_encoder(*args, **kwargs)
     monkeypatch.setattr(TrainingSummary, "log_epoch", original)
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "resumed"
+    train_until_epoch_two(monkeypatch, match_pairs(32), out, config(tiny_model, epochs=2))
+    assert not out.exists() and (tmp_path / "resumed.checkpoints" / "checkpoint-4").is_dir()
     summary = train_cross_encoder(match_pairs(32), out, config(tiny_model, epochs=2), resume=True)
     assert min(p["step"] for p in summary.losses) > 4  # the first epoch's 4 steps were not trained again
     assert (out / "model.safetensors").is_file()
@@ -210,7 +218,7 @@ def test_resample_balances_classes_and_pos_weight_is_used(tiny_model, tmp_path, 
     assert float(seen["pos_weight"]) == pytest.approx(5.0)
 
 
-def test_three_class_pair_classifier(tiny_model, tmp_path):
+def test_three_class_pair_classifier(tiny_model, tmp_path, caplog):
     rng = random.Random(0)
     rows = []
     for i in range(90):
@@ -220,9 +228,12 @@ def test_three_class_pair_classifier(tiny_model, tmp_path):
         text = " ".join(([word] * label) + rng.sample(others, 3 - label))
         rows.append(Pair(word, text, label))
     out = tmp_path / "pairs3"
-    summary = train_pair_classifier(rows[:72], out, config(tiny_model, epochs=2), dev=rows[72:])
+    with caplog.at_level("WARNING", logger="shopmatch.train.cross_encoder"):
+        summary = train_pair_classifier(rows[:72], out, config(tiny_model, epochs=2, head="auto"), dev=rows[72:])
     assert load_pair_classifier(out).num_labels == 3
     assert "dev_f1" in summary.epochs[-1] and "dev_accuracy" in summary.epochs[-1]
+    assert summary.config["head"] == "cls"  # "auto" is [CLS] for classifiers
+    assert "72 pairs × 2 epoch(s) = 18 optimizer steps" in caplog.text  # warned: far too few steps
 
 
 def test_pair_classifier_warns_when_it_gets_few_optimizer_steps(tiny_model, caplog):
@@ -375,17 +386,43 @@ def test_mean_head_refuses_lora_and_classifiers(tiny_model, tmp_path):
 def test_auto_head_is_mean_for_a_plain_encoder_and_keeps_a_trained_head(tiny_model, mean_head, tmp_path):
     from shopmatch.train.cross_encoder import resolved_head
 
-    auto = config(tiny_model)
-    assert auto.head == "auto"  # the default
+    auto = config(tiny_model, head="auto")
+    assert CrossEncoderTrainConfig().head == "auto"  # the default
     assert resolved_head(auto, tiny_model) == "mean"  # no classifier yet: the mean-token head
-    assert resolved_head(config(tiny_model, lora=True), tiny_model) == "cls"  # LoRA is set up for [CLS]
-    assert resolved_head(auto, tiny_model, num_labels=3) == "cls"  # classifiers use [CLS]
+    assert resolved_head(config(tiny_model, head="auto", lora=True), tiny_model) == "cls"  # LoRA is set up for [CLS]
     assert resolved_head(config(tiny_model, head="cls"), tiny_model) == "cls"  # an explicit head is kept
     assert resolved_head(auto, mean_head[0]) == "mean"
+    assert resolved_head(config(tiny_model, head="mean"), mean_head[0]) == "mean"
     cls_dir = tmp_path / "cls"
-    train_cross_encoder(match_pairs(16), cls_dir, config(tiny_model, epochs=1, head="cls"))
+    train_cross_encoder(match_pairs(16), cls_dir, config(tiny_model, epochs=1))
     assert resolved_head(auto, cls_dir) == "cls"  # a trained [CLS] head is trained further, not replaced
     # what training records is the head it used
-    summary = train_cross_encoder(match_pairs(16), tmp_path / "auto", config(tiny_model, epochs=1))
+    summary = train_cross_encoder(match_pairs(16), tmp_path / "auto", auto)
     assert summary.config["head"] == "mean"
-    assert TrainingSummary.load(tmp_path / "cls").config["head"] == "cls"
+    assert _has_mean_head(tmp_path / "auto") and not _has_mean_head(cls_dir)
+    assert TrainingSummary.load(cls_dir).config["head"] == "cls"
+
+
+def test_a_mean_head_model_refuses_a_cls_head_lora_and_pair_classification(tiny_model, mean_head, tmp_path):
+    from shopmatch.train.cross_encoder import resolved_head
+
+    start = mean_head[0]
+    with pytest.raises(ConfigError, match="mean-token head; it cannot get a \\[CLS\\] one"):
+        resolved_head(config(tiny_model, head="cls"), start)
+    with pytest.raises(ConfigError, match="LoRA is set up for \\[CLS\\] heads"):
+        train_cross_encoder(match_pairs(8), tmp_path / "x", config(tiny_model, head="auto", lora=True), model_dir=start)
+    with pytest.raises(ConfigError, match="a pair classifier needs a \\[CLS\\] head"):
+        rows = [Pair("a", "b", 1), Pair("a", "c", 0)]
+        train_pair_classifier(rows, tmp_path / "y", config(tiny_model), model_dir=start)
+    with pytest.raises(ConfigError, match="resolve 'auto'"):
+        load_cross_encoder(tiny_model, head="auto")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_resume_refuses_a_checkpoint_made_with_the_other_head(tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "switched"
+    train_until_epoch_two(monkeypatch, match_pairs(16), out, config(tiny_model, epochs=2, head="cls"))
+    with pytest.raises(ConfigError, match="made with head 'cls', this run uses 'mean': resume with --head cls"):
+        train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=2, head="auto"), resume=True)
+    summary = train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=2, head="cls"), resume=True)
+    assert summary.config["head"] == "cls" and (out / "config.json").is_file()

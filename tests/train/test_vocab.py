@@ -132,6 +132,7 @@ def test_noise_scale_sets_how_far_apart_new_rows_start(tiny_model, tmp_path):
         ext = extend_vocabulary(tiny_model, CHINESE, tmp_path / f"n{scale}", noise_scale=scale)
         weight = load_file(ext.out_dir / "model.safetensors")["embeddings.word_embeddings.weight"]
         new, old = weight[ext.old_size : ext.new_size], weight[: ext.old_size]
+        assert json.loads((ext.out_dir / "manifest.json").read_text())["config"]["noise_scale"] == scale
         return (new.std(dim=0).mean() / old.std(dim=0).mean()).item()
 
     assert spread(0.0) == pytest.approx(0.0, abs=1e-6)  # every new row is the [UNK] row

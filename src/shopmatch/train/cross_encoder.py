@@ -162,24 +162,32 @@ class CrossEncoderTrainConfig(ConfigSection):
         return {**asdict(self), "augment": list(self.augment)}
 
 
-def resolved_head(config: CrossEncoderTrainConfig, model_dir: str | Path, *, num_labels: int = 1) -> str:
-    """The head ``config.head`` stands for when training from ``model_dir``.
+def resolved_head(config: CrossEncoderTrainConfig, model_dir: str | Path) -> str:
+    """The head (``cls`` or ``mean``) a re-ranker trained from ``model_dir`` with ``config`` gets.
 
     ``auto`` keeps the head a trained cross-encoder already has (mean-token or ``[CLS]``). A model
-    without one (e.g. the bundled bi-encoder) gets the mean-token head as a re-ranker — on
-    esci-us-150 it re-ranks better than a new ``[CLS]`` head (README, "Cross-encoder
-    re-ranking") — and ``cls`` as a pair classifier (several classes) or with LoRA.
+    without one (e.g. the bundled bi-encoder) gets the mean-token head — on esci-us-150 it
+    re-ranks better than a new ``[CLS]`` head (README, "Cross-encoder re-ranking") — and ``[CLS]``
+    with LoRA. Pair classifiers always use ``[CLS]`` (:func:`train_pair_classifier`).
+
+    Raises:
+        ConfigError: ``model_dir`` has a mean-token head and ``config`` asks for ``cls`` or LoRA
+            (that head cannot be swapped for a ``[CLS]`` one, and LoRA is set up for ``[CLS]``).
 
     Example:
         >>> resolved_head(CrossEncoderTrainConfig(), "all-MiniLM-L6-v2")  # doctest: +SKIP
         'mean'
     """
-    if config.head != "auto":
-        return config.head
     directory = resolve_model_dir(model_dir)
     if _has_mean_head(directory):
+        if config.lora:
+            raise ConfigError(f"{directory} has a mean-token head; LoRA is set up for [CLS] heads: train without lora")
+        if config.head == "cls":
+            raise ConfigError(f"{directory} has a mean-token head; it cannot get a [CLS] one: use head auto or mean")
         return "mean"
-    if _classifier_outputs(directory) is not None or config.lora or num_labels != 1:
+    if config.head != "auto":
+        return config.head
+    if _classifier_outputs(directory) is not None or config.lora:
         return "cls"
     return "mean"
 
@@ -201,6 +209,8 @@ def load_cross_encoder(
     another size (e.g. a 3-class classifier fine-tuned further as a binary one), gets a new,
     randomly initialized one; ``max_layers`` drops the transformer layers above the first N.
     """
+    if head not in ("cls", "mean"):
+        raise ConfigError(f"head must be 'cls' or 'mean' here (resolve 'auto' with resolved_head), got {head!r}")
     model_dir = resolve_model_dir(model)
     if head == "mean" and not _has_mean_head(model_dir):
         cross_encoder = _mean_head_cross_encoder(model_dir, num_labels, max_length)
@@ -438,6 +448,11 @@ def fit(
         logger.info("no checkpoint in %s: starting from the beginning", checkpoints)
     if last is not None and config.lora:
         raise ConfigError("resuming LoRA training from a checkpoint is not supported; train again without --resume")
+    if last is not None and _has_mean_head(last) != (config.head == "mean"):
+        made_with = "mean" if _has_mean_head(last) else "cls"
+        raise ConfigError(
+            f"{last} was made with head {made_with!r}, this run uses {config.head!r}: resume with --head {made_with}"
+        )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(last) if last else None)
     summary.seconds = round(time.perf_counter() - started, 2)
@@ -613,7 +628,7 @@ def _listwise(model: Any, pairs: list[LabeledPair]) -> tuple[Any, Any]:
 
 # Fewer optimizer steps than this and a pair classifier from a bi-encoder start model may learn
 # only the class prior: on zh-ecom-query-item folds (400 rows, batch 16) 100 steps predicted "no
-# match" for every pair, 500 steps (20 epochs) reached F1 0.67 (README, pair classification).
+# match" for every pair, 500 steps (20 epochs) did not (README, "Cross-encoder pair classification").
 FEW_STEPS = 300
 
 
@@ -650,6 +665,9 @@ def train_pair_classifier(
         raise ConfigError(
             f"loss {config.loss!r} / head {config.head!r}: a pair classifier trains with loss 'bce' and head 'cls'"
         )
+    start = resolve_model_dir(model_dir or config.model)
+    if _has_mean_head(start):
+        raise ConfigError(f"{start} has a mean-token head (a re-ranker); a pair classifier needs a [CLS] head")
     config = replace(config, head="cls")
     rows = list(train)
     if not rows:
