@@ -53,6 +53,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # 400 rows a fold: many more passes (20 epochs = 500 steps of 16 pairs)
     "vocab-noise1-20ep": ("vocab", {"noise_scale": 1.0}, {"epochs": 20, "learning_rate": 1e-4}),
     "vocab-20ep": ("vocab", {}, {"epochs": 20, "learning_rate": 1e-4}),
+    "from-qbqtc-20ep": ("from-qbqtc", {}, {"epochs": 20, "learning_rate": 1e-4}),
 }
 
 
