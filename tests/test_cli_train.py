@@ -126,16 +126,20 @@ def test_train_cross_encoder_with_mined_negatives(fixtures, tiny_model, tmp_path
     assert "negative pairs added" in result.output and 0 < mined <= 2 * summary["data"]["train_queries"]
 
 
+def train_with_defaults(fixtures, model, out) -> list[str]:
+    """`train cross-encoder` on the fixture catalog with default options; returns those catalog options."""
+    catalog = ["--catalog", str(fixtures / "catalog" / "products.jsonl"),
+               "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "--dev-fraction", "0", *FAST]  # fmt: skip
+    result = CliRunner().invoke(app, ["train", "cross-encoder", *catalog, "-o", str(out), "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    return catalog
+
+
 def test_train_cross_encoder_distils_a_teacher_into_a_smaller_student(fixtures, tiny_model, tmp_path, monkeypatch):
     from shopmatch.train import distill
 
-    catalog = ["--catalog", str(fixtures / "catalog" / "products.jsonl"),
-               "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "--dev-fraction", "0", *FAST]  # fmt: skip
     teacher = tmp_path / "teacher"
-    result = CliRunner().invoke(
-        app, ["train", "cross-encoder", *catalog, "-o", str(teacher), "--model", str(tiny_model)]
-    )
-    assert result.exit_code == 0, result.output
+    catalog = train_with_defaults(fixtures, tiny_model, teacher)
     seen = {}
     real = distill.teacher_targets
 
@@ -170,13 +174,8 @@ def test_train_cross_encoder_with_a_missing_teacher(fixtures, tiny_model, tmp_pa
 
 
 def test_an_impossible_head_fails_before_mining(fixtures, tiny_model, tmp_path):
-    catalog = ["--catalog", str(fixtures / "catalog" / "products.jsonl"),
-               "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "--dev-fraction", "0", *FAST]  # fmt: skip
     mean_head = tmp_path / "mean"
-    result = CliRunner().invoke(
-        app, ["train", "cross-encoder", *catalog, "-o", str(mean_head), "--model", str(tiny_model)]
-    )
-    assert result.exit_code == 0, result.output
+    catalog = train_with_defaults(fixtures, tiny_model, mean_head)  # --head auto: the mean-token head
     result = CliRunner().invoke(
         app,
         ["train", "cross-encoder", *catalog, "-o", str(tmp_path / "cls"), "--model", str(mean_head), "--head", "cls",
