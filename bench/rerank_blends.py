@@ -37,9 +37,10 @@ import numpy as np
 from _common import machine_header, machine_info, markdown_table
 from rerank import MODELS, RESULTS, esci, hybrid_pipeline, note
 
+from shopmatch.rerank.blend import RANK_CONSTANT, blended_scores, ranks_of
+
 CACHE = RESULTS / "blends"
 WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0)
-RANK_CONSTANT = 60.0
 
 
 def model_stamp(model_dir: Path) -> str:
@@ -113,13 +114,10 @@ def fold_scores(fold: int, variants: list[str], products, judged, pipeline) -> d
     return cached
 
 
-def ranks(scores: np.ndarray, *, returned: np.ndarray | None = None) -> np.ndarray:
-    """1-based ranks (ties by position); ``inf`` where not ``returned``."""
-    order = np.argsort(-scores, kind="stable")
-    out = np.empty(len(scores))
-    out[order] = np.arange(1, len(scores) + 1)
-    if returned is not None:
-        out[~returned] = np.inf
+def ranks(scores: np.ndarray, *, returned: np.ndarray) -> np.ndarray:
+    """1-based ranks (ties by position, as in the pipeline); ``inf`` where not ``returned``."""
+    out = ranks_of(scores)
+    out[~returned] = np.inf
     return out
 
 
@@ -143,12 +141,12 @@ def blends(variants: list[str]) -> dict[str, tuple[Blend, bool]]:
         label = " + ".join(names) if len(names) == 1 else "ensemble of " + " + ".join(names)
         ce = ce_of(names)
 
-        def rrf2(f, w, ce=ce):
-            return 1 / (RANK_CONSTANT + ranks(ce(f))) + w / (RANK_CONSTANT + ranks(f["fused"]))
+        def rrf2(f, w, ce=ce):  # the pipeline's own blend (rerank.fusion_weight = w)
+            return blended_scores(ce(f), w, ranks_of(f["fused"]))
 
         def rrf3(f, w, ce=ce):
             lexical = 1 / (RANK_CONSTANT + ranks(f["lexical"], returned=f["lexical"] > 0))
-            return w / (RANK_CONSTANT + ranks(ce(f))) + lexical + 1 / (RANK_CONSTANT + ranks(f["dense"]))
+            return w / (RANK_CONSTANT + ranks_of(ce(f))) + lexical + 1 / (RANK_CONSTANT + ranks_of(f["dense"]))
 
         def z(f, w, ce=ce):
             return ce(f) + w * (zscore(f["dense"]) + zscore(f["lexical"]))

@@ -407,7 +407,7 @@ def fit(
     checkpoints = out_dir.with_name(out_dir.name + ".checkpoints")
     if config.lora:
         _add_lora(model, config)
-    steps_per_epoch = max(1, -(-len(train_dataset) // config.batch_size))
+    steps_per_epoch = _steps_per_epoch(len(train_dataset), config.batch_size)
     args = CrossEncoderTrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
@@ -448,8 +448,8 @@ def fit(
         logger.info("no checkpoint in %s: starting from the beginning", checkpoints)
     if last is not None and config.lora:
         raise ConfigError("resuming LoRA training from a checkpoint is not supported; train again without --resume")
-    if last is not None and _has_mean_head(last) != (config.head == "mean"):
-        made_with = "mean" if _has_mean_head(last) else "cls"
+    made_with = None if last is None else ("mean" if _has_mean_head(last) else "cls")
+    if made_with is not None and made_with != config.head:
         raise ConfigError(
             f"{last} was made with head {made_with!r}, this run uses {config.head!r}: resume with --head {made_with}"
         )
@@ -632,8 +632,12 @@ def _listwise(model: Any, pairs: list[LabeledPair]) -> tuple[Any, Any]:
 FEW_STEPS = 300
 
 
+def _steps_per_epoch(rows: int, batch_size: int) -> int:
+    return max(1, -(-rows // batch_size))
+
+
 def _warn_if_few_steps(rows: int, config: CrossEncoderTrainConfig) -> None:
-    per_epoch = -(-rows // config.batch_size)
+    per_epoch = _steps_per_epoch(rows, config.batch_size)
     steps = per_epoch * config.epochs
     if steps < FEW_STEPS:
         logger.warning(
