@@ -120,6 +120,33 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "+homedepot": {"extra": "homedepot"},
     "homedepot-only": {"extra": "homedepot", "esci": False},
+    # Two-stage transfer: one mean-head model trained on the whole Home Depot train split (about
+    # 53,000 pairs; the same for every fold), then per fold the mean-head-2ep-neg recipe on ESCI
+    # starting from it ("start": that variant's model instead of the bundled MiniLM).
+    "homedepot-all-mean": {"extra": "homedepot-all", "esci": False, "head": "mean", "learning_rate": 1e-4},
+    # a second pass over the same pairs, starting from that model (a fresh warm-up and decay)
+    "homedepot-all-mean-epoch2": {
+        "start": "homedepot-all-mean",
+        "extra": "homedepot-all",
+        "esci": False,
+        "head": "mean",
+        "learning_rate": 1e-4,
+    },
+    "from-homedepot-mean-2ep-neg": {
+        "start": "homedepot-all-mean",
+        "head": "mean",
+        "learning_rate": 1e-4,
+        "epochs": 2,
+        "negatives": 10,
+    },
+    # the same, gentler: 1 epoch at lr 2e-5 (2 epochs at 1e-4 lost some of what Home Depot taught)
+    "from-homedepot-mean-1ep-lr2e-5-neg": {
+        "start": "homedepot-all-mean",
+        "head": "mean",
+        "learning_rate": 2e-5,
+        "epochs": 1,
+        "negatives": 10,
+    },
 }
 HOMEDEPOT_PAIRS = 5_000  # Home Depot training pairs added (a seeded sample of the train split)
 
@@ -137,8 +164,9 @@ def esci():
     return read_catalog(root / "products.jsonl"), read_judgments(root / "judgments.tsv", gains=gains), gains
 
 
-def homedepot_pairs(n: int, seed: int = 0):
-    """A seeded sample of Home Depot train-split pairs (dev = every 10th sorted query id)."""
+def homedepot_pairs(n: int | None, seed: int = 0):
+    """A seeded sample of ``n`` Home Depot train-split pairs (dev = every 10th sorted query id);
+    ``None``: all of them, shuffled."""
     from shopmatch.catalog import read_catalog
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.train.data import labeled_pairs
@@ -149,7 +177,7 @@ def homedepot_pairs(n: int, seed: int = 0):
     dev = set(judged.query_ids[::10])
     train = judged.subset(q for q in judged.query_ids if q not in dev)
     pairs = labeled_pairs(train, read_catalog(root / "products.jsonl"), gains)
-    return random.Random(seed).sample(pairs, min(n, len(pairs)))
+    return random.Random(seed).sample(pairs, len(pairs) if n is None else min(n, len(pairs)))
 
 
 def unlabeled_query_pairs(products, n_queries: int, depth: int, seed: int = 0):
@@ -212,6 +240,12 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     teacher = options.pop("teacher", None)
     extra_queries = options.pop("extra_queries", None)  # (queries, depth) of unlabeled_query_pairs
     teacher_dir = MODELS / teacher / f"fold{fold}" if teacher else None
+    start = options.pop("start", None)
+    if start is not None:
+        start_dir = MODELS / start / "all-folds"
+        if not (start_dir / "config.json").is_file():
+            raise SystemExit(f"{variant}: train its start model first (cv --variant {start} --folds 0)")
+        options["model"] = str(start_dir)
     if teacher_dir is not None:
         if not (teacher_dir / "config.json").is_file():
             raise SystemExit(f"{variant}: train the teacher first (cv --variant {teacher} --folds {fold})")
@@ -240,6 +274,8 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
             cache.write_text(json.dumps([p.target for p in pairs]))
     if extra == "homedepot":
         pairs += homedepot_pairs(HOMEDEPOT_PAIRS)
+    elif extra == "homedepot-all":
+        pairs += homedepot_pairs(None)
     random.Random(fold).shuffle(pairs)
     config = CrossEncoderTrainConfig(**options)
     note(f"{variant} fold {fold}: training on {len(pairs):,} pairs ({config.epochs} epoch(s))")
@@ -376,7 +412,7 @@ def cmd_homedepot(args: argparse.Namespace) -> int:
     judged = read_judgments(root / "judgments.tsv", gains=gains)
     dev = judged.subset(judged.query_ids[::10])
     catalog = read_catalog(root / "products.jsonl")
-    model_dir, _ = train_fold("homedepot-only", 0, None, None, None)
+    trained = {variant: train_fold(variant, 0, None, None, None) for variant in args.variants}
     rows, results = [], {"machine": machine_info()}
 
     class Scorer:
@@ -398,10 +434,12 @@ def cmd_homedepot(args: argparse.Namespace) -> int:
         return encoder.encode_documents(titles) @ encoder.encode_queries([query])[0]
 
     systems["MiniLM bi-encoder zero-shot (int8), cosine"] = Scorer(cosine, ProductTextTemplate().render)
-    reranker = CrossEncoderReranker.from_config(RerankConfig(backend=args.backend).with_model(model_dir))
-    systems[f"cross-encoder fine-tuned on {HOMEDEPOT_PAIRS:,} train pairs ({args.backend})"] = Scorer(
-        reranker.score, reranker.config.text.render
-    )
+    for variant, (model_dir, summary) in trained.items():
+        reranker = CrossEncoderReranker.from_config(RerankConfig(backend=args.backend).with_model(model_dir))
+        pairs = summary["data"]["train_pairs"]
+        systems[f"cross-encoder `{variant}`, fine-tuned on {pairs:,} train pairs ({args.backend})"] = Scorer(
+            reranker.score, reranker.config.text.render
+        )
     for name, system in systems.items():
         note(f"homedepot dev: {name}")
         result = evaluate_rerank(system, dev, gains)
@@ -510,6 +548,13 @@ def main(argv: list[str] | None = None) -> int:
     hd = sub.add_parser("homedepot", help="Home Depot dev: rerank NDCG@10 and RMSE")
     hd.add_argument("--backend", default="onnx-int8", choices=("torch", "onnx", "onnx-int8"))
     hd.add_argument("--json", type=Path)
+    hd.add_argument(
+        "--variants",
+        nargs="+",
+        default=["homedepot-only"],
+        choices=[v for v, o in VARIANTS.items() if o.get("esci", True) is False],
+        help="cross-encoders trained on Home Depot alone (trained here if missing)",
+    )
     latency = sub.add_parser("latency", help="re-ranking speed per backend")
     latency.add_argument("--model", type=Path, required=True)
     latency.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])

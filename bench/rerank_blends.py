@@ -43,6 +43,13 @@ CACHE = RESULTS / "blends"
 WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0)
 
 
+def fold_model(variant: str, fold: int) -> Path:
+    """The model that scores ``fold``'s test queries: the fold's own, or the variant's one model
+    for every fold (trained without esci judgments, e.g. ``homedepot-all-mean``)."""
+    shared = MODELS / variant / "all-folds"
+    return shared if (shared / "config.json").is_file() else MODELS / variant / f"fold{fold}"
+
+
 def model_stamp(model_dir: Path) -> str:
     """Which trained model scored a fold: its weights' size and modification time."""
     weights = model_dir / "model.safetensors"
@@ -75,7 +82,7 @@ def fold_scores(fold: int, variants: list[str], products, judged, pipeline) -> d
     """Per test query of ``fold``: candidates and judged products with every score (cached)."""
     path = CACHE / f"fold{fold}.json"
     cached = json.loads(path.read_text()) if path.is_file() else {"queries": {}}
-    stamps = {v: model_stamp(MODELS / v / f"fold{fold}") for v in variants}
+    stamps = {v: model_stamp(fold_model(v, fold)) for v in variants}
     missing = [v for v in variants if cached.get("stamps", {}).get(v) != stamps[v]]  # new or retrained
     if not missing and cached["queries"]:
         return cached
@@ -101,7 +108,7 @@ def fold_scores(fold: int, variants: list[str], products, judged, pipeline) -> d
                 }
             cached["queries"][q] = entry
         for variant in missing:
-            model_dir = MODELS / variant / f"fold{fold}"
+            model_dir = fold_model(variant, fold)
             for mode in ("retrieval", "rerank"):
                 entry[mode][variant] = logits(
                     model_dir, query, [products[products.row_of(p)] for p in entry[mode]["ids"]]
