@@ -11,14 +11,17 @@ Protocol (``../shared/docs/benchmarks.md``; targets from issue [3 of 4]):
    - **retrieval**: the default hybrid pipeline (BM25F + dense int8, RRF) over all 6,764
      products, its top ``--top-n`` re-ranked: NDCG@10, MRR@10 (E), Recall@100 (E+S), MAP@100.
    A variant (``--variant``) names the training options (LoRA, FGM, augmentation, fewer layers,
-   extra Home Depot training data, Home Depot alone). Each (variant, fold) result is cached as
-   JSON under ``bench/results/rerank/``, so runs can be split and resumed; the trained models
-   stay under ``bench/data/rerank/`` (teachers for distillation, inputs of ``latency``).
+   extra Home Depot training data, Home Depot alone — a 5,000-pair sample or the whole train
+   split — and ``"start"``: fine-tune another variant's model instead of MiniLM). Each (variant,
+   fold) result is cached as JSON under ``bench/results/rerank/``, so runs can be split and
+   resumed; the trained models stay under ``bench/data/rerank/`` (teachers for distillation,
+   inputs of ``latency``).
 2. ``table``: the markdown table of every cached variant: mean over the folds, and each fold.
 3. ``homedepot``: Home Depot dev (every 10th sorted query id): rerank NDCG@10 (gain = label − 1)
    of BM25F, the zero-shot MiniLM bi-encoder (cosine) and a cross-encoder fine-tuned on a
-   5,000-pair sample of the train split (the ``homedepot-only`` variant's model), and the RMSE of
-   the label the cross-encoder predicts (1 + 2·p).
+   5,000-pair sample of the train split (the ``homedepot-only`` variant's model; ``--variants``
+   names other Home Depot-only models, e.g. ``homedepot-all-mean``), and the RMSE of the label
+   the cross-encoder predicts (1 + 2·p).
 4. ``agreement``: students against their teacher on one fold's test queries' judged products
    (Pearson and Spearman correlation of the scores, ROC-AUC of exact matches against the rest).
 5. ``latency``: for a trained model, pairs per second and the latency of scoring 50 candidates
