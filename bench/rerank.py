@@ -237,6 +237,11 @@ def mined_negatives(judged, products, per_query: int, *, seed: int, depth: int =
     return unjudged_negatives(judged, products, ranked, per_query, seed=seed)
 
 
+def shared_model_dir(variant: str) -> Path:
+    """Where a variant trained without esci judgments keeps its one model for every fold."""
+    return MODELS / variant / "all-folds"
+
+
 def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[Path, dict[str, Any]]:
     from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
     from shopmatch.train.data import labeled_pairs
@@ -250,7 +255,7 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     teacher_dir = MODELS / teacher / f"fold{fold}" if teacher else None
     start = options.pop("start", None)
     if start is not None:
-        start_dir = MODELS / start / "all-folds"
+        start_dir = shared_model_dir(start)
         if not (start_dir / "config.json").is_file():
             raise SystemExit(f"{variant}: train its start model first (cv --variant {start} --folds 0)")
         options["model"] = str(start_dir)
@@ -261,7 +266,7 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     extra = options.pop("extra", None)
     use_esci = options.pop("esci", True)
     shared = extra is not None and not use_esci  # trained once, the same model for every fold
-    out = MODELS / variant / ("all-folds" if shared else f"fold{fold}")
+    out = shared_model_dir(variant) if shared else MODELS / variant / f"fold{fold}"
     if (out / "config.json").is_file():
         return out, TrainingSummary.load(out).to_dict()
     pairs = labeled_pairs(train_judged, products, gains) if use_esci else []

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 from _common import machine_header, machine_info, markdown_table
-from rerank import MODELS, RESULTS, esci, hybrid_pipeline, note
+from rerank import MODELS, RESULTS, esci, hybrid_pipeline, note, shared_model_dir
 
 from shopmatch.rerank.blend import RANK_CONSTANT, blended_scores, ranks_of
 
@@ -46,7 +46,7 @@ WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 8.0, 16.0)
 def fold_model(variant: str, fold: int) -> Path:
     """The model that scores ``fold``'s test queries: the fold's own, or the variant's one model
     for every fold (trained without esci judgments, e.g. ``homedepot-all-mean``)."""
-    shared = MODELS / variant / "all-folds"
+    shared = shared_model_dir(variant)
     return shared if (shared / "config.json").is_file() else MODELS / variant / f"fold{fold}"
 
 
@@ -165,23 +165,30 @@ def blends(variants: list[str]) -> dict[str, tuple[Blend, bool]]:
     return out
 
 
-def evaluate(folds: dict[int, dict[str, Any]], judged, gains, blend: Blend, weight: float, fold: int, mode: str):
-    """Metrics of one blend on one fold's test queries in ``mode``."""
+def run_metrics(test_judged, gains, scored: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, float]:
+    """Mean NDCG@10, MRR@10 and MAP@100 of ``scored`` (query id → candidate ids and their scores).
+
+    Ties keep the candidates' order: the fused order in retrieval mode (as the pipeline's re-ranking
+    stage does), sorted ids in rerank mode (as evaluate_rerank does)."""
     from shopmatch.eval.metrics import ranking_metrics
 
-    _, test_judged = judged.folds(5)[fold]
     run = {}
-    for q, entry in folds[fold]["queries"].items():
-        part = entry[mode]
-        features = {k: np.asarray(v, dtype=np.float64) for k, v in part.items() if k != "ids"}
-        scores = blend(features, weight)
-        # ties keep the candidates' order: the fused order in retrieval mode (as the pipeline's
-        # re-ranking stage does), sorted ids in rerank mode (as evaluate_rerank does)
-        order = sorted(range(len(part["ids"])), key=lambda i: (-scores[i], i))
-        run[q] = [(part["ids"][i], float(scores[i])) for i in order]
+    for q, (ids, scores) in scored.items():
+        order = sorted(range(len(ids)), key=lambda i: (-scores[i], i))
+        run[q] = [(ids[i], float(scores[i])) for i in order]
     metrics = ("ndcg@10", "mrr@10", "map@100")
     return ranking_metrics(test_judged.qrels(gains), test_judged.relevant(gains), run, metrics,
                            recall_relevant=test_judged.relevant(gains, for_recall=True)).mean  # fmt: skip
+
+
+def evaluate(folds: dict[int, dict[str, Any]], judged, gains, blend: Blend, weight: float, fold: int, mode: str):
+    """Metrics of one blend on one fold's test queries in ``mode``."""
+    scored = {}
+    for q, entry in folds[fold]["queries"].items():
+        part = entry[mode]
+        features = {k: np.asarray(v, dtype=np.float64) for k, v in part.items() if k != "ids"}
+        scored[q] = (part["ids"], blend(features, weight))
+    return run_metrics(judged.folds(5)[fold][1], gains, scored)
 
 
 def main(argv: list[str] | None = None) -> int:

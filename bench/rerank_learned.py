@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from _common import machine_header, machine_info, markdown_table
 from rerank import esci
-from rerank_blends import CACHE, zscore
+from rerank_blends import CACHE, run_metrics, zscore
 
 from shopmatch.rerank.blend import RANK_CONSTANT, ranks_of
 from shopmatch.text.tokenize import Analyzer
@@ -114,16 +114,8 @@ class FoldData:
         return np.vstack([r[1] for r in rows]), np.concatenate([r[2] for r in rows])
 
     def ndcg(self, fold: int, mode: str, score: Callable[[np.ndarray], np.ndarray]) -> float:
-        from shopmatch.eval.metrics import ranking_metrics
-
-        test = self.judged.folds(5)[fold][1]
-        run = {}
-        for q, features, _, ids in self.queries[fold, mode]:
-            s = score(features)
-            order = sorted(range(len(ids)), key=lambda i: (-s[i], i))  # ties: candidate order
-            run[q] = [(ids[i], float(s[i])) for i in order]
-        return ranking_metrics(test.qrels(self.gains), test.relevant(self.gains), run, ("ndcg@10",),
-                               recall_relevant=test.relevant(self.gains, for_recall=True)).mean["ndcg@10"]  # fmt: skip
+        scored = {q: (ids, score(features)) for q, features, _, ids in self.queries[fold, mode]}
+        return run_metrics(self.judged.folds(5)[fold][1], self.gains, scored)["ndcg@10"]
 
 
 def combiners() -> dict[str, Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]]:
