@@ -94,6 +94,17 @@ def test_int8_and_torch_agree(catalog, reranker_dir):
     assert np.abs(torch_model.score("usb cable", texts) - int8.score("usb cable", texts)).max() < 0.05
 
 
+def test_onnx_reranker_sessions_do_not_spin(rerank_pipeline, tmp_path):
+    # spinning threads hold the cores the mean-token head needs after the ONNX transformer
+    # (bench/onnx_spinning.py); with either head, fresh or loaded from an index
+    if rerank_pipeline.config.rerank.backend == "torch":
+        pytest.skip("ONNX backends only")
+    loaded = SearchPipeline.load(rerank_pipeline.save(tmp_path / "idx"))
+    for reranker in (rerank_pipeline.reranker, loaded.reranker):
+        session = reranker.model[0].auto_model.model
+        assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_bad_rerank_settings(tmp_path):
     with pytest.raises(ConfigError, match="top_n"):
         RerankConfig(top_n=0)

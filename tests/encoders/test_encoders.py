@@ -144,3 +144,10 @@ def test_product_text_template():
         ProductTextTemplate(template="{brand}")
     with pytest.raises(ConfigError, match="invalid product text template"):
         ProductTextTemplate(template="{title")
+
+
+def test_onnx_encoder_sessions_keep_spinning(encoders):
+    # query encoding measured faster with ONNX Runtime's spinning threads (bench/onnx_spinning.py)
+    for backend in ("onnx", "onnx-int8"):
+        session = encoders[backend].model[0].auto_model.model
+        assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"

@@ -42,6 +42,29 @@ def onnx_file_name(directory: Path, quantization: str | None) -> str | None:
     return f"onnx/{found[0].name}" if found else None
 
 
+def onnx_model_kwargs(onnx_file: str, *, spinning: bool) -> dict:
+    """``model_kwargs`` that load the exported ``onnx_file`` on the CPU, for sentence-transformers'
+    ``backend="onnx"``, with ONNX Runtime's thread spinning on or off.
+
+    ONNX Runtime's worker threads keep spinning for a while after each run (its default). That
+    makes the next run start sooner, but when PyTorch runs next in the same process — the pooling
+    and mean-token head after an exported transformer — the spinning threads hold the cores it
+    needs. Measured (``bench/onnx_spinning.py``): re-rankers with the mean-token head are faster
+    with spinning off, query encoding is faster with it on.
+
+    Example:
+        >>> kwargs = onnx_model_kwargs("onnx/model.onnx", spinning=False)
+        >>> kwargs["session_options"].get_session_config_entry("session.intra_op.allow_spinning")
+        '0'
+        >>> CrossEncoder(model_dir, backend="onnx", model_kwargs=kwargs)  # doctest: +SKIP
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    return {"file_name": onnx_file, "provider": "CPUExecutionProvider", "session_options": options}
+
+
 def export_onnx(
     model_dir: str | Path, out_dir: str | Path, *, quantization: str | None = None, kind: str = "bi-encoder"
 ) -> str:

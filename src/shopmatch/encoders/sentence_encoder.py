@@ -21,7 +21,7 @@ import numpy as np
 
 from shopmatch.encoders.config import EncoderConfig, detect_quantization_target
 from shopmatch.encoders.models import resolve_model_dir
-from shopmatch.encoders.onnx_export import cached_export, onnx_file_name
+from shopmatch.encoders.onnx_export import cached_export, onnx_file_name, onnx_model_kwargs
 from shopmatch.progress import track
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class SentenceEncoder:
                 backend="onnx",
                 device="cpu",
                 local_files_only=True,
-                model_kwargs={"file_name": onnx_file, "provider": "CPUExecutionProvider"},
+                model_kwargs=onnx_model_kwargs(onnx_file, spinning=True),
             )
         if max_length is not None:
             self.model.max_seq_length = min(max_length, self._position_limit())

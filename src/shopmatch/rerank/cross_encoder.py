@@ -23,7 +23,7 @@ import numpy as np
 
 from shopmatch.catalog import Product
 from shopmatch.encoders.config import detect_quantization_target
-from shopmatch.encoders.onnx_export import cached_export, onnx_file_name
+from shopmatch.encoders.onnx_export import cached_export, onnx_file_name, onnx_model_kwargs
 from shopmatch.errors import ConfigError
 from shopmatch.rerank.config import RerankConfig
 
@@ -71,7 +71,7 @@ class CrossEncoderReranker:
             self.model = CrossEncoder(
                 str(model_dir),
                 backend="onnx",
-                model_kwargs={"file_name": onnx_file, "provider": "CPUExecutionProvider"},
+                model_kwargs=onnx_model_kwargs(onnx_file, spinning=False),
                 **kwargs,
             )
         if self.model.num_labels != 1:
