@@ -156,6 +156,53 @@ VARIANTS["from-homedepot-student-2layers-32tok"] = {
     "start": "homedepot-all-mean",
     **VARIANTS["mean-head-student-2layers-32tok"],
 }
+# Latency students (2 layers, 32 tokens) trained on the whole Home Depot train split instead of
+# esci's ~6,400 pairs: from MiniLM's first 2 layers, or cut from the 6-layer Home Depot model;
+# then per fold the gentle esci pass of from-homedepot-mean-1ep-lr2e-5-neg.
+STUDENT_SHAPE = {"head": "mean", "max_layers": 2, "max_length": 32}
+VARIANTS["homedepot-all-student-2layers-32tok"] = {
+    "extra": "homedepot-all",
+    "esci": False,
+    "learning_rate": 1e-4,
+    **STUDENT_SHAPE,
+}
+VARIANTS["homedepot-all-cut-student-2layers-32tok"] = {
+    "start": "homedepot-all-mean",
+    **VARIANTS["homedepot-all-student-2layers-32tok"],
+}
+VARIANTS.update(
+    {
+        f"from-{student}": {**VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg"], "start": student, **STUDENT_SHAPE}
+        for student in ("homedepot-all-student-2layers-32tok", "homedepot-all-cut-student-2layers-32tok")
+    }
+)
+# the same with the [CLS] head: its ONNX graph holds the head, so nothing runs in PyTorch after it
+VARIANTS["homedepot-all-student-2layers-32tok-cls"] = {
+    **VARIANTS["homedepot-all-student-2layers-32tok"],
+    "head": "cls",
+}
+# a second pass over Home Depot for the MiniLM-started student (it cost the 6-layer model 0.02)
+VARIANTS["homedepot-all-student-2layers-32tok-epoch2"] = {
+    **VARIANTS["homedepot-all-student-2layers-32tok"],
+    "start": "homedepot-all-student-2layers-32tok",
+}
+# the Home Depot student, then distilled per fold from that fold's best 6-layer model (Home Depot
+# then esci): squared logit error on the judged pairs and every unjudged hybrid top-100 product
+VARIANTS["distilled-from-homedepot-all-student-2layers-32tok"] = {
+    "start": "homedepot-all-student-2layers-32tok",
+    "teacher": "from-homedepot-mean-1ep-lr2e-5-neg",
+    **STUDENT_SHAPE,
+    "loss": "mse-logit",
+    "learning_rate": 1e-4,
+    "epochs": 2,
+    "negatives": 100,
+    "depth": 100,
+}
+# the best esci recipe with 128-token inputs in the esci pass (more of the bullets read)
+VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg-len128"] = {
+    **VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg"],
+    "max_length": 128,
+}
 HOMEDEPOT_PAIRS = 5_000  # Home Depot training pairs added (a seeded sample of the train split)
 
 
@@ -262,7 +309,7 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
     if teacher_dir is not None:
         if not (teacher_dir / "config.json").is_file():
             raise SystemExit(f"{variant}: train the teacher first (cv --variant {teacher} --folds {fold})")
-        options["model"] = str(teacher_dir)  # the student starts from the teacher's lower layers
+        options.setdefault("model", str(teacher_dir))  # unless "start" names it: the teacher's lower layers
     extra = options.pop("extra", None)
     use_esci = options.pop("esci", True)
     shared = extra is not None and not use_esci  # trained once, the same model for every fold
