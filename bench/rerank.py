@@ -127,14 +127,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # 53,000 pairs; the same for every fold), then per fold the mean-head-2ep-neg recipe on ESCI
     # starting from it ("start": that variant's model instead of the bundled MiniLM).
     "homedepot-all-mean": {"extra": "homedepot-all", "esci": False, "head": "mean", "learning_rate": 1e-4},
-    # a second pass over the same pairs, starting from that model (a fresh warm-up and decay)
-    "homedepot-all-mean-epoch2": {
-        "start": "homedepot-all-mean",
-        "extra": "homedepot-all",
-        "esci": False,
-        "head": "mean",
-        "learning_rate": 1e-4,
-    },
     "from-homedepot-mean-2ep-neg": {
         "start": "homedepot-all-mean",
         "head": "mean",
@@ -142,14 +134,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "epochs": 2,
         "negatives": 10,
     },
-    # the same, gentler: 1 epoch at lr 2e-5 (2 epochs at 1e-4 lost some of what Home Depot taught)
-    "from-homedepot-mean-1ep-lr2e-5-neg": {
-        "start": "homedepot-all-mean",
-        "head": "mean",
-        "learning_rate": 2e-5,
-        "epochs": 1,
-        "negatives": 10,
-    },
+}
+# a second pass over the same pairs, starting from that model (a fresh warm-up and decay)
+VARIANTS["homedepot-all-mean-epoch2"] = {**VARIANTS["homedepot-all-mean"], "start": "homedepot-all-mean"}
+# the same, gentler: 1 epoch at lr 2e-5 (2 epochs at 1e-4 lost some of what Home Depot taught)
+VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg"] = {
+    **VARIANTS["from-homedepot-mean-2ep-neg"],
+    "learning_rate": 2e-5,
+    "epochs": 1,
 }
 # the latency student (2 layers, 32 tokens, mean head) cut from the Home Depot model, then ESCI
 VARIANTS["from-homedepot-student-2layers-32tok"] = {
