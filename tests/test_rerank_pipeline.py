@@ -17,6 +17,7 @@ from shopmatch.rerank import CrossEncoderReranker, RerankConfig
 from shopmatch.rerank.blend import blended_scores, ranks_of
 from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
 from shopmatch.train.data import LabeledPair
+from tests.tiny_model import WORDS
 
 
 @pytest.fixture(scope="module", params=["cls", "mean"])
@@ -103,6 +104,43 @@ def test_onnx_reranker_sessions_do_not_spin(rerank_pipeline, tmp_path):
     for reranker in (rerank_pipeline.reranker, loaded.reranker):
         session = reranker.model[0].auto_model.model
         assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_the_configured_token_limit_applies(catalog, reranker_dir, backend):
+    # the model was saved with max_length 48; the configured limit wins on every backend (the
+    # clipping of long texts counts on it)
+    config = RerankConfig(backend=backend, quantization="avx2").with_model(reranker_dir)
+    for limit in (12, 48, 64):
+        reranker = CrossEncoderReranker.from_config(replace(config, max_length=limit))
+        features = reranker.model.preprocess([("usb cable", " ".join(WORDS * 3))])
+        assert features["input_ids"].shape[1] == limit
+
+
+def test_a_token_limit_beyond_the_model_is_a_config_error(reranker_dir):
+    config = RerankConfig(backend="torch").with_model(reranker_dir)
+    with pytest.raises(ConfigError, match=r"max_length 512 is more than .* can read \(128 tokens\)"):
+        CrossEncoderReranker.from_config(replace(config, max_length=512))
+
+
+@pytest.mark.parametrize("max_length", [8, 16, 40])
+def test_clipping_long_texts_leaves_what_the_model_reads_unchanged(catalog, reranker_dir, max_length):
+    reranker = CrossEncoderReranker.from_config(
+        RerankConfig(backend="torch", max_length=max_length).with_model(reranker_dir)
+    )
+    # one token per word of the tiny vocabulary, so the cut falls close to the limit
+    text = " ".join(WORDS * 3)
+    titles = " ".join(p.title for p in catalog.products)
+    queries = ["usb cable", "usb c cable charger " * 3, "the leather sofa " * 8, "-- ® red " * 12]
+    texts = (text, titles, text[:60], "-- " * 30 + text, "x" * 300)
+    pairs = [(q, t) for q in queries for t in texts]
+    clipped = reranker._clipped(pairs)
+    assert sum(c != p for c, p in zip(clipped, pairs, strict=True)) >= len(queries)  # it did cut
+    whole, cut = reranker.model.preprocess(pairs), reranker.model.preprocess(clipped)
+    for key in ("input_ids", "token_type_ids", "attention_mask"):
+        assert whole[key].tolist() == cut[key].tolist()
+    expected = reranker.model.predict(pairs, convert_to_numpy=True)
+    assert np.allclose(reranker.score_pairs(pairs), expected, atol=1e-6)
 
 
 def test_bad_rerank_settings(tmp_path):

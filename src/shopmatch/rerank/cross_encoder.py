@@ -26,6 +26,7 @@ from shopmatch.encoders.config import detect_quantization_target
 from shopmatch.encoders.onnx_export import cached_export, onnx_file_name, onnx_model_kwargs
 from shopmatch.errors import ConfigError
 from shopmatch.rerank.config import RerankConfig
+from shopmatch.text.clip import clip_words
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,11 @@ class CrossEncoderReranker:
             raise ConfigError(
                 f"{model_dir}: a re-ranker has one output (a relevance logit); this model has {self.model.num_labels}"
             )
+        positions = getattr(self.model[0].auto_model.config, "max_position_embeddings", None)
+        if positions is not None and config.max_length > positions:
+            raise ConfigError(
+                f"rerank max_length {config.max_length} is more than {model_dir} can read ({positions} tokens)"
+            )
 
     @classmethod
     def from_config(cls, config: RerankConfig, *, saved_dir: str | Path | None = None) -> CrossEncoderReranker:
@@ -116,9 +122,29 @@ class CrossEncoderReranker:
             return np.zeros(0, dtype=np.float32)
         with self._lock:  # one tokenizer: threads take turns (see SentenceEncoder)
             scores = self.model.predict(
-                list(pairs), batch_size=self.config.batch_size, show_progress_bar=False, convert_to_numpy=True
+                self._clipped(pairs), batch_size=self.config.batch_size, show_progress_bar=False, convert_to_numpy=True
             )
         return np.asarray(scores, dtype=np.float32).reshape(len(pairs))
+
+    def _clipped(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``pairs`` with each text cut after the words the token limit would drop anyway.
+
+        The tokenizer truncates the longer of query and text first, so a text keeps more counted
+        words (each at least one token) than both the limit and its query's tokens: it stays the
+        longer of the two and keeps every token it would have kept whole (``shopmatch.text.clip``).
+        """
+        limit = self.model.max_seq_length  # the limit in force: the configured one, or one saved with the model
+        if not limit:
+            return list(pairs)
+        query_tokens: dict[str, int] = {}
+        out = []
+        for query, text in pairs:
+            if query not in query_tokens:
+                query_tokens[query] = len(
+                    self.model.tokenizer(query, add_special_tokens=False, verbose=False)["input_ids"]
+                )
+            out.append((query, clip_words(text, max(limit, query_tokens[query] + 1))))
+        return out
 
     def save(self, directory: str | Path) -> None:
         """Copy the model in use (only its ONNX file, for ONNX backends) into ``directory``."""
