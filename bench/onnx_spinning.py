@@ -49,22 +49,19 @@ def child(target: str, spinning: bool, requests: int) -> float:
     """p50 in ms of one target measured in this process."""
     use_spinning(spinning)
     sys.path.insert(0, str(REPO_ROOT / "bench"))
-    from rerank import esci, hybrid_pipeline
+    from rerank import esci, latency_workload
 
-    products, judged, _ = esci()
-    queries = [judged.queries[q] for q in judged.query_ids]
     if target == "encoder":
         from shopmatch.encoders import EncoderConfig, SentenceEncoder
 
+        _, judged, _ = esci()
         encoder = SentenceEncoder.from_config(EncoderConfig())
-        work = [lambda q=q: encoder.encode_queries([q]) for q in queries]
+        work = [lambda q=q: encoder.encode_queries([q]) for q in (judged.queries[q] for q in judged.query_ids)]
     else:
         from shopmatch.rerank import CrossEncoderReranker, RerankConfig
 
         reranker = CrossEncoderReranker.from_config(RerankConfig(backend="onnx-int8").with_model(target))
-        pipeline = hybrid_pipeline(products.products)
-        candidates = [[reranker.text_of(products[int(r)]) for r in pipeline.retrieve([q], k=50).rows[0] if r >= 0]
-                      for q in queries]  # fmt: skip
+        queries, candidates = latency_workload(reranker.config.text, 50)
         work = [lambda q=q, c=c: reranker.score(q, c) for q, c in zip(queries, candidates, strict=True)]
     for call in work[:10]:
         call()

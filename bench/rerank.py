@@ -545,17 +545,24 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_latency(args: argparse.Namespace) -> int:
-    from shopmatch.rerank import CrossEncoderReranker, RerankConfig
-
+def latency_workload(template, n: int) -> tuple[list[str], list[list[str]]]:
+    """The 150 esci-us-150 queries and, for each, the texts (rendered by ``template``) of the
+    default hybrid pipeline's top ``n`` products: what a re-ranker scores per request."""
     products, judged, _ = esci()
     pipeline = hybrid_pipeline(products.products)
     queries = [judged.queries[q] for q in judged.query_ids]
-    base = RerankConfig(top_n=args.candidates).with_model(args.model)
     candidates = []
     for query in queries:
-        rows = pipeline.retrieve([query], k=args.candidates).rows[0]
-        candidates.append([base.text.render(products[int(r)]) for r in rows if r >= 0])
+        rows = pipeline.retrieve([query], k=n).rows[0]
+        candidates.append([template.render(products[int(r)]) for r in rows if r >= 0])
+    return queries, candidates
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    from shopmatch.rerank import CrossEncoderReranker, RerankConfig
+
+    base = RerankConfig(top_n=args.candidates).with_model(args.model)
+    queries, candidates = latency_workload(base.text, args.candidates)
     results: dict[str, Any] = {"machine": machine_info(), "model": str(args.model), "backends": {}}
     table = []
     for backend in args.backends:
