@@ -12,7 +12,13 @@ the five folds (and NDCG@10 per fold):
   hybrid with it;
 - the same distilled from a cross-encoder teacher with MarginMSELoss, when ``--teacher-dir``
   names a trained cross-encoder per fold (``{fold}`` in the pattern is replaced by 0–4); skipped
-  with a message otherwise.
+  with a message otherwise;
+- with ``--homedepot``: a model trained once on the Home Depot train split (every query id but
+  every 10th in sorted order; positives label ≥ 2.5, products labelled ≥ 2 never negatives, at most
+  ``--homedepot-positives`` positives a query, negatives mined by a hybrid pipeline over the Home
+  Depot catalog), used as is (transfer: no esci judgment seen) and fine-tuned further on each fold.
+  It is trained once and kept in ``bench/data/bi_encoder/`` for later runs.
+  ``--only-homedepot`` leaves out the esci-only fine-tuned rows (measured before).
 
 Kept affordable on two busy cores: 1 epoch, 64 tokens, batch 32, PyTorch for training, the int8
 ONNX model (exported from the fine-tuned one) to encode the catalog at evaluation. No dev set:
@@ -22,6 +28,7 @@ Usage::
 
     .venv/bin/python bench/bi_encoder.py --json bench/results/bi_encoder.json | tee bench/results/bi_encoder.md
     .venv/bin/python bench/bi_encoder.py --teacher-dir 'models/ce-fold{fold}'   # + distillation rows
+    .venv/bin/python bench/bi_encoder.py --homedepot --only-homedepot               # Home Depot rows
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from typing import Any
 from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing
 
 METRICS = ("ndcg@10", "mrr@10", "recall@100")
+HOMEDEPOT_GAINS = "offset=1,relevant>=2.5"
+CACHE = Path(__file__).resolve().parent / "data" / "bi_encoder"
 TRAINING_LIBRARIES = ("sentence-transformers", "transformers", "torch", "onnxruntime")
 
 
@@ -52,6 +61,32 @@ def teacher_for(pattern: str | None, fold: int) -> Path | None:
         return None
     path = Path(pattern.replace("{fold}", str(fold)))
     return path if path.is_dir() else None
+
+
+def homedepot_model(train_config, positives: int) -> tuple[Path, float | None]:
+    """The bi-encoder trained on the Home Depot train split (cached); its training seconds when
+    trained by this call."""
+    from dataclasses import replace
+
+    from shopmatch.catalog import read_catalog
+    from shopmatch.judgments import GainMap, read_judgments
+    from shopmatch.train.bi_encoder import train_bi_encoder
+
+    config = replace(train_config, positive_min_target=0.75, exclude_min_target=0.5, max_positives_per_query=positives)
+    out_dir = CACHE / f"homedepot-mnrl-{positives}pos"
+    if (out_dir / "manifest.json").is_file():
+        note(f"Home Depot-trained model found in {out_dir}")
+        return out_dir, None
+    root = data_dir() / "homedepot"
+    gains = GainMap.parse(HOMEDEPOT_GAINS)
+    judged = read_judgments(root / "judgments.tsv", gains=gains)
+    dev = set(judged.query_ids[::10])
+    train = judged.subset(q for q in judged.query_ids if q not in dev)
+    products = read_catalog(root / "products.jsonl").products
+    note(f"training on {len(train.queries):,} Home Depot train queries over {len(products):,} products")
+    started = time.perf_counter()
+    train_bi_encoder(train, products, config, out_dir, gains=gains)
+    return out_dir, time.perf_counter() - started
 
 
 def run(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
@@ -105,6 +140,14 @@ def run(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
     results: dict[str, list[dict[str, Any]]] = {}
     training: dict[str, list[float]] = {}
     skipped: list[str] = []
+    homedepot_dir = transfer = None
+    if args.homedepot:
+        homedepot_dir, seconds = homedepot_model(train_config, args.homedepot_positives)
+        if seconds is not None:
+            training["Home Depot-trained (once)"] = [seconds]
+        transfer = DenseRetriever.build(
+            products, DenseConfig(encoder=EncoderConfig(model=str(homedepot_dir), backend="onnx-int8"))
+        )
 
     def record(system: str, fold: int, metrics: dict[str, dict[str, float]]) -> None:
         for mode, values in metrics.items():
@@ -117,15 +160,24 @@ def run(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
             metrics = evaluate(zero_shot, test)
             note(f"fold {fold}: zero-shot: " + ", ".join(f"{m} {v}" for m, v in metrics.items()))
             record("MiniLM zero-shot", fold, metrics)
-            variants: list[tuple[str, Path | None]] = [("fine-tuned MNRL + hard negatives", None)]
+            variants: list[tuple[str, Path | None]] = []
+            if not args.only_homedepot:
+                variants.append(("fine-tuned MNRL + hard negatives", None))
+            if transfer is not None:
+                metrics = evaluate(transfer, test)
+                note(f"fold {fold}: Home Depot-trained: " + ", ".join(f"{m} {v}" for m, v in metrics.items()))
+                record("Home Depot-trained (transfer)", fold, metrics)
+                variants.append(("Home Depot-trained, then MNRL on the fold", None))
             teacher = teacher_for(args.teacher_dir, fold)
             if teacher is not None:
                 variants.append((f"fine-tuned MarginMSE from cross-encoder ({args.teacher_dir})", teacher))
             elif args.teacher_dir:
                 skipped.append(f"fold {fold}: no teacher at {args.teacher_dir.replace('{fold}', str(fold))}")
-            for system, teacher_dir in variants:
-                out_dir = Path(tmp) / f"fold{fold}-{'distill' if teacher_dir else 'mnrl'}"
+            for index, (system, teacher_dir) in enumerate(variants):
+                out_dir = Path(tmp) / f"fold{fold}-{index}"
                 config = train_config if teacher_dir is None else _distill(train_config)
+                if system.startswith("Home Depot"):
+                    config = _starting_from(config, homedepot_dir)
                 note(f"fold {fold}: training {system}")
                 started = time.perf_counter()
                 train_bi_encoder(
@@ -153,7 +205,7 @@ def run(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
                 args.json.with_suffix(".partial.json").write_text(json.dumps(partial, indent=2, default=float))
     if args.teacher_dir is None:
         skipped.append("distillation rows: no --teacher-dir given (needs a trained cross-encoder per fold)")
-    return _report(results, training, skipped, chosen, train_config)
+    return _report(results, training, skipped, chosen, train_config, args.homedepot and args.homedepot_positives)
 
 
 def _distill(config):
@@ -162,7 +214,13 @@ def _distill(config):
     return replace(config, distill=True)
 
 
-def _report(results, training, skipped, chosen, train_config) -> tuple[list[str], dict[str, Any]]:
+def _starting_from(config, model_dir):
+    from dataclasses import replace
+
+    return replace(config, model=str(model_dir))
+
+
+def _report(results, training, skipped, chosen, train_config, homedepot_positives) -> tuple[list[str], dict[str, Any]]:
     lines: list[str] = []
     rows, per_fold_rows = [], []
     for key, per_fold in results.items():
@@ -183,7 +241,9 @@ def _report(results, training, skipped, chosen, train_config) -> tuple[list[str]
         "",
         f"Training: {train_config.epochs} epoch, batch {train_config.batch_size}, lr {train_config.learning_rate:g}, "
         f"max_length {train_config.max_length}, seed {train_config.seed}, "
-        f"at most {train_config.max_positives_per_query or 'all'} positives per query, PyTorch on CPU. "
+        f"at most {train_config.max_positives_per_query or 'all'} positives per query"
+        + (f" ({homedepot_positives} per Home Depot query)" if homedepot_positives else "")
+        + ", PyTorch on CPU. "
         "Training seconds per fold "
         "(mining with the shared zero-shot pipeline included, catalog encoding for evaluation not): "
         + "; ".join(f"{s}: " + ", ".join(f"{x:.0f}" for x in v) for s, v in training.items()),
@@ -214,6 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=8,
         help="positives kept per training query (0: all); keeps a fold affordable",
     )
+    parser.add_argument("--homedepot", action="store_true", help="add the Home Depot-trained rows (see above)")
+    parser.add_argument("--homedepot-positives", type=int, default=4, help="positives kept per Home Depot query")
+    parser.add_argument("--only-homedepot", action="store_true", help="leave out the esci-only fine-tuned rows")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     folder = data_dir() / "esci-us-150"
