@@ -117,17 +117,18 @@ def test_the_configured_token_limit_applies(catalog, reranker_dir, backend):
         assert features["input_ids"].shape[1] == limit
 
 
-def test_a_token_limit_beyond_the_model_is_a_config_error(reranker_dir):
-    config = RerankConfig(backend="torch").with_model(reranker_dir)
+@pytest.mark.parametrize("backend", ["torch", "onnx-int8"])
+def test_a_token_limit_beyond_the_model_is_a_config_error(reranker_dir, backend):
+    config = RerankConfig(backend=backend, quantization="avx2").with_model(reranker_dir)
     with pytest.raises(ConfigError, match=r"max_length 512 is more than .* can read \(128 tokens\)"):
         CrossEncoderReranker.from_config(replace(config, max_length=512))
 
 
 @pytest.mark.parametrize("max_length", [8, 16, 40])
 def test_clipping_long_texts_leaves_what_the_model_reads_unchanged(catalog, reranker_dir, max_length):
-    reranker = CrossEncoderReranker.from_config(
-        RerankConfig(backend="torch", max_length=max_length).with_model(reranker_dir)
-    )
+    config = RerankConfig(backend="torch").with_model(reranker_dir)  # trained at 48 tokens
+    reranker = CrossEncoderReranker.from_config(replace(config, max_length=max_length))
+    assert reranker.model.max_seq_length == max_length
     # one token per word of the tiny vocabulary, so the cut falls close to the limit
     text = " ".join(WORDS * 3)
     titles = " ".join(p.title for p in catalog.products)

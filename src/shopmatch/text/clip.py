@@ -2,12 +2,12 @@
 
 A cross-encoder reads at most ``max_length`` tokens of a query and a product text together,
 while a product text (title, bullets, description) often runs to a hundred words or more.
-Tokenizing the part that truncation then throws away can cost a third of a small re-ranker's
-time (see ``bench/rerank_clipping.py``). Cutting the text first changes nothing the model sees
-as long as the kept words still give at least as many tokens as the limit lets through: every
-word counted here holds a letter or a digit, which no tokenizer's normalizer removes, so each
-gives at least one token; and the cut falls on whitespace, so the tokens of the kept words are
-the ones the whole text would give.
+Tokenizing the part that truncation then throws away cost a 2-layer, 32-token re-ranker 5-6 ms
+of about 40 per 50 candidates (``bench/rerank_clipping.py``). Cutting the text first changes
+nothing the model sees as long as the kept words still give at least as many tokens as the limit
+lets through: every word counted here holds a letter or a digit, which WordPiece, SentencePiece
+and byte-level BPE tokenizers never drop, so each gives at least one token; and the cut falls on
+whitespace, so the tokens of the kept words are the ones the whole text would give.
 
 Example:
     >>> clip_words("Red ceramic mug, 12 oz -- dishwasher safe", 3)
