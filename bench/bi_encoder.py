@@ -41,13 +41,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing
 
 METRICS = ("ndcg@10", "mrr@10", "recall@100")
-HOMEDEPOT_GAINS = "offset=1,relevant>=2.5"
 CACHE = Path(__file__).resolve().parent / "data" / "bi_encoder"
 TRAINING_LIBRARIES = ("sentence-transformers", "transformers", "torch", "onnxruntime")
 
@@ -66,10 +66,9 @@ def teacher_for(pattern: str | None, fold: int) -> Path | None:
 def homedepot_model(train_config, positives: int) -> tuple[Path, float | None]:
     """The bi-encoder trained on the Home Depot train split (cached); its training seconds when
     trained by this call."""
-    from dataclasses import replace
+    from rerank import homedepot_train
 
     from shopmatch.catalog import read_catalog
-    from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.train.bi_encoder import train_bi_encoder
 
     config = replace(train_config, positive_min_target=0.75, exclude_min_target=0.5, max_positives_per_query=positives)
@@ -77,12 +76,8 @@ def homedepot_model(train_config, positives: int) -> tuple[Path, float | None]:
     if (out_dir / "manifest.json").is_file():
         note(f"Home Depot-trained model found in {out_dir}")
         return out_dir, None
-    root = data_dir() / "homedepot"
-    gains = GainMap.parse(HOMEDEPOT_GAINS)
-    judged = read_judgments(root / "judgments.tsv", gains=gains)
-    dev = set(judged.query_ids[::10])
-    train = judged.subset(q for q in judged.query_ids if q not in dev)
-    products = read_catalog(root / "products.jsonl").products
+    train, gains = homedepot_train()
+    products = read_catalog(data_dir() / "homedepot" / "products.jsonl").products
     note(f"training on {len(train.queries):,} Home Depot train queries over {len(products):,} products")
     started = time.perf_counter()
     train_bi_encoder(train, products, config, out_dir, gains=gains)
@@ -177,7 +172,7 @@ def run(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
                 out_dir = Path(tmp) / f"fold{fold}-{index}"
                 config = train_config if teacher_dir is None else _distill(train_config)
                 if system.startswith("Home Depot"):
-                    config = _starting_from(config, homedepot_dir)
+                    config = replace(config, model=str(homedepot_dir))
                 note(f"fold {fold}: training {system}")
                 started = time.perf_counter()
                 train_bi_encoder(
@@ -209,15 +204,7 @@ def run(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
 
 
 def _distill(config):
-    from dataclasses import replace
-
     return replace(config, distill=True)
-
-
-def _starting_from(config, model_dir):
-    from dataclasses import replace
-
-    return replace(config, model=str(model_dir))
 
 
 def _report(results, training, skipped, chosen, train_config, homedepot_positives) -> tuple[list[str], dict[str, Any]]:

@@ -211,19 +211,24 @@ def esci():
     return read_catalog(root / "products.jsonl"), read_judgments(root / "judgments.tsv", gains=gains), gains
 
 
-def homedepot_pairs(n: int | None, seed: int = 0):
-    """A seeded sample of ``n`` Home Depot train-split pairs (dev = every 10th sorted query id);
-    ``None``: all of them, shuffled."""
-    from shopmatch.catalog import read_catalog
+def homedepot_train():
+    """The Home Depot train split (every query id but every 10th in ascending order, which is dev;
+    protocol item 4 of ``benchmarks.md``) and the Home Depot gains."""
     from shopmatch.judgments import GainMap, read_judgments
+
+    gains = GainMap.parse(HOMEDEPOT_GAINS)
+    judged = read_judgments(data_dir() / "homedepot" / "judgments.tsv", gains=gains)
+    dev = set(judged.query_ids[::10])
+    return judged.subset(q for q in judged.query_ids if q not in dev), gains
+
+
+def homedepot_pairs(n: int | None, seed: int = 0):
+    """A seeded sample of ``n`` Home Depot train-split pairs; ``None``: all of them, shuffled."""
+    from shopmatch.catalog import read_catalog
     from shopmatch.train.data import labeled_pairs
 
-    root = data_dir() / "homedepot"
-    gains = GainMap.parse(HOMEDEPOT_GAINS)
-    judged = read_judgments(root / "judgments.tsv", gains=gains)
-    dev = set(judged.query_ids[::10])
-    train = judged.subset(q for q in judged.query_ids if q not in dev)
-    pairs = labeled_pairs(train, read_catalog(root / "products.jsonl"), gains)
+    train, gains = homedepot_train()
+    pairs = labeled_pairs(train, read_catalog(data_dir() / "homedepot" / "products.jsonl"), gains)
     return random.Random(seed).sample(pairs, len(pairs) if n is None else min(n, len(pairs)))
 
 
@@ -233,14 +238,12 @@ def unlabeled_query_pairs(products, n_queries: int, depth: int, seed: int = 0):
     ``depth`` esci-us-150 products each. A teacher then labels them: more queries for a student
     than the ~120 judged ones, none of them an esci test query."""
     from shopmatch.encoders.product_text import ProductTextTemplate
-    from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.train.data import LabeledPair
 
-    judged = read_judgments(data_dir() / "homedepot" / "judgments.tsv", gains=GainMap.parse(HOMEDEPOT_GAINS))
-    dev = set(judged.query_ids[::10])
-    train_ids = [q for q in judged.query_ids if q not in dev]
+    train, _ = homedepot_train()
+    train_ids = train.query_ids
     chosen = random.Random(seed).sample(train_ids, min(n_queries, len(train_ids)))
-    queries = [judged.queries[q] for q in chosen]
+    queries = [train.queries[q] for q in chosen]
     pipeline = hybrid_pipeline(products.products)
     template = ProductTextTemplate()
     hits = pipeline.retrieve(queries, k=depth)
