@@ -62,18 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     folder = data_dir() / "esci-us-150"
     if not skip_if_missing(folder / "products.jsonl", "esci-us-150"):
         return 0
-    from shopmatch.catalog import read_catalog
+    from rerank import esci
+
     from shopmatch.config import PipelineConfig
     from shopmatch.encoders.config import EncoderConfig
-    from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.pipeline import SearchPipeline
     from shopmatch.product_store import MemoryProducts
     from shopmatch.retrieval.dense import DenseConfig, DenseRetriever
     from shopmatch.retrieval.lexical import LexicalRetriever
 
-    products = read_catalog(folder / "products.jsonl").products
-    judgments = read_judgments(folder / "judgments.tsv")
-    gains = GainMap.esci()
+    catalog, judgments, gains = esci()
+    products = catalog.products
     default = PipelineConfig()
     store = MemoryProducts(products)
     folds = judgments.folds(5)
