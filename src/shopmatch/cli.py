@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from shopmatch.cpu_threads import is_serving, quiet_openmp_threads
 from shopmatch.errors import ShopmatchError
 
 app = typer.Typer(
@@ -848,6 +849,8 @@ def train_bi_encoder_command(
 
 
 def main() -> None:
+    if is_serving(sys.argv[1:]):
+        quiet_openmp_threads()  # before anything imports torch
     app()
 
 
