@@ -23,7 +23,6 @@ from shopmatch.encoders.config import EncoderConfig, detect_quantization_target
 from shopmatch.encoders.models import resolve_model_dir
 from shopmatch.encoders.onnx_export import cached_export, onnx_file_name, onnx_model_kwargs
 from shopmatch.progress import track
-from shopmatch.text.clip import clip_words
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are local; never reach for the Hugging Face hub
@@ -157,11 +156,11 @@ class SentenceEncoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors of queries, ``(len(texts), dim)``."""
-        return self._encode(self._clipped([self.query_prefix + t for t in texts]))
+        return self._encode([self.query_prefix + t for t in texts])
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors of product texts, longest first in batches, with progress."""
-        texts = self._clipped([self.document_prefix + t for t in texts])
+        texts = [self.document_prefix + t for t in texts]
         self._log_truncation(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         order = length_sorted_order(texts)
@@ -171,13 +170,6 @@ class SentenceEncoder:
             rows = order[start : start + chunk]
             out[rows] = self._encode([texts[i] for i in rows])
         return out
-
-    def _clipped(self, texts: list[str]) -> list[str]:
-        """``texts`` cut after the words the token limit drops anyway: each counted word gives at
-        least one token, so a cut text still fills the limit with the tokens it had
-        (``shopmatch.text.clip``); the model's input is unchanged, and a cut text still counts as
-        truncated."""
-        return [clip_words(t, self.max_length) for t in texts]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
