@@ -1,21 +1,20 @@
-"""Latency with and without cutting product texts to the token limit before tokenizing.
+"""Re-ranking latency with and without cutting product texts to the token limit before tokenizing.
 
 A product text (title, brand, colour, category, three bullets) in esci-us-150 averages about 650
-characters, while a latency student reads 32 tokens of query and text together and the
-bi-encoder 64 tokens of a product. Both now cut each text after the words the limit would drop
-anyway (``shopmatch.text.clip``), which leaves the model's input unchanged. This bench measures
-both ways side by side: a fresh process per model and round, and in it each call timed both ways,
-the order alternating from one call to the next. For re-rankers: the p50 of scoring one query's
-50 default-hybrid candidates (the 150 esci-us-150 queries cycled, after 10 warm-up requests);
-with ``--encoder``: the median time to encode the whole catalog with the default bi-encoder. It
-reports the median over ``--rounds`` rounds and the largest difference between the two ways'
-scores or vectors (0 when the inputs are equal). ``--check-inputs`` first compares the first
-model's tokenized input with and without the cut on every judged pair at 8 to 256 tokens.
+characters, while a latency student reads 32 tokens of query and text together. The re-ranker
+now cuts each text after the words the limit would drop anyway (``shopmatch.text.clip``), which
+leaves the model's input unchanged. This bench measures both ways side by side: a fresh process
+per model and round, and in it each call timed both ways, the order alternating from one call to
+the next: the p50 of scoring one query's 50 default-hybrid candidates (the 150 esci-us-150
+queries cycled, after 10 warm-up requests), the median over ``--rounds`` rounds, and the largest
+difference between the two ways' scores (0 when the inputs are equal). ``--check-inputs`` first
+compares the first model's tokenized input with and without the cut on every judged pair at 8 to
+256 tokens.
 
 Usage::
 
     .venv/bin/python bench/rerank_clipping.py --models bench/data/rerank/student-2layers-32tok/fold0 \\
-        bench/data/rerank/homedepot-all-student-2layers-32tok/all-folds --encoder --check-inputs --rounds 3
+        bench/data/rerank/homedepot-all-student-2layers-32tok/all-folds --check-inputs --rounds 3
 """
 
 from __future__ import annotations
@@ -69,37 +68,7 @@ def child(model: str, backend: str, requests: int) -> dict:
     }
 
 
-def encoder_child(requests: int) -> dict:
-    """Seconds to encode the esci-us-150 catalog with the default bi-encoder (int8), whole and cut
-    texts alternated ``requests`` times, and the largest vector difference."""
-    sys.path.insert(0, str(REPO_ROOT / "bench"))
-    import numpy as np
-    from rerank import esci
-
-    from shopmatch.encoders import EncoderConfig, SentenceEncoder
-
-    catalog, _, _ = esci()
-    config = EncoderConfig()
-    encoder = SentenceEncoder.from_config(config)
-    texts = [config.text.render(p) for p in catalog.products]
-    clipped = encoder._clipped
-    vectors, seconds = {}, {False: [], True: []}
-    for i in range(requests):
-        for cut in (i % 2 == 0, i % 2 == 1):
-            encoder._clipped = clipped if cut else list
-            started = time.perf_counter()
-            vectors[cut] = encoder.encode_documents(texts)
-            seconds[cut].append(time.perf_counter() - started)
-    return {
-        WAYS[0]: statistics.median(seconds[False]) * 1000,
-        WAYS[1]: statistics.median(seconds[True]) * 1000,
-        "max_score_difference": float(np.abs(vectors[True] - vectors[False]).max()),
-        "max_length": encoder.max_length,
-        "products": len(texts),
-    }
-
-
-def check_inputs(model: str) -> list[list]:
+def check_inputs(model: str) -> tuple[list[list[int]], str]:
     """Whether cutting changes what the re-ranker's tokenizer produces, on every judged esci pair
     at several token limits; rows of (limit, pairs, pairs cut, pairs whose input differs)."""
     sys.path.insert(0, str(REPO_ROOT / "bench"))
@@ -134,8 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="onnx-int8", choices=("torch", "onnx", "onnx-int8"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=150)
-    parser.add_argument("--encoder", action="store_true", help="also time encoding the catalog (default bi-encoder)")
-    parser.add_argument("--encoder-passes", type=int, default=2, help="catalog encodings per way and round")
     parser.add_argument(
         "--check-inputs", action="store_true", help="check on every judged esci pair that cutting changes no input"
     )
@@ -143,10 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", metavar="MODEL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        if args.child == "encoder":
-            print(json.dumps(encoder_child(args.encoder_passes)))
-        else:
-            print(json.dumps(child(args.child, args.backend, args.requests)))
+        print(json.dumps(child(args.child, args.backend, args.requests)))
         return 0
     if not args.models:
         parser.error("name the re-rankers to time with --models")
@@ -156,12 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_table(["token limit", "judged pairs", "pairs cut", "pairs whose input differs"], rows))
         print(f"\n{text_note}\n")
     runs: dict[str, list[dict]] = {str(m): [] for m in args.models}
-    if args.encoder:
-        runs["encoder"] = []
     for round_ in range(args.rounds):
         for model in runs:
             command = [sys.executable, __file__, "--child", model, "--backend", args.backend,
-                       "--requests", str(args.requests), "--encoder-passes", str(args.encoder_passes)]  # fmt: skip
+                       "--requests", str(args.requests)]  # fmt: skip
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             runs[model].append(json.loads(out.strip().splitlines()[-1]))
             print(f"round {round_ + 1}: {model}: " + ", ".join(f"{w} {runs[model][-1][w]:.1f} ms" for w in WAYS),
@@ -170,12 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     for model, results in runs.items():
         before, after = (statistics.median(r[w] for r in results) for w in WAYS)
         difference = max(r["max_score_difference"] for r in results)
-        name = (f"encode the {results[0]['products']:,} esci products, default bi-encoder (int8; ms per pass)"
-                if model == "encoder" else f"re-rank 50, `{model}` (p50 ms)")  # fmt: skip
-        rows.append([f"{name}, {results[0]['max_length']} tokens", before, after, f"{after / before:.2f}",
-                     f"{difference:.1e}"])  # fmt: skip
+        name = f"re-rank 50, `{model}` (p50 ms), {results[0]['max_length']} tokens"
+        rows.append([name, before, after, f"{after / before:.2f}", f"{difference:.1e}"])
     print("\n".join(machine_header()))
-    print(f"\n## Whole and cut texts ({args.backend} re-rankers), median of {args.rounds} rounds "
+    print(f"\n## Whole and cut texts ({args.backend}), median of {args.rounds} rounds "
           "(each a fresh process, the two ways alternated call by call)\n")  # fmt: skip
     print(markdown_table(["what", *WAYS, "cut / whole", "largest score difference"], rows))
     if args.json:
