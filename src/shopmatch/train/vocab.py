@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any, Literal
 
 from shopmatch.errors import ConfigError
 from shopmatch.store import atomic_directory, write_manifest
+from shopmatch.train.model_dir import load_model, transformer_dir, write_sentence_transformers_files
 
 logger = logging.getLogger(__name__)
 
@@ -158,33 +158,6 @@ def missing_characters(tokenizer: Any, texts: Iterable[str], *, min_count: int =
     return sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], ord(c)))
 
 
-def _transformer_dir(model_dir: Path) -> tuple[Path, list[dict[str, Any]] | None]:
-    """The Hugging Face model folder inside ``model_dir`` and the sentence-transformers modules (if any)."""
-    modules_file = model_dir / "modules.json"
-    if modules_file.is_file():
-        modules = json.loads(modules_file.read_text(encoding="utf-8"))
-        for module in modules:
-            folder = model_dir / module.get("path", "")
-            if module.get("type", "").rsplit(".", 1)[-1] == "Transformer" and (folder / "config.json").is_file():
-                return folder, modules
-        raise ConfigError(f"{modules_file}: no Transformer module with a config.json")
-    if (model_dir / "config.json").is_file():
-        return model_dir, None
-    raise ConfigError(f"{model_dir}: not a model directory (no config.json or modules.json)")
-
-
-def _load_model(hf_dir: Path) -> Any:
-    """The model in ``hf_dir`` with its own architecture, so a task head (e.g. a classifier) is kept."""
-    import transformers
-
-    config = transformers.AutoConfig.from_pretrained(hf_dir, local_files_only=True)
-    architectures = getattr(config, "architectures", None) or []
-    model_class = getattr(transformers, architectures[0], None) if architectures else None
-    if model_class is None:
-        model_class = transformers.AutoModel
-    return model_class.from_pretrained(hf_dir, local_files_only=True)
-
-
 def _init_rows(weight: Any, rows: Any, *, unk_id: int, init: str, noise_scale: float, seed: int) -> None:
     """Initialize ``weight[rows]`` in place: the ``[UNK]`` (or mean) row plus small seeded noise.
 
@@ -251,29 +224,6 @@ def _check_tokenizers(directory: Path, added: list[str], old_size: int) -> None:
             )
 
 
-def _write_sentence_transformers_files(
-    model_dir: Path, hf_dir: Path, modules: list[dict[str, Any]], target: Path
-) -> None:
-    """Copy the other sentence-transformers modules; the transformer now sits at the top level of ``target``."""
-    out_modules = []
-    for module in modules:
-        folder = model_dir / module.get("path", "")
-        if folder == hf_dir:
-            out_modules.append({**module, "path": ""})
-            continue
-        if not module.get("path"):
-            raise ConfigError(f"{model_dir}/modules.json: module {module.get('name')!r} shares the top level")
-        if folder.is_dir():  # a module without files (Normalize) may have no folder at all
-            shutil.copytree(folder, target / module["path"])
-        out_modules.append(module)
-    (target / "modules.json").write_text(json.dumps(out_modules, indent=2), encoding="utf-8")
-    for name in ("config_sentence_transformers.json",):
-        if (model_dir / name).is_file():
-            shutil.copy2(model_dir / name, target / name)
-    if (hf_dir / "sentence_bert_config.json").is_file():
-        shutil.copy2(hf_dir / "sentence_bert_config.json", target / "sentence_bert_config.json")
-
-
 def extend_vocabulary(
     model_dir: str | Path,
     texts: Iterable[str],
@@ -331,7 +281,7 @@ def extend_vocabulary(
         raise ConfigError(f"noise_scale must be a number in [0, 100), got {noise_scale!r}")
     if out_dir.resolve() == model_dir.resolve():
         raise ConfigError(f"{out_dir}: out_dir must not be the model directory itself")
-    hf_dir, modules = _transformer_dir(model_dir)
+    hf_dir, modules = transformer_dir(model_dir)
 
     tokenizer = AutoTokenizer.from_pretrained(hf_dir, local_files_only=True)
     old_size = len(tokenizer)
@@ -358,7 +308,7 @@ def extend_vocabulary(
 
     import torch
 
-    model = _load_model(hf_dir)
+    model = load_model(hf_dir)
     old_rows = model.get_input_embeddings().num_embeddings
     if old_rows < old_size:
         raise ConfigError(f"{hf_dir}: {old_rows} embedding rows for a vocabulary of {old_size} tokens")
@@ -382,7 +332,7 @@ def extend_vocabulary(
         _append_to_tokenizer_files(tmp, added, old_size)
         _check_tokenizers(tmp, added, old_size)
         if modules is not None:
-            _write_sentence_transformers_files(model_dir, hf_dir, modules, tmp)
+            write_sentence_transformers_files(model_dir, hf_dir, modules, tmp)
         write_manifest(
             tmp,
             kind=MANIFEST_KIND,
