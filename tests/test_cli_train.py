@@ -106,6 +106,67 @@ def test_train_pairs_with_vocabulary_extension(tmp_path, tiny_model):
     assert tokenizer.unk_token_id not in tokenizer("蓝牙耳机降噪")["input_ids"]
 
 
+def chinese_pairs(tmp_path):
+    pairs = tmp_path / "zh.tsv"
+    rows = ["text_a\ttext_b\tlabel"] + [f"蓝牙耳机\t{t}\t{label}" for t, label in
+                                         [("降噪蓝牙耳机", 1), ("不锈钢炒锅", 0)] * 6]  # fmt: skip
+    pairs.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return pairs
+
+
+def test_train_pairs_adapted_to_unlabeled_texts(tmp_path, tiny_model):
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from shopmatch.store import read_manifest
+
+    texts = tmp_path / "titles.txt"
+    texts.write_text("充电宝 快充\n\n移动电源 充电宝\n", encoding="utf-8")  # 充 电 宝 快 移 动 源: not in the pairs
+    out = tmp_path / "zh-clf"
+    result = CliRunner().invoke(
+        app,
+        ["train", "pairs", str(chinese_pairs(tmp_path)), "-o", str(out), "--model", str(tiny_model),
+         "--extend-vocab", "--adapt-epochs", "3", "--adapt-texts", str(texts), "--dev-fraction", "0", *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "2 unlabeled texts" in result.output and "adapted to 5 texts" in result.output  # 3 distinct in the pairs
+    tokenizer = AutoTokenizer.from_pretrained(str(out))
+    assert tokenizer.unk_token_id not in tokenizer("充电宝 蓝牙耳机")["input_ids"]
+    adapted = out.with_name("zh-clf.adapted")
+    manifest = read_manifest(adapted, kind="adapted-model", supported_version=1)
+    assert manifest["texts"] == 5 and manifest["config"]["epochs"] == 3
+    extended = load_file(str(out.with_name("zh-clf.vocab") / "model.safetensors"))["embeddings.word_embeddings.weight"]
+    trained = load_file(str(adapted / "model.safetensors"))["embeddings.word_embeddings.weight"]
+    assert extended.shape == trained.shape and not (extended == trained).all()  # the training started from it
+
+
+def test_adapt_texts_errors(tmp_path, tiny_model):
+    pairs = chinese_pairs(tmp_path)
+    texts = tmp_path / "titles.txt"
+    texts.write_bytes("充电宝\n".encode() + b"bad \xff byte\n")
+    base = ["train", "pairs", str(pairs), "-o", str(tmp_path / "m"), "--model", str(tiny_model), *FAST]
+    result = CliRunner().invoke(app, [*base, "--adapt-texts", str(texts)])
+    assert result.exit_code == 2 and "--adapt-texts is used by --adapt-epochs" in result.output
+    result = CliRunner().invoke(app, [*base, "--adapt-epochs", "1", "--adapt-texts", str(texts)])
+    assert result.exit_code == 2 and f"{texts}:2: is not valid UTF-8" in result.output
+    result = CliRunner().invoke(app, [*base, "--adapt-epochs", "1", "--adapt-texts", str(tmp_path / "none.txt")])
+    assert result.exit_code == 2 and "none.txt: file not found" in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_cross_encoder_adapted_without_vocabulary_extension(fixtures, tiny_model, tmp_path):
+    out = tmp_path / "reranker"
+    result = CliRunner().invoke(
+        app,
+        ["train", "cross-encoder", "--catalog", str(fixtures / "catalog" / "products.jsonl"),
+         "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "-o", str(out), "--model", str(tiny_model),
+         "--adapt-epochs", "1", "--dev-fraction", "0", *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "adapted to" in result.output and not out.with_name("reranker.vocab").exists()
+    assert (out.with_name("reranker.adapted") / "config.json").is_file() and (out / "config.json").is_file()
+
+
 def test_evaluate_pairs_on_a_missing_model(tmp_path, fixtures):
     result = CliRunner().invoke(app, ["evaluate-pairs", str(tmp_path), str(fixtures / "pairs" / "pairs.tsv")])
     assert result.exit_code == 2 and "not a model directory" in result.output

@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from shopmatch.cpu_threads import is_serving, quiet_openmp_threads
-from shopmatch.errors import ShopmatchError
+from shopmatch.errors import ConfigError, ShopmatchError
 
 app = typer.Typer(
     help="shopmatch: e-commerce search relevance — index a catalog, search it, measure it.",
@@ -426,6 +426,18 @@ MaxLayersOpt = Annotated[int | None, typer.Option(min=1, help="Keep only the fir
 ExtendVocabOpt = Annotated[
     bool, typer.Option("--extend-vocab", help="Add the training data's CJK characters to the vocabulary first.")
 ]
+AdaptEpochsOpt = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Before fine-tuning, this many epochs of masked-language-model training on the training "
+        "texts and --adapt-texts (0: off). Gives --extend-vocab's new characters a meaning first.",
+    ),
+]
+AdaptTextsOpt = Annotated[
+    Path | None,
+    typer.Option(help="Unlabeled texts, one a line (titles, queries), for --adapt-epochs and --extend-vocab."),
+]
 DevOpt = Annotated[Path | None, typer.Option(help="Dev file (same format as the training file).")]
 DevFractionOpt = Annotated[float, typer.Option(help="Without --dev: share of queries/rows held out (0: none).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")]
@@ -438,14 +450,41 @@ def _train_config(**options):
     return CrossEncoderTrainConfig(augment=augment, **options)
 
 
-def _extended_model(config, texts: list[str], out: Path) -> Path:
-    """A copy of the start model with the CJK characters of ``texts`` added (next to ``out``)."""
+def _start_model(config, texts: list[str], out: Path, *, extend_vocab: bool, adapt_epochs: int, adapt_texts):
+    """The model fine-tuning starts from: ``config.model`` as it is (``None``), or a copy next to
+    ``out`` with the CJK characters of the texts added (``--extend-vocab``) and/or adapted to them
+    by masked-language-model training (``--adapt-epochs``)."""
     from shopmatch.encoders.models import resolve_model_dir
-    from shopmatch.train.vocab import extend_vocabulary
 
-    extension = extend_vocabulary(resolve_model_dir(config.model), texts, out.with_name(out.name + ".vocab"))
-    err.print(f"vocabulary: {extension.old_size:,} → {extension.new_size:,} tokens ({len(extension.added):,} added)")
-    return extension.out_dir
+    if adapt_texts is not None:
+        from shopmatch.train.adapt import read_texts
+
+        if not (extend_vocab or adapt_epochs):
+            raise ConfigError("--adapt-texts is used by --adapt-epochs N or --extend-vocab; give one of them")
+        extra = read_texts(adapt_texts)
+        err.print(f"{len(extra):,} unlabeled texts from {adapt_texts}")
+        texts = texts + extra
+    if not (extend_vocab or adapt_epochs):
+        return None
+    start = resolve_model_dir(config.model)
+    if extend_vocab:
+        from shopmatch.train.vocab import extend_vocabulary
+
+        extension = extend_vocabulary(start, texts, out.with_name(out.name + ".vocab"))
+        added = len(extension.added)
+        err.print(f"vocabulary: {extension.old_size:,} → {extension.new_size:,} tokens ({added:,} added)")
+        start = extension.out_dir
+    if adapt_epochs:
+        from shopmatch.train.adapt import AdaptationConfig, adapt_to_texts
+
+        options = AdaptationConfig(epochs=adapt_epochs, max_length=min(config.max_length, 128), seed=config.seed)
+        result = adapt_to_texts(start, texts, out.with_name(out.name + ".adapted"), options)
+        err.print(
+            f"adapted to {result.texts:,} texts: {result.steps:,} steps in {result.seconds:.0f} s, masked-token "
+            f"loss {result.mean_loss(first=True):.2f} → {result.mean_loss(first=False):.2f}"
+        )
+        start = result.out_dir
+    return start
 
 
 def _print_summary(summary, out_dir: Path) -> None:
@@ -484,6 +523,8 @@ def train_cross_encoder_command(
     augment_probability: AugmentProbOpt = 0.3,
     max_layers: MaxLayersOpt = None,
     extend_vocab: ExtendVocabOpt = False,
+    adapt_epochs: AdaptEpochsOpt = 0,
+    adapt_texts: AdaptTextsOpt = None,
     skip_missing: Annotated[
         bool, typer.Option("--skip-missing", help="Skip judged products missing from the catalog (reported).")
     ] = False,
@@ -563,9 +604,10 @@ def train_cross_encoder_command(
             f"training on {len(train_pairs):,} pairs ({len(train_set.queries)} queries)"
             + (f", dev {len(dev_pairs):,} pairs ({len(dev_set.queries)} queries)" if dev_pairs else ", no dev set")
         )
-        start = None
-        if extend_vocab:
-            start = _extended_model(config, [p.query for p in train_pairs] + [p.text for p in train_pairs], output)
+        texts = [p.query for p in train_pairs] + [p.text for p in train_pairs]
+        start = _start_model(
+            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts
+        )
         summary = train_cross_encoder(train_pairs, output, config, dev=dev_pairs, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
         raise _fail(error) from None
@@ -608,6 +650,8 @@ def train_pairs_command(
     augment_probability: AugmentProbOpt = 0.3,
     max_layers: MaxLayersOpt = None,
     extend_vocab: ExtendVocabOpt = False,
+    adapt_epochs: AdaptEpochsOpt = 0,
+    adapt_texts: AdaptTextsOpt = None,
     resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune a cross-encoder pair classifier (two or more classes) on pairs.tsv."""
@@ -637,9 +681,10 @@ def train_pairs_command(
         else:
             train_rows, dev_rows = rows, None
         err.print(f"training on {len(train_rows):,} pairs" + (f", dev {len(dev_rows):,}" if dev_rows else ""))
-        start = None
-        if extend_vocab:
-            start = _extended_model(config, [t for r in train_rows for t in (r.text_a, r.text_b)], output)
+        texts = [t for r in train_rows for t in (r.text_a, r.text_b)]
+        start = _start_model(
+            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts
+        )
         summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
         raise _fail(error) from None
