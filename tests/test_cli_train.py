@@ -134,7 +134,7 @@ def test_train_pairs_adapted_to_unlabeled_texts(tmp_path, tiny_model):
     assert tokenizer.unk_token_id not in tokenizer("充电宝 蓝牙耳机")["input_ids"]
     adapted = out.with_name("zh-clf.adapted")
     manifest = read_manifest(adapted, kind="adapted-model", supported_version=1)
-    assert manifest["texts"] == 5 and manifest["config"]["epochs"] == 3
+    assert manifest["texts"] == 5 and manifest["config"]["epochs"] == 3 and manifest["config"]["train"] == "embeddings"
     extended = load_file(str(out.with_name("zh-clf.vocab") / "model.safetensors"))["embeddings.word_embeddings.weight"]
     trained = load_file(str(adapted / "model.safetensors"))["embeddings.word_embeddings.weight"]
     assert extended.shape == trained.shape and not (extended == trained).all()  # the training started from it
@@ -151,6 +151,8 @@ def test_adapt_texts_errors(tmp_path, tiny_model):
     assert result.exit_code == 2 and f"{texts}:2: is not valid UTF-8" in result.output
     result = CliRunner().invoke(app, [*base, "--adapt-epochs", "1", "--adapt-texts", str(tmp_path / "none.txt")])
     assert result.exit_code == 2 and "none.txt: file not found" in result.output
+    result = CliRunner().invoke(app, [*base, "--adapt-epochs", "1", "--adapt-train", "layers"])
+    assert result.exit_code == 2 and "adaptation train out of range: 'layers'" in result.output
     assert not (tmp_path / "m").exists()
 
 
@@ -160,10 +162,12 @@ def test_train_cross_encoder_adapted_without_vocabulary_extension(fixtures, tiny
         app,
         ["train", "cross-encoder", "--catalog", str(fixtures / "catalog" / "products.jsonl"),
          "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "-o", str(out), "--model", str(tiny_model),
-         "--adapt-epochs", "1", "--dev-fraction", "0", *FAST],
+         "--adapt-epochs", "1", "--adapt-train", "all", "--dev-fraction", "0", *FAST],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "adapted to" in result.output and not out.with_name("reranker.vocab").exists()
+    manifest = json.loads((out.with_name("reranker.adapted") / "manifest.json").read_text())
+    assert manifest["config"]["train"] == "all"
     assert (out.with_name("reranker.adapted") / "config.json").is_file() and (out / "config.json").is_file()
 
 

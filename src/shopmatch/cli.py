@@ -434,6 +434,9 @@ AdaptEpochsOpt = Annotated[
         "texts and --adapt-texts (0: off). Gives --extend-vocab's new characters a meaning first.",
     ),
 ]
+AdaptTrainOpt = Annotated[
+    str, typer.Option(help="What --adapt-epochs trains: embeddings (the word embeddings only) or all weights.")
+]
 AdaptTextsOpt = Annotated[
     Path | None,
     typer.Option(help="Unlabeled texts, one a line (titles, queries), for --adapt-epochs and --extend-vocab."),
@@ -450,7 +453,9 @@ def _train_config(**options):
     return CrossEncoderTrainConfig(augment=augment, **options)
 
 
-def _start_model(config, texts: list[str], out: Path, *, extend_vocab: bool, adapt_epochs: int, adapt_texts):
+def _start_model(
+    config, texts: list[str], out: Path, *, extend_vocab: bool, adapt_epochs: int, adapt_texts, adapt_train: str
+):
     """The model fine-tuning starts from: ``config.model`` as it is (``None``), or a copy next to
     ``out`` with the CJK characters of the texts added (``--extend-vocab``) and/or adapted to them
     by masked-language-model training (``--adapt-epochs``)."""
@@ -477,7 +482,9 @@ def _start_model(config, texts: list[str], out: Path, *, extend_vocab: bool, ada
     if adapt_epochs:
         from shopmatch.train.adapt import AdaptationConfig, adapt_to_texts
 
-        options = AdaptationConfig(epochs=adapt_epochs, max_length=min(config.max_length, 128), seed=config.seed)
+        options = AdaptationConfig(
+            epochs=adapt_epochs, max_length=min(config.max_length, 128), train=adapt_train, seed=config.seed
+        )
         result = adapt_to_texts(start, texts, out.with_name(out.name + ".adapted"), options)
         err.print(
             f"adapted to {result.texts:,} texts: {result.steps:,} steps in {result.seconds:.0f} s, masked-token "
@@ -525,6 +532,7 @@ def train_cross_encoder_command(
     extend_vocab: ExtendVocabOpt = False,
     adapt_epochs: AdaptEpochsOpt = 0,
     adapt_texts: AdaptTextsOpt = None,
+    adapt_train: AdaptTrainOpt = "embeddings",
     skip_missing: Annotated[
         bool, typer.Option("--skip-missing", help="Skip judged products missing from the catalog (reported).")
     ] = False,
@@ -606,8 +614,9 @@ def train_cross_encoder_command(
         )
         texts = [p.query for p in train_pairs] + [p.text for p in train_pairs]
         start = _start_model(
-            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts
-        )
+            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts,
+            adapt_train=adapt_train,
+        )  # fmt: skip
         summary = train_cross_encoder(train_pairs, output, config, dev=dev_pairs, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
         raise _fail(error) from None
@@ -652,6 +661,7 @@ def train_pairs_command(
     extend_vocab: ExtendVocabOpt = False,
     adapt_epochs: AdaptEpochsOpt = 0,
     adapt_texts: AdaptTextsOpt = None,
+    adapt_train: AdaptTrainOpt = "embeddings",
     resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune a cross-encoder pair classifier (two or more classes) on pairs.tsv."""
@@ -683,8 +693,9 @@ def train_pairs_command(
         err.print(f"training on {len(train_rows):,} pairs" + (f", dev {len(dev_rows):,}" if dev_rows else ""))
         texts = [t for r in train_rows for t in (r.text_a, r.text_b)]
         start = _start_model(
-            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts
-        )
+            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts,
+            adapt_train=adapt_train,
+        )  # fmt: skip
         summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
         raise _fail(error) from None
