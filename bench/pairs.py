@@ -11,7 +11,11 @@ Protocol (``../shared/docs/benchmarks.md``, items 5–7):
 
 Each model starts from all-MiniLM-L6-v2, either as it is (Chinese is nearly all ``[UNK]``) or
 with the training data's CJK characters added to its vocabulary (``--extend-vocab`` in the CLI);
-variant ``from-qbqtc`` (zh-ecom only) starts from the vocabulary-extended zh-qbqtc model instead.
+variant ``from-qbqtc`` (zh-ecom only) starts from the vocabulary-extended zh-qbqtc model instead;
+variants ``adapted`` / ``adapted-emb`` start from MiniLM extended with the zh-qbqtc training texts'
+characters and trained as a masked language model on those texts (no labels) for one epoch, all
+weights or the word embeddings only (``shopmatch.train.adapt``; the model is cached under
+``bench/data/pairs/minilm-zh-qbqtc-mlm-*``).
 Results are cached per (set, variant, fold) as JSON under ``bench/results/pairs/``.
 
 Usage::
@@ -54,7 +58,15 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "vocab-noise1-20ep": ("vocab", {"noise_scale": 1.0}, {"epochs": 20, "learning_rate": 1e-4}),
     "vocab-20ep": ("vocab", {}, {"epochs": 20, "learning_rate": 1e-4}),
     "from-qbqtc-20ep": ("from-qbqtc", {}, {"epochs": 20, "learning_rate": 1e-4}),
+    # MiniLM + the zh-qbqtc training texts' characters, then masked-language-model training on
+    # those texts (no labels): the fold's own missing characters added after that, then as vocab-20ep
+    "adapted-20ep": ("adapted", {}, {"epochs": 20, "learning_rate": 1e-4}),
+    # the same, but the masked-language-model training moved only the word embeddings
+    "adapted-emb": ("adapted-emb", {}, {}),
+    "adapted-emb-20ep": ("adapted-emb", {}, {"epochs": 20, "learning_rate": 1e-4}),
 }
+# Epochs of masked-language-model training on the zh-qbqtc training texts for the "adapted" start.
+ADAPT_EPOCHS = 1
 
 
 def note(message: str) -> None:
@@ -87,8 +99,32 @@ def train(rows, out: Path, variant: str, options: dict[str, Any]) -> Path:
             if not (QBQTC_MODEL / "config.json").is_file():
                 raise SystemExit(f"from-qbqtc: train {QBQTC_MODEL.name} first (run --only qbqtc --variants vocab)")
             start = extend_vocabulary(QBQTC_MODEL, texts, Path(tmp) / "extended", **vocab_options).out_dir
+        elif variant in ("adapted", "adapted-emb"):
+            train_only = "embeddings" if variant == "adapted-emb" else "all"
+            start = extend_vocabulary(adapted_model(train_only), texts, Path(tmp) / "extended", **vocab_options).out_dir
         note(f"training {out.relative_to(MODELS)} on {len(rows):,} pairs")
         train_pair_classifier(rows, out, CrossEncoderTrainConfig(**options), model_dir=start)
+    return out
+
+
+def adapted_model(train_only: str = "all") -> Path:
+    """MiniLM with the zh-qbqtc training texts' characters, adapted to those texts (MLM), cached.
+
+    ``train_only``: ``"all"`` weights, or only the word ``"embeddings"`` (``AdaptationConfig.train``)."""
+    from shopmatch.encoders.models import resolve_model_dir
+    from shopmatch.train.adapt import AdaptationConfig, adapt_to_texts
+    from shopmatch.train.vocab import extend_vocabulary
+
+    out = MODELS / (f"minilm-zh-qbqtc-mlm-{ADAPT_EPOCHS}ep" + ("-emb" if train_only == "embeddings" else ""))
+    if (out / "config.json").is_file():
+        return out
+    texts = [t for r in read("zh-qbqtc", "train.tsv") for t in (r.text_a, r.text_b)]
+    with tempfile.TemporaryDirectory(dir=MODELS) as tmp:
+        extended = extend_vocabulary(resolve_model_dir("all-MiniLM-L6-v2"), texts, Path(tmp) / "extended").out_dir
+        note(f"adapting {out.name}: masked-language-model training on {len(set(texts)):,} zh-qbqtc texts")
+        result = adapt_to_texts(extended, texts, out, AdaptationConfig(epochs=ADAPT_EPOCHS, train=train_only))
+    note(f"{out.name}: {result.steps} steps in {result.seconds / 60:.1f} min, "
+         f"loss {result.mean_loss(first=True):.2f} -> {result.mean_loss(first=False):.2f}")  # fmt: skip
     return out
 
 
@@ -180,11 +216,13 @@ def cmd_table(args: argparse.Namespace) -> int:
     rows = []
     for path in sorted(RESULTS.glob("qbqtc-*.json")):
         r = json.loads(path.read_text())
-        rows.append([f"zh-qbqtc test, cross-encoder {path.stem.split('-')[1]}", f"{r['train_pairs']:,}",
+        variant = path.stem.removeprefix("qbqtc-").rsplit("-", 1)[0]
+        rows.append([f"zh-qbqtc test, cross-encoder {variant}", f"{r['train_pairs']:,}",
                      r["accuracy"], r["f1"], r.get("auc", float("nan")), f"{r['train_s'] / 60:.0f}"])  # fmt: skip
     for path in sorted(RESULTS.glob("*-zeroshot-*.json")):
         r = json.loads(path.read_text())
-        rows.append([f"{path.stem.split('-zeroshot')[0]}, zero-shot from zh-qbqtc ({path.stem.split('-')[-2]})", "–",
+        name, variant = path.stem.split("-zeroshot-qbqtc-")
+        rows.append([f"{name}, zero-shot from zh-qbqtc ({variant.rsplit('-', 1)[0]})", "–",
                      r["accuracy"], r["f1"], r.get("auc", float("nan")), "–"])  # fmt: skip
     for name in ("zh-ecom-query-item", "zh-ecom-title-attribute"):
         for split, label in (("", "5-fold CV"), ("-byquery", "5-fold CV by query (diagnostic)")):

@@ -272,6 +272,7 @@ def adapt_to_texts(
             seed=config.seed,
             texts=len(unique),
             steps=len(losses),
+            seconds=round(seconds, 1),
             losses=[round(x, 4) for x in losses],
         )
     return AdaptationResult(out_dir=out_dir, texts=len(unique), steps=len(losses), losses=losses, seconds=seconds)
