@@ -33,7 +33,7 @@ from typing import Any, Literal
 from shopmatch.errors import ConfigError, DataError
 from shopmatch.progress import track
 from shopmatch.store import atomic_directory, write_manifest
-from shopmatch.train.model_dir import load_model, transformer_dir, write_sentence_transformers_files
+from shopmatch.train.model_dir import load_model, save_model, transformer_dir
 
 logger = logging.getLogger(__name__)
 
@@ -260,10 +260,7 @@ def adapt_to_texts(
     if kept or unexpected:
         raise ConfigError(f"{hf_dir}: adapted weights do not fit the model (missing {kept}, unexpected {unexpected})")
     with atomic_directory(out_dir) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if modules is not None:
-            write_sentence_transformers_files(model_dir, hf_dir, modules, tmp)
+        save_model(tmp, model, tokenizer, model_dir, hf_dir, modules)
         write_manifest(
             tmp,
             kind=MANIFEST_KIND,

@@ -64,3 +64,13 @@ def write_sentence_transformers_files(
             shutil.copy2(model_dir / name, target / name)
     if (hf_dir / "sentence_bert_config.json").is_file():
         shutil.copy2(hf_dir / "sentence_bert_config.json", target / "sentence_bert_config.json")
+
+
+def save_model(target: Path, model: Any, tokenizer: Any, model_dir: Path, hf_dir: Path, modules) -> None:
+    """Save ``model`` and ``tokenizer`` at the top level of ``target``, with ``model_dir``'s other
+    sentence-transformers modules (``modules`` from :func:`transformer_dir`; ``None``: a plain
+    Hugging Face directory, nothing else to copy)."""
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    if modules is not None:
+        write_sentence_transformers_files(model_dir, hf_dir, modules, target)

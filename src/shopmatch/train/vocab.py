@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from shopmatch.errors import ConfigError
 from shopmatch.store import atomic_directory, write_manifest
-from shopmatch.train.model_dir import load_model, transformer_dir, write_sentence_transformers_files
+from shopmatch.train.model_dir import load_model, save_model, transformer_dir
 
 logger = logging.getLogger(__name__)
 
@@ -327,12 +327,9 @@ def extend_vocabulary(
             )
 
     with atomic_directory(out_dir) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        save_model(tmp, model, tokenizer, model_dir, hf_dir, modules)
         _append_to_tokenizer_files(tmp, added, old_size)
         _check_tokenizers(tmp, added, old_size)
-        if modules is not None:
-            write_sentence_transformers_files(model_dir, hf_dir, modules, tmp)
         write_manifest(
             tmp,
             kind=MANIFEST_KIND,
