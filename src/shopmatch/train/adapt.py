@@ -16,8 +16,8 @@ the output loads wherever the input did (``CrossEncoder``, ``SentenceTransformer
 Example:
     >>> from shopmatch.train.adapt import adapt_to_texts
     >>> result = adapt_to_texts("/tmp/minilm-zh", ["无线充电器 快充", "猫粮 成猫"], "/tmp/minilm-zh-adapted")
-    >>> result.steps, result.out_dir.name
-    (1, 'minilm-zh-adapted')
+    >>> result.texts, result.out_dir.name
+    (2, 'minilm-zh-adapted')
 """
 
 from __future__ import annotations
