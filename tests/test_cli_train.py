@@ -158,12 +158,7 @@ def test_adapt_texts_errors(tmp_path, tiny_model):
 
 def test_train_cross_encoder_adapted_without_vocabulary_extension(fixtures, tiny_model, tmp_path):
     out = tmp_path / "reranker"
-    result = CliRunner().invoke(
-        app,
-        ["train", "cross-encoder", "--catalog", str(fixtures / "catalog" / "products.jsonl"),
-         "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "-o", str(out), "--model", str(tiny_model),
-         "--adapt-epochs", "1", "--adapt-train", "all", "--dev-fraction", "0", *FAST],
-    )  # fmt: skip
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, out, "--adapt-epochs", "1", "--adapt-train", "all")
     assert result.exit_code == 0, result.output
     assert "adapted to" in result.output and not out.with_name("reranker.vocab").exists()
     manifest = json.loads((out.with_name("reranker.adapted") / "manifest.json").read_text())
@@ -178,12 +173,9 @@ def test_evaluate_pairs_on_a_missing_model(tmp_path, fixtures):
 
 def test_train_cross_encoder_with_mined_negatives(fixtures, tiny_model, tmp_path):
     out = tmp_path / "reranker"
-    result = CliRunner().invoke(
-        app,
-        ["train", "cross-encoder", "--catalog", str(fixtures / "catalog" / "products.jsonl"),
-         "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "-o", str(out), "--model", str(tiny_model),
-         "--dev-fraction", "0", "--negatives", "2", "--negatives-depth", "10", "--mine-with", "lexical", *FAST],
-    )  # fmt: skip
+    result = train_on_the_fixture_catalog(
+        fixtures, tiny_model, out, "--negatives", "2", "--negatives-depth", "10", "--mine-with", "lexical"
+    )
     assert result.exit_code == 0, result.output
     judged_pairs = sum(1 for line in (fixtures / "catalog" / "judgments.tsv").read_text().splitlines()[1:] if line)
     summary = json.loads((out / "training_summary.json").read_text())
@@ -191,13 +183,23 @@ def test_train_cross_encoder_with_mined_negatives(fixtures, tiny_model, tmp_path
     assert "negative pairs added" in result.output and 0 < mined <= 2 * summary["data"]["train_queries"]
 
 
+def fixture_catalog_options(fixtures) -> list[str]:
+    """The fixture catalog and judgments, no dev split, FAST training."""
+    return ["--catalog", str(fixtures / "catalog" / "products.jsonl"),
+            "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "--dev-fraction", "0", *FAST]  # fmt: skip
+
+
+def train_on_the_fixture_catalog(fixtures, model, out, *options: str):
+    """`train cross-encoder` on the fixture catalog with ``options``; the CliRunner result."""
+    args = ["train", "cross-encoder", *fixture_catalog_options(fixtures), "-o", str(out), "--model", str(model)]
+    return CliRunner().invoke(app, [*args, *options])
+
+
 def train_with_defaults(fixtures, model, out) -> list[str]:
     """`train cross-encoder` on the fixture catalog with default options; returns those catalog options."""
-    catalog = ["--catalog", str(fixtures / "catalog" / "products.jsonl"),
-               "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "--dev-fraction", "0", *FAST]  # fmt: skip
-    result = CliRunner().invoke(app, ["train", "cross-encoder", *catalog, "-o", str(out), "--model", str(model)])
+    result = train_on_the_fixture_catalog(fixtures, model, out)
     assert result.exit_code == 0, result.output
-    return catalog
+    return fixture_catalog_options(fixtures)
 
 
 def test_train_cross_encoder_distils_a_teacher_into_a_smaller_student(fixtures, tiny_model, tmp_path, monkeypatch):
