@@ -1,0 +1,99 @@
+"""Synthetic pairs from unlabeled texts: pseudo-queries are words of their text, negatives share none."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopmatch.errors import ConfigError, DataError
+from shopmatch.train.synthetic import SyntheticPairsConfig, synthetic_pairs, words_of
+
+TITLES = [
+    "蓝牙耳机 无线 运动 跑步",
+    "陶瓷马克杯 咖啡杯 大容量",
+    "Galanz microwave oven 20L stainless",
+    "USB-C charging cable 2m braided",
+    "不锈钢 保温杯 500ml",
+    "leather sofa couch black",
+]
+
+
+def test_words_keep_identifiers_and_segment_chinese():
+    assert words_of("蓝牙耳机 Sony WH-1000XM4，黑色") == ["蓝牙", "耳机", "Sony", "WH-1000XM4", "黑色"]
+    assert words_of("  ，。 ") == []
+
+
+def test_every_query_is_words_of_its_text_in_order():
+    pairs = synthetic_pairs(TITLES, count=200, seed=3)
+    positives = [p for p in pairs if p.label == 1]
+    assert len(positives) == 200
+    for pair in positives:
+        words = words_of(pair.text_b)
+        assert 1 <= len(words_of(pair.text_a)) <= 3
+        # the query's words appear in the text in the same order
+        rest = pair.text_b
+        for word in words_of(pair.text_a):
+            assert word in rest, (pair, words)
+            rest = rest[rest.index(word) + len(word) :]
+
+
+def test_negatives_follow_their_query_and_contain_none_of_its_words():
+    pairs = synthetic_pairs(TITLES, count=200, config=SyntheticPairsConfig(negatives=2), seed=1)
+    assert len(pairs) > 200 * 2  # nearly every query finds two texts without its words
+    query = None
+    for pair in pairs:
+        if pair.label == 1:
+            query = pair.text_a
+            continue
+        assert pair.text_a == query
+        assert not any(w.lower() in pair.text_b.lower() for w in words_of(query))
+
+
+def test_chinese_words_join_without_spaces_others_with_one():
+    pairs = synthetic_pairs(["蓝牙耳机无线运动", "red ceramic coffee mug"], count=100, seed=0)
+    chinese = [p.text_a for p in pairs if p.label == 1 and p.text_b.startswith("蓝")]
+    assert chinese and all(" " not in q for q in chinese)
+    assert any(len(words_of(q)) > 1 for q in chinese)
+    english = [p.text_a for p in pairs if p.label == 1 and p.text_b.startswith("red")]
+    assert any(" " in q for q in english)
+
+
+def test_same_seed_same_pairs_other_seed_other_pairs():
+    assert synthetic_pairs(TITLES, count=50, seed=7) == synthetic_pairs(TITLES, count=50, seed=7)
+    assert synthetic_pairs(TITLES, count=50, seed=7) != synthetic_pairs(TITLES, count=50, seed=8)
+
+
+def test_the_order_of_the_texts_does_not_matter():
+    assert synthetic_pairs(TITLES, count=30) == synthetic_pairs(TITLES[::-1] + TITLES[:2], count=30)
+
+
+def test_no_negatives_when_every_text_shares_the_words():
+    pairs = synthetic_pairs(["red mug", "red mug large"], count=20, config=SyntheticPairsConfig(max_words=1))
+    for pair in pairs:
+        if pair.label == 0:
+            assert pair.text_a == "large"
+
+
+@pytest.mark.parametrize("texts", [[], ["only one text"], ["", "  ", "，。"]])
+def test_too_few_texts_is_an_error(texts):
+    with pytest.raises(DataError, match="at least two distinct texts"):
+        synthetic_pairs(texts, count=5)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"max_words": 0}, "max_words"),
+        ({"window": 0}, "window"),
+        ({"negatives": -1}, "negatives"),
+        ({"tries": True}, "tries"),
+    ],  # fmt: skip
+)
+def test_bad_config_is_rejected(options, field):
+    with pytest.raises(ConfigError, match=field):
+        SyntheticPairsConfig(**options)
+
+
+@pytest.mark.parametrize("count", [0, -3, 2.5, True])
+def test_bad_count_is_rejected(count):
+    with pytest.raises(ConfigError, match="count"):
+        synthetic_pairs(TITLES, count=count)
