@@ -156,6 +156,56 @@ def test_adapt_texts_errors(tmp_path, tiny_model):
     assert not (tmp_path / "m").exists()
 
 
+def test_train_pairs_first_on_synthetic_pairs(tmp_path, tiny_model, caplog):
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    texts = tmp_path / "titles.txt"
+    texts.write_text("充电宝 快充 20000毫安\n移动电源 充电宝\n不锈钢 保温杯\n", encoding="utf-8")
+    out = tmp_path / "zh-clf"
+    args = ["train", "pairs", str(chinese_pairs(tmp_path)), "-o", str(out), "--model", str(tiny_model),
+            "--extend-vocab", "--synthetic-queries", "40", "--synthetic-texts", str(texts), "--synthetic-lr", "2e-4",
+            "--dev-fraction", "0", *FAST]  # fmt: skip
+    with caplog.at_level("WARNING", logger="shopmatch.train.cross_encoder"):
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "3 unlabeled texts" in result.output
+    assert "40 pseudo-queries from 5 texts" in result.output  # 2 distinct text_b in the pairs + 3 lines
+    tokenizer = AutoTokenizer.from_pretrained(str(out))
+    assert tokenizer.unk_token_id not in tokenizer("充电宝 保温杯")["input_ids"]  # the texts' characters added
+    stage = out.with_name("zh-clf.synthetic")
+    summary = json.loads((stage / "training_summary.json").read_text())
+    assert summary["data"]["train_pairs"] > 40 and summary["config"]["epochs"] == 1  # 40 matches + non-matches
+    assert summary["config"]["learning_rate"] == 2e-4
+    final = json.loads((out / "training_summary.json").read_text())
+    assert final["data"]["train_pairs"] == 12 and "zh-clf.synthetic" in final["model"]
+    # the fine-tuning started from the synthetic stage, head included (two classes both times)
+    staged, trained = load_file(str(stage / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    head = [k for k in trained if k.startswith("classifier.")]
+    assert head and all(staged[k].shape == trained[k].shape for k in head)
+    assert not all((staged[k] == trained[k]).all() for k in head)
+    # the few-steps warning is for a new head: the synthetic stage's, not the fine-tuning's
+    assert "80 pairs × 1 epoch(s)" in caplog.text and "12 pairs × 1 epoch(s)" not in caplog.text
+    # --resume reuses the finished stage instead of training it again
+    result = CliRunner().invoke(app, [*args, "--resume"])
+    assert result.exit_code == 0, result.output
+    assert f"reusing {stage}" in result.output and "pseudo-queries" not in result.output
+
+
+def test_synthetic_pairs_errors(tmp_path, tiny_model):
+    base = ["train", "pairs", str(chinese_pairs(tmp_path)), "-o", str(tmp_path / "m"), "--model", str(tiny_model),
+            *FAST]  # fmt: skip
+    texts = tmp_path / "titles.txt"
+    texts.write_bytes("充电宝\n".encode() + b"bad \xff byte\n")
+    result = CliRunner().invoke(app, [*base, "--synthetic-texts", str(texts)])
+    assert result.exit_code == 2 and "--synthetic-texts is used by --synthetic-queries" in result.output
+    result = CliRunner().invoke(app, [*base, "--synthetic-queries", "5", "--synthetic-texts", str(texts)])
+    assert result.exit_code == 2 and f"{texts}:2: is not valid UTF-8" in result.output
+    result = CliRunner().invoke(app, [*base, "--synthetic-queries", "-1"])
+    assert result.exit_code == 2 and "synthetic-queries" in result.output
+    assert not (tmp_path / "m").exists()
+
+
 def test_train_cross_encoder_adapted_without_vocabulary_extension(fixtures, tiny_model, tmp_path):
     out = tmp_path / "reranker"
     result = train_on_the_fixture_catalog(fixtures, tiny_model, out, "--adapt-epochs", "1", "--adapt-train", "all")

@@ -441,6 +441,22 @@ AdaptTextsOpt = Annotated[
     Path | None,
     typer.Option(help="Unlabeled texts, one a line (titles, queries), for --adapt-epochs and --extend-vocab."),
 ]
+SyntheticQueriesOpt = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="Before fine-tuning, one epoch on this many pseudo-queries drawn from the training pairs' "
+        "text_b and --synthetic-texts, each with its text as a match and one text without its words as a "
+        "non-match (0: off). Teaches a model that knows little of the language which words match.",
+    ),
+]
+SyntheticLrOpt = Annotated[
+    float, typer.Option("--synthetic-lr", help="Learning rate of the --synthetic-queries stage.")
+]
+SyntheticTextsOpt = Annotated[
+    Path | None,
+    typer.Option(help="Unlabeled texts, one a line (catalog titles), for --synthetic-queries and --extend-vocab."),
+]
 DevOpt = Annotated[Path | None, typer.Option(help="Dev file (same format as the training file).")]
 DevFractionOpt = Annotated[float, typer.Option(help="Without --dev: share of queries/rows held out (0: none).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")]
@@ -492,6 +508,38 @@ def _start_model(
         )
         start = result.out_dir
     return start
+
+
+def _read_synthetic_texts(path: Path | None, synthetic_queries: int) -> list[str]:
+    """The lines of ``--synthetic-texts`` (none without it)."""
+    if path is None:
+        return []
+    from shopmatch.train.adapt import read_texts
+
+    if not synthetic_queries:
+        raise ConfigError("--synthetic-texts is used by --synthetic-queries N; give it too")
+    texts = read_texts(path)
+    err.print(f"{len(texts):,} unlabeled texts from {path}")
+    return texts
+
+
+def _train_on_synthetic_pairs(
+    config, learning_rate: float, texts: list[str], count: int, out: Path, start, resume: bool
+) -> Path:
+    """Train ``OUT.synthetic/`` on ``count`` pseudo-queries of ``texts`` (kept: it is the start
+    model of the fine-tuning; ``--resume`` reuses it once complete)."""
+    from shopmatch.train.synthetic import train_on_synthetic_pairs
+
+    stage_dir = out.with_name(out.name + ".synthetic")
+    if resume and (stage_dir / "training_summary.json").is_file():
+        err.print(f"synthetic-pair stage: reusing {stage_dir}")
+        return stage_dir
+    err.print(f"synthetic-pair stage: {count:,} pseudo-queries from {len(set(texts)):,} texts → {stage_dir}")
+    summary = train_on_synthetic_pairs(
+        texts, stage_dir, config, count=count, model_dir=start, learning_rate=learning_rate
+    )
+    err.print(f"synthetic-pair stage done in {summary.seconds:.0f} s")
+    return stage_dir
 
 
 def _print_summary(summary, out_dir: Path) -> None:
@@ -662,6 +710,9 @@ def train_pairs_command(
     adapt_epochs: AdaptEpochsOpt = 0,
     adapt_texts: AdaptTextsOpt = None,
     adapt_train: AdaptTrainOpt = "embeddings",
+    synthetic_queries: SyntheticQueriesOpt = 0,
+    synthetic_texts: SyntheticTextsOpt = None,
+    synthetic_lr: SyntheticLrOpt = 1e-4,
     resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune a cross-encoder pair classifier (two or more classes) on pairs.tsv."""
@@ -692,10 +743,14 @@ def train_pairs_command(
             train_rows, dev_rows = rows, None
         err.print(f"training on {len(train_rows):,} pairs" + (f", dev {len(dev_rows):,}" if dev_rows else ""))
         texts = [t for r in train_rows for t in (r.text_a, r.text_b)]
+        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries)
         start = _start_model(
-            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts,
-            adapt_train=adapt_train,
+            config, texts + unlabeled, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs,
+            adapt_texts=adapt_texts, adapt_train=adapt_train,
         )  # fmt: skip
+        if synthetic_queries:
+            sources = [r.text_b for r in train_rows] + unlabeled
+            start = _train_on_synthetic_pairs(config, synthetic_lr, sources, synthetic_queries, output, start, resume)
         summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
         raise _fail(error) from None

@@ -680,7 +680,8 @@ def train_pair_classifier(
     if classes < 2:
         raise DataError("every training pair has class 0: nothing to learn from")
     binary = classes == 2
-    _warn_if_few_steps(len(rows), config)
+    if _classifier_outputs(start) != (1 if binary else classes):  # a trained head of this size needs fewer
+        _warn_if_few_steps(len(rows), config)
     _seed_everything(config.seed)
     model = load_cross_encoder(
         model_dir or config.model,
