@@ -97,3 +97,21 @@ def test_bad_config_is_rejected(options, field):
 def test_bad_count_is_rejected(count):
     with pytest.raises(ConfigError, match="count"):
         synthetic_pairs(TITLES, count=count)
+
+
+def test_the_stage_trains_one_epoch_at_its_own_learning_rate(tiny_model, tmp_path):
+    """(Whether a real model learns from the stage is measured in bench/pairs.py; a tiny random one
+    does not learn word matching in a few dozen steps.)"""
+    from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, load_pair_classifier
+    from shopmatch.train.synthetic import train_on_synthetic_pairs
+    from tests.tiny_model import WORDS
+
+    rng = __import__("random").Random(0)
+    titles = [" ".join(rng.sample(WORDS, 5)) for _ in range(60)]
+    config = CrossEncoderTrainConfig(model=str(tiny_model), epochs=5, batch_size=8, max_length=16, patience=3)
+    summary = train_on_synthetic_pairs(titles, tmp_path / "stage", config, count=40, learning_rate=3e-3)
+    assert summary.config["epochs"] == 1 and summary.config["learning_rate"] == 3e-3
+    assert summary.config["patience"] == 0 and 40 < summary.data["train_pairs"] <= 80
+    assert load_pair_classifier(tmp_path / "stage").num_labels == 1  # a binary pair classifier
+    kept = train_on_synthetic_pairs(titles, tmp_path / "kept", config, count=20, learning_rate=None)
+    assert kept.config["learning_rate"] == config.learning_rate
