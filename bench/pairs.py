@@ -69,6 +69,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # the fold's missing characters added and fine-tuned on the fold (its head kept)
     "synthetic": ("synthetic", {}, {}),
     "synthetic-20ep": ("synthetic", {}, {"epochs": 20, "learning_rate": 1e-4}),
+    # a gentler fine-tuning that keeps more of the stage (25 steps of 16 at lr 2e-5)
+    "synthetic-1ep-lr2e-5": ("synthetic", {}, {"epochs": 1, "learning_rate": 2e-5}),
     # the same with twice as many pseudo-queries in the first stage
     "synthetic-20k": ("synthetic-20k", {}, {}),
 }
