@@ -195,6 +195,16 @@ VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg-len128"] = {
     **VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg"],
     "max_length": 128,
 }
+# A first stage on synthetic pairs (shopmatch.train.synthetic): 10,000 pseudo-queries of the esci
+# catalog's titles (no judgment used; the same model for every fold), each with its product's whole
+# text as a match and one product text without its words as a non-match; then per fold the esci
+# recipes above, starting from it.
+VARIANTS["synthetic-esci-10k"] = {"synthetic": 10_000, "esci": False, "head": "mean", "learning_rate": 1e-4}
+VARIANTS["from-synthetic-mean-2ep-neg"] = {**VARIANTS["mean-head-2ep-neg"], "start": "synthetic-esci-10k"}
+VARIANTS["from-synthetic-mean-1ep-lr2e-5-neg"] = {
+    **VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg"],
+    "start": "synthetic-esci-10k",
+}
 HOMEDEPOT_PAIRS = 5_000  # Home Depot training pairs added (a seeded sample of the train split)
 
 
@@ -306,11 +316,19 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
             raise SystemExit(f"{variant}: train the teacher first (cv --variant {teacher} --folds {fold})")
         options.setdefault("model", str(teacher_dir))  # unless "start" names it: the teacher's lower layers
     extra = options.pop("extra", None)
+    synthetic = options.pop("synthetic", 0)  # pseudo-queries of the catalog's titles
     use_esci = options.pop("esci", True)
-    shared = extra is not None and not use_esci  # trained once, the same model for every fold
+    shared = not use_esci  # trained without esci judgments: once, the same model for every fold
     out = shared_model_dir(variant) if shared else MODELS / variant / f"fold{fold}"
     if (out / "config.json").is_file():
         return out, TrainingSummary.load(out).to_dict()
+    if synthetic:
+        from shopmatch.train.synthetic import train_reranker_on_synthetic_pairs
+
+        note(f"{variant}: a stage on {synthetic:,} pseudo-queries of the esci titles")
+        config = CrossEncoderTrainConfig(**options)
+        summary = train_reranker_on_synthetic_pairs(products.products, out, config, count=synthetic, learning_rate=None)
+        return out, summary.to_dict()
     pairs = labeled_pairs(train_judged, products, gains) if use_esci else []
     if negatives:
         pairs += mined_negatives(train_judged, products, negatives, seed=fold, depth=depth)

@@ -301,3 +301,25 @@ def test_an_impossible_head_fails_before_mining(fixtures, tiny_model, tmp_path):
     assert result.exit_code == 2
     assert "has a mean-token head" in result.output and "mining" not in result.output
     assert not (tmp_path / "cls").exists()
+
+
+def test_train_cross_encoder_first_on_synthetic_pairs(fixtures, tiny_model, tmp_path):
+    texts = tmp_path / "titles.txt"
+    texts.write_text("garden hose 50 ft\nmemory foam mattress queen\n", encoding="utf-8")
+    out = tmp_path / "reranker"
+    options = ("--synthetic-queries", "30", "--synthetic-texts", str(texts), "--synthetic-lr", "3e-4")
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, out, *options)
+    assert result.exit_code == 0, result.output
+    products = sum(1 for line in (fixtures / "catalog" / "products.jsonl").read_text().splitlines() if line.strip())
+    assert f"30 pseudo-queries from {products} titles and 2 texts" in result.output
+    stage = out.with_name("reranker.synthetic")
+    summary = json.loads((stage / "training_summary.json").read_text())
+    assert summary["config"]["epochs"] == 1 and summary["config"]["learning_rate"] == 3e-4
+    assert summary["data"]["train_pairs"] > 30 and summary["config"]["head"] == "mean"
+    final = json.loads((out / "training_summary.json").read_text())
+    assert "reranker.synthetic" in final["model"] and final["config"]["head"] == "mean"
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, out, *options, "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"reusing {stage}" in result.output and "pseudo-queries" not in result.output
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--synthetic-texts", str(texts))
+    assert result.exit_code == 2 and "--synthetic-texts is used by --synthetic-queries" in result.output

@@ -523,21 +523,15 @@ def _read_synthetic_texts(path: Path | None, synthetic_queries: int) -> list[str
     return texts
 
 
-def _train_on_synthetic_pairs(
-    config, learning_rate: float, texts: list[str], count: int, out: Path, start, resume: bool
-) -> Path:
-    """Train ``OUT.synthetic/`` on ``count`` pseudo-queries of ``texts`` (kept: it is the start
-    model of the fine-tuning; ``--resume`` reuses it once complete)."""
-    from shopmatch.train.synthetic import train_on_synthetic_pairs
-
+def _synthetic_stage(out: Path, resume: bool, what: str, train) -> Path:
+    """Run ``train(stage_dir)``, the synthetic-pair stage, into ``OUT.synthetic/`` (kept: it is the
+    start model of the fine-tuning; ``--resume`` reuses it once complete)."""
     stage_dir = out.with_name(out.name + ".synthetic")
     if resume and (stage_dir / "training_summary.json").is_file():
         err.print(f"synthetic-pair stage: reusing {stage_dir}")
         return stage_dir
-    err.print(f"synthetic-pair stage: {count:,} pseudo-queries from {len(set(texts)):,} texts → {stage_dir}")
-    summary = train_on_synthetic_pairs(
-        texts, stage_dir, config, count=count, model_dir=start, learning_rate=learning_rate
-    )
+    err.print(f"synthetic-pair stage: {what} → {stage_dir}")
+    summary = train(stage_dir)
     err.print(f"synthetic-pair stage done in {summary.seconds:.0f} s")
     return stage_dir
 
@@ -581,6 +575,17 @@ def train_cross_encoder_command(
     adapt_epochs: AdaptEpochsOpt = 0,
     adapt_texts: AdaptTextsOpt = None,
     adapt_train: AdaptTrainOpt = "embeddings",
+    synthetic_queries: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Before fine-tuning, one epoch on this many pseudo-queries drawn from the catalog's titles "
+            "(and --synthetic-texts), each with its product's text as a match and one product text without "
+            "its words as a non-match (0: off).",
+        ),
+    ] = 0,
+    synthetic_texts: SyntheticTextsOpt = None,
+    synthetic_lr: SyntheticLrOpt = 1e-4,
     skip_missing: Annotated[
         bool, typer.Option("--skip-missing", help="Skip judged products missing from the catalog (reported).")
     ] = False,
@@ -661,10 +666,25 @@ def train_cross_encoder_command(
             + (f", dev {len(dev_pairs):,} pairs ({len(dev_set.queries)} queries)" if dev_pairs else ", no dev set")
         )
         texts = [p.query for p in train_pairs] + [p.text for p in train_pairs]
+        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries)
+        if synthetic_queries:
+            texts += [p.title for p in products.products] + unlabeled
         start = _start_model(
             config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts,
             adapt_train=adapt_train,
         )  # fmt: skip
+        if synthetic_queries:
+            from shopmatch.train.synthetic import train_reranker_on_synthetic_pairs
+
+            start = _synthetic_stage(
+                output, resume,
+                f"{synthetic_queries:,} pseudo-queries from {len(products.products):,} titles"
+                + (f" and {len(set(unlabeled)):,} texts" if unlabeled else ""),
+                lambda stage_dir, start=start: train_reranker_on_synthetic_pairs(
+                    products.products, stage_dir, config, count=synthetic_queries, texts=unlabeled,
+                    model_dir=start, learning_rate=synthetic_lr,
+                ),
+            )  # fmt: skip
         summary = train_cross_encoder(train_pairs, output, config, dev=dev_pairs, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
         raise _fail(error) from None
@@ -749,8 +769,15 @@ def train_pairs_command(
             adapt_texts=adapt_texts, adapt_train=adapt_train,
         )  # fmt: skip
         if synthetic_queries:
+            from shopmatch.train.synthetic import train_on_synthetic_pairs
+
             sources = [r.text_b for r in train_rows] + unlabeled
-            start = _train_on_synthetic_pairs(config, synthetic_lr, sources, synthetic_queries, output, start, resume)
+            start = _synthetic_stage(
+                output, resume, f"{synthetic_queries:,} pseudo-queries from {len(set(sources)):,} texts",
+                lambda stage_dir, start=start: train_on_synthetic_pairs(
+                    sources, stage_dir, config, count=synthetic_queries, model_dir=start, learning_rate=synthetic_lr
+                ),
+            )  # fmt: skip
         summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
         raise _fail(error) from None

@@ -115,3 +115,44 @@ def test_the_stage_trains_one_epoch_at_its_own_learning_rate(tiny_model, tmp_pat
     assert load_pair_classifier(tmp_path / "stage").num_labels == 1  # a binary pair classifier
     kept = train_on_synthetic_pairs(titles, tmp_path / "kept", config, count=20, learning_rate=None)
     assert kept.config["learning_rate"] == config.learning_rate
+
+
+def test_queries_come_from_the_sources_and_match_the_whole_text():
+    titles = ["red ceramic mug", "usb cable braided", "black leather sofa"]
+    texts = [f"{t}\nAcme | blue\nKitchen > Mugs\nholds 350 ml; dishwasher safe" for t in titles]
+    pairs = synthetic_pairs(texts, count=60, seed=2, sources=titles)
+    assert {p.text_b for p in pairs} <= set(texts)
+    for pair in pairs:
+        query_words = words_of(pair.text_a)
+        if pair.label == 1:
+            title = titles[texts.index(pair.text_b)]
+            assert all(w in words_of(title) for w in query_words)  # from the title, not the shared lines
+        else:
+            assert not any(w.lower() in pair.text_b.lower() for w in query_words)
+    assert synthetic_pairs(titles, count=30, seed=4) == synthetic_pairs(titles, count=30, seed=4, sources=titles)
+
+
+def test_sources_must_match_the_texts():
+    with pytest.raises(ConfigError, match="one text per text"):
+        synthetic_pairs(TITLES, count=5, sources=TITLES[:-1])
+
+
+def test_the_reranker_stage_trains_on_the_catalog(tiny_model, tmp_path):
+    from shopmatch.catalog import Product
+    from shopmatch.rerank.config import TRAINING_RECORD
+    from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, resolved_head
+    from shopmatch.train.synthetic import train_reranker_on_synthetic_pairs
+    from tests.tiny_model import WORDS
+
+    rng = __import__("random").Random(1)
+    products = [Product(str(i), " ".join(rng.sample(WORDS, 4)), brand=rng.choice(WORDS)) for i in range(40)]
+    config = CrossEncoderTrainConfig(model=str(tiny_model), epochs=3, batch_size=8, max_length=16, patience=2)
+    summary = train_reranker_on_synthetic_pairs(
+        products, tmp_path / "stage", config, count=30, texts=["alpha beta gamma"], learning_rate=2e-3
+    )
+    assert summary.config["epochs"] == 1 and summary.config["learning_rate"] == 2e-3
+    assert summary.config["head"] == "mean" and 30 < summary.data["train_pairs"] <= 60
+    # the stage is a re-ranker: fine-tuning from it keeps its mean-token head
+    assert resolved_head(config, tmp_path / "stage") == "mean"
+    record = __import__("json").loads((tmp_path / "stage" / TRAINING_RECORD).read_text())
+    assert record["kind"] == "cross-encoder re-ranker" and record["max_length"] == 16

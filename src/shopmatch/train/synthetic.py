@@ -7,6 +7,10 @@ of the query's words)`` a non-match. Training a pair classifier on such pairs fi
 the lexical part of relevance — which words of the query the text holds — before the few judged
 pairs teach the rest. (The inverse cloze task of Lee et al., 2019, cut to e-commerce queries.)
 
+For a re-ranker the pseudo-query comes from a product's title and its match is the whole product
+text the re-ranker reads (title, brand, category, bullets; :func:`train_reranker_on_synthetic_pairs`),
+so the stage sees the same inputs as the fine-tuning after it.
+
 Words: Chinese runs are segmented with jieba; other text splits into words and identifiers as
 for BM25 (:mod:`shopmatch.text.tokenize`), keeping their surface form. Chinese words are joined
 without spaces, others with one.
@@ -34,6 +38,8 @@ from shopmatch.judgments import Pair
 from shopmatch.text.tokenize import _CJK_RUN, _TOKEN, _jieba
 
 if TYPE_CHECKING:
+    from shopmatch.catalog import Product
+    from shopmatch.encoders.product_text import ProductTextTemplate
     from shopmatch.train.cross_encoder import CrossEncoderTrainConfig
     from shopmatch.train.summary import TrainingSummary
 
@@ -88,7 +94,12 @@ def _join(words: Sequence[str]) -> str:
 
 
 def synthetic_pairs(
-    texts: Sequence[str], *, count: int, config: SyntheticPairsConfig | None = None, seed: int = 0
+    texts: Sequence[str],
+    *,
+    count: int,
+    config: SyntheticPairsConfig | None = None,
+    seed: int = 0,
+    sources: Sequence[str] | None = None,
 ) -> list[Pair]:
     """``count`` pseudo-queries drawn from ``texts``, each followed by its match and its non-matches.
 
@@ -97,15 +108,22 @@ def synthetic_pairs(
     (case-insensitive substring test). Texts without words are skipped. The same texts (in any
     order), count, config and seed give the same pairs.
 
+    Args:
+        sources: the part of each text its pseudo-queries are drawn from (``sources[i]`` for
+            ``texts[i]``, e.g. a product's title for its whole text); default: the text itself.
+
     Raises:
-        ConfigError: ``count`` is not a positive integer.
+        ConfigError: ``count`` is not a positive integer, or ``sources`` and ``texts`` differ in length.
         DataError: fewer than two distinct texts with words (no negative could be drawn).
     """
     config = config or SyntheticPairsConfig()
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ConfigError(f"count must be a positive integer, got {count!r}")
-    distinct = sorted({t for t in texts if t and t.strip()})
-    segmented = [(t, words_of(t)) for t in distinct]
+    if sources is not None and len(sources) != len(texts):
+        raise ConfigError(f"sources must give one text per text: {len(sources)} sources for {len(texts)} texts")
+    pairs_in = zip(texts, texts if sources is None else sources, strict=True)
+    distinct = sorted({(t, s) for t, s in pairs_in if t and t.strip()})
+    segmented = [(t, words_of(s)) for t, s in distinct]
     segmented = [(t, w) for t, w in segmented if w]
     if len(segmented) < 2:
         raise DataError(f"synthetic pairs need at least two distinct texts with words, got {len(segmented)}")
@@ -160,3 +178,42 @@ def train_on_synthetic_pairs(
     pairs = synthetic_pairs(texts, count=count, config=pairs_config, seed=config.seed)
     stage = replace(config, epochs=1, patience=0, learning_rate=learning_rate or config.learning_rate)
     return train_pair_classifier(pairs, out_dir, stage, model_dir=model_dir)
+
+
+def train_reranker_on_synthetic_pairs(
+    products: Sequence[Product],
+    out_dir: str | Path,
+    config: CrossEncoderTrainConfig | None = None,
+    *,
+    count: int,
+    template: ProductTextTemplate | None = None,
+    texts: Sequence[str] = (),
+    model_dir: str | Path | None = None,
+    learning_rate: float | None = 1e-4,
+    pairs_config: SyntheticPairsConfig | None = None,
+) -> TrainingSummary:
+    """First training stage of a re-ranker: ``count`` pseudo-queries of a catalog's titles.
+
+    Each pseudo-query is a few words of one product's title; its match (target 1) is that
+    product's whole text as ``template`` renders it, its non-matches (target 0) other products'
+    texts without its words. ``texts`` (e.g. the titles of a larger catalog) add plain texts that
+    are both source and match. One epoch of :func:`~shopmatch.train.cross_encoder.train_cross_encoder`
+    at ``learning_rate`` (``None``: ``config``'s), no dev set; fine-tune the result on the judged
+    pairs with ``model_dir=out_dir`` (it keeps the stage's head).
+
+    Example:
+        >>> train_reranker_on_synthetic_pairs(catalog.products, "stage1", count=10_000)  # doctest: +SKIP
+        >>> train_cross_encoder(judged_pairs, "models/ce", config, model_dir="stage1")  # doctest: +SKIP
+    """
+    from shopmatch.encoders.product_text import ProductTextTemplate
+    from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
+    from shopmatch.train.data import LabeledPair
+
+    config = config or CrossEncoderTrainConfig()
+    template = template or ProductTextTemplate()
+    rendered = [template.render(p) for p in products]
+    sources = [p.title for p in products] + list(texts)
+    pairs = synthetic_pairs(rendered + list(texts), count=count, config=pairs_config, seed=config.seed, sources=sources)
+    labeled = [LabeledPair(p.text_a, p.text_b, float(p.label), query_id=f"synthetic:{p.text_a}") for p in pairs]
+    stage = replace(config, epochs=1, patience=0, learning_rate=learning_rate or config.learning_rate)
+    return train_cross_encoder(labeled, out_dir, stage, template=template, model_dir=model_dir)
