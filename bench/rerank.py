@@ -200,11 +200,16 @@ VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg-len128"] = {
 # text as a match and one product text without its words as a non-match; then per fold the esci
 # recipes above, starting from it.
 VARIANTS["synthetic-esci-10k"] = {"synthetic": 10_000, "esci": False, "head": "mean", "learning_rate": 1e-4}
+# the same + one near miss per pseudo-query of 2+ words: a product whose title holds one of its
+# words but that lacks another (SyntheticPairsConfig.near_misses), closer to what tells an exact
+# match from a substitute
+VARIANTS["synthetic-near-esci-10k"] = {**VARIANTS["synthetic-esci-10k"], "near_misses": 1}
 VARIANTS["from-synthetic-mean-2ep-neg"] = {**VARIANTS["mean-head-2ep-neg"], "start": "synthetic-esci-10k"}
 VARIANTS["from-synthetic-mean-1ep-lr2e-5-neg"] = {
     **VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg"],
     "start": "synthetic-esci-10k",
 }
+VARIANTS["from-synthetic-near-mean-2ep-neg"] = {**VARIANTS["mean-head-2ep-neg"], "start": "synthetic-near-esci-10k"}
 HOMEDEPOT_PAIRS = 5_000  # Home Depot training pairs added (a seeded sample of the train split)
 
 
@@ -317,17 +322,24 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
         options.setdefault("model", str(teacher_dir))  # unless "start" names it: the teacher's lower layers
     extra = options.pop("extra", None)
     synthetic = options.pop("synthetic", 0)  # pseudo-queries of the catalog's titles
+    near_misses = options.pop("near_misses", 0)
     use_esci = options.pop("esci", True)
     shared = not use_esci  # trained without esci judgments: once, the same model for every fold
     out = shared_model_dir(variant) if shared else MODELS / variant / f"fold{fold}"
     if (out / "config.json").is_file():
         return out, TrainingSummary.load(out).to_dict()
     if synthetic:
-        from shopmatch.train.synthetic import train_reranker_on_synthetic_pairs
+        from shopmatch.train.synthetic import SyntheticPairsConfig, train_reranker_on_synthetic_pairs
 
         note(f"{variant}: a stage on {synthetic:,} pseudo-queries of the esci titles")
-        config = CrossEncoderTrainConfig(**options)
-        summary = train_reranker_on_synthetic_pairs(products.products, out, config, count=synthetic, learning_rate=None)
+        summary = train_reranker_on_synthetic_pairs(
+            products.products,
+            out,
+            CrossEncoderTrainConfig(**options),
+            count=synthetic,
+            learning_rate=None,
+            pairs_config=SyntheticPairsConfig(near_misses=near_misses),
+        )
         return out, summary.to_dict()
     pairs = labeled_pairs(train_judged, products, gains) if use_esci else []
     if negatives:
