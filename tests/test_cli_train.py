@@ -307,7 +307,8 @@ def test_train_cross_encoder_first_on_synthetic_pairs(fixtures, tiny_model, tmp_
     texts = tmp_path / "titles.txt"
     texts.write_text("garden hose 50 ft\nmemory foam mattress queen\n", encoding="utf-8")
     out = tmp_path / "reranker"
-    options = ("--synthetic-queries", "30", "--synthetic-texts", str(texts), "--synthetic-lr", "3e-4")
+    options = ("--synthetic-queries", "30", "--synthetic-texts", str(texts), "--synthetic-lr", "3e-4",
+               "--synthetic-near-misses", "1")  # fmt: skip
     result = train_on_the_fixture_catalog(fixtures, tiny_model, out, *options)
     assert result.exit_code == 0, result.output
     products = sum(1 for line in (fixtures / "catalog" / "products.jsonl").read_text().splitlines() if line.strip())
@@ -315,7 +316,7 @@ def test_train_cross_encoder_first_on_synthetic_pairs(fixtures, tiny_model, tmp_
     stage = out.with_name("reranker.synthetic")
     summary = json.loads((stage / "training_summary.json").read_text())
     assert summary["config"]["epochs"] == 1 and summary["config"]["learning_rate"] == 3e-4
-    assert summary["data"]["train_pairs"] > 30 and summary["config"]["head"] == "mean"
+    assert 60 < summary["data"]["train_pairs"] <= 90 and summary["config"]["head"] == "mean"  # + near misses
     final = json.loads((out / "training_summary.json").read_text())
     assert "reranker.synthetic" in final["model"] and final["config"]["head"] == "mean"
     result = train_on_the_fixture_catalog(fixtures, tiny_model, out, *options, "--resume")
@@ -323,3 +324,5 @@ def test_train_cross_encoder_first_on_synthetic_pairs(fixtures, tiny_model, tmp_
     assert f"reusing {stage}" in result.output and "pseudo-queries" not in result.output
     result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--synthetic-texts", str(texts))
     assert result.exit_code == 2 and "--synthetic-texts is used by --synthetic-queries" in result.output
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--synthetic-near-misses", "1")
+    assert result.exit_code == 2 and "--synthetic-near-misses is used by --synthetic-queries" in result.output

@@ -453,6 +453,15 @@ SyntheticQueriesOpt = Annotated[
 SyntheticLrOpt = Annotated[
     float, typer.Option("--synthetic-lr", help="Learning rate of the --synthetic-queries stage.")
 ]
+SyntheticNearMissesOpt = Annotated[
+    int,
+    typer.Option(
+        "--synthetic-near-misses",
+        min=0,
+        help="More non-matches per pseudo-query of 2+ words: texts that hold one of its words and lack "
+        "another (a blue mug for 'red mug').",
+    ),
+]
 SyntheticTextsOpt = Annotated[
     Path | None,
     typer.Option(help="Unlabeled texts, one a line (catalog titles), for --synthetic-queries and --extend-vocab."),
@@ -510,8 +519,10 @@ def _start_model(
     return start
 
 
-def _read_synthetic_texts(path: Path | None, synthetic_queries: int) -> list[str]:
+def _read_synthetic_texts(path: Path | None, synthetic_queries: int, near_misses: int = 0) -> list[str]:
     """The lines of ``--synthetic-texts`` (none without it)."""
+    if near_misses and not synthetic_queries:
+        raise ConfigError("--synthetic-near-misses is used by --synthetic-queries N; give it too")
     if path is None:
         return []
     from shopmatch.train.adapt import read_texts
@@ -586,6 +597,7 @@ def train_cross_encoder_command(
     ] = 0,
     synthetic_texts: SyntheticTextsOpt = None,
     synthetic_lr: SyntheticLrOpt = 1e-4,
+    synthetic_near_misses: SyntheticNearMissesOpt = 0,
     skip_missing: Annotated[
         bool, typer.Option("--skip-missing", help="Skip judged products missing from the catalog (reported).")
     ] = False,
@@ -666,7 +678,7 @@ def train_cross_encoder_command(
             + (f", dev {len(dev_pairs):,} pairs ({len(dev_set.queries)} queries)" if dev_pairs else ", no dev set")
         )
         texts = [p.query for p in train_pairs] + [p.text for p in train_pairs]
-        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries)
+        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries, synthetic_near_misses)
         if synthetic_queries:
             texts += [p.title for p in products.products] + unlabeled
         start = _start_model(
@@ -674,7 +686,7 @@ def train_cross_encoder_command(
             adapt_train=adapt_train,
         )  # fmt: skip
         if synthetic_queries:
-            from shopmatch.train.synthetic import train_reranker_on_synthetic_pairs
+            from shopmatch.train.synthetic import SyntheticPairsConfig, train_reranker_on_synthetic_pairs
 
             start = _synthetic_stage(
                 output, resume,
@@ -683,6 +695,7 @@ def train_cross_encoder_command(
                 lambda stage_dir, start=start: train_reranker_on_synthetic_pairs(
                     products.products, stage_dir, config, count=synthetic_queries, texts=unlabeled,
                     model_dir=start, learning_rate=synthetic_lr,
+                    pairs_config=SyntheticPairsConfig(near_misses=synthetic_near_misses),
                 ),
             )  # fmt: skip
         summary = train_cross_encoder(train_pairs, output, config, dev=dev_pairs, resume=resume, model_dir=start)
@@ -733,6 +746,7 @@ def train_pairs_command(
     synthetic_queries: SyntheticQueriesOpt = 0,
     synthetic_texts: SyntheticTextsOpt = None,
     synthetic_lr: SyntheticLrOpt = 1e-4,
+    synthetic_near_misses: SyntheticNearMissesOpt = 0,
     resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune a cross-encoder pair classifier (two or more classes) on pairs.tsv."""
@@ -763,19 +777,20 @@ def train_pairs_command(
             train_rows, dev_rows = rows, None
         err.print(f"training on {len(train_rows):,} pairs" + (f", dev {len(dev_rows):,}" if dev_rows else ""))
         texts = [t for r in train_rows for t in (r.text_a, r.text_b)]
-        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries)
+        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries, synthetic_near_misses)
         start = _start_model(
             config, texts + unlabeled, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs,
             adapt_texts=adapt_texts, adapt_train=adapt_train,
         )  # fmt: skip
         if synthetic_queries:
-            from shopmatch.train.synthetic import train_on_synthetic_pairs
+            from shopmatch.train.synthetic import SyntheticPairsConfig, train_on_synthetic_pairs
 
             sources = [r.text_b for r in train_rows] + unlabeled
             start = _synthetic_stage(
                 output, resume, f"{synthetic_queries:,} pseudo-queries from {len(set(sources)):,} texts",
                 lambda stage_dir, start=start: train_on_synthetic_pairs(
-                    sources, stage_dir, config, count=synthetic_queries, model_dir=start, learning_rate=synthetic_lr
+                    sources, stage_dir, config, count=synthetic_queries, model_dir=start, learning_rate=synthetic_lr,
+                    pairs_config=SyntheticPairsConfig(near_misses=synthetic_near_misses),
                 ),
             )  # fmt: skip
         summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)
