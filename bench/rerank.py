@@ -209,6 +209,13 @@ VARIANTS["from-synthetic-mean-1ep-lr2e-5-neg"] = {
     **VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg"],
     "start": "synthetic-esci-10k",
 }
+# the latency student's shape (2 layers, 32 tokens, mean head) through the same stage
+VARIANTS["synthetic-esci-10k-student-2layers-32tok"] = {**VARIANTS["synthetic-esci-10k"], **STUDENT_SHAPE}
+VARIANTS["from-synthetic-mean-1ep-lr2e-5-neg-student-2layers-32tok"] = {
+    **VARIANTS["from-synthetic-mean-1ep-lr2e-5-neg"],
+    "start": "synthetic-esci-10k-student-2layers-32tok",
+    **STUDENT_SHAPE,
+}
 VARIANTS["from-synthetic-near-mean-2ep-neg"] = {**VARIANTS["mean-head-2ep-neg"], "start": "synthetic-near-esci-10k"}
 HOMEDEPOT_PAIRS = 5_000  # Home Depot training pairs added (a seeded sample of the train split)
 
