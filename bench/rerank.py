@@ -217,6 +217,14 @@ VARIANTS["from-synthetic-mean-1ep-lr2e-5-neg-student-2layers-32tok"] = {
     **STUDENT_SHAPE,
 }
 VARIANTS["from-synthetic-near-mean-2ep-neg"] = {**VARIANTS["mean-head-2ep-neg"], "start": "synthetic-near-esci-10k"}
+# both sources of relevance that helped: the synthetic stage (lexical: which of the query's words
+# the product holds), then the whole Home Depot train split (judged relevance), then the gentle
+# esci pass per fold
+VARIANTS["synthetic-then-homedepot-all-mean"] = {**VARIANTS["homedepot-all-mean"], "start": "synthetic-esci-10k"}
+VARIANTS["from-synthetic-then-homedepot-mean-1ep-lr2e-5-neg"] = {
+    **VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg"],
+    "start": "synthetic-then-homedepot-all-mean",
+}
 HOMEDEPOT_PAIRS = 5_000  # Home Depot training pairs added (a seeded sample of the train split)
 
 
