@@ -25,6 +25,10 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     model = "my-reranker"               # a trained cross-encoder directory ("" = no re-ranking)
     top_n = 50                          # fused candidates re-ranked per query
 
+    [negation]
+    enabled = true                      # "… without chicken": products with chicken go last
+    fields = ["title"]
+
 Example:
     >>> cfg = PipelineConfig.from_dict({"pipeline": {"retrievers": ["lexical"]}, "lexical": {"k1": 1.5}})
     >>> cfg.retrievers, cfg.lexical.k1
@@ -41,13 +45,14 @@ from typing import Any
 
 from shopmatch.baselines.word_vectors import WordVectorConfig
 from shopmatch.errors import ConfigError
+from shopmatch.query.exclusion import NegationConfig
 from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
 from shopmatch.retrieval.fusion import FusionConfig
 from shopmatch.retrieval.lexical import LexicalConfig
 
 RETRIEVERS = ("lexical", "dense", "word_vectors")
-SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank")
+SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank", "negation")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class PipelineConfig:
     Attributes:
         retrievers: first-stage retrievers, fused when there are several.
         candidates: how many results each retriever passes to fusion (at least ``k``).
+        negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
     """
 
     retrievers: tuple[str, ...] = ("lexical", "dense")
@@ -66,6 +72,7 @@ class PipelineConfig:
     dense: DenseConfig = field(default_factory=DenseConfig)
     word_vectors: WordVectorConfig = field(default_factory=WordVectorConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
+    negation: NegationConfig = field(default_factory=NegationConfig)
 
     def __post_init__(self) -> None:
         retrievers = self.retrievers
@@ -91,6 +98,7 @@ class PipelineConfig:
             "dense": self.dense.to_dict(),
             "word_vectors": self.word_vectors.to_dict(),
             "rerank": self.rerank.to_dict(),
+            "negation": self.negation.to_dict(),
         }
 
     @classmethod
@@ -113,6 +121,7 @@ class PipelineConfig:
             dense=DenseConfig.from_dict(data.get("dense", {})),
             word_vectors=WordVectorConfig.from_dict(data.get("word_vectors", {})),
             rerank=RerankConfig.from_dict(data.get("rerank", {})),
+            negation=NegationConfig.from_dict(data.get("negation", {})),
         )
 
     @classmethod

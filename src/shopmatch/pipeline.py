@@ -32,11 +32,13 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
 from shopmatch.rerank.blend import blended_scores, ranks_of
+from shopmatch.query.exclusion import demote_excluded, excluded_rows
+from shopmatch.query.negation import parse_exclusions
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits
 from shopmatch.retrieval.dense import DenseRetriever
-from shopmatch.retrieval.fusion import FusedHits, fuse, single_source
+from shopmatch.retrieval.fusion import FusedHits, fuse, single_source, truncated
 from shopmatch.retrieval.lexical import LexicalRetriever
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
 
@@ -184,19 +186,23 @@ class SearchPipeline:
 
     def retrieve(self, queries: Sequence[str], k: int = 10) -> FusedHits:
         """Top ``k`` catalog rows per query: each retriever's candidates, fused, then the top
-        ``rerank.top_n`` re-ranked when the pipeline has a re-ranker."""
+        ``rerank.top_n`` re-ranked when the pipeline has a re-ranker, then the products that
+        mention what a query excludes moved after the others (``[negation]``)."""
         queries = list(queries)
         depth = max(k, self.config.candidates)
         keep = max(k, self.config.rerank.top_n) if self.reranker is not None else k
+        negation = self.config.negation
+        if negation.enabled and any(parse_exclusions(q) for q in queries):
+            keep = depth  # the products without the excluded thing may come from below the top k
         runs = {name: retriever.search(queries, k=depth) for name, retriever in self.retrievers.items()}
         if len(runs) == 1:
             ((name, hits),) = runs.items()
             fused = single_source(hits, name, keep)
         else:
             fused = fuse(runs, keep, self.config.fusion)
-        if self.reranker is None:
-            return fused
-        return self._rerank(queries, fused, k)
+        if self.reranker is not None:
+            fused = self._rerank(queries, fused, keep)
+        return truncated(demote_excluded(fused, queries, self.products.record, negation), k)
 
     def _rerank(self, queries: list[str], fused: FusedHits, k: int) -> FusedHits:
         """Re-order each query's top ``rerank.top_n`` rows by the cross-encoder; keep ``k``."""
@@ -229,7 +235,8 @@ class SearchPipeline:
         Each retriever ranks the candidates; with several retrievers the candidate rankings are
         fused as in search. Products the lexical retriever does not match count as not returned
         by it (score 0 when it is the only retriever). With a re-ranker, its probabilities
-        (blended with that fused order when ``rerank.fusion_weight`` is set).
+        (blended with that fused order when ``rerank.fusion_weight`` is set). Products that mention
+        what the query excludes (``[negation]``) score below all the others.
         """
         rows = [self.products.row_of(pid) for pid in product_ids]
         known = [r for r in rows if r is not None]
@@ -243,10 +250,12 @@ class SearchPipeline:
             if weight:
                 first_stage = self._first_stage_scores(query, known)
                 final = blended_scores(final, weight, ranks_of(first_stage))
-            out[[i for i, row in enumerate(rows) if row is not None]] = final
-            return out
-        first_stage = self._first_stage_scores(query, known)
-        out[[i for i, row in enumerate(rows) if row is not None]] = first_stage
+        else:
+            final = self._first_stage_scores(query, known)
+        excluded = excluded_rows(query, known, self.products.record, self.config.negation)
+        if excluded.any():  # below every product that does not mention the excluded thing
+            final = np.where(excluded, final - (final.max() - final.min() + 1.0), final)
+        out[[i for i, row in enumerate(rows) if row is not None]] = final
         return out
 
     def _first_stage_scores(self, query: str, known: list[int]) -> np.ndarray:

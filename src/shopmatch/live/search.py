@@ -11,8 +11,9 @@ For one query:
    weight mask, vectors by exact scoring of the allowed rows when they are few
    (``EXACT_FILTER_LIMIT``) or over-fetching from the vector index when they are many — so a
    selective filter still returns everything that matches it;
-5. the top ``rerank.top_n`` are re-ranked when the index has a re-ranker, then the page
-   ``offset .. offset + k`` is returned.
+5. the top ``rerank.top_n`` are re-ranked when the index has a re-ranker, the products that
+   mention what the query excludes (``… without chicken``) are moved after the others, then the
+   page ``offset .. offset + k`` is returned.
 
 Example:
     >>> page = search(state, SearchRequest("usb c cable", k=5, filters=Filters(brand=("Anker",))))  # doctest: +SKIP
@@ -32,6 +33,7 @@ from shopmatch.live.filters import Filters
 from shopmatch.live.state import LiveState
 from shopmatch.live.vectors import VECTOR_RETRIEVERS, query_vector
 from shopmatch.pipeline import SearchResult
+from shopmatch.query.exclusion import demote_excluded
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits
 from shopmatch.retrieval.fusion import FusedHits, fuse, single_source
@@ -110,8 +112,8 @@ def search(state: LiveState, request: SearchRequest) -> SearchPage:
     total = len(_rows(matching))
     reranker = state.base.reranker if request.rerank else None
     if reranker is not None and total:
-        keep = min(total, max(window, reranker.config.top_n))
-        matching = rerank_hits(reranker, [request.query], matching, keep, state.record)
+        matching = rerank_hits(reranker, [request.query], matching, total, state.record)
+    matching = demote_excluded(matching, [request.query], state.record, state.base.config.negation)
     results, rows = [], []
     for i in range(request.offset, min(window, total)):
         row = int(matching.rows[0, i])

@@ -170,6 +170,14 @@ def fuse(runs: Mapping[str, SearchHits], k: int, config: FusionConfig) -> FusedH
     return FusedHits(scores, rows, sources)
 
 
+def truncated(hits: FusedHits, k: int) -> FusedHits:
+    """The first ``k`` results of each query (``hits`` itself when it holds no more)."""
+    if hits.rows.shape[1] <= k:
+        return hits
+    sources = {name: SourceHits(s.ranks[:, :k], s.scores[:, :k]) for name, s in hits.sources.items()}
+    return FusedHits(hits.scores[:, :k], hits.rows[:, :k], sources)
+
+
 def single_source(hits: SearchHits, name: str, k: int) -> FusedHits:
     """One retriever's top ``k`` hits in the shape fusion returns (its own ranks and scores as the source)."""
     rows, scores = hits.rows[:, :k], hits.scores[:, :k]

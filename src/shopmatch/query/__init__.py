@@ -1,0 +1,6 @@
+"""Query understanding: what a query asks for beyond its words (e.g. ``without chicken``)."""
+
+from shopmatch.query.exclusion import NegationConfig, demote_excluded, excluded_rows
+from shopmatch.query.negation import Exclusion, mentions, parse_exclusions
+
+__all__ = ["Exclusion", "NegationConfig", "demote_excluded", "excluded_rows", "mentions", "parse_exclusions"]

@@ -1,0 +1,104 @@
+"""The exclusion stage: products that mention what the query excludes go after the others.
+
+Runs after fusion and re-ranking, over every candidate the pipeline kept, so ``cat treats
+without chicken`` shows the treats without chicken first and the chicken ones after them
+(demoted, not removed: a shopper may still want one, and the list stays as long). The order
+within each group is kept. A demoted result's sources add ``excluded`` (its place before the
+demotion), for explanations. Which product fields are read is ``[negation] fields``.
+
+Example:
+    >>> config = NegationConfig()
+    >>> records = {0: {"id": "a", "title": "Chicken cat treats"}, 1: {"id": "b", "title": "Salmon cat treats"}}
+    >>> excluded_rows("cat treats without chicken", [0, 1], records.__getitem__, config).tolist()
+    [True, False]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shopmatch.catalog import Product
+from shopmatch.errors import ConfigError
+from shopmatch.query.negation import mentions, parse_exclusions
+from shopmatch.retrieval.fusion import FusedHits, SourceHits
+from shopmatch.text.fields import field_text
+
+FIELDS = ("title", "brand", "color", "category", "bullets", "attributes", "description")
+
+
+@dataclass(frozen=True)
+class NegationConfig:
+    """Settings of the exclusion stage (``[negation]`` in a pipeline config).
+
+    Attributes:
+        enabled: demote products that mention what a query excludes (``without …``).
+        fields: the product fields read for a mention (the title by default: bullets often list
+            what a product lacks in words the negation rules do not catch).
+    """
+
+    enabled: bool = True
+    fields: tuple[str, ...] = ("title",)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise ConfigError(f"negation.enabled must be true or false, got {self.enabled!r}")
+        fields = self.fields
+        if isinstance(fields, str) or not fields or any(f not in FIELDS for f in fields):
+            raise ConfigError(f"negation.fields must be a non-empty list of {', '.join(FIELDS)}; got {fields!r}")
+        object.__setattr__(self, "fields", tuple(fields))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "fields": list(self.fields)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NegationConfig:
+        unknown = set(data) - {"enabled", "fields"}
+        if unknown:
+            raise ConfigError(f"unknown negation setting(s) {sorted(unknown)}; known: ['enabled', 'fields']")
+        return cls(**data)
+
+
+def excluded_rows(
+    query: str, rows: Sequence[int], record_of: Callable[[int], Mapping[str, Any]], config: NegationConfig
+) -> np.ndarray:
+    """For each catalog row, whether its product mentions something ``query`` excludes."""
+    exclusions = parse_exclusions(query) if config.enabled else []
+    out = np.zeros(len(rows), dtype=bool)
+    if not exclusions:
+        return out
+    for i, row in enumerate(rows):
+        product = Product.from_dict(record_of(int(row)))
+        text = "\n".join(field_text(product, name) for name in config.fields)
+        out[i] = any(mentions(text, exclusion) for exclusion in exclusions)
+    return out
+
+
+def demote_excluded(
+    hits: FusedHits,
+    queries: Sequence[str],
+    record_of: Callable[[int], Mapping[str, Any]],
+    config: NegationConfig,
+) -> FusedHits:
+    """``hits`` with each query's excluded products moved after the others (see the module docstring)."""
+    if not config.enabled or not any(parse_exclusions(q) for q in queries):
+        return hits
+    rows, scores = hits.rows.copy(), hits.scores.copy()
+    sources = {name: SourceHits(s.ranks.copy(), s.scores.copy()) for name, s in hits.sources.items()}
+    excluded = SourceHits(np.zeros(rows.shape, dtype=np.int32), np.full(rows.shape, np.nan, dtype=np.float32))
+    for q, query in enumerate(queries):
+        found = int((hits.rows[q] >= 0).sum())
+        bad = excluded_rows(query, hits.rows[q, :found], record_of, config)
+        if not bad.any():
+            continue
+        order = np.concatenate([np.flatnonzero(~bad), np.flatnonzero(bad)])
+        rows[q, :found] = hits.rows[q, order]
+        scores[q, :found] = hits.scores[q, order]
+        for name, source in hits.sources.items():
+            sources[name].ranks[q, :found] = source.ranks[q, order]
+            sources[name].scores[q, :found] = source.scores[q, order]
+        excluded.ranks[q, :found] = np.where(bad[order], order + 1, 0)
+    return FusedHits(scores, rows, {**sources, "excluded": excluded})
