@@ -31,9 +31,9 @@ from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
-from shopmatch.rerank.blend import blended_scores, ranks_of
 from shopmatch.query.exclusion import demote_excluded, excluded_rows
 from shopmatch.query.negation import parse_exclusions
+from shopmatch.rerank.blend import blended_scores, ranks_of
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits

@@ -235,3 +235,19 @@ def test_word_vector_retriever_takes_live_updates(catalog, tmp_path):
     live.compact()
     assert "p006" in ids(live.search(SearchRequest("usb cable", k=5)))
     live.close()
+
+
+def test_live_search_puts_what_the_query_excludes_last(live):
+    live.upsert(
+        [
+            {"id": "t1", "title": "Qwzx cat treats with chicken"},
+            {"id": "t2", "title": "Qwzx cat treats, salmon"},
+            {"id": "t3", "title": "Qwzx chicken cat treats, chicken"},
+        ]
+    )
+    page = live.search(SearchRequest("qwzx cat treats without chicken", k=100))  # every candidate
+    found = ids(page)
+    demoted = [r["retrievers"]["excluded"]["rank"] is not None for r in page.results]
+    assert {"t1", "t2", "t3"} <= set(found)
+    assert demoted[found.index("t1")] and demoted[found.index("t3")] and not demoted[found.index("t2")]
+    assert demoted == sorted(demoted)  # every demoted product after every other one

@@ -3,8 +3,8 @@
 Runs after fusion and re-ranking, over every candidate the pipeline kept, so ``cat treats
 without chicken`` shows the treats without chicken first and the chicken ones after them
 (demoted, not removed: a shopper may still want one, and the list stays as long). The order
-within each group is kept. A demoted result's sources add ``excluded`` (its place before the
-demotion), for explanations. Which product fields are read is ``[negation] fields``.
+within each group is kept. A demoted result's sources add ``excluded`` (its place and score before
+the demotion), for explanations. Which product fields are read is ``[negation] fields``.
 
 Example:
     >>> config = NegationConfig()
@@ -101,4 +101,5 @@ def demote_excluded(
             sources[name].ranks[q, :found] = source.ranks[q, order]
             sources[name].scores[q, :found] = source.scores[q, order]
         excluded.ranks[q, :found] = np.where(bad[order], order + 1, 0)
+        excluded.scores[q, :found] = np.where(bad[order], hits.scores[q, order], np.nan)
     return FusedHits(scores, rows, {**sources, "excluded": excluded})

@@ -15,8 +15,9 @@ excludes and tells whether a product text mentions it:
 - a text **mentions** an exclusion when it holds every one of its terms (stemmed, stopwords
   dropped) outside a negated context: a term is negated when one of the three words before it
   in its clause is ``without``, ``no``, ``not``, ``non`` or ``w/o``, or the word after
-  it is ``free`` or ``less`` (a clause ends at punctuation, ``with`` or ``but``). ``Chicken-Free Cat Treats`` and ``Drain without Overflow`` do not
-  mention ``chicken`` and ``overflow``; they are what the shopper asked for.
+  it is ``free`` or ``less`` (a clause ends at punctuation, ``with`` or ``but``).
+  ``Chicken-Free Cat Treats`` and ``Drain without Overflow`` do not mention ``chicken`` and
+  ``overflow``; they are what the shopper asked for.
 
 Example:
     >>> [e.phrase for e in parse_exclusions("cat treats without chicken")]
