@@ -29,6 +29,11 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     enabled = true                      # "… without chicken": products with chicken go last
     fields = ["title"]
 
+    [feedback]
+    enabled = true                      # the bi-encoder searches again, moved towards its first results
+    docs = 5
+    weight = 1.0
+
 Example:
     >>> cfg = PipelineConfig.from_dict({"pipeline": {"retrievers": ["lexical"]}, "lexical": {"k1": 1.5}})
     >>> cfg.retrievers, cfg.lexical.k1
@@ -46,13 +51,14 @@ from typing import Any
 from shopmatch.baselines.word_vectors import WordVectorConfig
 from shopmatch.errors import ConfigError
 from shopmatch.query.exclusion import NegationConfig
+from shopmatch.query.feedback import FeedbackConfig
 from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
 from shopmatch.retrieval.fusion import FusionConfig
 from shopmatch.retrieval.lexical import LexicalConfig
 
 RETRIEVERS = ("lexical", "dense", "word_vectors")
-SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank", "negation")
+SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank", "negation", "feedback")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class PipelineConfig:
         retrievers: first-stage retrievers, fused when there are several.
         candidates: how many results each retriever passes to fusion (at least ``k``).
         negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
+        feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
     """
 
     retrievers: tuple[str, ...] = ("lexical", "dense")
@@ -73,6 +80,7 @@ class PipelineConfig:
     word_vectors: WordVectorConfig = field(default_factory=WordVectorConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     negation: NegationConfig = field(default_factory=NegationConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
 
     def __post_init__(self) -> None:
         retrievers = self.retrievers
@@ -99,6 +107,7 @@ class PipelineConfig:
             "word_vectors": self.word_vectors.to_dict(),
             "rerank": self.rerank.to_dict(),
             "negation": self.negation.to_dict(),
+            "feedback": self.feedback.to_dict(),
         }
 
     @classmethod
@@ -122,6 +131,7 @@ class PipelineConfig:
             word_vectors=WordVectorConfig.from_dict(data.get("word_vectors", {})),
             rerank=RerankConfig.from_dict(data.get("rerank", {})),
             negation=NegationConfig.from_dict(data.get("negation", {})),
+            feedback=FeedbackConfig.from_dict(data.get("feedback", {})),
         )
 
     @classmethod

@@ -32,6 +32,7 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
 from shopmatch.query.exclusion import demote_excluded, excluded_rows
+from shopmatch.query.feedback import expanded_vectors
 from shopmatch.query.negation import parse_exclusions
 from shopmatch.rerank.blend import blended_scores, ranks_of
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
@@ -185,7 +186,8 @@ class SearchPipeline:
         return cls(config, products, retrievers, reranker)
 
     def retrieve(self, queries: Sequence[str], k: int = 10) -> FusedHits:
-        """Top ``k`` catalog rows per query: each retriever's candidates, fused, then the top
+        """Top ``k`` catalog rows per query: each retriever's candidates, fused (the bi-encoder's
+        searched again with pseudo-relevance feedback, ``[feedback]``), then the top
         ``rerank.top_n`` re-ranked when the pipeline has a re-ranker, then the products that
         mention what a query excludes moved after the others (``[negation]``)."""
         queries = list(queries)
@@ -194,20 +196,61 @@ class SearchPipeline:
         negation = self.config.negation
         if negation.enabled and any(parse_exclusions(q) for q in queries):
             keep = depth  # the products without the excluded thing may come from below the top k
-        runs = {name: retriever.search(queries, k=depth) for name, retriever in self.retrievers.items()}
-        if len(runs) == 1:
-            ((name, hits),) = runs.items()
-            fused = single_source(hits, name, keep)
-        else:
-            fused = fuse(runs, keep, self.config.fusion)
+        fused = self._first_stage(queries, depth, keep)
         if self.reranker is not None:
             fused = self._rerank(queries, fused, keep)
         return truncated(demote_excluded(fused, queries, self.products.record, negation), k)
+
+    def _first_stage(self, queries: list[str], depth: int, keep: int) -> FusedHits:
+        """Each retriever's top ``depth``, fused, ``keep`` per query; with feedback, the
+        bi-encoder's list comes from a second search with the moved query vectors."""
+        runs, vectors = {}, None
+        for name, retriever in self.retrievers.items():
+            if name == "dense":
+                vectors, unreadable = retriever.encode(queries)
+                runs[name] = retriever.search_vectors(vectors, unreadable, k=depth)
+            else:
+                runs[name] = retriever.search(queries, k=depth)
+        fused = self._fused(runs, keep)
+        feedback = self.config.feedback
+        if vectors is not None and feedback.active:
+            moved = self._moved_vectors(queries, vectors, self._fused(runs, max(keep, feedback.docs)))
+            runs["dense"] = self.dense.search_vectors(moved, unreadable, k=depth)
+            fused = self._fused(runs, keep)
+        return fused
+
+    def _fused(self, runs: dict[str, SearchHits], keep: int) -> FusedHits:
+        if len(runs) == 1:
+            ((name, hits),) = runs.items()
+            return single_source(hits, name, keep)
+        return fuse(runs, keep, self.config.fusion)
+
+    def _moved_vectors(self, queries: list[str], vectors: np.ndarray, first: FusedHits) -> np.ndarray:
+        """The query vectors moved towards their top ``feedback.docs`` first-pass products (those
+        that mention what the query excludes are not feedback: they come last)."""
+        first = demote_excluded(first, queries, self.products.record, self.config.negation)
+        docs = self.config.feedback.docs
+        found = []
+        for q in range(len(queries)):
+            rows = first.rows[q, :docs]
+            found.append(self.dense.index.vectors_of(rows[rows >= 0]))
+        return expanded_vectors(vectors, found, self.config.feedback.weight)
 
     def _rerank(self, queries: list[str], fused: FusedHits, k: int) -> FusedHits:
         """Re-order each query's top ``rerank.top_n`` rows by the cross-encoder; keep ``k``."""
         assert self.reranker is not None
         return rerank_hits(self.reranker, queries, fused, k, self.products.record)
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The bi-encoder's vector for ``query``: moved by feedback when it is on (rerank mode)."""
+        vectors, unreadable = self.dense.encode([query])
+        if not self.config.feedback.active or unreadable[0]:
+            return vectors[0]
+        depth = max(self.config.candidates, self.config.feedback.docs)
+        runs = {name: r.search([query], k=depth) for name, r in self.retrievers.items() if name != "dense"}
+        runs["dense"] = self.dense.search_vectors(vectors, unreadable, k=depth)
+        first = self._fused(runs, depth)  # all of them: the demoted ones must not be the feedback
+        return self._moved_vectors([query], vectors, first)[0]
 
     def search(self, queries: str | Sequence[str], k: int = 10) -> list[list[SearchResult]]:
         """Ranked results for each query (a single string is a batch of one)."""
@@ -259,10 +302,14 @@ class SearchPipeline:
         return out
 
     def _first_stage_scores(self, query: str, known: list[int]) -> np.ndarray:
-        """Fused retriever scores of catalog rows ``known`` (0 for a row no retriever returns)."""
+        """Fused retriever scores of catalog rows ``known`` (0 for a row no retriever returns);
+        with feedback, the bi-encoder scores them with the query vector ``search`` would use."""
         runs = {}
         for name, retriever in self.retrievers.items():
-            scores = retriever.score_rows(query, known)
+            if name == "dense":
+                scores = retriever.score_rows(query, known, self._query_vector(query))
+            else:
+                scores = retriever.score_rows(query, known)
             keep = scores > 0 if name == "lexical" else np.ones(len(known), dtype=bool)
             order = np.argsort(-scores[keep], kind="stable")
             kept_rows = np.asarray(known, dtype=np.int64)[keep][order]

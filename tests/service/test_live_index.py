@@ -8,7 +8,7 @@ import pytest
 from shopmatch.errors import DataError
 from shopmatch.live.filters import Filters
 from shopmatch.live.index import LiveIndex, wal_path_for
-from shopmatch.live.search import SearchRequest
+from shopmatch.live.search import QueryContext, SearchRequest, candidates, with_feedback
 from shopmatch.pipeline import SearchPipeline
 
 
@@ -251,3 +251,34 @@ def test_live_search_puts_what_the_query_excludes_last(live):
     assert {"t1", "t2", "t3"} <= set(found)
     assert demoted[found.index("t1")] and demoted[found.index("t3")] and not demoted[found.index("t2")]
     assert demoted == sorted(demoted)  # every demoted product after every other one
+
+
+FEEDBACK_QUERIES = ["cast iron skillet", "wireless earbuds", "usb c charger 65w", "sofa"]
+
+
+def _unit(v):
+    return v / np.linalg.norm(v)
+
+
+def test_live_search_matches_the_pipeline_and_reads_delta_vectors(service_index):
+    pipeline = SearchPipeline.load(service_index)
+    assert pipeline.config.feedback.active  # the default
+    live = LiveIndex(service_index, compact_after=0)
+    try:
+        for query in FEEDBACK_QUERIES:
+            page = live.search(SearchRequest(query, k=10))
+            assert [r["product_id"] for r in page.results] == [r.product_id for r in pipeline.search(query, k=10)[0]]
+        live.upsert([{"id": "n1", "title": "Zyxwv hiking backpack 40L"}, {"id": "n2", "title": "Zyxwv tent"}])
+        state = live.state
+        context = QueryContext.of(state, "zyxwv backpack")
+        pool = candidates(state, context, state.alive, 100)
+        moved = with_feedback(state, context, pool)
+        top = pool.rows[0, : pipeline.config.feedback.docs]
+        n = state.base_size
+        base, delta = pipeline.dense.index.vectors_of, state.delta.vectors("dense")
+        found = np.stack([delta[r - n] if r >= n else base(np.array([r]))[0] for r in top])
+        assert (top >= n).any()  # the new products are among the feedback
+        expected = _unit(context.vectors["dense"] + pipeline.config.feedback.weight * found.mean(axis=0))
+        assert np.allclose(moved.vectors["dense"], expected, atol=1e-5)
+    finally:
+        live.close()

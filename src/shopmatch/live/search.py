@@ -5,6 +5,9 @@ For one query:
 1. every retriever searches the base index (deleted rows masked out) and the delta, and the two
    lists are merged by score (the segments' scores are comparable, see :mod:`shopmatch.live.delta`);
 2. the retrievers' lists are fused as the pipeline fuses them (RRF by default);
+   with pseudo-relevance feedback (``[feedback]``), the bi-encoder's vector is then moved towards
+   the top fused products (those that mention what the query excludes are not feedback) and steps
+   1–2 run again, as in :meth:`SearchPipeline.retrieve`;
 3. facet counts are taken over these candidates (the top ``candidates`` of each retriever for
    the query without filters);
 4. with filters, step 1–2 run again with the filters pushed into the retrievers — BM25 with a
@@ -34,6 +37,7 @@ from shopmatch.live.state import LiveState
 from shopmatch.live.vectors import VECTOR_RETRIEVERS, query_vector
 from shopmatch.pipeline import SearchResult
 from shopmatch.query.exclusion import demote_excluded
+from shopmatch.query.feedback import expanded_vectors
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits
 from shopmatch.retrieval.fusion import FusedHits, fuse, single_source
@@ -103,6 +107,9 @@ def search(state: LiveState, request: SearchRequest) -> SearchPage:
     window = request.offset + request.k
     depth = max(window, state.base.config.candidates)
     pool = candidates(state, context, state.alive, depth)
+    moved = with_feedback(state, context, pool)
+    if moved is not context:
+        context, pool = moved, candidates(state, moved, state.alive, depth)
     facets = state.columns.facets(_rows(pool), request.filters)
     if request.filters:
         allowed = state.alive & state.columns.mask(request.filters)
@@ -123,6 +130,30 @@ def search(state: LiveState, request: SearchRequest) -> SearchPage:
         rows.append(row)
     took = (time.perf_counter() - started) * 1000
     return SearchPage(request.query, total, results, facets, reranker is not None, took, rows)
+
+
+def with_feedback(state: LiveState, context: QueryContext, pool: FusedHits) -> QueryContext:
+    """``context`` with its bi-encoder vector moved towards the top of ``pool`` (the unfiltered
+    candidates), or ``context`` itself when feedback is off or the bi-encoder cannot read the query."""
+    feedback = state.base.config.feedback
+    vector = context.vectors.get("dense")
+    if not feedback.active or vector is None:
+        return context
+    first = demote_excluded(pool, [context.query], state.record, state.base.config.negation)
+    rows = first.rows[0, : feedback.docs]
+    moved = expanded_vectors(vector[None, :], [_dense_vectors(state, rows[rows >= 0])], feedback.weight)[0]
+    return QueryContext(context.query, context.terms, {**context.vectors, "dense": moved})
+
+
+def _dense_vectors(state: LiveState, rows: np.ndarray) -> np.ndarray:
+    """The bi-encoder vectors of live rows, from the base index and the delta (in no order)."""
+    index = state.base.retrievers["dense"].index  # type: ignore[union-attr]
+    n = state.base_size
+    base, new = rows[rows < n], rows[rows >= n] - n
+    parts = [index.vectors_of(base)] if len(base) else []
+    if len(new):
+        parts.append(state.delta.vectors("dense")[new])
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, index.dim), dtype=np.float32)
 
 
 def _rows(hits: FusedHits) -> np.ndarray:

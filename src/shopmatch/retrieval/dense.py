@@ -110,18 +110,25 @@ class DenseRetriever:
         Queries the model cannot read (more than ``max_unknown`` of their tokens unknown to its
         vocabulary, e.g. Chinese for the bundled English model) get no results rather than noise.
         """
+        return self.search_vectors(*self.encode(queries), k=k)
+
+    def encode(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The queries' unit vectors, and which of them the model cannot read (see ``search``)."""
         queries = list(queries)
-        hits = self.index.search(self.encoder.encode_queries(queries), k)
-        unreadable = self.encoder.unknown_share(queries) > self.config.max_unknown
+        return self.encoder.encode_queries(queries), self.encoder.unknown_share(queries) > self.config.max_unknown
+
+    def search_vectors(self, vectors: np.ndarray, unreadable: np.ndarray, k: int = 10) -> SearchHits:
+        """Top ``k`` catalog rows per query vector; the unreadable queries get none."""
+        hits = self.index.search(vectors, k)
         if unreadable.any():
             hits.rows[unreadable] = -1
             hits.scores[unreadable] = 0.0
         return hits
 
-    def score_rows(self, query: str, rows: Sequence[int]) -> np.ndarray:
-        """Cosine similarity of ``query`` to the given catalog rows (rerank mode)."""
+    def score_rows(self, query: str, rows: Sequence[int], vector: np.ndarray | None = None) -> np.ndarray:
+        """Cosine similarity of ``query`` (or its given ``vector``) to catalog rows (rerank mode)."""
         vectors = self.index.vectors_of(np.asarray(rows, dtype=np.int64))
-        return vectors @ self.encoder.encode_queries([query])[0]
+        return vectors @ (self.encoder.encode_queries([query])[0] if vector is None else vector)
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
