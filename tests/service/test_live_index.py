@@ -194,6 +194,11 @@ def test_explanations(live):
     assert [t["token"] for t in attribution["query"]] == ["galaxy", "buds"]
     single = live.explain("galaxy buds", page.results[0]["product_id"])
     assert single["rank"] == 1 and single["terms"]
+    feedback = single["feedback"]  # the products the bi-encoder's query vector moved towards
+    assert feedback["weight"] == live.state.base.config.feedback.weight
+    state = live.state
+    first = candidates(state, QueryContext.of(state, "galaxy buds"), state.alive, 100)  # before the feedback
+    assert feedback["products"] == [state.id_of(r) for r in first.rows[0, : state.base.config.feedback.docs]]
     assert live.explain("galaxy buds", "missing") is None
 
 

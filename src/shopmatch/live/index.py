@@ -152,7 +152,10 @@ class LiveIndex:
             if found == row:
                 retrievers, rank = result["retrievers"], result["rank"]
                 break
-        return {"product_id": product_id, "rank": rank, **explain(state, query, row, retrievers)}
+        out = {"product_id": product_id, "rank": rank, **explain(state, query, row, retrievers)}
+        if page.feedback:
+            out["feedback"] = {"products": page.feedback, "weight": state.base.config.feedback.weight}
+        return out
 
     def get(self, product_id: str) -> dict[str, Any] | None:
         state = self._state

@@ -68,6 +68,7 @@ class SearchPage:
     reranked: bool
     took_ms: float = 0.0
     rows: list[int] = field(default_factory=list)  # the results' rows in the state searched
+    feedback: list[str] = field(default_factory=list)  # the products the query vector moved towards
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +88,7 @@ class QueryContext:
     query: str
     terms: list[str]
     vectors: dict[str, np.ndarray | None]
+    feedback_rows: tuple[int, ...] = ()  # the rows the bi-encoder vector was moved towards
 
     @classmethod
     def of(cls, state: LiveState, query: str) -> QueryContext:
@@ -129,7 +131,8 @@ def search(state: LiveState, request: SearchRequest) -> SearchPage:
         results.append(result.to_dict())
         rows.append(row)
     took = (time.perf_counter() - started) * 1000
-    return SearchPage(request.query, total, results, facets, reranker is not None, took, rows)
+    feedback = [state.id_of(row) for row in context.feedback_rows]
+    return SearchPage(request.query, total, results, facets, reranker is not None, took, rows, feedback)
 
 
 def with_feedback(state: LiveState, context: QueryContext, pool: FusedHits) -> QueryContext:
@@ -141,8 +144,9 @@ def with_feedback(state: LiveState, context: QueryContext, pool: FusedHits) -> Q
         return context
     first = demote_excluded(pool, [context.query], state.record, state.base.config.negation)
     rows = first.rows[0, : feedback.docs]
-    moved = expanded_vectors(vector[None, :], [_dense_vectors(state, rows[rows >= 0])], feedback.weight)[0]
-    return QueryContext(context.query, context.terms, {**context.vectors, "dense": moved})
+    rows = rows[rows >= 0]
+    moved = expanded_vectors(vector[None, :], [_dense_vectors(state, rows)], feedback.weight)[0]
+    return QueryContext(context.query, context.terms, {**context.vectors, "dense": moved}, tuple(map(int, rows)))
 
 
 def _dense_vectors(state: LiveState, rows: np.ndarray) -> np.ndarray:
