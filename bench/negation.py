@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/negation.py [--reranker MODEL_DIR --fusion-weight 2] [--json bench/results/negation.json]
+    python bench/negation.py [--reranker MODEL_DIR --fusion-weight 2] [--feedback off] [--json FILE]
 
 The default hybrid pipeline (BM25F + MiniLM int8, RRF; built once into ``bench/data/rerank/
 hybrid-index``, shared with ``bench/rerank.py``) is evaluated with ``[negation] enabled`` false
@@ -10,7 +10,8 @@ and true, in retrieval mode (the whole catalog) and rerank mode (each query's ju
 The stage has nothing to train, so the 5 folds of the issue's protocol (query position modulo 5)
 only split the 150 queries; the table gives their mean, each fold, and the queries that hold an
 exclusion apart. With ``--reranker`` the pipeline re-ranks its top 100 with that cross-encoder
-first (the settings of ``bench/rerank.py cv``).
+first (the settings of ``bench/rerank.py cv``). ``--feedback off`` turns the bi-encoder's
+pseudo-relevance feedback (``[feedback]``, on by default) off, as it was before it existed.
 """
 
 from __future__ import annotations
@@ -30,14 +31,19 @@ from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval  # noqa
 from shopmatch.judgments import GainMap, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
 from shopmatch.query.exclusion import NegationConfig  # noqa: E402
+from shopmatch.query.feedback import FeedbackConfig  # noqa: E402
 from shopmatch.query.negation import parse_exclusions  # noqa: E402
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker  # noqa: E402
 
 HYBRID_INDEX = Path(__file__).parent / "data" / "rerank" / "hybrid-index"
 
 
-def pipeline_with(base: SearchPipeline, *, negation: bool, reranker, fusion_weight: float) -> SearchPipeline:
-    config = dataclasses.replace(base.config, negation=NegationConfig(enabled=negation))
+def pipeline_with(
+    base: SearchPipeline, *, negation: bool, reranker, fusion_weight: float, feedback: bool = True
+) -> SearchPipeline:
+    config = dataclasses.replace(
+        base.config, negation=NegationConfig(enabled=negation), feedback=FeedbackConfig(enabled=feedback)
+    )
     if reranker is not None:
         rerank = dataclasses.replace(reranker.config, top_n=100, fusion_weight=fusion_weight)
         reranker.config = rerank
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reranker", help="a trained cross-encoder directory (re-ranks the top 100 first)")
     parser.add_argument("--fusion-weight", type=float, default=0.0)
+    parser.add_argument("--feedback", choices=("on", "off"), default="on", help="pseudo-relevance feedback")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -71,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results = {}
     for enabled in (False, True):
-        pipe = pipeline_with(base, negation=enabled, reranker=reranker, fusion_weight=args.fusion_weight)
+        pipe = pipeline_with(
+            base, negation=enabled, reranker=reranker, fusion_weight=args.fusion_weight, feedback=args.feedback == "on"
+        )
         for mode, evaluate in (("retrieval", evaluate_retrieval), ("rerank", evaluate_rerank)):
             per_query = evaluate(pipe, judged, gains).per_query
             results[(enabled, mode)] = per_query
@@ -83,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return [mean(enabled, mode, "ndcg@10", [q for q in judged.query_ids if fold_of[q] == f]) for f in range(5)]
 
     system = "hybrid" + (f" + {args.reranker} (fusion weight {args.fusion_weight:g})" if args.reranker else "")
+    system += f", feedback {args.feedback}"
     print(f"\n## {system}: {len(judged.query_ids)} queries, {len(negated)} with an exclusion\n")
     print("| negation | NDCG@10 retrieval | MRR@10 | MAP@100 | NDCG@10 rerank | retrieval / rerank, "
           f"the {len(negated)} queries with an exclusion | rest |")  # fmt: skip

@@ -17,7 +17,8 @@ Protocol (``../shared/docs/benchmarks.md``; targets from issue [2 of 4]):
    warmed up; the 150 queries cycled to 600 single-query requests per stage, timed one by one;
    ``--runs`` runs, median of per-run p50/p99. Stages: query encoding (int8), BM25, dense
    (encoding + exact search), hybrid end to end (``pipeline.search(q, k=10)`` with product
-   records). Target: hybrid p50 ≤ 8 ms. (Re-ranking comes with issue [3 of 4].)
+   records; with the default pseudo-relevance feedback, and without it, interleaved in each run).
+   Target: hybrid p50 ≤ 8 ms. (Re-ranking comes with issue [3 of 4].)
 
 Usage::
 
@@ -144,6 +145,7 @@ def throughput(products, runs: int) -> tuple[list[list[Any]], dict[str, Any]]:
 
 def latency(products, queries: Sequence[str], runs: int) -> tuple[list[list[Any]], dict[str, Any]]:
     from shopmatch.pipeline import SearchPipeline
+    from shopmatch.query.feedback import FeedbackConfig
 
     requests = [queries[i % len(queries)] for i in range(REQUESTS)]
     with tempfile.TemporaryDirectory(prefix="shopmatch-semantic-") as tmp:
@@ -153,11 +155,14 @@ def latency(products, queries: Sequence[str], runs: int) -> tuple[list[list[Any]
         build_s = time.perf_counter() - started
         pipe = SearchPipeline.load(Path(tmp) / "idx", backend="numba")
         dense, lexical = pipe.retrievers["dense"], pipe.retrievers["lexical"]
+        no_feedback = replace(pipe.config, feedback=FeedbackConfig(enabled=False))
+        pipe_no_feedback = SearchPipeline(no_feedback, pipe.products, pipe.retrievers, pipe.reranker)
         stages = {
             "query encoding (int8)": lambda q: dense.encoder.encode_queries([q]),
             "BM25F": lambda q: lexical.search([q], k=100),
             "dense (encoding + exact search)": lambda q: dense.search([q], k=100),
             "hybrid end to end (k=10, records)": lambda q: pipe.search(q, k=K),
+            "the same without pseudo-relevance feedback": lambda q: pipe_no_feedback.search(q, k=K),
         }
         for fn in stages.values():
             for q in queries:

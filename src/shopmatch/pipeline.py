@@ -31,7 +31,7 @@ from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import IndexFormatError
 from shopmatch.product_store import DiskProducts, MemoryProducts
-from shopmatch.query.exclusion import demote_excluded, excluded_rows
+from shopmatch.query.exclusion import demote_excluded, excluded_rows, first_not_excluded
 from shopmatch.query.feedback import expanded_vectors
 from shopmatch.query.negation import parse_exclusions
 from shopmatch.rerank.blend import blended_scores, ranks_of
@@ -211,13 +211,11 @@ class SearchPipeline:
                 runs[name] = retriever.search_vectors(vectors, unreadable, k=depth)
             else:
                 runs[name] = retriever.search(queries, k=depth)
-        fused = self._fused(runs, keep)
         feedback = self.config.feedback
         if vectors is not None and feedback.active:
             moved = self._moved_vectors(queries, vectors, self._fused(runs, max(keep, feedback.docs)))
             runs["dense"] = self.dense.search_vectors(moved, unreadable, k=depth)
-            fused = self._fused(runs, keep)
-        return fused
+        return self._fused(runs, keep)
 
     def _fused(self, runs: dict[str, SearchHits], keep: int) -> FusedHits:
         if len(runs) == 1:
@@ -227,13 +225,12 @@ class SearchPipeline:
 
     def _moved_vectors(self, queries: list[str], vectors: np.ndarray, first: FusedHits) -> np.ndarray:
         """The query vectors moved towards their top ``feedback.docs`` first-pass products (those
-        that mention what the query excludes are not feedback: they come last)."""
-        first = demote_excluded(first, queries, self.products.record, self.config.negation)
-        docs = self.config.feedback.docs
-        found = []
-        for q in range(len(queries)):
-            rows = first.rows[q, :docs]
-            found.append(self.dense.index.vectors_of(rows[rows >= 0]))
+        that mention what the query excludes are not feedback)."""
+        found, docs = [], self.config.feedback.docs
+        for q, query in enumerate(queries):
+            ranked = first.rows[q][first.rows[q] >= 0]
+            rows = first_not_excluded(query, ranked, self.products.record, self.config.negation, docs)
+            found.append(self.dense.index.vectors_of(np.asarray(rows, dtype=np.int64)))
         return expanded_vectors(vectors, found, self.config.feedback.weight)
 
     def _rerank(self, queries: list[str], fused: FusedHits, k: int) -> FusedHits:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shopmatch.errors import ConfigError
-from shopmatch.query.exclusion import NegationConfig, demote_excluded, excluded_rows
+from shopmatch.query.exclusion import NegationConfig, demote_excluded, excluded_rows, first_not_excluded
 from shopmatch.query.negation import mentions, parse_exclusions
 from shopmatch.retrieval.fusion import FusedHits, SourceHits
 
@@ -130,3 +130,26 @@ def test_demote_leaves_other_queries_and_disabled_configs_alone():
     assert demote_excluded(before, ["cat treats"], RECORDS.__getitem__, NegationConfig()) is before
     off = NegationConfig(enabled=False)
     assert demote_excluded(before, ["cat treats without chicken"], RECORDS.__getitem__, off) is before
+
+
+def test_first_not_excluded_reads_only_the_products_it_needs():
+    records = {
+        0: {"id": "a", "title": "Chicken cat treats"},
+        1: {"id": "b", "title": "Salmon cat treats"},
+        2: {"id": "c", "title": "Cat treats with chicken"},
+        3: {"id": "d", "title": "Tuna cat treats"},
+    }
+    read = []
+
+    def record_of(row):
+        read.append(row)
+        return records[row]
+
+    query = "cat treats without chicken"
+    assert first_not_excluded(query, [0, 1, 2, 3], record_of, NegationConfig(), 1) == [1]
+    assert read == [0, 1]
+    assert first_not_excluded(query, [0, 1, 2, 3], record_of, NegationConfig(), 5) == [1, 3]
+    read.clear()
+    assert first_not_excluded("cat treats", [0, 1, 2, 3], record_of, NegationConfig(), 2) == [0, 1]
+    assert first_not_excluded(query, [0, 1, 2, 3], record_of, NegationConfig(enabled=False), 2) == [0, 1]
+    assert read == []  # nothing to check: no product read

@@ -36,7 +36,7 @@ from shopmatch.live.filters import Filters
 from shopmatch.live.state import LiveState
 from shopmatch.live.vectors import VECTOR_RETRIEVERS, query_vector
 from shopmatch.pipeline import SearchResult
-from shopmatch.query.exclusion import demote_excluded
+from shopmatch.query.exclusion import demote_excluded, first_not_excluded
 from shopmatch.query.feedback import expanded_vectors
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.base import SearchHits
@@ -142,9 +142,9 @@ def with_feedback(state: LiveState, context: QueryContext, pool: FusedHits) -> Q
     vector = context.vectors.get("dense")
     if not feedback.active or vector is None:
         return context
-    first = demote_excluded(pool, [context.query], state.record, state.base.config.negation)
-    rows = first.rows[0, : feedback.docs]
-    rows = rows[rows >= 0]
+    ranked = pool.rows[0][pool.rows[0] >= 0]
+    negation = state.base.config.negation
+    rows = np.asarray(first_not_excluded(context.query, ranked, state.record, negation, feedback.docs), dtype=np.int64)
     moved = expanded_vectors(vector[None, :], [_dense_vectors(state, rows)], feedback.weight)[0]
     return QueryContext(context.query, context.terms, {**context.vectors, "dense": moved}, tuple(map(int, rows)))
 

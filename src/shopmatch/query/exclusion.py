@@ -77,6 +77,22 @@ def excluded_rows(
     return out
 
 
+def first_not_excluded(
+    query: str, rows: Sequence[int], record_of: Callable[[int], Mapping[str, Any]], config: NegationConfig, n: int
+) -> list[int]:
+    """The first ``n`` of ``rows`` (in their order) whose product does not mention what ``query``
+    excludes; reads only as many products as it needs."""
+    if not config.enabled or not parse_exclusions(query):
+        return [int(row) for row in rows[:n]]
+    out: list[int] = []
+    for row in rows:
+        if len(out) == n:
+            break
+        if not excluded_rows(query, [row], record_of, config)[0]:
+            out.append(int(row))
+    return out
+
+
 def demote_excluded(
     hits: FusedHits,
     queries: Sequence[str],
