@@ -6,12 +6,14 @@
 - :func:`markdown_table`: a GitHub markdown table.
 - :func:`data_dir`, :func:`skip_if_missing`: where the shared data sets live
   (``../shared/data``, or ``$SHOPMATCH_DATA``) and a polite check for absent files.
+- :func:`write_json`: a script's results as JSON (``--json``), folders created.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import importlib.metadata
+import json
 import os
 import platform
 import statistics
@@ -152,3 +154,11 @@ def current_rss_mib() -> float:
     """Current resident set size of this process (``VmRSS``), in MiB."""
     value = _read_key("/proc/self/status", "VmRSS")
     return int(value.split()[0]) / 1024 if value else float("nan")
+
+
+def write_json(path: Path | None, data: Any) -> None:
+    """Write ``data`` to ``path`` as indented JSON (numpy numbers as floats); nothing when ``None``."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=float), encoding="utf-8")

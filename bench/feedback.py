@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import data_dir, machine_header  # noqa: E402
+from _common import data_dir, machine_header, write_json  # noqa: E402
 
 from shopmatch.catalog import read_catalog  # noqa: E402
 from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval  # noqa: E402
@@ -151,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, bench in (("esci", bench_esci), ("homedepot", bench_homedepot)):
         if not args.only or name in args.only:
             out[name] = bench()
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1, default=float), encoding="utf-8")
+    write_json(args.json, out)
     return 0
 
 

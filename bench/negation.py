@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import data_dir  # noqa: E402
+from _common import data_dir, write_json  # noqa: E402
 
 from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval  # noqa: E402
 from shopmatch.judgments import GainMap, read_judgments  # noqa: E402
@@ -126,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(changed) - len(better) - len(worse)} unchanged. Worse:")  # fmt: skip
     for query, before, after in worse:
         print(f"- {query!r}: {before:.3f} → {after:.3f}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1, default=float), encoding="utf-8")
+    write_json(args.json, out)
     return 0
 
 
