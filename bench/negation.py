@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/negation.py [--reranker MODEL_DIR --fusion-weight 2] [--feedback off] [--json FILE]
+    python bench/negation.py [--reranker DIR --fusion-weight 2] [--feedback off | --feedback 3,2] [--json FILE]
 
 The default hybrid pipeline (BM25F + MiniLM int8, RRF; built once into ``bench/data/rerank/
 hybrid-index``, shared with ``bench/rerank.py``) is evaluated with ``[negation] enabled`` false
@@ -11,7 +11,8 @@ The stage has nothing to train, so the 5 folds of the issue's protocol (query po
 only split the 150 queries; the table gives their mean, each fold, and the queries that hold an
 exclusion apart. With ``--reranker`` the pipeline re-ranks its top 100 with that cross-encoder
 first (the settings of ``bench/rerank.py cv``). ``--feedback off`` turns the bi-encoder's
-pseudo-relevance feedback (``[feedback]``, on by default) off, as it was before it existed.
+pseudo-relevance feedback (``[feedback]``, on by default) off, as it was before it existed;
+``--feedback DOCS,WEIGHT`` sets it (``3,2``: the setting ``bench/feedback.py`` picks by nested choice).
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ HYBRID_INDEX = Path(__file__).parent / "data" / "rerank" / "hybrid-index"
 
 
 def pipeline_with(
-    base: SearchPipeline, *, negation: bool, reranker, fusion_weight: float, feedback: bool = True
+    base: SearchPipeline, *, negation: bool, reranker, fusion_weight: float, feedback: FeedbackConfig | None = None
 ) -> SearchPipeline:
     config = dataclasses.replace(
-        base.config, negation=NegationConfig(enabled=negation), feedback=FeedbackConfig(enabled=feedback)
+        base.config, negation=NegationConfig(enabled=negation), feedback=feedback or FeedbackConfig()
     )
     if reranker is not None:
         rerank = dataclasses.replace(reranker.config, top_n=100, fusion_weight=fusion_weight)
@@ -50,13 +51,24 @@ def pipeline_with(
     return SearchPipeline(config, base.products, base.retrievers, reranker)
 
 
+def feedback_setting(parser: argparse.ArgumentParser, value: str) -> FeedbackConfig:
+    if value in ("on", "off"):
+        return FeedbackConfig(enabled=value == "on")
+    try:
+        docs, weight = value.split(",")
+        return FeedbackConfig(docs=int(docs), weight=float(weight))
+    except ValueError as err:
+        parser.error(f"--feedback must be on, off or DOCS,WEIGHT (e.g. 3,2), got {value!r} ({err})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reranker", help="a trained cross-encoder directory (re-ranks the top 100 first)")
     parser.add_argument("--fusion-weight", type=float, default=0.0)
-    parser.add_argument("--feedback", choices=("on", "off"), default="on", help="pseudo-relevance feedback")
+    parser.add_argument("--feedback", default="on", help="pseudo-relevance feedback: on, off, or DOCS,WEIGHT")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    feedback = feedback_setting(parser, args.feedback)
 
     products_path = data_dir() / "esci-us-150" / "products.jsonl"
     if not (HYBRID_INDEX / "manifest.json").is_file():
@@ -78,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for enabled in (False, True):
         pipe = pipeline_with(
-            base, negation=enabled, reranker=reranker, fusion_weight=args.fusion_weight, feedback=args.feedback == "on"
+            base, negation=enabled, reranker=reranker, fusion_weight=args.fusion_weight, feedback=feedback
         )
         for mode, evaluate in (("retrieval", evaluate_retrieval), ("rerank", evaluate_rerank)):
             per_query = evaluate(pipe, judged, gains).per_query
