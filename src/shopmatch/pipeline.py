@@ -204,18 +204,24 @@ class SearchPipeline:
     def _first_stage(self, queries: list[str], depth: int, keep: int) -> FusedHits:
         """Each retriever's top ``depth``, fused, ``keep`` per query; with feedback, the
         bi-encoder's list comes from a second search with the moved query vectors."""
-        runs, vectors = {}, None
+        runs, vectors, unreadable = self._retriever_runs(queries, depth)
+        feedback = self.config.feedback
+        if vectors is not None and feedback.active:
+            moved = self._moved_vectors(queries, vectors, self._fused(runs, max(keep, feedback.docs)))
+            runs["dense"] = self.dense.search_vectors(moved, unreadable, k=depth)
+        return self._fused(runs, keep)
+
+    def _retriever_runs(self, queries: list[str], depth: int):
+        """Each retriever's top ``depth``, and the bi-encoder's query vectors and unreadable
+        queries (``None`` without one), so that feedback encodes nothing twice."""
+        runs, vectors, unreadable = {}, None, None
         for name, retriever in self.retrievers.items():
             if name == "dense":
                 vectors, unreadable = retriever.encode(queries)
                 runs[name] = retriever.search_vectors(vectors, unreadable, k=depth)
             else:
                 runs[name] = retriever.search(queries, k=depth)
-        feedback = self.config.feedback
-        if vectors is not None and feedback.active:
-            moved = self._moved_vectors(queries, vectors, self._fused(runs, max(keep, feedback.docs)))
-            runs["dense"] = self.dense.search_vectors(moved, unreadable, k=depth)
-        return self._fused(runs, keep)
+        return runs, vectors, unreadable
 
     def _fused(self, runs: dict[str, SearchHits], keep: int) -> FusedHits:
         if len(runs) == 1:
@@ -240,12 +246,12 @@ class SearchPipeline:
 
     def _query_vector(self, query: str) -> np.ndarray:
         """The bi-encoder's vector for ``query``: moved by feedback when it is on (rerank mode)."""
-        vectors, unreadable = self.dense.encode([query])
-        if not self.config.feedback.active or unreadable[0]:
-            return vectors[0]
+        if not self.config.feedback.active:
+            return self.dense.encode([query])[0][0]
         depth = max(self.config.candidates, self.config.feedback.docs)
-        runs = {name: r.search([query], k=depth) for name, r in self.retrievers.items() if name != "dense"}
-        runs["dense"] = self.dense.search_vectors(vectors, unreadable, k=depth)
+        runs, vectors, unreadable = self._retriever_runs([query], depth)
+        if unreadable[0]:
+            return vectors[0]
         first = self._fused(runs, depth)  # all of them: the demoted ones must not be the feedback
         return self._moved_vectors([query], vectors, first)[0]
 

@@ -108,10 +108,13 @@ def search(state: LiveState, request: SearchRequest) -> SearchPage:
     context = QueryContext.of(state, request.query)
     window = request.offset + request.k
     depth = max(window, state.base.config.candidates)
-    pool = candidates(state, context, state.alive, depth)
+    runs = retriever_runs(state, context, state.alive, depth)
+    pool = fused_candidates(state, runs, depth)
     moved = with_feedback(state, context, pool)
-    if moved is not context:
-        context, pool = moved, candidates(state, moved, state.alive, depth)
+    if moved is not context:  # only the bi-encoder's list changes
+        context = moved
+        runs["dense"] = _vectors(state, "dense", moved.vectors["dense"], state.alive, depth)
+        pool = fused_candidates(state, runs, depth)
     facets = state.columns.facets(_rows(pool), request.filters)
     if request.filters:
         allowed = state.alive & state.columns.mask(request.filters)
@@ -166,12 +169,22 @@ def _rows(hits: FusedHits) -> np.ndarray:
 
 def candidates(state: LiveState, context: QueryContext, allowed: np.ndarray, depth: int) -> FusedHits:
     """Each retriever's top ``depth`` allowed rows over both segments, fused (every candidate kept)."""
+    return fused_candidates(state, retriever_runs(state, context, allowed, depth), depth)
+
+
+def retriever_runs(state: LiveState, context: QueryContext, allowed: np.ndarray, depth: int) -> dict[str, SearchHits]:
+    """Each retriever's top ``depth`` allowed rows over both segments."""
     runs: dict[str, SearchHits] = {}
     for name in state.base.retrievers:
         if name == "lexical":
             runs[name] = _lexical(state, context, allowed, depth)
         else:
             runs[name] = _vectors(state, name, context.vectors.get(name), allowed, depth)
+    return runs
+
+
+def fused_candidates(state: LiveState, runs: dict[str, SearchHits], depth: int) -> FusedHits:
+    """The retrievers' lists fused as the pipeline fuses them, every candidate kept."""
     if len(runs) == 1:
         ((name, hits),) = runs.items()
         return single_source(hits, name, depth)
