@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from shopmatch import cli
 from shopmatch.catalog import read_catalog
+from shopmatch.cli import common as cli
 from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
 from shopmatch.eval.report import read_results
 from shopmatch.judgments import GainMap, read_judgments

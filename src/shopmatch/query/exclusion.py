@@ -25,13 +25,14 @@ from shopmatch.catalog import Product
 from shopmatch.errors import ConfigError
 from shopmatch.query.negation import mentions, parse_exclusions
 from shopmatch.retrieval.fusion import FusedHits, SourceHits
+from shopmatch.settings import ConfigSection
 from shopmatch.text.fields import field_text
 
 FIELDS = ("title", "brand", "color", "category", "bullets", "attributes", "description")
 
 
 @dataclass(frozen=True)
-class NegationConfig:
+class NegationConfig(ConfigSection):
     """Settings of the exclusion stage (``[negation]`` in a pipeline config).
 
     Attributes:
@@ -40,26 +41,14 @@ class NegationConfig:
             what a product lacks in words the negation rules do not catch).
     """
 
+    SECTION = "negation"
+
     enabled: bool = True
     fields: tuple[str, ...] = ("title",)
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.enabled, bool):
-            raise ConfigError(f"negation.enabled must be true or false, got {self.enabled!r}")
-        fields = self.fields
-        if isinstance(fields, str) or not fields or any(f not in FIELDS for f in fields):
-            raise ConfigError(f"negation.fields must be a non-empty list of {', '.join(FIELDS)}; got {fields!r}")
-        object.__setattr__(self, "fields", tuple(fields))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "fields": list(self.fields)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NegationConfig:
-        unknown = set(data) - {"enabled", "fields"}
-        if unknown:
-            raise ConfigError(f"unknown negation setting(s) {sorted(unknown)}; known: ['enabled', 'fields']")
-        return cls(**data)
+    def check(self) -> None:
+        if not self.fields or any(f not in FIELDS for f in self.fields):
+            raise ConfigError(f"negation.fields must be a non-empty list of {', '.join(FIELDS)}; got {self.fields!r}")
 
 
 def excluded_rows(

@@ -23,17 +23,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from shopmatch.errors import ConfigError
+from shopmatch.settings import ConfigSection, setting
 
 
 @dataclass(frozen=True)
-class FeedbackConfig:
+class FeedbackConfig(ConfigSection):
     """Settings of pseudo-relevance feedback (``[feedback]`` in a pipeline config).
 
     Attributes:
@@ -42,33 +41,15 @@ class FeedbackConfig:
         weight: how far the query moves towards their mean vector (0 leaves it where it is).
     """
 
-    enabled: bool = True
-    docs: int = 5
-    weight: float = 1.0
+    SECTION = "feedback"
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.enabled, bool):
-            raise ConfigError(f"feedback.enabled must be true or false, got {self.enabled!r}")
-        if not isinstance(self.docs, int) or isinstance(self.docs, bool) or self.docs < 1:
-            raise ConfigError(f"feedback.docs must be a positive integer, got {self.docs!r}")
-        weight = self.weight
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 100.0:
-            raise ConfigError(f"feedback.weight must be a number in [0, 100], got {weight!r}")
-        object.__setattr__(self, "weight", float(weight))
+    enabled: bool = True
+    docs: int = setting(5, minimum=1)
+    weight: float = setting(1.0, minimum=0.0, maximum=100.0)
 
     @property
     def active(self) -> bool:
         return self.enabled and self.weight > 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "docs": self.docs, "weight": self.weight}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FeedbackConfig:
-        unknown = set(data) - {"enabled", "docs", "weight"}
-        if unknown:
-            raise ConfigError(f"unknown feedback setting(s) {sorted(unknown)}; known: ['docs', 'enabled', 'weight']")
-        return cls(**data)
 
 
 def expanded_vectors(queries: np.ndarray, found: Sequence[np.ndarray], weight: float) -> np.ndarray:

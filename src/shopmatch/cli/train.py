@@ -1,406 +1,16 @@
-"""The ``shopmatch`` command: index, search, evaluate, validate, demo, train."""
+"""`shopmatch train …`: fine-tune re-rankers, pair classifiers, bi-encoders and classic baselines."""
 
 from __future__ import annotations
 
-import json
-import logging
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
-from shopmatch.cpu_threads import is_serving, quiet_openmp_threads
+from shopmatch.cli.common import err, fail, out, train_app
 from shopmatch.errors import ConfigError, ShopmatchError
-
-app = typer.Typer(
-    help="shopmatch: e-commerce search relevance — index a catalog, search it, measure it.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-train_app = typer.Typer(
-    help="Train matching models on a shop's own judgments (cross-encoder, bi-encoder, classic baselines).",
-    no_args_is_help=True,
-)
-app.add_typer(train_app, name="train")
-out = Console()
-# soft_wrap: an error's "file:line: field" must stay on one line for grep and CI logs.
-err = Console(stderr=True, soft_wrap=True)
-
-
-@app.callback()
-def _setup(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details (INFO).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-) -> None:
-    from shopmatch.progress import set_progress
-
-    handler = (
-        RichHandler(console=err, show_time=False, show_path=False)
-        if err.is_terminal
-        else logging.StreamHandler(sys.stderr)  # plain lines, never wrapped, when piped or in CI
-    )
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s" if err.is_terminal else "%(levelname)s %(message)s",
-        handlers=[handler],
-    )
-    for chatty in ("gensim", "sentence_transformers", "optimum", "transformers", "jieba"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    set_progress(not quiet and err.is_terminal)
-
-
-def _fail(error: Exception, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
-    return typer.Exit(code)
-
-
-@app.command()
-def index(
-    catalog: Annotated[Path, typer.Argument(help="Catalog file: .jsonl[.gz], .csv, .tsv or .parquet.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Index directory to write.")],
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Pipeline config (TOML).")] = None,
-    skip_bad_rows: Annotated[
-        bool, typer.Option("--skip-bad-rows", help="Skip invalid products (reported) instead of stopping.")
-    ] = False,
-    reranker: Annotated[
-        Path | None, typer.Option(help="Re-rank the fused candidates with this trained cross-encoder directory.")
-    ] = None,
-    rerank_top: Annotated[int | None, typer.Option(min=1, help="How many fused candidates to re-rank.")] = None,
-    encoder: Annotated[
-        Path | None, typer.Option(help="Use this (fine-tuned) bi-encoder directory for dense retrieval.")
-    ] = None,
-) -> None:
-    """Build an index directory from a catalog."""
-    from dataclasses import replace
-
-    from shopmatch.catalog import read_catalog
-    from shopmatch.config import PipelineConfig
-    from shopmatch.pipeline import SearchPipeline
-
-    try:
-        cfg = PipelineConfig.from_toml(config) if config else PipelineConfig()
-        if encoder is not None:
-            cfg = replace(cfg, dense=replace(cfg.dense, encoder=replace(cfg.dense.encoder, model=str(encoder))))
-        if reranker is not None:
-            cfg = replace(cfg, rerank=cfg.rerank.with_model(reranker))
-        if rerank_top is not None:
-            cfg = replace(cfg, rerank=replace(cfg.rerank, top_n=rerank_top))
-        started = time.perf_counter()
-        products = read_catalog(catalog, on_error="skip" if skip_bad_rows else "raise")
-        if not len(products):
-            raise _fail(ShopmatchError(f"{catalog}: no products to index"))
-        pipeline = SearchPipeline.build(products.products, cfg)
-        pipeline.save(output)
-    except ShopmatchError as error:
-        raise _fail(error) from None
-    skipped = products.skipped.count if products.skipped else 0
-    err.print(
-        f"indexed {len(products):,} products into {output} in {time.perf_counter() - started:.1f} s"
-        f" ({describe_pipeline(cfg)})" + (f"; {skipped} bad rows skipped" if skipped else "")
-    )
-
-
-def describe_pipeline(config) -> str:
-    """A short description of the stages, e.g. ``lexical + dense (int8 ONNX), rrf``."""
-    parts = []
-    for name in config.retrievers:
-        if name == "dense":
-            parts.append(f"dense {config.dense.encoder.model} ({config.dense.encoder.backend})")
-        else:
-            parts.append(name)
-    text = " + ".join(parts)
-    if len(config.retrievers) > 1:
-        text += f", {config.fusion.method} fusion"
-    if config.rerank.enabled:
-        text += f", top {config.rerank.top_n} re-ranked by {config.rerank.model} ({config.rerank.backend})"
-    return text
-
-
-@app.command()
-def search(
-    index_dir: Annotated[Path, typer.Argument(help="Index directory.")],
-    query: Annotated[str, typer.Argument(help="The query text.")],
-    k: Annotated[int, typer.Option("-k", min=1, max=10_000, help="Number of results.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-) -> None:
-    """Search an index and print the ranked products."""
-    from shopmatch.pipeline import SearchPipeline
-
-    try:
-        pipeline = SearchPipeline.load(index_dir)
-        results = pipeline.search(query, k=k)[0]
-    except ShopmatchError as error:
-        raise _fail(error) from None
-    if as_json:
-        sys.stdout.write(json.dumps({"query": query, "results": [r.to_dict() for r in results]}, ensure_ascii=False))
-        sys.stdout.write("\n")
-        return
-    if not results:
-        out.print(f"no products match {query!r}")
-        return
-    out.print(_results_table(query, results))
-
-
-def _results_table(query: str, results) -> Table:
-    table = Table(title=f"“{query}”", title_justify="left")
-    columns = [("#", "right"), ("score", "right"), ("id", "left"), ("title", "left"), ("brand", "left")]
-    fused = bool(results) and len(results[0].sources) > 1
-    if fused:
-        columns.append(("ranks by retriever", "left"))
-    for name, justify in columns:
-        table.add_column(name, justify=justify, overflow="fold")
-    for r in results:
-        title = r.product.get("title", "")
-        cells = [
-            str(r.rank),
-            f"{r.score:.3f}" if fused else f"{r.score:.2f}",
-            r.product_id,
-            title[:90] + ("…" if len(title) > 90 else ""),
-            str(r.product.get("brand") or ""),
-        ]
-        if fused:
-            cells.append(" ".join(f"{n} {s['rank'] or '–'}" for n, s in r.sources.items()))
-        table.add_row(*cells)
-    return table
-
-
-@app.command()
-def evaluate(
-    index_dir: Annotated[Path, typer.Argument(help="Index directory.")],
-    judgments: Annotated[Path, typer.Argument(help="judgments.tsv (query_id, query, product_id, label).")],
-    mode: Annotated[
-        str, typer.Option(help="retrieval (search the whole catalog) or rerank (judged products).")
-    ] = "retrieval",
-    gains: Annotated[
-        str, typer.Option(help="Label gains, e.g. E=1,S=0.1,C=0.01,I=0; numeric labels: offset=1,relevant>=2.5.")
-    ] = "E=1,S=0.1,C=0.01,I=0",
-    depth: Annotated[int, typer.Option(min=1, help="Results per query in retrieval mode.")] = 100,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-    report: Annotated[
-        Path | None,
-        typer.Option(help="Write a report directory: report.md, report.html, report.json, plots/."),
-    ] = None,
-    baseline: Annotated[
-        Path | None,
-        typer.Option(
-            help="Index directory evaluated the same way and compared query by query "
-            "(default with --report: this index's lexical retriever alone, if it fuses several)."
-        ),
-    ] = None,
-) -> None:
-    """Measure search quality on judged queries (NDCG@10, MRR@10, Recall@100, MAP@100)."""
-    from shopmatch.eval.evaluator import EVALUATORS
-    from shopmatch.judgments import GainMap, read_judgments
-    from shopmatch.pipeline import SearchPipeline
-
-    if mode not in EVALUATORS:
-        raise _fail(ShopmatchError(f"--mode must be one of {', '.join(EVALUATORS)}, got {mode!r}"))
-    try:
-        gain_map = GainMap.parse(gains)
-    except ValueError as error:
-        raise _fail(ShopmatchError(f"--gains: {error}")) from None
-    try:
-        pipeline = SearchPipeline.load(index_dir)
-        judged = read_judgments(judgments, gains=gain_map)
-        missing = {r.product_id for r in judged.rows if pipeline.products.row_of(r.product_id) is None}
-        if missing:
-            logging.getLogger("shopmatch").warning(
-                "%d judged product id(s) are not in the index (e.g. %s); they count as never retrieved",
-                len(missing),
-                sorted(missing)[0],
-            )
-        kwargs = {"depth": depth} if mode == "retrieval" else {}
-        result = EVALUATORS[mode](pipeline, judged, gain_map, **kwargs)
-        results = {str(index_dir): result}
-        base_name, base_pipeline = None, None
-        if report is not None or not as_json:  # --json alone prints only this index's metrics
-            base_name, base_pipeline = _baseline_pipeline(pipeline, index_dir, baseline, default=report is not None)
-        if base_pipeline is not None:
-            base_name = base_name if base_name not in results else f"{base_name} (baseline)"
-            # the baseline first: tables and plots read "before, after"
-            results = {base_name: EVALUATORS[mode](base_pipeline, judged, gain_map, **kwargs), **results}
-        if report is not None:
-            from shopmatch.eval.report import write_report
-
-            title = f"{judgments.name} — {mode} mode, {result.queries} queries"
-            written = write_report(results, judged, report, baseline=base_name, title=title)
-    except ShopmatchError as error:
-        raise _fail(error) from None
-    if report is not None:
-        err.print(f"report written to {written.html_path} (and report.md, report.json, plots/)", highlight=False)
-    if as_json:
-        sys.stdout.write(result.to_json() + "\n")
-        return
-    out.print(_metrics_table(f"{judgments} — {mode} mode, {result.queries} queries", results))
-
-
-def _baseline_pipeline(pipeline, index_dir: Path, baseline: Path | None, *, default: bool):
-    """The run to compare with: ``--baseline``'s index, else (for a report) the lexical retriever alone.
-
-    Returns ``(name, pipeline)``; the pipeline is None when there is no baseline.
-    """
-    from dataclasses import replace
-
-    from shopmatch.pipeline import SearchPipeline
-
-    if baseline is not None:
-        return str(baseline), SearchPipeline.load(baseline)
-    if not default or len(pipeline.retrievers) < 2:
-        return None, None
-    if pipeline.lexical is None:
-        logging.getLogger("shopmatch").warning(
-            "%s has no lexical retriever to compare with; the report has no baseline", index_dir
-        )
-        return None, None
-    lexical_only = SearchPipeline(
-        replace(pipeline.config, retrievers=("lexical",)), pipeline.products, {"lexical": pipeline.lexical}
-    )
-    return f"{index_dir} (lexical only)", lexical_only
-
-
-def _metrics_table(title: str, results: dict) -> Table:
-    names = list(next(iter(results.values())).metrics)
-    table = Table(title=title, title_justify="left")
-    table.add_column("run")
-    for name in names:
-        table.add_column(name, justify="right")
-    for label, result in results.items():
-        table.add_row(label, *(f"{result.metrics[n]:.4f}" for n in names))
-    return table
-
-
-@app.command()
-def validate(
-    catalog: Annotated[Path, typer.Argument(help="Catalog file to check.")],
-) -> None:
-    """Check a catalog and list every bad row (exit code 2 if there is any)."""
-    from shopmatch.catalog import read_catalog
-
-    logging.getLogger("shopmatch.catalog").setLevel(logging.ERROR)  # the full report is printed below
-    try:
-        products = read_catalog(catalog, on_error="skip")
-    except ShopmatchError as error:
-        raise _fail(error) from None
-    report = products.skipped
-    if report and report.count:
-        err.print(report.summary(limit=50), highlight=False)
-        raise typer.Exit(2)
-    out.print(f"{catalog}: {len(products):,} products, no problems found")
-
-
-@app.command()
-def demo(
-    index_dir: Annotated[Path, typer.Option(help="Where to write the demo index.")] = Path("demo-index"),
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after the evaluation (for scripts).")] = False,
-    host: Annotated[str, typer.Option(help="Address the demo service listens on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port of the demo service.")] = 8000,
-) -> None:
-    """Index the bundled demo catalogs, run example queries (English and Chinese), print the
-    evaluation, then serve both catalogs as one shop (web page and API) until Ctrl-C."""
-    from shopmatch.catalog import read_catalog
-    from shopmatch.demo import DEMO_DATASETS, demo_files, demo_gains
-    from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
-    from shopmatch.judgments import read_judgments
-    from shopmatch.pipeline import SearchPipeline
-
-    evaluations = {}
-    for name, spec in DEMO_DATASETS.items():
-        paths = demo_files(name)
-        started = time.perf_counter()
-        catalog = read_catalog(paths["products"])
-        target = index_dir / name
-        SearchPipeline.build(catalog.products).save(target)
-        pipeline = SearchPipeline.load(target)
-        out.rule(
-            f"[bold]{name}[/]: {len(catalog):,} products indexed in {time.perf_counter() - started:.1f} s → {target}"
-        )
-        for query in spec["queries"]:
-            out.print(_results_table(query, pipeline.search(query, k=5)[0]))
-        judged = read_judgments(paths["judgments"], gains=demo_gains(name))
-        evaluations[f"{name} retrieval"] = evaluate_retrieval(pipeline, judged, demo_gains(name))
-        evaluations[f"{name} rerank"] = evaluate_rerank(pipeline, judged, demo_gains(name))
-    from shopmatch.config import PipelineConfig
-
-    table = Table(title=f"Evaluation ({describe_pipeline(PipelineConfig())}; bundled judgments)", title_justify="left")
-    for column in ("dataset / mode", "queries", "NDCG@10", "MRR@10", "Recall@100", "MAP@100"):
-        table.add_column(column, justify="left" if column.startswith("dataset") else "right")
-    for label, result in evaluations.items():
-        m = result.metrics
-        table.add_row(
-            label,
-            str(result.queries),
-            *(f"{m[k]:.3f}" if k in m else "–" for k in ("ndcg@10", "mrr@10", "recall@100", "map@100")),
-        )
-    out.print(table)
-    out.print(f'Try: shopmatch search {index_dir / "esci-us-150"} "cordless drill"')
-    out.print(
-        "ESCI data: Reddy et al. 2022, arXiv:2206.06588 (Apache-2.0); see shopmatch/demo_data/esci-us-150/NOTICE.md"
-    )
-    from shopmatch.demo import build_shop_index
-
-    shop = build_shop_index(index_dir)
-    out.print(f"Shop index (both catalogs, built through live updates): {shop}")
-    if no_serve:
-        out.print(f"Serve it: shopmatch serve {shop}")
-        return
-    _serve(shop, host=host, port=port, token=None)
-
-
-@app.command()
-def serve(
-    index_dir: Annotated[Path, typer.Argument(help="Index directory (from `shopmatch index`).")],
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8000,
-    token: Annotated[
-        str | None,
-        typer.Option(help="Bearer token of the write endpoints (default: $SHOPMATCH_TOKEN; none: writes refused)."),
-    ] = None,
-    cors: Annotated[list[str] | None, typer.Option(help="Allowed CORS origin (repeat; '*' for any).")] = None,
-    compact_after: Annotated[
-        int, typer.Option(min=0, help="Compact once this many products are in the live delta (0: never).")
-    ] = 5_000,
-    numba: Annotated[bool, typer.Option("--numba", help="numba BM25 backend (faster on big catalogs).")] = False,
-) -> None:
-    """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
-    _serve(index_dir, host=host, port=port, token=token, cors=cors or [], compact_after=compact_after, numba=numba)
-
-
-def _serve(
-    index_dir: Path,
-    *,
-    host: str,
-    port: int,
-    token: str | None,
-    cors: list[str] | None = None,
-    compact_after: int = 5_000,
-    numba: bool = False,
-) -> None:
-    import uvicorn
-
-    from shopmatch.service import ServiceSettings, create_app
-    from shopmatch.store import read_manifest
-
-    try:
-        read_manifest(index_dir, kind="shopmatch-index", supported_version=10**6)
-    except ShopmatchError as error:
-        raise _fail(error) from None
-    options = {"index_dir": index_dir, "cors_origins": cors or [], "compact_after": compact_after}
-    if token:
-        options["token"] = token
-    if numba:
-        options["lexical_backend"] = "numba"
-    settings = ServiceSettings(**options)
-    writes = "enabled (bearer token)" if settings.writes_enabled else "disabled (no --token / $SHOPMATCH_TOKEN)"
-    out.print(f"Serving {index_dir} at [bold]http://{host}:{port}/[/] — API docs at /docs; writes {writes}.")
-    out.print("Press Ctrl-C to stop.")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
-
 
 # --- training -------------------------------------------------------------------------------
 # Options shared by `train cross-encoder` and `train pairs`.
@@ -700,7 +310,7 @@ def train_cross_encoder_command(
             )  # fmt: skip
         summary = train_cross_encoder(train_pairs, output, config, dev=dev_pairs, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     _print_summary(summary, output)
 
 
@@ -795,42 +405,8 @@ def train_pairs_command(
             )  # fmt: skip
         summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)
     except (ShopmatchError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     _print_summary(summary, output)
-
-
-@app.command("evaluate-pairs")
-def evaluate_pairs(
-    model_dir: Annotated[Path, typer.Argument(help="A pair classifier (shopmatch train pairs) directory.")],
-    pairs: Annotated[Path, typer.Argument(help="pairs.tsv (text_a, text_b, label) to score.")],
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Pairs per forward pass.")] = 64,
-) -> None:
-    """Classification metrics of a pair classifier: accuracy, precision, recall, F1 (macro for
-    several classes), ROC-AUC, MSE."""
-    from shopmatch.eval.metrics import pair_metrics
-    from shopmatch.judgments import read_pairs
-    from shopmatch.train.cross_encoder import load_pair_classifier
-    from shopmatch.train.evaluation import predict_classes
-
-    try:
-        model = load_pair_classifier(model_dir)
-        rows = read_pairs(pairs)
-        if not rows:
-            raise ShopmatchError(f"{pairs}: no pairs to evaluate")
-        predictions, probabilities = predict_classes(model, [(r.text_a, r.text_b) for r in rows], batch_size)
-        metrics = pair_metrics([r.label for r in rows], predictions.tolist(), probabilities)
-    except (ShopmatchError, ValueError) as error:
-        raise _fail(error) from None
-    metrics["classes"] = max(model.num_labels, 2)
-    if as_json:
-        sys.stdout.write(json.dumps(metrics) + "\n")
-        return
-    table = Table(title=f"{pairs} — {model_dir}", title_justify="left")
-    for name in metrics:
-        table.add_column(name, justify="right")
-    table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in metrics.values()))
-    out.print(table)
 
 
 BASELINE_KINDS = ("linear", "linear-interaction", "lstm")
@@ -857,11 +433,11 @@ def train_baseline(
     from shopmatch.baselines import LinearMatcher, LinearMatcherConfig, TwoTowerLSTM, TwoTowerLSTMConfig
 
     if kind not in BASELINE_KINDS:
-        raise _fail(ShopmatchError(f"--kind must be one of {', '.join(BASELINE_KINDS)}, got {kind!r}"))
+        raise fail(ShopmatchError(f"--kind must be one of {', '.join(BASELINE_KINDS)}, got {kind!r}"))
     if (pairs is None) == (judgments is None):
-        raise _fail(ShopmatchError("give either --judgments (with --catalog) or --pairs"))
+        raise fail(ShopmatchError("give either --judgments (with --catalog) or --pairs"))
     if judgments is not None and catalog is None:
-        raise _fail(ShopmatchError("--judgments needs --catalog (the product texts)"))
+        raise fail(ShopmatchError("--judgments needs --catalog (the product texts)"))
     overrides: dict = {"seed": seed} | ({"epochs": epochs} if epochs else {})
     if kind == "lstm":
         model_cls, config = TwoTowerLSTM, TwoTowerLSTMConfig(**overrides)
@@ -876,7 +452,7 @@ def train_baseline(
         model = model_cls.fit(train_set, dev=dev_set or None, config=config)
         model.save(output)
     except ShopmatchError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     summary = model.summary
     best = f"; best epoch {summary.best_epoch}: {summary.epochs[summary.best_epoch - 1]}" if summary.best_epoch else ""
     err.print(
@@ -963,11 +539,11 @@ def train_bi_encoder_command(
     from shopmatch.train.data import split_dev
 
     if dev is not None and dev_fraction is not None:
-        raise _fail(ShopmatchError("give --dev or --dev-fraction, not both"))
+        raise fail(ShopmatchError("give --dev or --dev-fraction, not both"))
     try:
         gain_map = GainMap.parse(gains)
     except ValueError as error:
-        raise _fail(ShopmatchError(f"--gains: {error}")) from None
+        raise fail(ShopmatchError(f"--gains: {error}")) from None
     retrievers = tuple(r.strip() for r in mine_with.split(",") if r.strip() and r.strip() != "none")
     try:
         config = BiEncoderTrainConfig(
@@ -989,7 +565,7 @@ def train_bi_encoder_command(
             train, held_out = split_dev(train, dev_fraction, seed=seed)
         train_bi_encoder(train, products, config, output, dev=held_out, gains=gain_map, teacher=teacher, resume=resume)
     except (ShopmatchError, ValueError) as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     from shopmatch.train.summary import TrainingSummary
 
     summary = TrainingSummary.load(output)
@@ -999,13 +575,3 @@ def train_bi_encoder_command(
         f"{summary.data['loss']})"
         + (f"; best dev NDCG@10 {best['dev_ndcg@10']:.4f} at epoch {best['epoch']}" if best else "")
     )
-
-
-def main() -> None:
-    if is_serving(sys.argv[1:]):
-        quiet_openmp_threads()  # before anything imports torch
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,3 @@
+from shopmatch.cli import main
+
+main()

@@ -1,0 +1,53 @@
+"""The ``shopmatch`` Typer app, its consoles, and the error exit every command shares."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+app = typer.Typer(
+    help="shopmatch: e-commerce search relevance — index a catalog, search it, measure it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+train_app = typer.Typer(
+    help="Train matching models on a shop's own judgments (cross-encoder, bi-encoder, classic baselines).",
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+out = Console()
+# soft_wrap: an error's "file:line: field" must stay on one line for grep and CI logs.
+err = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details (INFO).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    from shopmatch.progress import set_progress
+
+    handler = (
+        RichHandler(console=err, show_time=False, show_path=False)
+        if err.is_terminal
+        else logging.StreamHandler(sys.stderr)  # plain lines, never wrapped, when piped or in CI
+    )
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s" if err.is_terminal else "%(levelname)s %(message)s",
+        handlers=[handler],
+    )
+    for chatty in ("gensim", "sentence_transformers", "optimum", "transformers", "jieba"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    set_progress(not quiet and err.is_terminal)
+
+
+def fail(error: Exception, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    return typer.Exit(code)

@@ -1,0 +1,55 @@
+"""Tables the commands print: ranked results, metrics, training summaries, pipeline descriptions."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+
+def describe_pipeline(config) -> str:
+    """A short description of the stages, e.g. ``lexical + dense (int8 ONNX), rrf``."""
+    parts = []
+    for name in config.retrievers:
+        if name == "dense":
+            parts.append(f"dense {config.dense.encoder.model} ({config.dense.encoder.backend})")
+        else:
+            parts.append(name)
+    text = " + ".join(parts)
+    if len(config.retrievers) > 1:
+        text += f", {config.fusion.method} fusion"
+    if config.rerank.enabled:
+        text += f", top {config.rerank.top_n} re-ranked by {config.rerank.model} ({config.rerank.backend})"
+    return text
+
+
+def results_table(query: str, results) -> Table:
+    table = Table(title=f"“{query}”", title_justify="left")
+    columns = [("#", "right"), ("score", "right"), ("id", "left"), ("title", "left"), ("brand", "left")]
+    fused = bool(results) and len(results[0].sources) > 1
+    if fused:
+        columns.append(("ranks by retriever", "left"))
+    for name, justify in columns:
+        table.add_column(name, justify=justify, overflow="fold")
+    for r in results:
+        title = r.product.get("title", "")
+        cells = [
+            str(r.rank),
+            f"{r.score:.3f}" if fused else f"{r.score:.2f}",
+            r.product_id,
+            title[:90] + ("…" if len(title) > 90 else ""),
+            str(r.product.get("brand") or ""),
+        ]
+        if fused:
+            cells.append(" ".join(f"{n} {s['rank'] or '–'}" for n, s in r.sources.items()))
+        table.add_row(*cells)
+    return table
+
+
+def metrics_table(title: str, results: dict) -> Table:
+    names = list(next(iter(results.values())).metrics)
+    table = Table(title=title, title_justify="left")
+    table.add_column("run")
+    for name in names:
+        table.add_column(name, justify="right")
+    for label, result in results.items():
+        table.add_row(label, *(f"{result.metrics[n]:.4f}" for n in names))
+    return table

@@ -1,0 +1,61 @@
+"""`shopmatch serve`: the HTTP service over an index directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shopmatch.cli.common import app, fail, out
+from shopmatch.errors import ShopmatchError
+
+
+@app.command()
+def serve(
+    index_dir: Annotated[Path, typer.Argument(help="Index directory (from `shopmatch index`).")],
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Bearer token of the write endpoints (default: $SHOPMATCH_TOKEN; none: writes refused)."),
+    ] = None,
+    cors: Annotated[list[str] | None, typer.Option(help="Allowed CORS origin (repeat; '*' for any).")] = None,
+    compact_after: Annotated[
+        int, typer.Option(min=0, help="Compact once this many products are in the live delta (0: never).")
+    ] = 5_000,
+    numba: Annotated[bool, typer.Option("--numba", help="numba BM25 backend (faster on big catalogs).")] = False,
+) -> None:
+    """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
+    serve_index(index_dir, host=host, port=port, token=token, cors=cors or [], compact_after=compact_after, numba=numba)
+
+
+def serve_index(
+    index_dir: Path,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    cors: list[str] | None = None,
+    compact_after: int = 5_000,
+    numba: bool = False,
+) -> None:
+    import uvicorn
+
+    from shopmatch.service import ServiceSettings, create_app
+    from shopmatch.store import read_manifest
+
+    try:
+        read_manifest(index_dir, kind="shopmatch-index", supported_version=10**6)
+    except ShopmatchError as error:
+        raise fail(error) from None
+    options = {"index_dir": index_dir, "cors_origins": cors or [], "compact_after": compact_after}
+    if token:
+        options["token"] = token
+    if numba:
+        options["lexical_backend"] = "numba"
+    settings = ServiceSettings(**options)
+    writes = "enabled (bearer token)" if settings.writes_enabled else "disabled (no --token / $SHOPMATCH_TOKEN)"
+    out.print(f"Serving {index_dir} at [bold]http://{host}:{port}/[/] — API docs at /docs; writes {writes}.")
+    out.print("Press Ctrl-C to stop.")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
