@@ -112,9 +112,9 @@ def w2v_scorer(texts: Sequence[str], config: WordVectorConfig) -> WordVectorRetr
     """word2vec on ``texts`` (analyzed like the pipeline's word-vector retriever), no index."""
     from dataclasses import replace
 
-    from shopmatch.baselines.word_vectors import _analyzer, train_word2vec
+    from shopmatch.retrieval.word_vectors import train_word2vec, word_analyzer
 
-    sentences = [s for s in _analyzer().many(list(dict.fromkeys(texts))) if s]
+    sentences = [s for s in word_analyzer().many(list(dict.fromkeys(texts))) if s]
     words, vectors = train_word2vec(sentences, replace(config, workers=1))
     return WordVectorRetriever(words, vectors, index=None)  # type: ignore[arg-type]
 

@@ -85,13 +85,13 @@ def homedepot_model(train_config, positives: int) -> tuple[Path, float | None]:
 
 
 def run(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
+    from shopmatch.backends.inprocess.products import MemoryProducts
     from shopmatch.catalog import read_catalog
     from shopmatch.config import PipelineConfig
     from shopmatch.encoders.config import EncoderConfig
     from shopmatch.eval.evaluator import evaluate_retrieval
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.pipeline import SearchPipeline
-    from shopmatch.product_store import MemoryProducts
     from shopmatch.retrieval.dense import DenseConfig, DenseRetriever
     from shopmatch.retrieval.lexical import LexicalRetriever
     from shopmatch.train.bi_encoder import BiEncoderTrainConfig, train_bi_encoder

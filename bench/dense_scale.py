@@ -92,12 +92,12 @@ def worker_build(args: argparse.Namespace) -> dict[str, Any]:
     """Build the hybrid index over the encoded products (lexical + HNSW) and save it."""
     from dataclasses import replace
 
+    from shopmatch.backends.inprocess.products import MemoryProducts
     from shopmatch.catalog import read_catalog
     from shopmatch.config import PipelineConfig
     from shopmatch.encoders import SentenceEncoder
     from shopmatch.index.factory import build_vector_index
     from shopmatch.pipeline import SearchPipeline
-    from shopmatch.product_store import MemoryProducts
     from shopmatch.retrieval.dense import DenseRetriever
     from shopmatch.retrieval.lexical import LexicalRetriever
 

@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from rerank import esci
 
+    from shopmatch.backends.inprocess.products import MemoryProducts
     from shopmatch.config import PipelineConfig
     from shopmatch.encoders.config import EncoderConfig
     from shopmatch.pipeline import SearchPipeline
-    from shopmatch.product_store import MemoryProducts
     from shopmatch.retrieval.dense import DenseConfig, DenseRetriever
     from shopmatch.retrieval.lexical import LexicalRetriever
 

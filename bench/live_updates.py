@@ -29,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shopmatch.live.index import LiveIndex, wal_path_for  # noqa: E402
 from shopmatch.live.search import SearchRequest  # noqa: E402
+
+from shopmatch.backends.inprocess.live import LiveIndex, wal_path_for  # noqa: E402
 
 
 def product(i: int, run: int) -> dict:

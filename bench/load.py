@@ -44,9 +44,9 @@ def queries() -> list[str]:
 
 def with_reranker(index: Path, model_dir: Path, top_n: int, work: Path) -> Path:
     """A copy of ``index`` that re-ranks with ``model_dir`` (stored vectors reused, nothing re-encoded)."""
+    from shopmatch.backends.inprocess.products import MemoryProducts
     from shopmatch.catalog import Product
     from shopmatch.pipeline import SearchPipeline
-    from shopmatch.product_store import MemoryProducts
     from shopmatch.rerank.config import RerankConfig
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 

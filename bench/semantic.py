@@ -51,14 +51,14 @@ def note(message: str) -> None:
 
 
 def quality(products, judgments, gains, weighted: dict[str, float]) -> tuple[list[list[Any]], dict[str, Any]]:
-    from shopmatch.baselines.word_vectors import WordVectorRetriever
+    from shopmatch.backends.inprocess.products import MemoryProducts
     from shopmatch.config import PipelineConfig
     from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
     from shopmatch.pipeline import SearchPipeline
-    from shopmatch.product_store import MemoryProducts
     from shopmatch.retrieval.dense import DenseRetriever
     from shopmatch.retrieval.fusion import FusionConfig
     from shopmatch.retrieval.lexical import LexicalRetriever
+    from shopmatch.retrieval.word_vectors import WordVectorRetriever
 
     default = PipelineConfig()
     torch_dense = replace(default.dense, encoder=replace(default.dense.encoder, backend="torch"))

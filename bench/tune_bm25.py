@@ -51,13 +51,13 @@ from typing import Any
 import numpy as np
 from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing
 
+from shopmatch.backends.inprocess.products import MemoryProducts
 from shopmatch.catalog import Product, read_catalog
 from shopmatch.config import PipelineConfig
 from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
 from shopmatch.eval.metrics import ranking_metrics
 from shopmatch.judgments import GainMap, Judgments, read_judgments
 from shopmatch.pipeline import SearchPipeline
-from shopmatch.product_store import MemoryProducts
 
 # Private helpers: used on purpose so that each config costs a score matrix, not a re-tokenization.
 from shopmatch.retrieval.lexical import FieldWeight, LexicalConfig, LexicalRetriever, _bm25f_matrix, _bm25s_model

@@ -102,8 +102,8 @@ def test_demo_table_matches_library_evaluation(demo_indexes, name):
 def test_demo_shop_index_holds_both_catalogs(demo_run):
     """`shopmatch demo` also writes demo-index/shop — the ESCI index with the Chinese sample added
     through live updates and compacted — which it would serve without --no-serve."""
-    from shopmatch.live.index import LiveIndex, wal_path_for
-    from shopmatch.live.search import SearchRequest
+    from shopmatch.backends.inprocess.live import LiveIndex, wal_path_for
+    from shopmatch.query import Query
 
     result, target = demo_run
     assert "Serve it: shopmatch serve" in result.stdout
@@ -112,8 +112,8 @@ def test_demo_shop_index_holds_both_catalogs(demo_run):
     assert wal_path_for(shop).read_bytes() == b""  # compacted: nothing left to replay
     live = LiveIndex(shop, compact_after=0)
     try:
-        chinese = live.search(SearchRequest("蓝牙耳机", k=3)).results
-        assert chinese and "耳机" in chinese[0]["product"]["title"]
-        assert live.search(SearchRequest("waterproof kindle", k=3)).results
+        chinese = live.search(Query("蓝牙耳机", k=3)).results
+        assert chinese and "耳机" in chinese[0].product["title"]
+        assert live.search(Query("waterproof kindle", k=3)).results
     finally:
         live.close()

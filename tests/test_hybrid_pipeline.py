@@ -42,7 +42,7 @@ def test_results_record_each_retriever(hybrid):
 
 
 def test_dense_finds_what_lexical_cannot(hybrid):
-    lexical_only = hybrid.retrievers["lexical"].search(["zzqx sofa"], k=10)
+    lexical_only = hybrid.retrievers["lexical"].search_texts(["zzqx sofa"], k=10)
     fused = hybrid.search("zzqx sofa", k=10)[0]
     assert len(fused) == 10 and len(fused) > int((lexical_only.rows >= 0).sum())
 
@@ -83,7 +83,9 @@ def test_rerank_mode_fuses_candidate_rankings(hybrid):
     scores = hybrid.score_candidates("cast iron skillet", ids)
     assert scores[3] == -np.inf
     assert np.argmax(scores) == 0
-    dense = hybrid.retrievers["dense"].score_rows("cast iron skillet", [hybrid.products.row_of(i) for i in ids[:3]])
+    dense_retriever = hybrid.retrievers["dense"]
+    rows = np.array([hybrid.products.row_of(i) for i in ids[:3]])
+    dense = dense_retriever.score_rows(dense_retriever.prepare(["cast iron skillet"])[0], rows)
     assert dense.shape == (3,) and np.all(np.abs(dense) <= 1.0001)
 
 
@@ -103,7 +105,7 @@ def test_weighted_fusion_and_word_vectors(catalog, tiny_model):
 
 
 def test_chinese_queries_skip_an_english_only_encoder(hybrid):
-    dense = hybrid.retrievers["dense"].search(["蓝牙耳机 降噪"], k=5)
+    dense = hybrid.retrievers["dense"].search_texts(["蓝牙耳机 降噪"], k=5)
     assert (dense.rows == -1).all()
     results = hybrid.search("蓝牙耳机", k=3)[0]
     assert results and all(r.sources["dense"]["rank"] is None for r in results)

@@ -135,8 +135,8 @@ def test_index_layout(index_dir):
 
 
 def test_field_lengths_are_saved_and_loaded(index_dir, pipeline):
-    loaded = SearchPipeline.load(index_dir).lexical.average_lengths
-    assert loaded == pytest.approx(pipeline.lexical.average_lengths)
+    loaded = SearchPipeline.load(index_dir).retrievers["lexical"].average_lengths
+    assert loaded == pytest.approx(pipeline.retrievers["lexical"].average_lengths)
     assert loaded["title"] > 1 and set(loaded) <= set(pipeline.config.lexical.fields)
 
 
@@ -164,7 +164,7 @@ def test_custom_config_survives_round_trip(catalog, tmp_path):
     )
     built = SearchPipeline.build(catalog.products, config)
     loaded = SearchPipeline.load(built.save(tmp_path / "idx"))
-    assert loaded.config == config and loaded.lexical.config == config.lexical
+    assert loaded.config == config and loaded.retrievers["lexical"].config == config.lexical
     for query in ("voltra charger", "充电器", "samsung buds"):
         a, b = built.search(query, k=10)[0], loaded.search(query, k=10)[0]
         assert [(r.product_id, r.score) for r in a] == [(r.product_id, r.score) for r in b]

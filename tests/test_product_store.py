@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shopmatch.product_store import DiskProducts, MemoryProducts
+from shopmatch.backends.inprocess.products import DiskProducts, MemoryProducts
 
 
 def test_memory_and_disk_agree(catalog, tmp_path):

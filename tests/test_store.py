@@ -108,7 +108,7 @@ def test_failed_pipeline_save_leaves_previous_index(catalog, tmp_path, monkeypat
         (directory / "partial.npy").mkdir(parents=True)
         raise OSError("disk full")
 
-    monkeypatch.setattr(bigger.lexical, "save", crash)
+    monkeypatch.setattr(bigger.retrievers["lexical"], "save", crash)
     with pytest.raises(OSError, match="disk full"):
         bigger.save(target)
     again = SearchPipeline.load(target)

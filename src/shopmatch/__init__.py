@@ -7,7 +7,6 @@ Example:
     '1'
 """
 
-from shopmatch.baselines.word_vectors import WordVectorConfig, WordVectorRetriever
 from shopmatch.catalog import Catalog, Product, read_catalog, write_catalog
 from shopmatch.config import PipelineConfig
 from shopmatch.encoders import EncoderConfig, ProductTextTemplate, SentenceEncoder
@@ -16,10 +15,13 @@ from shopmatch.eval.evaluator import EvalResult, evaluate_rerank, evaluate_retri
 from shopmatch.eval.metrics import pair_metrics, ranking_metrics
 from shopmatch.index import ExactIndex, HNSWIndex, VectorIndexConfig
 from shopmatch.judgments import GainMap, Judgment, Judgments, Pair, read_judgments, read_pairs
-from shopmatch.pipeline import SearchPipeline, SearchResult
+from shopmatch.pipeline import SearchPipeline
+from shopmatch.query.query import Query
 from shopmatch.retrieval.dense import DenseConfig, DenseRetriever
 from shopmatch.retrieval.fusion import FusionConfig, fuse
 from shopmatch.retrieval.lexical import FieldWeight, LexicalConfig, LexicalRetriever
+from shopmatch.retrieval.word_vectors import WordVectorConfig, WordVectorRetriever
+from shopmatch.search import SearchPage, SearchResult
 from shopmatch.text.tokenize import Analyzer
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "Pair",
     "PipelineConfig",
     "Product",
+    "Query",
+    "SearchPage",
     "SearchPipeline",
     "SearchResult",
     "ShopmatchError",

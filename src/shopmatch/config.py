@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shopmatch.baselines.word_vectors import WordVectorConfig
 from shopmatch.errors import ConfigError
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.feedback import FeedbackConfig
@@ -56,8 +55,10 @@ from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
 from shopmatch.retrieval.fusion import FusionConfig
 from shopmatch.retrieval.lexical import LexicalConfig
+from shopmatch.retrieval.registry import RETRIEVER_NAMES
+from shopmatch.retrieval.word_vectors import WordVectorConfig
 
-RETRIEVERS = ("lexical", "dense", "word_vectors")
+RETRIEVERS = RETRIEVER_NAMES
 SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank", "negation", "feedback")
 
 

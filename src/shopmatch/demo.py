@@ -57,8 +57,8 @@ def build_shop_index(index_dir: Path) -> Path:
     """
     import shutil
 
+    from shopmatch.backends.inprocess.live import LiveIndex, wal_path_for
     from shopmatch.catalog import read_catalog
-    from shopmatch.live.index import LiveIndex, wal_path_for
 
     shop = Path(index_dir) / "shop"
     shutil.rmtree(shop, ignore_errors=True)

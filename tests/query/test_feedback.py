@@ -69,24 +69,30 @@ def hybrid(catalog, tiny_hybrid_config):
 
 
 def variant(pipeline: SearchPipeline, **feedback) -> SearchPipeline:
-    config = dataclasses.replace(pipeline.config, feedback=dataclasses.replace(pipeline.config.feedback, **feedback))
-    return SearchPipeline(config, pipeline.products, pipeline.retrievers, pipeline.reranker)
+    return pipeline.with_config(feedback=dataclasses.replace(pipeline.config.feedback, **feedback))
 
 
-def moved_vector(pipeline: SearchPipeline, query: str) -> np.ndarray:
-    """What the query vector should become: towards the top ``docs`` of the search without feedback."""
+def moved_vector(pipeline: SearchPipeline, query: str, candidates: list[str] | None = None) -> np.ndarray:
+    """What the query vector should become: towards the top ``docs`` of the search without feedback
+    (of the ``candidates`` ranked without feedback, in rerank mode)."""
     feedback = pipeline.config.feedback
-    first = variant(pipeline, enabled=False).retrieve([query], k=feedback.docs)
-    rows = first.rows[0][first.rows[0] >= 0]
-    vector = pipeline.dense.encode([query])[0][0]
-    return unit(vector + feedback.weight * pipeline.dense.index.vectors_of(rows).mean(axis=0))
+    plain = variant(pipeline, enabled=False)
+    if candidates is None:
+        top = [r.product_id for r in plain.search(query, k=feedback.docs)[0]]
+    else:
+        scores = plain.score_candidates(query, candidates)
+        top = [candidates[i] for i in np.argsort(-scores, kind="stable")[: feedback.docs]]
+    rows = np.array([pipeline.products.row_of(pid) for pid in top])
+    dense = pipeline.retrievers["dense"]
+    (vector,) = dense.prepare([query])
+    return unit(vector + feedback.weight * dense.vectors_of(rows).mean(axis=0))
 
 
 def test_search_ranks_the_dense_list_by_the_moved_vector(hybrid):
     changed = 0
     for query in QUERIES:
         vector = moved_vector(hybrid, query)
-        expected = hybrid.dense.index.search(vector[None, :], hybrid.config.candidates)
+        expected = hybrid.retrievers["dense"].search([vector], hybrid.config.candidates)
         rank_of = {int(row): i + 1 for i, row in enumerate(expected.rows[0])}
         results = hybrid.search(query, k=10)[0]
         assert results
@@ -95,7 +101,7 @@ def test_search_ranks_the_dense_list_by_the_moved_vector(hybrid):
             dense = result.sources["dense"]
             assert dense["rank"] == rank_of.get(row)
             if dense["rank"] is not None:
-                cosine = float(hybrid.dense.index.vectors_of(np.array([row]))[0] @ vector)
+                cosine = float(hybrid.retrievers["dense"].vectors_of(np.array([row]))[0] @ vector)
                 assert dense["score"] == pytest.approx(cosine, abs=1e-5)
         off = variant(hybrid, enabled=False).search(query, k=10)[0]
         changed += [r.sources["dense"]["rank"] for r in off] != [r.sources["dense"]["rank"] for r in results]
@@ -109,14 +115,15 @@ def test_feedback_off_or_weight_zero_is_the_plain_search(hybrid):
         assert [r.product_id for r in off] == [r.product_id for r in zero]
 
 
-def test_rerank_mode_scores_with_the_moved_vector(catalog, tiny_hybrid_config):
+def test_rerank_mode_scores_with_the_vector_moved_towards_the_best_candidates(catalog, tiny_hybrid_config):
+    """Rerank mode takes its feedback from the candidates it is given: no search of the catalog."""
     config = dataclasses.replace(tiny_hybrid_config, retrievers=("dense",), feedback=FeedbackConfig(docs=4))
     dense_only = SearchPipeline.build(catalog.products, config)
     candidates = [p.id for p in catalog.products[:12]]
     rows = np.array([dense_only.products.row_of(pid) for pid in candidates])
     for query in QUERIES:
         scores = dense_only.score_candidates(query, candidates)
-        expected = dense_only.dense.index.vectors_of(rows) @ moved_vector(dense_only, query)
+        expected = dense_only.retrievers["dense"].vectors_of(rows) @ moved_vector(dense_only, query, candidates)
         assert np.allclose(scores, expected, atol=1e-5)
         plain = variant(dense_only, enabled=False).score_candidates(query, candidates)
         assert not np.allclose(scores, plain, atol=1e-5)
@@ -129,11 +136,12 @@ def test_products_the_query_excludes_are_not_feedback(tiny_hybrid_config):
     pipeline = SearchPipeline.build(products, config)
     query = "cat treats without chicken"
     salmon = np.array([pipeline.products.row_of(f"s{i}") for i in range(4)])
-    vector = pipeline.dense.encode([query])[0][0]
-    expected = unit(vector + pipeline.dense.index.vectors_of(salmon).mean(axis=0))  # the four without chicken
+    dense = pipeline.retrievers["dense"]
+    (vector,) = dense.prepare([query])
+    expected = unit(vector + dense.vectors_of(salmon).mean(axis=0))  # the four without chicken
     all_rows = np.arange(len(products))
     scores = pipeline.score_candidates(query, [p.id for p in products])
-    cosines = pipeline.dense.index.vectors_of(all_rows) @ expected
+    cosines = dense.vectors_of(all_rows) @ expected
     shift = scores[:4] - cosines[:4]  # the chicken ones are demoted by a constant; the rest are cosines
     assert np.allclose(scores[4:], cosines[4:], atol=1e-5)
     assert np.allclose(shift, shift[0], atol=1e-5) and shift[0] < 0

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from shopmatch.errors import ConfigError
+from shopmatch.hits import FusedHits, SourceHits
 from shopmatch.query.exclusion import NegationConfig, demote_excluded, excluded_rows, first_not_excluded
 from shopmatch.query.negation import mentions, parse_exclusions
-from shopmatch.retrieval.fusion import FusedHits, SourceHits
 
 
 def phrases(query):
@@ -94,13 +94,13 @@ RECORDS = {
 
 def test_excluded_rows_reads_the_configured_fields():
     query = "cat treats without chicken"
-    assert excluded_rows(query, [0, 1, 2, 3], RECORDS.__getitem__, NegationConfig()).tolist() == [
+    assert excluded_rows(parse_exclusions(query), [0, 1, 2, 3], RECORDS.__getitem__, NegationConfig()).tolist() == [
         True, False, True, False,
     ]  # fmt: skip
     both = NegationConfig(fields=("title", "bullets"))
-    assert excluded_rows(query, [3], RECORDS.__getitem__, both).tolist() == [True]
+    assert excluded_rows(parse_exclusions(query), [3], RECORDS.__getitem__, both).tolist() == [True]
     off = NegationConfig(enabled=False)
-    assert not excluded_rows(query, [0, 1, 2, 3], RECORDS.__getitem__, off).any()
+    assert not excluded_rows(parse_exclusions(query), [0, 1, 2, 3], RECORDS.__getitem__, off).any()
 
 
 def hits(rows):
@@ -116,7 +116,9 @@ def hits(rows):
 
 def test_demote_keeps_both_groups_in_order_and_records_the_place_before():
     before = hits([0, 1, 2, 3, -1])
-    after = demote_excluded(before, ["cat treats without chicken"], RECORDS.__getitem__, NegationConfig())
+    after = demote_excluded(
+        before, [parse_exclusions("cat treats without chicken")], RECORDS.__getitem__, NegationConfig()
+    )
     assert after.rows.tolist() == [[1, 3, 0, 2, -1]]
     assert after.scores[0, :4].tolist() == before.scores[0, [1, 3, 0, 2]].tolist()  # each keeps its score
     assert after.sources["lexical"].ranks.tolist() == [[2, 4, 1, 3, 0]]
@@ -127,9 +129,9 @@ def test_demote_keeps_both_groups_in_order_and_records_the_place_before():
 
 def test_demote_leaves_other_queries_and_disabled_configs_alone():
     before = hits([0, 1, 2, 3])
-    assert demote_excluded(before, ["cat treats"], RECORDS.__getitem__, NegationConfig()) is before
+    assert demote_excluded(before, [parse_exclusions("cat treats")], RECORDS.__getitem__, NegationConfig()) is before
     off = NegationConfig(enabled=False)
-    assert demote_excluded(before, ["cat treats without chicken"], RECORDS.__getitem__, off) is before
+    assert demote_excluded(before, [parse_exclusions("cat treats without chicken")], RECORDS.__getitem__, off) is before
 
 
 def test_first_not_excluded_reads_only_the_products_it_needs():
@@ -146,10 +148,13 @@ def test_first_not_excluded_reads_only_the_products_it_needs():
         return records[row]
 
     query = "cat treats without chicken"
-    assert first_not_excluded(query, [0, 1, 2, 3], record_of, NegationConfig(), 1) == [1]
+    assert first_not_excluded(parse_exclusions(query), [0, 1, 2, 3], record_of, NegationConfig(), 1) == [1]
     assert read == [0, 1]
-    assert first_not_excluded(query, [0, 1, 2, 3], record_of, NegationConfig(), 5) == [1, 3]
+    assert first_not_excluded(parse_exclusions(query), [0, 1, 2, 3], record_of, NegationConfig(), 5) == [1, 3]
     read.clear()
-    assert first_not_excluded("cat treats", [0, 1, 2, 3], record_of, NegationConfig(), 2) == [0, 1]
-    assert first_not_excluded(query, [0, 1, 2, 3], record_of, NegationConfig(enabled=False), 2) == [0, 1]
+    assert first_not_excluded(parse_exclusions("cat treats"), [0, 1, 2, 3], record_of, NegationConfig(), 2) == [0, 1]
+    assert first_not_excluded(parse_exclusions(query), [0, 1, 2, 3], record_of, NegationConfig(enabled=False), 2) == [
+        0,
+        1,
+    ]
     assert read == []  # nothing to check: no product read

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shopmatch.errors import ConfigError
-from shopmatch.retrieval.base import SearchHits
+from shopmatch.hits import SearchHits
 from shopmatch.retrieval.fusion import FusionConfig, fuse
 
 

@@ -60,7 +60,7 @@ def test_single_field_equals_bm25s_lucene(title_only, reference, query):
 @pytest.mark.parametrize("query", QUERIES)
 def test_search_returns_reference_top_k(title_only, reference, query):
     theirs = reference.get_scores(title_only.analyze_query(query))
-    hits = title_only.search([query], k=32)
+    hits = title_only.search_texts([query], k=32)
     found = hits.query(0)
     expected_rows = np.flatnonzero(theirs > 0)
     assert sorted(r for r, _ in found) == sorted(expected_rows.tolist())
@@ -139,7 +139,7 @@ def test_hand_computed_bm25f(two_field):
 
 def test_hand_computed_search_and_term_scores(two_field):
     hand = _hand_bm25f()
-    hits = two_field.search(["red kettle", "mug"], k=3)
+    hits = two_field.search_texts(["red kettle", "mug"], k=3)
     red_kettle = np.add(hand["red"], hand["kettle"])
     assert hits.rows[0].tolist() == [2, 0, -1]
     np.testing.assert_allclose(hits.scores[0], [red_kettle[2], red_kettle[0], 0.0], rtol=1e-5)
@@ -165,19 +165,19 @@ def _kettles(title_weight, description_weight):
 
 
 def test_title_weight_beats_description():
-    hits = _kettles(3.0, 0.3).search(["kettle"], k=2)
+    hits = _kettles(3.0, 0.3).search_texts(["kettle"], k=2)
     assert hits.rows[0].tolist() == [0, 1]
     assert hits.scores[0][0] > hits.scores[0][1] > 0
 
 
 def test_description_weight_beats_title():
-    hits = _kettles(0.3, 3.0).search(["kettle"], k=2)
+    hits = _kettles(0.3, 3.0).search_texts(["kettle"], k=2)
     assert hits.rows[0].tolist() == [1, 0]
 
 
 def test_zero_weight_field_not_indexed():
     retriever = _kettles(1.0, 0.0)
-    assert retriever.search(["kettle"], k=2).rows[0].tolist() == [0, -1]
+    assert retriever.search_texts(["kettle"], k=2).rows[0].tolist() == [0, -1]
     assert "pot" in retriever.vocab and "for" not in retriever.vocab and "tea" in retriever.vocab
 
 
@@ -192,21 +192,21 @@ def test_title_first_on_fixture_catalog(pipeline):
 
 
 def test_weight_mask_filters_and_scales(pipeline):
-    lexical = pipeline.lexical
-    base = lexical.search(["usb c cable"], k=5)
+    lexical = pipeline.retrievers["lexical"]
+    base = lexical.search_texts(["usb c cable"], k=5)
     top = int(base.rows[0][0])
     mask = np.ones(lexical.num_docs, dtype=np.float32)
     mask[top] = 0.0
-    masked = lexical.search(["usb c cable"], k=5, weight_mask=mask)
+    masked = lexical.search_texts(["usb c cable"], k=5, weight_mask=mask)
     assert top not in masked.rows[0].tolist()
     # the others keep their scores and order
     np.testing.assert_allclose(masked.scores[0][:4], base.scores[0][1:5], rtol=1e-6)
     assert masked.rows[0][:4].tolist() == base.rows[0][1:5].tolist()
-    nothing = lexical.search(["usb c cable"], k=5, weight_mask=np.zeros(lexical.num_docs, dtype=np.float32))
+    nothing = lexical.search_texts(["usb c cable"], k=5, weight_mask=np.zeros(lexical.num_docs, dtype=np.float32))
     assert nothing.rows.tolist() == [[-1] * 5] and not nothing.scores.any()
     only = np.zeros(lexical.num_docs, dtype=np.float32)
     only[[3, 5]] = 2.0
-    doubled = lexical.search(["usb c cable"], k=5, weight_mask=only)
+    doubled = lexical.search_texts(["usb c cable"], k=5, weight_mask=only)
     assert set(doubled.rows[0][:2].tolist()) == {3, 5} and doubled.rows[0][2:].tolist() == [-1, -1, -1]
     single = dict(base.query(0))
     for row, score in doubled.query(0):
@@ -216,8 +216,8 @@ def test_weight_mask_filters_and_scales(pipeline):
 
 
 def test_search_shapes_and_padding(pipeline):
-    lexical = pipeline.lexical
-    hits = lexical.search(["", "the of and", "zzzunknownzzz", "galaxy buds", "galaxy buds"], k=50)
+    lexical = pipeline.retrievers["lexical"]
+    hits = lexical.search_texts(["", "the of and", "zzzunknownzzz", "galaxy buds", "galaxy buds"], k=50)
     assert hits.scores.shape == (5, 50) and hits.rows.shape == (5, 50)
     assert hits.scores.dtype == np.float32 and hits.rows.dtype == np.int64
     for i in range(3):
@@ -226,17 +226,17 @@ def test_search_shapes_and_padding(pipeline):
     assert found == hits.query(4)
     assert 0 < len(found) < 32
     assert (hits.rows[3][len(found) :] == -1).all() and (hits.scores[3][len(found) :] == 0).all()
-    assert lexical.search(["galaxy"], k=0).rows.shape == (1, 1)
+    assert lexical.search_texts(["galaxy"], k=0).rows.shape == (1, 1)
 
 
 def test_analyze_query_drops_unknown_terms(pipeline):
-    assert pipeline.lexical.analyze_query("galaxy zzzunknownzzz buds") == ["galaxi", "bud"]
+    assert pipeline.retrievers["lexical"].analyze_query("galaxy zzzunknownzzz buds") == ["galaxi", "bud"]
 
 
 def test_empty_catalog():
     retriever = LexicalRetriever.build([], LexicalConfig())
     assert retriever.num_docs == 0
-    assert retriever.search(["anything"], k=3).query(0) == []
+    assert retriever.search_texts(["anything"], k=3).query(0) == []
 
 
 # --------------------------------------------------------------------------- save / load
@@ -250,7 +250,7 @@ def test_save_load_round_trip(two_field, tmp_path):
         assert dict(loaded.vocab) == dict(two_field.vocab)
         assert loaded.num_docs == 3
         for query in ("red kettle", "mug", "blue"):
-            a, b = two_field.search([query], k=3), loaded.search([query], k=3)
+            a, b = two_field.search_texts([query], k=3), loaded.search_texts([query], k=3)
             assert a.rows.tolist() == b.rows.tolist()
             np.testing.assert_array_equal(a.scores, b.scores)
 
@@ -269,7 +269,7 @@ def test_load_bad_backend(two_field, tmp_path):
 def test_numba_backend_matches_numpy(pipeline, index_dir):
     fast = LexicalRetriever.load(index_dir / "lexical", backend="numba")
     for query in QUERIES:
-        a, b = pipeline.lexical.search([query], k=10), fast.search([query], k=10)
+        a, b = pipeline.retrievers["lexical"].search_texts([query], k=10), fast.search_texts([query], k=10)
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
 
 

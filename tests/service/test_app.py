@@ -203,7 +203,7 @@ def test_cors(client):
 
 
 def test_internal_errors_have_no_stack_trace(client, monkeypatch):
-    from shopmatch.live.index import LiveIndex
+    from shopmatch.backends.inprocess.live import LiveIndex
 
     def broken(self, request):
         raise RuntimeError("secret internals")

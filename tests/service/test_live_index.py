@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from shopmatch.backends.inprocess.live import LiveIndex, wal_path_for
 from shopmatch.errors import DataError
-from shopmatch.live.filters import Filters
-from shopmatch.live.index import LiveIndex, wal_path_for
-from shopmatch.live.search import QueryContext, SearchRequest, candidates, with_feedback
+from shopmatch.filters import Filters
 from shopmatch.pipeline import SearchPipeline
+from shopmatch.query import Query
+from shopmatch.query.feedback import FeedbackConfig
+from shopmatch.search import search
 
 
 def ids(page):
-    return [r["product_id"] for r in page.results]
+    return [r.product_id for r in page.results]
 
 
 @pytest.fixture
@@ -28,20 +32,20 @@ def test_upsert_is_searchable_and_gettable_at_once(live):
     result = live.upsert([{"id": "n1", "title": "Zyxwv hiking backpack 40L", "brand": "Trailmark", "price": 59.0}])
     assert (result.seq, result.upserted) == (1, ["n1"])
     assert live.get("n1")["title"] == "Zyxwv hiking backpack 40L"
-    page = live.search(SearchRequest("zyxwv backpack", k=5))
+    page = live.search(Query("zyxwv backpack", k=5))
     assert ids(page)[0] == "n1"
-    assert page.results[0]["retrievers"]["lexical"]["rank"] == 1
+    assert page.results[0].sources["lexical"]["rank"] == 1
 
 
 def test_replacing_a_base_product_hides_the_old_version(live):
-    before = live.search(SearchRequest("galaxy buds", k=5))
+    before = live.search(Query("galaxy buds", k=5))
     assert "p001" in ids(before)
     live.upsert([{"id": "p001", "title": "Garden hose reel, 30 m"}])
-    after = live.search(SearchRequest("galaxy buds", k=40)).results
-    (new,) = [r for r in after if r["product_id"] == "p001"]  # once, not the old row and the new one
-    assert new["product"]["title"] == "Garden hose reel, 30 m"
-    assert new["retrievers"]["lexical"]["rank"] is None  # the old title's words no longer match it
-    assert ids(live.search(SearchRequest("garden hose reel", k=3)))[0] == "p001"
+    after = live.search(Query("galaxy buds", k=40)).results
+    (new,) = [r for r in after if r.product_id == "p001"]  # once, not the old row and the new one
+    assert new.product["title"] == "Garden hose reel, 30 m"
+    assert new.sources["lexical"]["rank"] is None  # the old title's words no longer match it
+    assert ids(live.search(Query("garden hose reel", k=3)))[0] == "p001"
     assert live.stats()["deleted_in_base"] == 1 and live.stats()["delta_products"] == 1
 
 
@@ -50,7 +54,7 @@ def test_delete_base_and_delta_products(live):
     result = live.delete(["n1", "p001", "missing"])
     assert result.deleted == ["n1", "p001"] and result.not_found == ["missing"]
     assert live.get("n1") is None and live.get("p001") is None
-    assert "p001" not in ids(live.search(SearchRequest("galaxy buds", k=50)))
+    assert "p001" not in ids(live.search(Query("galaxy buds", k=50)))
     assert live.stats()["products"] == 34
     assert live.delete(["missing"]).seq == result.seq  # nothing deleted, nothing logged
 
@@ -59,14 +63,15 @@ def test_a_delta_product_scores_as_it_did_in_the_base(live):
     """A product deleted and upserted unchanged gets the same BM25F score in the delta as in the
     base: the delta is scored with the base's statistics."""
     query = "galaxy buds wireless earbuds"
-    before = {r["product_id"]: r["retrievers"]["lexical"]["score"] for r in live.search(SearchRequest(query)).results}
+    before = {r.product_id: r.sources["lexical"]["score"] for r in live.search(Query(query)).results}
     record = live.get("p001")
     live.delete(["p001"])
     live.upsert([record])
-    after = {r["product_id"]: r["retrievers"]["lexical"]["score"] for r in live.search(SearchRequest(query)).results}
+    after = {r.product_id: r.sources["lexical"]["score"] for r in live.search(Query(query)).results}
     assert after["p001"] == pytest.approx(before["p001"], rel=1e-5)
-    dense_before = live.state.base.dense.index.vectors_of(np.array([live.state.base.products.row_of("p001")]))
-    assert np.allclose(live.state.delta.vectors("dense")[0], dense_before[0], atol=1e-3)
+    base = live.state.base
+    dense_before = base.retrievers["dense"].vectors_of(np.array([base.products.row_of("p001")]))
+    assert np.allclose(live.state.delta.segments["dense"].vectors[0], dense_before[0], atol=1e-3)
 
 
 def test_invalid_records_reject_the_batch(live):
@@ -76,40 +81,40 @@ def test_invalid_records_reject_the_batch(live):
 
 
 def test_filters_and_disjunctive_facets(live):
-    everything = live.search(SearchRequest("cable", k=50))
+    everything = live.search(Query("cable", k=50, facets=True))
     brands = {f["value"]: f["count"] for f in everything.facets["brand"]}
     assert brands  # facets over the candidates
-    page = live.search(SearchRequest("cable", k=50, filters=Filters(brand=(next(iter(brands)).upper(),))))
+    page = live.search(Query("cable", k=50, filters=Filters(brand=(next(iter(brands)).upper(),)), facets=True))
     assert page.total == brands[next(iter(brands))]
-    assert {r["product"]["brand"] for r in page.results} == {next(iter(brands))}
+    assert {r.product["brand"] for r in page.results} == {next(iter(brands))}
     # the brand facet still counts the other brands (disjunctive), the price facet only this brand
     assert {f["value"]: f["count"] for f in page.facets["brand"]} == brands
-    cheap = live.search(SearchRequest("cable", k=50, filters=Filters(max_price=15.0, min_rating=4.0)))
-    assert cheap.results and all(r["product"]["price"] <= 15 and r["product"]["rating"] >= 4 for r in cheap.results)
+    cheap = live.search(Query("cable", k=50, filters=Filters(max_price=15.0, min_rating=4.0)))
+    assert cheap.results and all(r.product["price"] <= 15 and r.product["rating"] >= 4 for r in cheap.results)
 
 
 def test_category_prefix_filter_and_child_facets(live):
-    page = live.search(SearchRequest("earbuds case", k=50, filters=Filters(category=("electronics",))))
-    assert page.results and all(r["product"]["category"][0] == "Electronics" for r in page.results)
+    page = live.search(Query("earbuds case", k=50, filters=Filters(category=("electronics",)), facets=True))
+    assert page.results and all(r.product["category"][0] == "Electronics" for r in page.results)
     children = [f["path"] for f in page.facets["category"]]
     assert children and all(len(path) == 2 and path[0] == "Electronics" for path in children)
 
 
 def test_selective_filter_returns_products_beyond_the_unfiltered_candidates(live):
     live.upsert([{"id": f"n{i}", "title": f"cable organizer {i}", "brand": "Tidy"} for i in range(3)])
-    page = live.search(SearchRequest("usb cable", k=10, filters=Filters(brand=("Tidy",))))
+    page = live.search(Query("usb cable", k=10, filters=Filters(brand=("Tidy",))))
     assert sorted(ids(page)) == ["n0", "n1", "n2"]
 
 
 def test_paging_is_consistent(live):
-    first = ids(live.search(SearchRequest("cable", k=3)))
-    second = ids(live.search(SearchRequest("cable", k=3, offset=3)))
-    both = ids(live.search(SearchRequest("cable", k=6)))
+    first = ids(live.search(Query("cable", k=3)))
+    second = ids(live.search(Query("cable", k=3, offset=3)))
+    both = ids(live.search(Query("cable", k=6)))
     assert first + second == both
 
 
 def test_chinese_query_finds_chinese_products(live):
-    assert ids(live.search(SearchRequest("蓝牙耳机", k=3)))[0] == "x-zh-1"
+    assert ids(live.search(Query("蓝牙耳机", k=3)))[0] == "x-zh-1"
 
 
 def test_the_log_is_replayed_on_start(service_index):
@@ -142,10 +147,10 @@ def test_a_torn_last_log_line_is_ignored_and_a_damaged_one_is_an_error(service_i
 def test_compaction_writes_the_catalog_and_empties_the_log(live, service_index):
     live.upsert([{"id": "n1", "title": "Zyxwv hiking backpack"}])
     live.delete(["p002"])
-    before = ids(live.search(SearchRequest("galaxy buds backpack", k=10)))
+    before = ids(live.search(Query("galaxy buds backpack", k=10)))
     report = live.compact()
     assert report["compacted"] and report["seq"] == 2
-    assert ids(live.search(SearchRequest("galaxy buds backpack", k=10))) == before
+    assert ids(live.search(Query("galaxy buds backpack", k=10))) == before
     assert live.stats()["delta_products"] == 0 and live.stats()["base_products"] == 35 - 1 + 1
     assert wal_path_for(service_index).read_bytes() == b""
     on_disk = SearchPipeline.load(service_index)
@@ -155,13 +160,13 @@ def test_compaction_writes_the_catalog_and_empties_the_log(live, service_index):
 
 def test_writes_during_compaction_are_kept(live, monkeypatch):
     live.upsert([{"id": "n1", "title": "Zyxwv lamp"}])
-    original = LiveIndex._merged_pipeline
+    original = LiveIndex._merged
 
     def merge_while_a_write_arrives(state):
         live.upsert([{"id": "n2", "title": "Zyxwv chair"}])
         return original(state)
 
-    monkeypatch.setattr(LiveIndex, "_merged_pipeline", staticmethod(merge_while_a_write_arrives))
+    monkeypatch.setattr(LiveIndex, "_merged", staticmethod(merge_while_a_write_arrives))
     live.compact()
     assert live.get("n1") and live.get("n2")
     assert live.stats()["delta_products"] == 1  # n2 arrived after the snapshot: still in the delta
@@ -181,24 +186,24 @@ def test_background_compaction_after_threshold(service_index):
 
 
 def test_explanations(live):
-    page = live.search(SearchRequest("galaxy buds", k=2, explain=True))
-    explanation = page.results[0]["explanation"]
+    page = live.search(Query("galaxy buds", k=2, explain=True))
+    explanation = page.results[0].explanation
     assert explanation["retrievers"].keys() == {"lexical", "dense"}
     title = explanation["fields"]["title"]
     assert (
         "galaxi" in title["matched"] or "galaxy" in "".join(s["text"] for s in title["highlight"] if s["match"]).lower()
     )
-    assert "".join(s["text"] for s in title["highlight"]) == page.results[0]["product"]["title"]
+    assert "".join(s["text"] for s in title["highlight"]) == page.results[0].product["title"]
     attribution = explanation["attribution"]
     assert attribution["model"] == "bi-encoder"
     assert [t["token"] for t in attribution["query"]] == ["galaxy", "buds"]
-    single = live.explain("galaxy buds", page.results[0]["product_id"])
+    single = live.explain("galaxy buds", page.results[0].product_id)
     assert single["rank"] == 1 and single["terms"]
     feedback = single["feedback"]  # the products the bi-encoder's query vector moved towards
     assert feedback["weight"] == live.state.base.config.feedback.weight
-    state = live.state
-    first = candidates(state, QueryContext.of(state, "galaxy buds"), state.alive, 100)  # before the feedback
-    assert feedback["products"] == [state.id_of(r) for r in first.rows[0, : state.base.config.feedback.docs]]
+    docs = live.state.base.config.feedback.docs
+    without_feedback = SearchPipeline.of(live.state.base).with_config(feedback=FeedbackConfig(enabled=False))
+    assert feedback["products"] == [r.product_id for r in without_feedback.search("galaxy buds", k=docs)[0]]
     assert live.explain("galaxy buds", "missing") is None
 
 
@@ -212,7 +217,7 @@ def test_concurrent_searches_and_writes(live):
     def one(i: int) -> int:
         if i % 10 == 0:
             live.upsert([{"id": f"c{i}", "title": f"concurrent widget {i}"}])
-        return len(live.search(SearchRequest(queries[i], k=5, explain=i % 7 == 0)).results)
+        return len(live.search(Query(queries[i], k=5, explain=i % 7 == 0)).results)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         counts = list(pool.map(one, range(len(queries))))
@@ -231,14 +236,14 @@ def test_word_vector_retriever_takes_live_updates(catalog, tmp_path):
     record = live.get("p006")
     live.delete(["p006"])
     live.upsert([Product.from_dict(record).to_dict()])
-    (slot_vector,) = live.state.delta.vectors("word_vectors")
+    (slot_vector,) = live.state.delta.segments["word_vectors"].vectors
     base = live.state.base.retrievers["word_vectors"]
     stored = base.index.vectors_of(np.array([live.state.base.products.row_of("p006")]))[0]
     assert np.allclose(slot_vector, stored, atol=1e-5)
-    page = live.search(SearchRequest("usb cable", k=5))
-    assert "p006" in ids(page) and page.results[0]["retrievers"].keys() == {"lexical", "word_vectors"}
+    page = live.search(Query("usb cable", k=5))
+    assert "p006" in ids(page) and page.results[0].sources.keys() == {"lexical", "word_vectors"}
     live.compact()
-    assert "p006" in ids(live.search(SearchRequest("usb cable", k=5)))
+    assert "p006" in ids(live.search(Query("usb cable", k=5)))
     live.close()
 
 
@@ -250,9 +255,9 @@ def test_live_search_puts_what_the_query_excludes_last(live):
             {"id": "t3", "title": "Qwzx chicken cat treats, chicken"},
         ]
     )
-    page = live.search(SearchRequest("qwzx cat treats without chicken", k=100))  # every candidate
+    page = live.search(Query("qwzx cat treats without chicken", k=100))  # every candidate
     found = ids(page)
-    demoted = [r["retrievers"]["excluded"]["rank"] is not None for r in page.results]
+    demoted = [r.sources["excluded"]["rank"] is not None for r in page.results]
     assert {"t1", "t2", "t3"} <= set(found)
     assert demoted[found.index("t1")] and demoted[found.index("t3")] and not demoted[found.index("t2")]
     assert demoted == sorted(demoted)  # every demoted product after every other one
@@ -271,19 +276,26 @@ def test_live_search_matches_the_pipeline_and_reads_delta_vectors(service_index)
     live = LiveIndex(service_index, compact_after=0)
     try:
         for query in FEEDBACK_QUERIES:
-            page = live.search(SearchRequest(query, k=10))
-            assert [r["product_id"] for r in page.results] == [r.product_id for r in pipeline.search(query, k=10)[0]]
+            page = live.search(Query(query, k=10))
+            assert [r.product_id for r in page.results] == [r.product_id for r in pipeline.search(query, k=10)[0]]
         live.upsert([{"id": "n1", "title": "Zyxwv hiking backpack 40L"}, {"id": "n2", "title": "Zyxwv tent"}])
         state = live.state
-        context = QueryContext.of(state, "zyxwv backpack")
-        pool = candidates(state, context, state.alive, 100)
-        moved = with_feedback(state, context, pool)
-        top = pool.rows[0, : pipeline.config.feedback.docs]
+        query = "zyxwv backpack"
+        page = live.search(Query(query, k=10))
+        docs = pipeline.config.feedback.docs
+        plain = state.with_config(dataclasses.replace(state.config, feedback=FeedbackConfig(enabled=False)))
+        off = search(plain, [Query(query, k=docs)])
+        assert page.feedback == [r.product_id for r in off[0].results]
+        top = np.array([state.row_of(pid) for pid in page.feedback])
         n = state.base_size
-        base, delta = pipeline.dense.index.vectors_of, state.delta.vectors("dense")
+        base, delta = pipeline.retrievers["dense"].vectors_of, state.delta.segments["dense"].vectors
         found = np.stack([delta[r - n] if r >= n else base(np.array([r]))[0] for r in top])
         assert (top >= n).any()  # the new products are among the feedback
-        expected = _unit(context.vectors["dense"] + pipeline.config.feedback.weight * found.mean(axis=0))
-        assert np.allclose(moved.vectors["dense"], expected, atol=1e-5)
+        (vector,) = pipeline.retrievers["dense"].prepare([query])
+        expected = _unit(vector + pipeline.config.feedback.weight * found.mean(axis=0))
+        ranked = state.search("dense", [expected], 100, None)
+        rank_of = {int(row): i + 1 for i, row in enumerate(ranked.found(0))}
+        for result, row in zip(page.results, page.rows, strict=True):
+            assert result.sources["dense"]["rank"] == rank_of.get(row)
     finally:
         live.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from shopmatch.backends.inprocess.live import LiveIndex
 from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
-from shopmatch.live.index import LiveIndex
-from shopmatch.live.search import SearchRequest
 from shopmatch.pipeline import SearchPipeline
+from shopmatch.query import Query
 from shopmatch.rerank import RerankConfig
 from shopmatch.train.cross_encoder import CrossEncoderTrainConfig, train_cross_encoder
 from shopmatch.train.data import LabeledPair
@@ -30,15 +30,15 @@ def reranked_index(tiny_model, tiny_hybrid_config, catalog, tmp_path_factory):
 def test_reranking_explanations_and_compaction(reranked_index):
     live = LiveIndex(reranked_index, compact_after=0)
     live.upsert([{"id": "n1", "title": "usb c cable braided 2 m"}])
-    page = live.search(SearchRequest("usb c cable", k=5, explain=True))
+    page = live.search(Query("usb c cable", k=5, explain=True))
     assert page.reranked
-    assert all(r["retrievers"]["rerank"]["rank"] == r["rank"] for r in page.results)  # top 5 all re-ranked
-    assert "n1" in [r["product_id"] for r in page.results]
-    attribution = page.results[0]["explanation"]["attribution"]
+    assert all(r.sources["rerank"]["rank"] == r.rank for r in page.results)  # top 5 all re-ranked
+    assert "n1" in [r.product_id for r in page.results]
+    attribution = page.results[0].explanation["attribution"]
     assert attribution["model"] == "re-ranker"
     assert [t["token"] for t in attribution["query"]] == ["usb", "c", "cable"]
-    plain = live.search(SearchRequest("usb c cable", k=5, rerank=False))
-    assert not plain.reranked and "rerank" not in plain.results[0]["retrievers"]
+    plain = live.search(Query("usb c cable", k=5, rerank=False))
+    assert not plain.reranked and "rerank" not in plain.results[0].sources
     live.compact()
-    assert live.state.base.reranker is not None and live.search(SearchRequest("usb c cable", k=3)).reranked
+    assert live.state.base.reranker is not None and live.search(Query("usb c cable", k=3)).reranked
     live.close()

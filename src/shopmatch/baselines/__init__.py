@@ -1,6 +1,6 @@
 """Classic matchers from the literature, in the same interfaces as the main models.
 
-- :class:`WordVectorRetriever`: averaged word2vec + cosine (unsupervised).
+- averaged word2vec + cosine (unsupervised) is a retriever: :mod:`shopmatch.retrieval.word_vectors`.
 - :class:`LinearMatcher`: ``σ(W·q + V·c + b)`` over averaged word vectors, optionally with
   interaction features; trained with BCE.
 - :class:`TwoTowerLSTM`: two BiLSTM towers and a dot product, trained from scratch with BCE.
@@ -10,7 +10,6 @@
 from shopmatch.baselines.linear import LinearMatcher, LinearMatcherConfig
 from shopmatch.baselines.trained import TrainedMatcher, TrainingConfig, load_baseline
 from shopmatch.baselines.two_tower_lstm import TwoTowerLSTM, TwoTowerLSTMConfig
-from shopmatch.baselines.word_vectors import WordVectorConfig, WordVectorRetriever
 
 __all__ = [
     "LinearMatcher",
@@ -19,7 +18,5 @@ __all__ = [
     "TrainingConfig",
     "TwoTowerLSTM",
     "TwoTowerLSTMConfig",
-    "WordVectorConfig",
-    "WordVectorRetriever",
     "load_baseline",
 ]

@@ -2,7 +2,7 @@
 
 ``q`` and ``c`` are the unit-length means of the word2vec vectors of the query's and the
 product text's words (word2vec trained with gensim on the training texts, queries and products,
-analyzed as in :mod:`~shopmatch.baselines.word_vectors`: stemmed English words, jieba words and
+analyzed as in :mod:`~shopmatch.retrieval.word_vectors`: stemmed English words, jieba words and
 single characters for Chinese). ``W``, ``V`` and ``b`` are learned by logistic regression with
 binary cross-entropy on soft targets (PyTorch, AdamW, seeded).
 
@@ -48,8 +48,8 @@ from shopmatch.baselines.trained import (
     threads,
     train_loop,
 )
-from shopmatch.baselines.word_vectors import WordVectorConfig, _analyzer, train_word2vec
 from shopmatch.errors import ConfigError
+from shopmatch.retrieval.word_vectors import WordVectorConfig, train_word2vec, word_analyzer
 from shopmatch.train.summary import TrainingSummary
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class LinearMatcher(TrainedMatcher):
         self.word_ids = {w: i for i, w in enumerate(words)}
         self.weights = weights  # W (dim,), V (dim,), b (1,), and U (dim,), u (1,) with interactions
         self.config = config
-        self.analyzer = _analyzer()
+        self.analyzer = word_analyzer()
 
     # -- features
 
@@ -167,7 +167,7 @@ class LinearMatcher(TrainedMatcher):
         dev_set = as_examples(dev, num_classes=train.num_classes if train.labels is not None else None) if dev else None
         with threads(config.threads):
             started = time.perf_counter()
-            analyzer = _analyzer()
+            analyzer = word_analyzer()
             sentences = [s for s in analyzer.many(list(dict.fromkeys(train.queries + train.texts))) if s]
             w2v_config = WordVectorConfig(
                 dim=config.dim,

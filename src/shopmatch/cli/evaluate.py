@@ -99,13 +99,14 @@ def _baseline_pipeline(pipeline, index_dir: Path, baseline: Path | None, *, defa
         return str(baseline), SearchPipeline.load(baseline)
     if not default or len(pipeline.retrievers) < 2:
         return None, None
-    if pipeline.lexical is None:
+    lexical = pipeline.retrievers.get("lexical")
+    if lexical is None:
         logging.getLogger("shopmatch").warning(
             "%s has no lexical retriever to compare with; the report has no baseline", index_dir
         )
         return None, None
     lexical_only = SearchPipeline(
-        replace(pipeline.config, retrievers=("lexical",)), pipeline.products, {"lexical": pipeline.lexical}
+        replace(pipeline.config, retrievers=("lexical",)), pipeline.products, {"lexical": lexical}
     )
     return f"{index_dir} (lexical only)", lexical_only
 

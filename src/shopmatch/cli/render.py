@@ -7,13 +7,9 @@ from rich.table import Table
 
 def describe_pipeline(config) -> str:
     """A short description of the stages, e.g. ``lexical + dense (int8 ONNX), rrf``."""
-    parts = []
-    for name in config.retrievers:
-        if name == "dense":
-            parts.append(f"dense {config.dense.encoder.model} ({config.dense.encoder.backend})")
-        else:
-            parts.append(name)
-    text = " + ".join(parts)
+    from shopmatch.retrieval.registry import retriever_class
+
+    text = " + ".join(retriever_class(name).describe(config) for name in config.retrievers)
     if len(config.retrievers) > 1:
         text += f", {config.fusion.method} fusion"
     if config.rerank.enabled:

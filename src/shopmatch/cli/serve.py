@@ -42,11 +42,11 @@ def serve_index(
 ) -> None:
     import uvicorn
 
+    from shopmatch.backends.inprocess.static import read_index_manifest
     from shopmatch.service import ServiceSettings, create_app
-    from shopmatch.store import read_manifest
 
     try:
-        read_manifest(index_dir, kind="shopmatch-index", supported_version=10**6)
+        read_index_manifest(index_dir)  # a clear error now rather than from the server's start-up
     except ShopmatchError as error:
         raise fail(error) from None
     options = {"index_dir": index_dir, "cors_origins": cors or [], "compact_after": compact_after}

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from shopmatch.errors import ConfigError
-from shopmatch.retrieval.base import SearchHits
+from shopmatch.hits import SearchHits
 from shopmatch.settings import ConfigSection, require_int
 
 KINDS = ("auto", "exact", "hnsw")

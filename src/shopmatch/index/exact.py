@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shopmatch.hits import SearchHits
 from shopmatch.index.base import IdTable, check_ids, check_vectors
-from shopmatch.retrieval.base import SearchHits
 
 SMALL_BATCH = 16  # queries scored with single-threaded BLAS (see _blas_threads)
 SCORE_BLOCK = 1 << 24  # query × vector scores computed at once (64 MiB of float32)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from shopmatch.hits import SearchHits
 from shopmatch.index.base import IdTable, check_ids, check_vectors
 from shopmatch.progress import track
-from shopmatch.retrieval.base import SearchHits
 
 ADD_CHUNK = 20_000
 FILE = "hnsw.faiss"

@@ -9,7 +9,8 @@ the demotion), for explanations. Which product fields are read is ``[negation] f
 Example:
     >>> config = NegationConfig()
     >>> records = {0: {"id": "a", "title": "Chicken cat treats"}, 1: {"id": "b", "title": "Salmon cat treats"}}
-    >>> excluded_rows("cat treats without chicken", [0, 1], records.__getitem__, config).tolist()
+    >>> exclusions = parse_exclusions("cat treats without chicken")
+    >>> excluded_rows(exclusions, [0, 1], records.__getitem__, config).tolist()
     [True, False]
 """
 
@@ -23,8 +24,8 @@ import numpy as np
 
 from shopmatch.catalog import Product
 from shopmatch.errors import ConfigError
-from shopmatch.query.negation import mentions, parse_exclusions
-from shopmatch.retrieval.fusion import FusedHits, SourceHits
+from shopmatch.hits import FusedHits, SourceHits
+from shopmatch.query.negation import Exclusion, mentions
 from shopmatch.settings import ConfigSection
 from shopmatch.text.fields import field_text
 
@@ -52,12 +53,14 @@ class NegationConfig(ConfigSection):
 
 
 def excluded_rows(
-    query: str, rows: Sequence[int], record_of: Callable[[int], Mapping[str, Any]], config: NegationConfig
+    exclusions: Sequence[Exclusion],
+    rows: Sequence[int],
+    record_of: Callable[[int], Mapping[str, Any]],
+    config: NegationConfig,
 ) -> np.ndarray:
-    """For each catalog row, whether its product mentions something ``query`` excludes."""
-    exclusions = parse_exclusions(query) if config.enabled else []
+    """For each catalog row, whether its product mentions one of a query's ``exclusions``."""
     out = np.zeros(len(rows), dtype=bool)
-    if not exclusions:
+    if not exclusions or not config.enabled:
         return out
     for i, row in enumerate(rows):
         product = Product.from_dict(record_of(int(row)))
@@ -67,36 +70,41 @@ def excluded_rows(
 
 
 def first_not_excluded(
-    query: str, rows: Sequence[int], record_of: Callable[[int], Mapping[str, Any]], config: NegationConfig, n: int
+    exclusions: Sequence[Exclusion],
+    rows: Sequence[int],
+    record_of: Callable[[int], Mapping[str, Any]],
+    config: NegationConfig,
+    n: int,
 ) -> list[int]:
-    """The first ``n`` of ``rows`` (in their order) whose product does not mention what ``query``
-    excludes; reads only as many products as it needs."""
-    if not config.enabled or not parse_exclusions(query):
+    """The first ``n`` of ``rows`` (in their order) whose product does not mention one of
+    ``exclusions``; reads only as many products as it needs."""
+    if not exclusions or not config.enabled:
         return [int(row) for row in rows[:n]]
     out: list[int] = []
     for row in rows:
         if len(out) == n:
             break
-        if not excluded_rows(query, [row], record_of, config)[0]:
+        if not excluded_rows(exclusions, [row], record_of, config)[0]:
             out.append(int(row))
     return out
 
 
 def demote_excluded(
     hits: FusedHits,
-    queries: Sequence[str],
+    exclusions: Sequence[Sequence[Exclusion]],
     record_of: Callable[[int], Mapping[str, Any]],
     config: NegationConfig,
 ) -> FusedHits:
-    """``hits`` with each query's excluded products moved after the others (see the module docstring)."""
-    if not config.enabled or not any(parse_exclusions(q) for q in queries):
+    """``hits`` with each query's excluded products moved after the others (see the module
+    docstring); ``exclusions`` are each query's."""
+    if not config.enabled or not any(exclusions):
         return hits
     rows, scores = hits.rows.copy(), hits.scores.copy()
     sources = {name: SourceHits(s.ranks.copy(), s.scores.copy()) for name, s in hits.sources.items()}
     excluded = SourceHits(np.zeros(rows.shape, dtype=np.int32), np.full(rows.shape, np.nan, dtype=np.float32))
-    for q, query in enumerate(queries):
+    for q, query_exclusions in enumerate(exclusions):
         found = int((hits.rows[q] >= 0).sum())
-        bad = excluded_rows(query, hits.rows[q, :found], record_of, config)
+        bad = excluded_rows(query_exclusions, hits.rows[q, :found], record_of, config)
         if not bad.any():
             continue
         order = np.concatenate([np.flatnonzero(~bad), np.flatnonzero(bad)])

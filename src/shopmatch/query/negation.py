@@ -72,15 +72,9 @@ def parse_exclusions(query: str) -> list[Exclusion]:
     >>> parse_exclusions("dewalt tool cases without tools")
     []
     """
-    return list(_parsed(query))
-
-
-@lru_cache(maxsize=4096)
-def _parsed(query: str) -> tuple[Exclusion, ...]:
-    """:func:`parse_exclusions`, once per query string: the pipeline and the stage both ask."""
     lowered = query.lower()
     if "without" not in lowered and "w/o" not in lowered:
-        return ()  # most queries: no cue, nothing to analyze
+        return []  # most queries: no cue, nothing to analyze
     words = _QUERY_WORD.findall(lowered)
     exclusions: list[Exclusion] = []
     kept: list[str] = []
@@ -98,14 +92,14 @@ def _parsed(query: str) -> tuple[Exclusion, ...]:
         i = end
     wanted = set(_terms(" ".join(kept)))
     if not wanted:
-        return ()
+        return []
     # every product found holds the wanted terms, so they cannot tell what is excluded
     out = []
     for exclusion in exclusions:
         terms = tuple(t for t in exclusion.terms if t not in wanted)
         if terms:
             out.append(Exclusion(exclusion.phrase, terms))
-    return tuple(out)
+    return out
 
 
 @lru_cache(maxsize=65_536)

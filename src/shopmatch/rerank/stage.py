@@ -1,10 +1,7 @@
 """The re-ranking stage: the top ``rerank.top_n`` fused candidates re-ordered by the cross-encoder.
 
-Shared by the pipeline and the live index (which reads products from two segments), so both
-re-rank, blend and report ranks the same way.
-
 Example:
-    >>> hits = rerank_hits(reranker, ["usb cable"], fused, 10, pipeline.products.record)  # doctest: +SKIP
+    >>> hits = rerank_hits(reranker, ["usb cable"], fused, 10, snapshot.record)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -14,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from shopmatch.hits import FusedHits, SourceHits
 from shopmatch.rerank.blend import blended_scores
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
-from shopmatch.retrieval.fusion import FusedHits, SourceHits
 
 
 def rerank_hits(
@@ -25,8 +22,10 @@ def rerank_hits(
     fused: FusedHits,
     k: int,
     record_of: Callable[[int], dict[str, Any]],
+    *,
+    top_n: int | None = None,
 ) -> FusedHits:
-    """Each query's top ``reranker.config.top_n`` rows re-ordered by the cross-encoder (blended
+    """Each query's top ``top_n`` (default ``reranker.config.top_n``) rows re-ordered by the cross-encoder (blended
     with the fused order by ``fusion_weight``); rows beyond them keep their fused order; ``k`` kept.
 
     The returned sources add ``fusion`` (the place before re-ranking) and ``rerank`` (the place
@@ -41,7 +40,7 @@ def rerank_hits(
     raw = {name: np.full((n_queries, k), np.nan, dtype=np.float32) for name in names}
     for q, query in enumerate(queries):
         found = int((fused.rows[q] >= 0).sum())
-        n = min(found, config.top_n)
+        n = min(found, config.top_n if top_n is None else top_n)
         texts = [reranker.text_of(record_of(int(row))) for row in fused.rows[q, :n]]
         probabilities = reranker.score(query, texts)
         final = blended_scores(probabilities, config.fusion_weight)

@@ -1,6 +1,3 @@
-"""Retrievers: lexical (field-aware BM25) now; dense and fusion come next."""
-
-from shopmatch.retrieval.base import Retriever, SearchHits
-from shopmatch.retrieval.lexical import LexicalConfig, LexicalRetriever
-
-__all__ = ["LexicalConfig", "LexicalRetriever", "Retriever", "SearchHits"]
+"""First-stage retrieval: one :class:`~shopmatch.retrieval.base.Retriever` protocol, a registry of
+retrievers by name (field-aware BM25 ``lexical``, the bi-encoder ``dense``, averaged word vectors
+``word_vectors``), and fusion of their ranked lists."""

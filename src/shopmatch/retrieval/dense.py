@@ -8,7 +8,7 @@ Example:
     >>> from shopmatch.catalog import Product
     >>> products = [Product("1", "Leather sofa"), Product("2", "Garden hose")]
     >>> dense = DenseRetriever.build(products, DenseConfig())        # doctest: +SKIP
-    >>> dense.search(["couch"], k=1).rows.tolist()                    # doctest: +SKIP
+    >>> dense.search_texts(["couch"], k=1).rows.tolist()              # doctest: +SKIP
     [[0]]
 """
 
@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,7 +30,10 @@ from shopmatch.encoders.sentence_encoder import SentenceEncoder
 from shopmatch.errors import ConfigError
 from shopmatch.index.base import VectorIndex, VectorIndexConfig
 from shopmatch.index.factory import build_vector_index, load_vector_index, save_vector_index
-from shopmatch.retrieval.base import SearchHits
+from shopmatch.retrieval.vectors import VectorRetriever
+
+if TYPE_CHECKING:
+    from shopmatch.config import PipelineConfig
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +77,11 @@ class DenseConfig:
         )
 
 
-class DenseRetriever:
+class DenseRetriever(VectorRetriever):
     """Bi-encoder + vector index over a catalog; ids in the index are catalog rows."""
+
+    name = "dense"
+    feedback = True
 
     def __init__(self, config: DenseConfig, encoder: SentenceEncoder, index: VectorIndex) -> None:
         self.config = config
@@ -83,8 +89,21 @@ class DenseRetriever:
         self.index = index
 
     @classmethod
-    def build(cls, products: Sequence[Product], config: DenseConfig, *, encoder: SentenceEncoder | None = None):
-        """Encode every product and index the vectors (rows 0..n-1)."""
+    def describe(cls, config: PipelineConfig) -> str:
+        return f"dense {config.dense.encoder.model} ({config.dense.encoder.backend})"
+
+    @classmethod
+    def build(
+        cls,
+        products: Sequence[Product],
+        config: PipelineConfig | DenseConfig,
+        *,
+        backend: str = "numpy",
+        encoder: SentenceEncoder | None = None,
+    ) -> DenseRetriever:
+        """Encode every product and index the vectors (rows 0..n-1); ``config`` is a pipeline
+        config or its ``[dense]`` section alone."""
+        config = _section(config)
         encoder = encoder or SentenceEncoder.from_config(config.encoder)
         started = time.perf_counter()
         vectors = encoder.encode_documents(cls.product_texts(products, config.text))
@@ -104,31 +123,39 @@ class DenseRetriever:
     def product_texts(products: Sequence[Product], template: ProductTextTemplate) -> list[str]:
         return [template.render(p) for p in products]
 
-    def search(self, queries: Sequence[str], k: int = 10) -> SearchHits:
-        """Top ``k`` catalog rows per query by cosine similarity.
+    @property
+    def index_config(self) -> VectorIndexConfig:
+        return self.config.index
 
-        Queries the model cannot read (more than ``max_unknown`` of their tokens unknown to its
-        vocabulary, e.g. Chinese for the bundled English model) get no results rather than noise.
+    def with_index(self, index: VectorIndex) -> DenseRetriever:
+        return DenseRetriever(self.config, self.encoder, index)
+
+    def query_vectors(self, queries: Sequence[str]) -> list[np.ndarray | None]:
+        """Each query's unit vector; ``None`` for a query the model cannot read (more than
+        ``max_unknown`` of its tokens unknown to its vocabulary, e.g. Chinese for the bundled
+        English model): it gets no results rather than noise.
+
+        Queries are encoded one at a time: int8 ONNX models quantize activations with one scale
+        per batch, so a query's vector would otherwise depend on the other queries of its batch.
         """
-        return self.search_vectors(*self.encode(queries), k=k)
-
-    def encode(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The queries' unit vectors, and which of them the model cannot read (see ``search``)."""
         queries = list(queries)
-        return self.encoder.encode_queries(queries), self.encoder.unknown_share(queries) > self.config.max_unknown
+        unreadable = self.encoder.unknown_share(queries) > self.config.max_unknown
+        out: list[np.ndarray | None] = []
+        for query, skip in zip(queries, unreadable, strict=True):
+            out.append(None if skip else self.encoder.encode_queries([query])[0].astype(np.float32))
+        return out
 
-    def search_vectors(self, vectors: np.ndarray, unreadable: np.ndarray, k: int = 10) -> SearchHits:
-        """Top ``k`` catalog rows per query vector; the unreadable queries get none."""
-        hits = self.index.search(vectors, k)
-        if unreadable.any():
-            hits.rows[unreadable] = -1
-            hits.scores[unreadable] = 0.0
-        return hits
+    scores_pairs = True
+    model_name = "bi-encoder"
 
-    def score_rows(self, query: str, rows: Sequence[int], vector: np.ndarray | None = None) -> np.ndarray:
-        """Cosine similarity of ``query`` (or its given ``vector``) to catalog rows (rerank mode)."""
-        vectors = self.index.vectors_of(np.asarray(rows, dtype=np.int64))
-        return vectors @ (self.encoder.encode_queries([query])[0] if vector is None else vector)
+    def pair_scores(self, pairs: Sequence[tuple[str, Mapping[str, Any]]]) -> np.ndarray:
+        """Cosine similarity of each (query, product record) pair (explanations)."""
+        queries = self.encoder.encode_queries([q or " " for q, _ in pairs])
+        texts = [self.config.text.render(Product.from_dict(record)) for _, record in pairs]
+        return (queries * self.encoder.encode_documents(texts)).sum(axis=1)
+
+    def document_vectors(self, products: Sequence[Product]) -> np.ndarray:
+        return self.encoder.encode_documents(self.product_texts(products, self.config.text)).astype(np.float32)
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -137,8 +164,11 @@ class DenseRetriever:
             self.encoder.save_onnx(directory / "encoder")
 
     @classmethod
-    def load(cls, directory: str | Path, config: DenseConfig, *, mmap: bool = True) -> DenseRetriever:
+    def load(
+        cls, directory: str | Path, config: PipelineConfig | DenseConfig, *, mmap: bool = True, backend: str = "numpy"
+    ) -> DenseRetriever:
         """Load a saved dense retriever; the encoder comes from ``encoder/`` (ONNX) or ``config``."""
+        config = _section(config)
         directory = Path(directory)
         if config.encoder.backend == "torch":
             encoder = SentenceEncoder.from_config(config.encoder)
@@ -150,3 +180,7 @@ class DenseRetriever:
         if index.dim != encoder.dim:
             raise ValueError(f"{directory}: vectors have {index.dim} dimensions, the encoder {encoder.dim}")
         return cls(config, encoder, index)
+
+
+def _section(config: PipelineConfig | DenseConfig) -> DenseConfig:
+    return config if isinstance(config, DenseConfig) else config.dense

@@ -11,7 +11,7 @@ Every fused result keeps the 1-based rank and the raw score it had in each retri
 
 Example:
     >>> import numpy as np
-    >>> from shopmatch.retrieval.base import SearchHits
+    >>> from shopmatch.hits import FusedHits, SearchHits, SourceHits
     >>> bm25 = SearchHits(np.array([[9.0, 5.0]]), np.array([[3, 1]]))
     >>> dense = SearchHits(np.array([[0.8, 0.7]]), np.array([[1, 2]]))
     >>> fused = fuse({"lexical": bm25, "dense": dense}, k=3, config=FusionConfig())
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from shopmatch.errors import ConfigError
-from shopmatch.retrieval.base import SearchHits
+from shopmatch.hits import FusedHits, SearchHits, SourceHits
 
 METHODS = ("rrf", "weighted")
 NORMALIZATIONS = ("minmax", "zscore", "none")
@@ -84,31 +84,6 @@ class FusionConfig:
         if unknown:
             raise ConfigError(f"unknown fusion setting(s) {sorted(unknown)}; known: {sorted(known)}")
         return cls(**{**data, "weights": dict(data.get("weights", {}))})
-
-
-@dataclass(frozen=True)
-class SourceHits:
-    """Where each fused result stood in one retriever: 1-based ``ranks`` (0 = not returned) and
-    raw ``scores`` (NaN = not returned), both ``(n_queries, k)`` aligned with the fused rows."""
-
-    ranks: np.ndarray
-    scores: np.ndarray
-
-
-@dataclass(frozen=True)
-class FusedHits(SearchHits):
-    """Fused top-k results plus, per retriever, the rank and score each result had there."""
-
-    sources: dict[str, SourceHits] = field(default_factory=dict)
-
-    def places(self, q: int, i: int) -> dict[str, dict[str, Any]]:
-        """Where result ``i`` of query ``q`` stood in each source: ``{name: {"rank", "score"}}``,
-        both None where that source did not return it."""
-        out = {}
-        for name, source in self.sources.items():
-            rank = int(source.ranks[q, i])
-            out[name] = {"rank": rank or None, "score": round(float(source.scores[q, i]), 6) if rank else None}
-        return out
 
 
 def _normalized(scores: list[float], normalization: str) -> tuple[list[float], float]:
@@ -168,19 +143,3 @@ def fuse(runs: Mapping[str, SearchHits], k: int, config: FusionConfig) -> FusedH
                     ranks[name][q, i], raw[name][q, i] = seen[name][row]
     sources = {name: SourceHits(ranks[name], raw[name]) for name in names}
     return FusedHits(scores, rows, sources)
-
-
-def truncated(hits: FusedHits, k: int) -> FusedHits:
-    """The first ``k`` results of each query (``hits`` itself when it holds no more)."""
-    if hits.rows.shape[1] <= k:
-        return hits
-    sources = {name: SourceHits(s.ranks[:, :k], s.scores[:, :k]) for name, s in hits.sources.items()}
-    return FusedHits(hits.scores[:, :k], hits.rows[:, :k], sources)
-
-
-def single_source(hits: SearchHits, name: str, k: int) -> FusedHits:
-    """One retriever's top ``k`` hits in the shape fusion returns (its own ranks and scores as the source)."""
-    rows, scores = hits.rows[:, :k], hits.scores[:, :k]
-    ranks = np.where(rows >= 0, np.arange(1, rows.shape[1] + 1, dtype=np.int32), 0)
-    raw = np.where(rows >= 0, scores, np.nan).astype(np.float32)
-    return FusedHits(scores, rows, {name: SourceHits(ranks, raw)})

@@ -18,7 +18,7 @@ Example:
     >>> from shopmatch.catalog import Product
     >>> products = [Product("1", "USB-C cable 6ft"), Product("2", "Cast iron skillet 12in")]
     >>> bm25 = LexicalRetriever.build(products, LexicalConfig())
-    >>> bm25.search(["12 inch skillet"], k=1).rows.tolist()
+    >>> bm25.search_texts(["12 inch skillet"], k=1).rows.tolist()
     [[1]]
 """
 
@@ -32,21 +32,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from shopmatch.catalog import Product
 from shopmatch.errors import ConfigError
+from shopmatch.hits import SearchHits
 from shopmatch.progress import track
-from shopmatch.retrieval.base import SearchHits
+from shopmatch.retrieval.base import Retriever, Segment
+from shopmatch.retrieval.lexical_segment import LexicalSegment, idf, lexical_term_weights
 from shopmatch.text.fields import FIELD_NAMES, field_text
+from shopmatch.text.highlight import highlight
 from shopmatch.text.tokenize import CHINESE_MODES, Analyzer
+
+if TYPE_CHECKING:
+    from shopmatch.config import PipelineConfig
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("numpy", "numba")
+EXPLAINED_FIELDS = ("title", "brand", "color", "category", "bullets", "attributes", "description")
+MAX_EXPLAINED_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -149,11 +157,14 @@ class LexicalConfig:
         return cls(**data)
 
 
-class LexicalRetriever:
+class LexicalRetriever(Retriever):
     """Field-aware BM25 search over a catalog; see the module docstring for the scoring.
 
-    Build with :meth:`build`, then :meth:`search`; :meth:`save`/:meth:`load` a directory.
+    Build with :meth:`build`, then :meth:`search_texts` (or :meth:`prepare` + :meth:`search`);
+    :meth:`save`/:meth:`load` a directory. A prepared query is its list of analyzed terms.
     """
+
+    name = "lexical"
 
     def __init__(
         self,
@@ -171,6 +182,9 @@ class LexicalRetriever:
         # None for indexes written before it was saved. Live updates score new products with it.
         self.average_lengths = dict(average_lengths) if average_lengths is not None else None
 
+    def __len__(self) -> int:
+        return self.num_docs
+
     @property
     def num_docs(self) -> int:
         return int(self.model.scores["num_docs"])
@@ -181,10 +195,15 @@ class LexicalRetriever:
 
     @classmethod
     def build(
-        cls, products: Sequence[Product], config: LexicalConfig | None = None, *, backend: str = "numpy"
+        cls,
+        products: Sequence[Product],
+        config: PipelineConfig | LexicalConfig | None = None,
+        *,
+        backend: str = "numpy",
     ) -> LexicalRetriever:
-        """Tokenize every field of every product and precompute the BM25F score matrix."""
-        config = config or LexicalConfig()
+        """Tokenize every field of every product and precompute the BM25F score matrix
+        (``config``: a pipeline config, or its ``[lexical]`` section alone)."""
+        config = _section(config)
         analyzer = config.analyzer()
         fields = {name: fw for name, fw in config.fields.items() if fw.weight > 0}
         vocab: dict[str, int] = {}
@@ -216,66 +235,121 @@ class LexicalRetriever:
         indptr = self.model.scores["indptr"]
         return int(indptr[col + 1] - indptr[col])
 
+    def idf(self, term: str) -> float:
+        """A term's idf with this index's statistics (live segments score with it too)."""
+        return idf(self.num_docs, self.document_frequency(term))
+
     def analyze_query(self, query: str) -> list[str]:
         """The terms of a query that the index knows (unknown terms cannot match)."""
         return [t for t in self.analyzer(query) if t in self.vocab]
 
-    def search(self, queries: Sequence[str], k: int = 10, *, weight_mask: np.ndarray | None = None) -> SearchHits:
-        """Top ``k`` rows for each query; products that match no query term are not returned.
+    # ---- queries ---------------------------------------------------------------------------------
+
+    def prepare(self, queries: Sequence[str]) -> list[list[str]]:
+        """Each query's analyzed terms (those the index does not know cannot match here, but a
+        live segment may hold them)."""
+        return [self.analyzer(q) for q in queries]
+
+    def search_texts(self, queries: Sequence[str], k: int = 10, *, weight_mask: np.ndarray | None = None) -> SearchHits:
+        """:meth:`search` for query texts."""
+        return self.search(self.prepare(queries), k, weight_mask)
+
+    def search(self, prepared: Sequence[Sequence[str]], k: int = 10, allowed: np.ndarray | None = None) -> SearchHits:
+        """Top ``k`` rows for each prepared query; products that match no query term are not returned.
 
         Args:
-            queries: Query texts.
+            prepared: each query's terms (:meth:`prepare`).
             k: Results per query.
-            weight_mask: Optional ``(num_docs,)`` array multiplied into the scores (0 filters
-                a product out).
+            allowed: Optional ``(num_docs,)`` mask (bool, or weights multiplied into the scores:
+                0 filters a product out).
 
         Returns:
-            :class:`SearchHits` of shape ``(len(queries), k)``.
+            :class:`SearchHits` of shape ``(len(prepared), k)``.
         """
-        n = len(queries)
+        _require_prepared(prepared)
+        n = len(prepared)
         k = max(int(k), 1)
-        scores = np.zeros((n, k), dtype=np.float32)
-        rows = np.full((n, k), -1, dtype=np.int64)
-        token_ids = [[self.vocab[t] for t in self.analyzer(q) if t in self.vocab] for q in queries]
+        out = SearchHits.empty(n, k)
+        token_ids = [[self.vocab[t] for t in terms if t in self.vocab] for terms in prepared]
         todo = [i for i, ids in enumerate(token_ids) if ids]
         if not todo or self.num_docs == 0:
-            return SearchHits(scores, rows)
+            return out
         depth = min(k, self.num_docs)
-        kwargs: dict[str, Any] = {"k": depth, "show_progress": False, "weight_mask": weight_mask}
+        mask = None if allowed is None else np.asarray(allowed, dtype=np.float32)
+        kwargs: dict[str, Any] = {"k": depth, "show_progress": False, "weight_mask": mask}
         if self.backend == "numba":
             kwargs["n_threads"] = 1
         else:
             kwargs["backend_selection"] = "numpy"
         found_rows, found_scores = self.model.retrieve([token_ids[i] for i in todo], **kwargs)
         found_rows = np.where(found_scores > 0, found_rows, -1)
-        scores[todo, :depth] = np.where(found_rows >= 0, found_scores, 0.0)
-        rows[todo, :depth] = found_rows
-        return SearchHits(scores, rows)
+        out.scores[todo, :depth] = np.where(found_rows >= 0, found_scores, 0.0)
+        out.rows[todo, :depth] = found_rows
+        return out
 
-    def score_rows(self, query: str, rows: Sequence[int]) -> np.ndarray:
-        """BM25F scores of ``query`` for the given rows (0 where no query term matches)."""
-        out = np.zeros(len(rows), dtype=np.float32)
+    def score_rows(self, prepared: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """BM25F scores of one prepared query for the given rows (NaN where no query term matches)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.full(len(rows), np.nan, dtype=np.float32)
         if not len(rows):
             return out
         mask = np.zeros(self.num_docs, dtype=np.float32)
-        mask[list(rows)] = 1.0
-        hits = self.search([query], k=len(set(rows)), weight_mask=mask)
+        mask[rows] = 1.0
+        hits = self.search([prepared], k=len(set(rows.tolist())), allowed=mask)
         score_of = dict(hits.query(0))
-        for i, row in enumerate(rows):
-            out[i] = score_of.get(int(row), 0.0)
+        for i, row in enumerate(rows.tolist()):
+            if row in score_of:
+                out[i] = score_of[row]
         return out
 
     def term_scores(self, query: str, row: int) -> dict[str, float]:
         """Each query term's contribution to one product's score (for explanations)."""
+        return self.explain(self.analyzer(query), row)["terms"]
+
+    def explain(self, prepared: Sequence[str], row: int) -> dict[str, Any]:
+        """``{"terms": {term: its share of the row's score}}``."""
         out: dict[str, float] = {}
         data, indices, indptr = (self.model.scores[key] for key in ("data", "indices", "indptr"))
-        for term in self.analyze_query(query):
-            col = self.vocab[term]
+        for term in prepared:
+            col = self.vocab.get(term)
+            if col is None:
+                continue
             start, end = int(indptr[col]), int(indptr[col + 1])
             hit = np.searchsorted(indices[start:end], row)
             if hit < end - start and indices[start + hit] == row:
                 out[term] = out.get(term, 0.0) + float(data[start + hit])
-        return out
+        return {"terms": out}
+
+    def matched_fields(self, prepared: Sequence[str], record: Mapping[str, Any]) -> dict[str, Any]:
+        """Per field of the product: the query terms it holds and its highlighted text."""
+        product = Product.from_dict(record)
+        wanted = set(prepared)
+        fields: dict[str, Any] = {}
+        for name in EXPLAINED_FIELDS:
+            text = field_text(product, name) if name != "category" else " > ".join(product.category)
+            if not text:
+                continue
+            text = text[:MAX_EXPLAINED_CHARS]
+            field_terms = set(self.analyzer(text))
+            found = [t for t in dict.fromkeys(prepared) if t in field_terms]
+            fields[name] = {"matched": found, "highlight": highlight(text, wanted, self.analyzer)}
+        return fields
+
+    # ---- live updates ----------------------------------------------------------------------------
+
+    def documents(self, products: Sequence[Product]) -> list[dict[str, float]]:
+        """Each product's BM25F weighted term frequencies, normalized with this index's average
+        field lengths, so its scores can be merged with this index's."""
+        return [lexical_term_weights(self, product) for product in products]
+
+    def segment(self, documents: Sequence[Mapping[str, float]]) -> LexicalSegment:
+        return LexicalSegment(documents, self.idf, self.config.k1)
+
+    def compacted(self, keep: np.ndarray, segment: Segment, products: Sequence[Product]) -> LexicalRetriever:
+        """The statistics change with the catalog: the index is built again from ``products``."""
+        return LexicalRetriever.build(products, self.config, backend="numpy")
+
+    # ---- persistence -----------------------------------------------------------------------------
 
     def save(self, directory: str | Path) -> None:
         """Write the score matrix (``.npy``, no pickle), vocabulary and config to ``directory``."""
@@ -286,8 +360,11 @@ class LexicalRetriever:
             (directory / "field_lengths.json").write_text(json.dumps(self.average_lengths, indent=2))
 
     @classmethod
-    def load(cls, directory: str | Path, *, mmap: bool = True, backend: str = "numpy") -> LexicalRetriever:
-        """Load a saved retriever; arrays are memory-mapped unless ``mmap=False``.
+    def load(
+        cls, directory: str | Path, config: PipelineConfig | None = None, *, mmap: bool = True, backend: str = "numpy"
+    ) -> LexicalRetriever:
+        """Load a saved retriever (its own ``lexical_config.json``); arrays are memory-mapped unless
+        ``mmap=False``.
 
         ``backend="numba"`` compiles bm25s' numba kernels here, with one warm-up query (several
         seconds, once per process), and then answers faster on large catalogs: use it for
@@ -298,14 +375,25 @@ class LexicalRetriever:
         if backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
         directory = Path(directory)
-        config = LexicalConfig.from_dict(json.loads((directory / "lexical_config.json").read_text()))
+        own = LexicalConfig.from_dict(json.loads((directory / "lexical_config.json").read_text()))
         model = bm25s.BM25.load(directory, mmap=mmap, backend=backend, show_progress=False)
         lengths_file = directory / "field_lengths.json"
         average_lengths = json.loads(lengths_file.read_text()) if lengths_file.is_file() else None
-        retriever = cls(config, model, backend=backend, average_lengths=average_lengths)
+        retriever = cls(own, model, backend=backend, average_lengths=average_lengths)
         if backend == "numba" and retriever.num_docs and len(retriever.vocab):
             retriever.model.retrieve([[0]], k=1, show_progress=False, n_threads=1)  # compile now, not on a request
         return retriever
+
+
+def _section(config: PipelineConfig | LexicalConfig | None) -> LexicalConfig:
+    if config is None:
+        return LexicalConfig()
+    return config if isinstance(config, LexicalConfig) else config.lexical
+
+
+def _require_prepared(prepared: Sequence[Any]) -> None:
+    if isinstance(prepared, str) or any(isinstance(p, str) for p in prepared):
+        raise TypeError("search() takes prepared queries (lists of terms); use search_texts() for query texts")
 
 
 def _bm25f_matrix(

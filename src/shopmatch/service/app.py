@@ -36,10 +36,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shopmatch.backends.inprocess.live import LiveIndex
 from shopmatch.errors import DataError, ShopmatchError
-from shopmatch.live.filters import CATEGORY_SEPARATOR
-from shopmatch.live.index import LiveIndex
-from shopmatch.live.search import SearchRequest
+from shopmatch.filters import CATEGORY_SEPARATOR
+from shopmatch.query.query import Query as SearchQuery
 from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
 from shopmatch.service.schemas import FilterBody, SearchBody, UpsertBody
 from shopmatch.service.settings import ServiceSettings
@@ -172,7 +172,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             message = f"offset is {body.offset}; at most {settings.max_offset}"
             raise ApiError(422, "offset_too_large", message, field="offset")
         filters = body.filters.to_filters()
-        page = index.search(SearchRequest(body.q, body.k, body.offset, filters, body.explain, body.rerank))
+        query = SearchQuery(body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True)
+        page = index.search(query)
         return {**page.to_dict(), "k": body.k, "offset": body.offset, "filters": filters.to_dict()}
 
     @app.get("/search", dependencies=reader, tags=["search"])

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopmatch.live.filters import MAX_CATEGORY_DEPTH, Filters
+from shopmatch.filters import MAX_CATEGORY_DEPTH, Filters
 
 Value = Annotated[str, Field(min_length=1, max_length=200)]
 Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shopmatch.baselines import WordVectorConfig, WordVectorRetriever
 from shopmatch.errors import ConfigError
+from shopmatch.retrieval.word_vectors import WordVectorConfig, WordVectorRetriever
 
 SMALL = WordVectorConfig(dim=16, min_count=1, epochs=30)
 
@@ -17,14 +17,14 @@ def retriever(catalog):
 
 
 def test_search_finds_products_by_their_words(retriever, catalog):
-    hits = retriever.search(["cast iron skillet", "蓝牙耳机"], k=5)
+    hits = retriever.search_texts(["cast iron skillet", "蓝牙耳机"], k=5)
     assert hits.rows.shape == (2, 5) and (hits.rows >= 0).all()
     assert catalog.products[hits.rows[0, 0]].id == "p008"
     assert hits.scores[0, 0] == pytest.approx(1.0, abs=0.25) and (np.diff(hits.scores[0]) <= 1e-6).all()
 
 
 def test_query_with_no_known_word_returns_nothing(retriever):
-    hits = retriever.search(["qqqzzz"], k=3)
+    hits = retriever.search_texts(["qqqzzz"], k=3)
     assert hits.rows.tolist() == [[-1, -1, -1]]
 
 
@@ -38,9 +38,11 @@ def test_save_load_round_trip(retriever, tmp_path):
     assert not any(p.is_file() and p.read_bytes()[:1] == b"\x80" for p in (tmp_path / "wv").rglob("*"))
     loaded = WordVectorRetriever.load(tmp_path / "wv")
     queries = ["usb c charger", "红色 杯子", "skillet"]
-    a, b = retriever.search(queries, k=4), loaded.search(queries, k=4)
+    a, b = retriever.search_texts(queries, k=4), loaded.search_texts(queries, k=4)
     assert a.rows.tolist() == b.rows.tolist()
-    assert loaded.score_rows("skillet", [int(a.rows[2, 0])]) == pytest.approx(a.scores[2, :1], abs=1e-5)
+    assert loaded.score_rows(loaded.prepare(["skillet"])[0], np.array([int(a.rows[2, 0])])) == pytest.approx(
+        a.scores[2, :1], abs=1e-5
+    )
 
 
 def test_config_checks():

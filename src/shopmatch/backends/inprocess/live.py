@@ -2,7 +2,7 @@
 
 Writes (:meth:`LiveIndex.upsert`, :meth:`LiveIndex.delete`) are validated, prepared (new
 products are tokenized and embedded), appended to the write-ahead log with ``fsync``, and only
-then applied by swapping in a new :class:`~shopmatch.live.state.LiveState`: a write is durable
+then applied by swapping in a new :class:`~shopmatch.backends.inprocess.snapshot.Snapshot`: a write is durable
 before it is acknowledged, and searchable as soon as the call returns.
 
 The log lives beside the index directory (``INDEX.wal``). Opening an index replays the batches
@@ -16,7 +16,7 @@ Example:
     >>> live = LiveIndex.open("demo-index")                                    # doctest: +SKIP
     >>> live.upsert([{"id": "N1", "title": "Insulated steel water bottle"}])   # doctest: +SKIP
     WriteResult(seq=1, upserted=['N1'], deleted=[], not_found=[])
-    >>> live.search(SearchRequest("water bottle")).results[0]["product_id"]    # doctest: +SKIP
+    >>> live.search(Query("water bottle")).results[0].product_id              # doctest: +SKIP
     'N1'
 """
 
@@ -32,20 +32,16 @@ from typing import Any
 
 import numpy as np
 
+from shopmatch.backends.inprocess.delta import DeltaEntry
+from shopmatch.backends.inprocess.products import MemoryProducts
+from shopmatch.backends.inprocess.snapshot import Snapshot
+from shopmatch.backends.inprocess.static import StaticIndex, read_index_manifest
+from shopmatch.backends.inprocess.wal import LogEntry, WriteAheadLog
 from shopmatch.catalog import Product
 from shopmatch.errors import DataError
-from shopmatch.index.factory import build_vector_index
-from shopmatch.live.delta import DeltaEntry, lexical_term_weights
-from shopmatch.live.explain import explain
-from shopmatch.live.search import SearchPage, SearchRequest, search
-from shopmatch.live.state import LiveState
-from shopmatch.live.vectors import VECTOR_RETRIEVERS, product_vectors
-from shopmatch.live.wal import LogEntry, WriteAheadLog
-from shopmatch.pipeline import INDEX_FORMAT_VERSION, INDEX_KIND, SearchPipeline
-from shopmatch.product_store import MemoryProducts
-from shopmatch.retrieval.dense import DenseRetriever
-from shopmatch.retrieval.lexical import LexicalRetriever
-from shopmatch.store import read_manifest
+from shopmatch.explain import explain_product
+from shopmatch.query.query import Query
+from shopmatch.search import SearchPage, search
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +102,7 @@ class LiveIndex:
         self.last_compaction_error: str | None = None
         base, seq = self._load_base()
         self.wal = WriteAheadLog(wal_path or wal_path_for(self.directory))
-        self._state = LiveState.of(base, seq=seq)
+        self._state = Snapshot.of(base, seq=seq)
         replayed = 0
         for entry in self.wal.read():
             if entry.seq > seq:
@@ -119,43 +115,24 @@ class LiveIndex:
     def open(cls, directory: str | Path, **options: Any) -> LiveIndex:
         return cls(directory, **options)
 
-    def _load_base(self) -> tuple[SearchPipeline, int]:
-        manifest = read_manifest(self.directory, kind=INDEX_KIND, supported_version=INDEX_FORMAT_VERSION)
-        return SearchPipeline.load(self.directory, backend=self.backend), int(manifest.get("live_seq", 0))
+    def _load_base(self) -> tuple[StaticIndex, int]:
+        manifest = read_index_manifest(self.directory)
+        return StaticIndex.load(self.directory, backend=self.backend), int(manifest.get("live_seq", 0))
 
     @property
-    def state(self) -> LiveState:
+    def state(self) -> Snapshot:
         """The current state; a search holds on to one so it reads a single consistent catalog."""
         return self._state
 
     # ---- reading -------------------------------------------------------------------------
 
-    def search(self, request: SearchRequest) -> SearchPage:
-        """Search the live catalog; with ``request.explain`` each result gets an ``explanation``."""
-        state = self._state
-        page = search(state, request)
-        if request.explain:
-            for result, row in zip(page.results, page.rows, strict=True):
-                result["explanation"] = explain(state, request.query, row, result["retrievers"])
-        return page
+    def search(self, query: Query) -> SearchPage:
+        """Search the live catalog (see :func:`shopmatch.search.search`)."""
+        return search(self._state, [query])[0]
 
     def explain(self, query: str, product_id: str) -> dict[str, Any] | None:
-        """The explanation of one product for ``query`` (its places if the search returns it)."""
-        state = self._state
-        row = state.row_of(product_id)
-        if row is None:
-            return None
-        page = search(state, SearchRequest(query, k=state.base.config.candidates, rerank=True))
-        retrievers: dict[str, Any] = {}
-        rank = None
-        for result, found in zip(page.results, page.rows, strict=True):
-            if found == row:
-                retrievers, rank = result["retrievers"], result["rank"]
-                break
-        out = {"product_id": product_id, "rank": rank, **explain(state, query, row, retrievers)}
-        if page.feedback:
-            out["feedback"] = {"products": page.feedback, "weight": state.base.config.feedback.weight}
-        return out
+        """The explanation of one product for ``query`` (None: no such product)."""
+        return explain_product(self._state, query, product_id)
 
     def get(self, product_id: str) -> dict[str, Any] | None:
         state = self._state
@@ -203,22 +180,17 @@ class LiveIndex:
             self._state = self._with_deletes(state, found, seq)
         return WriteResult(seq, deleted=found, not_found=missing)
 
-    def _entries(self, state: LiveState, products: Sequence[Product]) -> list[DeltaEntry]:
-        """Everything search needs of new products: term weights and vectors."""
-        lexical = state.base.lexical
-        vectors = {
-            name: product_vectors(retriever, state.base.config, products)  # type: ignore[arg-type]
-            for name, retriever in state.base.retrievers.items()
-            if name in VECTOR_RETRIEVERS
-        }
-        entries = []
-        for i, product in enumerate(products):
-            weights = lexical_term_weights(lexical, product, state.average_lengths) if lexical is not None else {}
-            entries.append(DeltaEntry(product, {name: v[i] for name, v in vectors.items()}, weights))
-        return entries
+    @staticmethod
+    def _entries(state: Snapshot, products: Sequence[Product]) -> list[DeltaEntry]:
+        """Everything search needs of new products, from each retriever (term weights, vectors)."""
+        documents = {name: retriever.documents(products) for name, retriever in state.retrievers.items()}
+        return [
+            DeltaEntry(product, {name: docs[i] for name, docs in documents.items()})
+            for i, product in enumerate(products)
+        ]
 
     @staticmethod
-    def _tombstoned(state: LiveState, product_ids: Iterable[str]) -> np.ndarray:
+    def _tombstoned(state: Snapshot, product_ids: Iterable[str]) -> np.ndarray:
         alive = state.base_alive
         rows = [r for r in (state.base.products.row_of(pid) for pid in product_ids) if r is not None]
         if rows and alive[rows].any():
@@ -226,13 +198,13 @@ class LiveIndex:
             alive[rows] = False
         return alive
 
-    def _with_upserts(self, state: LiveState, entries: list[DeltaEntry], seq: int) -> LiveState:
+    def _with_upserts(self, state: Snapshot, entries: list[DeltaEntry], seq: int) -> Snapshot:
         ids = [e.product.id for e in entries]
         return replace(
             state, base_alive=self._tombstoned(state, ids), delta=state.delta.with_changes(entries, []), seq=seq
         )
 
-    def _with_deletes(self, state: LiveState, product_ids: list[str], seq: int) -> LiveState:
+    def _with_deletes(self, state: Snapshot, product_ids: list[str], seq: int) -> Snapshot:
         return replace(
             state,
             base_alive=self._tombstoned(state, product_ids),
@@ -240,7 +212,7 @@ class LiveIndex:
             seq=seq,
         )
 
-    def _applied(self, state: LiveState, entry: LogEntry) -> LiveState:
+    def _applied(self, state: Snapshot, entry: LogEntry) -> Snapshot:
         """A logged batch applied to ``state`` (start-up replay)."""
         if entry.op == "upsert":
             products = parse_products(entry.body["products"], source=f"{self.wal.path} batch #{entry.seq}")
@@ -277,11 +249,10 @@ class LiveIndex:
                 if self._state is snapshot:
                     self.wal.truncate_through(snapshot.seq)
             return {"compacted": False, "seq": snapshot.seq}
-        pipeline = self._merged_pipeline(snapshot)
-        pipeline.save(self.directory, live_seq=snapshot.seq)
-        base = SearchPipeline.load(self.directory, backend=self.backend)
+        self._merged(snapshot).save(self.directory, live_seq=snapshot.seq)
+        base = StaticIndex.load(self.directory, backend=self.backend)
         with self._write_lock:
-            state = LiveState.of(base, seq=snapshot.seq)
+            state = Snapshot.of(base, seq=snapshot.seq)
             for entry in self.wal.read():  # writes that arrived while compacting
                 if entry.seq > snapshot.seq:
                     state = self._applied(state, entry)
@@ -300,26 +271,17 @@ class LiveIndex:
         return {"compacted": True, "seq": snapshot.seq, "products": len(base), "seconds": round(seconds, 2)}
 
     @staticmethod
-    def _merged_pipeline(state: LiveState) -> SearchPipeline:
-        """The state's catalog as one in-memory pipeline; stored vectors are reused, not re-encoded."""
+    def _merged(state: Snapshot) -> StaticIndex:
+        """The snapshot's catalog as one in-memory index; each retriever folds in its part of the delta."""
         base = state.base
-        alive_rows = np.flatnonzero(state.base_alive)
-        products = [Product.from_dict(base.products.record(int(r))) for r in alive_rows]
+        keep = np.flatnonzero(state.base_alive)
+        products = [Product.from_dict(base.products.record(int(r))) for r in keep]
         products += [state.delta.product(slot) for slot in range(len(state.delta))]
-        retrievers: dict[str, Any] = {}
-        for name, retriever in base.retrievers.items():
-            if name == "lexical":
-                retrievers[name] = LexicalRetriever.build(products, base.config.lexical, backend="numpy")
-                continue
-            vectors = retriever.index.vectors_of(alive_rows)
-            if len(state.delta):
-                vectors = np.concatenate([vectors, state.delta.vectors(name)])
-            index = build_vector_index(np.arange(len(products)), vectors.astype(np.float32), base.config.dense.index)
-            if isinstance(retriever, DenseRetriever):
-                retrievers[name] = DenseRetriever(retriever.config, retriever.encoder, index)
-            else:
-                retrievers[name] = type(retriever)(retriever.words, retriever.word_vectors, index)
-        return SearchPipeline(base.config, MemoryProducts(products), retrievers, base.reranker)
+        retrievers = {
+            name: retriever.compacted(keep, state.delta.segments[name], products)
+            for name, retriever in base.retrievers.items()
+        }
+        return StaticIndex(base.config, MemoryProducts(products), retrievers, base.reranker)
 
     def close(self) -> None:
         """Wait for a running compaction, then close the log."""

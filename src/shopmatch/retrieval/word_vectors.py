@@ -12,7 +12,7 @@ Example:
     >>> from shopmatch.catalog import Product
     >>> products = [Product(str(i), t) for i, t in enumerate(["red sofa", "leather sofa", "garden hose"] * 5)]
     >>> wv = WordVectorRetriever.build(products, WordVectorConfig(dim=8, min_count=1, epochs=5))
-    >>> wv.search(["sofa"], k=2).rows.shape
+    >>> wv.search_texts(["sofa"], k=2).rows.shape
     (1, 2)
 """
 
@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,9 +32,12 @@ from shopmatch.encoders.product_text import ProductTextTemplate
 from shopmatch.errors import ConfigError
 from shopmatch.index.base import VectorIndex, VectorIndexConfig
 from shopmatch.index.factory import build_vector_index, load_vector_index, save_vector_index
-from shopmatch.retrieval.base import SearchHits
+from shopmatch.retrieval.vectors import VectorRetriever
 from shopmatch.settings import ConfigSection, require_int
 from shopmatch.text.tokenize import Analyzer
+
+if TYPE_CHECKING:
+    from shopmatch.config import PipelineConfig
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +69,8 @@ class WordVectorConfig(ConfigSection):
             raise ConfigError(f"word_vectors.skip_gram must be true or false, got {self.skip_gram!r}")
 
 
-def _analyzer() -> Analyzer:
+def word_analyzer() -> Analyzer:
+    """The analyzer of word-vector text: stemmed English words, jieba words and characters for Chinese."""
     return Analyzer(stem=True, stopwords=True, chinese="jieba+char", identifiers=False)
 
 
@@ -87,36 +92,56 @@ def train_word2vec(sentences: Sequence[Sequence[str]], config: WordVectorConfig)
     return list(model.wv.index_to_key), np.asarray(model.wv.vectors, dtype=np.float32)
 
 
-class WordVectorRetriever:
+class WordVectorRetriever(VectorRetriever):
     """Mean word2vec vectors + cosine similarity, searched in a vector index."""
 
-    def __init__(self, words: list[str], word_vectors: np.ndarray, index: VectorIndex) -> None:
+    name = "word_vectors"
+
+    def __init__(
+        self,
+        words: list[str],
+        word_vectors: np.ndarray,
+        index: VectorIndex,
+        *,
+        text: ProductTextTemplate | None = None,
+        index_config: VectorIndexConfig | None = None,
+    ) -> None:
         self.words = words
         self.word_vectors = word_vectors
         self.word_ids = {w: i for i, w in enumerate(words)}
         self.index = index
-        self.analyzer = _analyzer()
+        self.text = text or ProductTextTemplate()
+        self._index_config = index_config or VectorIndexConfig()
+        self.analyzer = word_analyzer()
 
     @classmethod
     def build(
         cls,
         products: Sequence[Product],
-        config: WordVectorConfig,
+        config: PipelineConfig | WordVectorConfig | None = None,
         *,
+        backend: str = "numpy",
         text: ProductTextTemplate | None = None,
         index: VectorIndexConfig | None = None,
     ) -> WordVectorRetriever:
+        """Train word2vec on the products' texts and index their mean vectors; ``config`` is a
+        pipeline config (its ``[word_vectors]``, ``[dense.text]`` and ``[dense.index]``) or the
+        ``[word_vectors]`` section alone (with ``text`` and ``index``)."""
+        if config is None or isinstance(config, WordVectorConfig):
+            settings = config or WordVectorConfig()
+        else:
+            settings, text, index = config.word_vectors, config.dense.text, config.dense.index
         text = text or ProductTextTemplate()
-        analyzer = _analyzer()
-        sentences = analyzer.many([text.render(p) for p in products])
+        index = index or VectorIndexConfig()
+        sentences = word_analyzer().many([text.render(p) for p in products])
         started = time.perf_counter()
-        words, vectors = train_word2vec(sentences, config)
+        words, vectors = train_word2vec(sentences, settings)
         logger.info(
             "word2vec: %d words from %d products in %.1f s", len(words), len(products), time.perf_counter() - started
         )
-        retriever = cls(words, vectors, index=None)  # type: ignore[arg-type]
+        retriever = cls(words, vectors, index=None, text=text, index_config=index)  # type: ignore[arg-type]
         doc_vectors = retriever._mean_vectors(sentences)
-        retriever.index = build_vector_index(np.arange(len(products)), doc_vectors, index or VectorIndexConfig())
+        retriever.index = build_vector_index(np.arange(len(products)), doc_vectors, index)
         return retriever
 
     def _mean_vectors(self, token_lists: Sequence[list[str]]) -> np.ndarray:
@@ -130,6 +155,15 @@ class WordVectorRetriever:
                     out[i] = mean / norm
         return out
 
+    @property
+    def index_config(self) -> VectorIndexConfig:
+        return self._index_config
+
+    def with_index(self, index: VectorIndex) -> WordVectorRetriever:
+        return WordVectorRetriever(
+            self.words, self.word_vectors, index, text=self.text, index_config=self._index_config
+        )
+
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Unit mean word vectors of product texts, as the index holds them."""
         return self._mean_vectors(self.analyzer.many(list(texts)))
@@ -138,17 +172,12 @@ class WordVectorRetriever:
         """Unit mean word vectors of queries (zero rows for queries with no known word)."""
         return self._mean_vectors(self.analyzer.many(list(queries)))
 
-    def search(self, queries: Sequence[str], k: int = 10) -> SearchHits:
-        vectors = self.encode_queries(queries)
-        hits = self.index.search(vectors, k)
-        unknown = ~vectors.any(axis=1)
-        if unknown.any():
-            hits.rows[unknown] = -1
-            hits.scores[unknown] = 0.0
-        return hits
+    def query_vectors(self, queries: Sequence[str]) -> list[np.ndarray | None]:
+        """Each query's mean word vector; ``None`` for a query with no known word."""
+        return [v if v.any() else None for v in self.encode_queries(queries)]
 
-    def score_rows(self, query: str, rows: Sequence[int]) -> np.ndarray:
-        return self.index.vectors_of(np.asarray(rows, dtype=np.int64)) @ self.encode_queries([query])[0]
+    def document_vectors(self, products: Sequence[Product]) -> np.ndarray:
+        return self.encode_documents([self.text.render(p) for p in products])
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -158,10 +187,15 @@ class WordVectorRetriever:
         save_vector_index(self.index, directory / "vectors")
 
     @classmethod
-    def load(cls, directory: str | Path, *, mmap: bool = True) -> WordVectorRetriever:
+    def load(
+        cls, directory: str | Path, config: PipelineConfig | None = None, *, mmap: bool = True, backend: str = "numpy"
+    ) -> WordVectorRetriever:
         directory = Path(directory)
         words = (directory / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
         vectors = np.load(directory / "word_vectors.npy", mmap_mode="r" if mmap else None)
         if len(words) != len(vectors):
             raise ValueError(f"{directory}: {len(words)} words but {len(vectors)} word vectors")
-        return cls(words, vectors, load_vector_index(directory / "vectors", mmap=mmap))
+        text = config.dense.text if config is not None else None
+        index_config = config.dense.index if config is not None else None
+        index = load_vector_index(directory / "vectors", mmap=mmap)
+        return cls(words, vectors, index, text=text, index_config=index_config)

@@ -1,14 +1,17 @@
-"""Where a pipeline finds product records by catalog row: in memory, or on disk.
+"""Where an index finds product records by catalog row: in memory, or on disk.
 
 On disk (inside an index directory) products are one JSON line each in ``products.jsonl``,
 with ``offsets.npy`` giving each line's byte offset, so a loaded index reads only the
-products a search returns instead of holding the whole catalog in memory.
+products a search returns instead of holding the whole catalog in memory. Every file is opened
+when the index is loaded: compaction replaces the directory by a rename, and a loaded index
+must go on reading the files it was loaded from.
 """
 
 from __future__ import annotations
 
 import json
 import mmap
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,8 +64,9 @@ class DiskProducts:
         self._file = open(directory / "products.jsonl", "rb")
         size = int(self._offsets[-1])
         self._data = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        self._ids_path = directory / "ids.txt"
+        self._ids_file = open(directory / "ids.txt", encoding="utf-8")  # read when first needed
         self._ids: list[str] | None = None
+        self._ids_lock = threading.Lock()  # concurrent searches may ask for the ids first together
         self._rows: dict[str, int] | None = None
 
     def __len__(self) -> int:
@@ -73,8 +77,10 @@ class DiskProducts:
         return json.loads(self._data[start:end])
 
     def _load_ids(self) -> list[str]:
-        if self._ids is None:
-            self._ids = self._ids_path.read_text(encoding="utf-8").split("\n")[: len(self)]
+        with self._ids_lock:
+            if self._ids is None:
+                with self._ids_file:
+                    self._ids = self._ids_file.read().split("\n")[: len(self)]
         return self._ids
 
     def id_of(self, row: int) -> str:

@@ -1,0 +1,148 @@
+"""An index directory: the catalog copy, one folder per retriever, the re-ranker, the manifest.
+
+This is the immutable base segment of the in-process backend. It is built from products,
+written atomically (a temporary sibling renamed into place) and loaded memory-mapped.
+
+An index directory holds ``manifest.json`` (kind ``shopmatch-index``, format version, the
+pipeline config), ``products.jsonl`` + ``offsets.npy`` + ``ids.txt`` (the catalog copy), one
+folder per retriever named as in ``[pipeline] retrievers`` (``lexical/`` holds the BM25F score
+matrix, ``dense/`` the vector index and the exported ONNX encoder, ``word_vectors/``), and
+``rerank/`` (the cross-encoder) when the pipeline re-ranks.
+
+Example:
+    >>> from shopmatch.catalog import Product
+    >>> from shopmatch.config import PipelineConfig
+    >>> index = StaticIndex.build([Product("1", "USB-C cable")], PipelineConfig(retrievers=("lexical",)))
+    >>> len(index), list(index.retrievers)
+    (1, ['lexical'])
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from shopmatch.backends.inprocess.products import DiskProducts, MemoryProducts
+from shopmatch.catalog import Product
+from shopmatch.config import PipelineConfig
+from shopmatch.errors import IndexFormatError
+from shopmatch.filters import FilterColumns
+from shopmatch.rerank.cross_encoder import CrossEncoderReranker
+from shopmatch.retrieval.base import Retriever
+from shopmatch.retrieval.registry import retriever_class
+from shopmatch.store import atomic_directory, read_manifest, write_manifest
+
+logger = logging.getLogger(__name__)
+
+INDEX_KIND = "shopmatch-index"
+INDEX_FORMAT_VERSION = 3  # 1: lexical only; 2: several retrievers + fusion; 3: + re-ranker
+
+
+def read_index_manifest(directory: str | Path) -> dict[str, Any]:
+    """The manifest of an index directory this version can read.
+
+    Raises:
+        IndexFormatError: not an index, damaged, or written in a newer format.
+    """
+    return read_manifest(directory, kind=INDEX_KIND, supported_version=INDEX_FORMAT_VERSION)
+
+
+class StaticIndex:
+    """The products, retrievers and re-ranker of one index directory (or of one being built)."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        products: MemoryProducts | DiskProducts,
+        retrievers: dict[str, Retriever],
+        reranker: CrossEncoderReranker | None = None,
+    ) -> None:
+        self.config = config
+        self.products = products
+        self.retrievers = retrievers
+        self.reranker = reranker
+
+    def __len__(self) -> int:
+        return len(self.products)
+
+    @cached_property
+    def columns(self) -> FilterColumns:
+        """The filterable fields of every product (read once, when a search first filters or counts facets)."""
+        return FilterColumns([self.products.record(row) for row in range(len(self.products))])
+
+    @classmethod
+    def build(
+        cls, products: Sequence[Product], config: PipelineConfig | None = None, *, backend: str = "numpy"
+    ) -> StaticIndex:
+        """Index ``products`` in memory with ``config`` (defaults need no configuration)."""
+        config = config or PipelineConfig()
+        retrievers: dict[str, Retriever] = {}
+        for name in config.retrievers:
+            started = time.perf_counter()
+            retrievers[name] = retriever_class(name).build(products, config, backend=backend)
+            logger.info(
+                "built %s retriever over %d products in %.1f s", name, len(products), time.perf_counter() - started
+            )
+        reranker = CrossEncoderReranker.from_config(config.rerank) if config.rerank.enabled else None
+        return cls(config, MemoryProducts(products), retrievers, reranker)
+
+    def save(self, directory: str | Path, **manifest_extra: Any) -> Path:
+        """Write the index directory atomically; ``manifest_extra`` entries are added to its manifest."""
+        directory = Path(directory)
+        if not isinstance(self.products, MemoryProducts):
+            raise ValueError("this index was loaded from disk; build it again to save a copy")
+        with atomic_directory(directory) as tmp:
+            self.products.save(tmp)
+            for name, retriever in self.retrievers.items():
+                retriever.save(tmp / name)
+            if self.reranker is not None:
+                self.reranker.save(tmp / "rerank")
+            write_manifest(
+                tmp,
+                kind=INDEX_KIND,
+                format_version=INDEX_FORMAT_VERSION,
+                config=self.config.to_dict(),
+                products=len(self.products),
+                **manifest_extra,
+            )
+        logger.info("wrote index %s (%d products)", directory, len(self.products))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, *, backend: str = "numpy", mmap: bool = True) -> StaticIndex:
+        """Load an index directory (arrays memory-mapped).
+
+        Args:
+            backend: ``"numpy"`` answers at once; ``"numba"`` compiles bm25s' kernels while
+                loading (seconds) and is faster per query on large catalogs.
+
+        Raises:
+            IndexFormatError: not an index, damaged, or written in a newer format.
+        """
+        directory = Path(directory)
+        manifest = read_index_manifest(directory)
+        try:
+            config = PipelineConfig.from_dict(manifest["config"])
+            if manifest["format_version"] == 1:
+                config = replace(config, retrievers=("lexical",))
+            retrievers = {
+                name: retriever_class(name).load(directory / name, config, mmap=mmap, backend=backend)
+                for name in config.retrievers
+            }
+            reranker = None
+            if config.rerank.enabled:
+                reranker = CrossEncoderReranker.load(directory / "rerank", config.rerank)
+            products = DiskProducts(directory)
+        except (OSError, ValueError, KeyError) as err:
+            raise IndexFormatError(f"{directory}: damaged index ({type(err).__name__}: {err}); rebuild it") from None
+        for name, retriever in retrievers.items():
+            if len(retriever) != len(products):
+                raise IndexFormatError(
+                    f"{directory}: damaged index ({len(products)} products but {len(retriever)} in {name}/); rebuild it"
+                )
+        return cls(config, products, retrievers, reranker)

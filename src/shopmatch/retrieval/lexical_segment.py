@@ -1,0 +1,102 @@
+"""BM25F over a live segment: products added since the index was built, scored as if indexed with it.
+
+A new product's term weights use the base index's statistics (its product count, each term's
+document frequency and each field's average length), exactly the formula of
+:mod:`shopmatch.retrieval.lexical`, so the segment's scores merge with the index's by value.
+Compaction builds the index again and the statistics catch up.
+
+Example:
+    >>> segment = LexicalSegment([{"bottl": 1.2, "water": 1.0}], idf_of=lambda term: 2.0, k1=0.75)
+    >>> segment.search([["water", "bottl"]], k=1).query(0)
+    [(0, 2.3736...)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shopmatch.hits import SearchHits, stacked, top_by_score
+from shopmatch.text.fields import field_text
+
+if TYPE_CHECKING:
+    from shopmatch.catalog import Product
+    from shopmatch.retrieval.lexical import LexicalRetriever
+
+
+def idf(num_docs: int, document_frequency: int) -> float:
+    """Lucene's BM25 idf, as the lexical retriever computes it."""
+    return math.log1p((num_docs - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
+def lexical_term_weights(retriever: LexicalRetriever, product: Product) -> dict[str, float]:
+    """A product's BM25F weighted term frequencies (before idf and saturation), length-normalized
+    with the retriever's average field lengths."""
+    average_lengths = retriever.average_lengths or {}
+    weights: Counter[str] = Counter()
+    for name, fw in retriever.config.fields.items():
+        if fw.weight <= 0:
+            continue
+        text = field_text(product, name)
+        if not text:
+            continue
+        tokens = retriever.analyzer(text)
+        if not tokens:
+            continue
+        average = average_lengths.get(name) or len(tokens)
+        norm = 1.0 - fw.b + fw.b * len(tokens) / average
+        norm = norm or 1.0
+        for term, count in Counter(tokens).items():
+            weights[term] += fw.weight * count / norm
+    return dict(weights)
+
+
+class LexicalSegment:
+    """Products of a live segment as postings of BM25F term weights; slot ``i`` is ``documents[i]``."""
+
+    def __init__(self, documents: Sequence[Mapping[str, float]], idf_of: Callable[[str], float], k1: float) -> None:
+        self.documents = list(documents)
+        self.idf_of = idf_of
+        self.k1 = k1
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        for slot, weights in enumerate(self.documents):
+            for term, weight in weights.items():
+                self._postings.setdefault(term, []).append((slot, weight))
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def _scores(self, terms: Sequence[str]) -> np.ndarray:
+        scores = np.zeros(len(self), dtype=np.float32)
+        for term in terms:
+            weight = self.idf_of(term)
+            for slot, tf in self._postings.get(term, ()):
+                scores[slot] += weight * tf / (self.k1 + tf)
+        return scores
+
+    def search(self, prepared: Sequence[Sequence[str]], k: int, allowed: np.ndarray | None = None) -> SearchHits:
+        """Top ``k`` slots per query among those that match a term (and are ``allowed``)."""
+        out = []
+        for terms in prepared:
+            scores = self._scores(terms)
+            if allowed is not None:
+                scores[~np.asarray(allowed, dtype=bool)] = 0.0
+            slots = np.flatnonzero(scores > 0)
+            out.append(top_by_score(slots, scores[slots], k))
+        return stacked(out, k)
+
+    def score_rows(self, prepared: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        scores = self._scores(prepared)[np.asarray(rows, dtype=np.int64)]
+        return np.where(scores > 0, scores, np.nan).astype(np.float32)
+
+    def explain(self, prepared: Sequence[str], row: int) -> dict[str, Any]:
+        """``{"terms": {term: its share of the slot's score}}``."""
+        tf_of = self.documents[row]
+        k1 = self.k1
+        return {
+            "terms": {t: self.idf_of(t) * tf_of[t] / (k1 + tf_of[t]) for t in dict.fromkeys(prepared) if t in tf_of}
+        }

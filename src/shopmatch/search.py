@@ -1,0 +1,278 @@
+"""The searcher: the one path every search takes, from a :class:`~shopmatch.query.Query` to a page.
+
+``shopmatch search``, ``shopmatch evaluate`` (both modes), the Python API
+(:class:`~shopmatch.pipeline.SearchPipeline`) and the HTTP service all call :func:`search` or
+:func:`score_candidates` on an :class:`~shopmatch.backends.base.IndexSnapshot`. For each query:
+
+1. **understand** it once (normalized text, exclusions: :func:`~shopmatch.query.understand`) and
+   **prepare** it once per retriever (terms, a vector);
+2. **retrieve**: each retriever's top ``max(offset + k, candidates)`` rows over every segment of
+   the index (deleted rows never come back);
+3. **fuse** the retrievers' lists (RRF by default); the best ``max(offset + k, candidates)`` are
+   the query's candidates (what ``total`` counts, facets count, and later stages order);
+4. **feedback**: the bi-encoder's query vector is moved towards the top fused products (those that
+   mention what the query excludes are not feedback), it searches again, and the lists are fused
+   again (``[feedback]``);
+5. **filter / facets**: facet counts over these candidates; with filters, steps 2–4's lists are
+   searched again with the filters pushed into the retrievers, so a selective filter still returns
+   everything that matches it;
+6. **re-rank** the top ``rerank.top_n`` with the cross-encoder (when the index has one);
+7. **demote** the products that mention what the query excludes (``… without chicken``) after
+   the others;
+8. **page**: results ``offset .. offset + k``, each with its place in every stage (``sources``).
+
+Rerank mode (:func:`score_candidates`) runs the same stages over given candidates: step 2 scores
+those rows instead of searching the catalog, the feedback comes from the best of them, and every
+candidate is re-ranked.
+
+Each query runs on its own: results never depend on the other queries of a batch.
+
+Example:
+    >>> from shopmatch.backends.inprocess.snapshot import Snapshot
+    >>> from shopmatch.backends.inprocess.static import StaticIndex
+    >>> from shopmatch.catalog import Product
+    >>> from shopmatch.config import PipelineConfig
+from shopmatch.filters import Filters
+    >>> index = StaticIndex.build([Product("1", "USB-C cable"), Product("2", "HDMI cable")],
+    ...                           PipelineConfig(retrievers=("lexical",)))
+    >>> page = search(Snapshot.of(index), [Query("usb cable", k=5)])[0]
+    >>> page.total, [r.product_id for r in page.results]
+    (2, ['1', '2'])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shopmatch.backends.base import IndexSnapshot
+from shopmatch.config import PipelineConfig
+from shopmatch.filters import Filters
+from shopmatch.hits import FusedHits, SearchHits, SourceHits, single_source, top_by_score
+from shopmatch.query.exclusion import demote_excluded, first_not_excluded
+from shopmatch.query.feedback import expanded_vectors
+from shopmatch.query.query import Query, understand
+from shopmatch.rerank.stage import rerank_hits
+from shopmatch.retrieval.fusion import fuse
+
+
+@dataclass
+class SearchResult:
+    """One ranked product: its id, score, 1-based rank, the product record, and where it stood
+    in each stage (``sources``: name → ``{"rank", "score"}``, both None where it was not returned).
+
+    With a re-ranker, ``score`` is its relevance probability for the top ``rerank.top_n`` results
+    (the fused score beyond them), and ``sources`` also holds ``fusion`` (the place before
+    re-ranking) and ``rerank``; a demoted result has ``excluded`` (its place before the demotion).
+    """
+
+    product_id: str
+    score: float
+    rank: int
+    product: dict[str, Any] = field(repr=False)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    explanation: dict[str, Any] | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "rank": self.rank,
+            "product_id": self.product_id,
+            "score": round(self.score, 6),
+            "retrievers": self.sources,
+            "product": self.product,
+        }
+        if self.explanation is not None:
+            out["explanation"] = self.explanation
+        return out
+
+
+@dataclass
+class SearchPage:
+    """A page of results, how many candidates matched, facet counts, and what the search did."""
+
+    query: Query
+    total: int
+    results: list[SearchResult]
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    reranked: bool = False
+    took_ms: float = 0.0
+    rows: list[int] = field(default_factory=list, repr=False)  # the results' rows in the snapshot searched
+    feedback: list[str] = field(default_factory=list)  # the products the query vector moved towards
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query.text,
+            "total": self.total,
+            "took_ms": round(self.took_ms, 2),
+            "reranked": self.reranked,
+            "results": [r.to_dict() for r in self.results],
+            "facets": self.facets,
+        }
+
+
+def search(index: IndexSnapshot, queries: Sequence[Query | str]) -> list[SearchPage]:
+    """Run each query through the stages (see the module docstring); a string is ``Query(text)``."""
+    return [_search_one(index, _understood(index.config, q)) for q in queries]
+
+
+def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequence[str]) -> np.ndarray:
+    """Scores of the given products for ``query`` (rerank mode), higher first; unknown ids -inf.
+
+    The stages of :func:`search` over these candidates: each retriever ranks them (a product the
+    lexical retriever does not match counts as not returned by it), the lists are fused, the
+    feedback comes from the best of them, the cross-encoder scores all of them (blended with the
+    fused order by ``rerank.fusion_weight``), and the products that mention what the query
+    excludes score below all the others.
+    """
+    query = _understood(index.config, query)
+    rows = [index.row_of(pid) for pid in product_ids]
+    known = np.asarray([r for r in rows if r is not None], dtype=np.int64)
+    out = np.full(len(product_ids), -np.inf, dtype=np.float64)
+    if not len(known):
+        return out
+    stages = _Stages(index, query)
+    candidates = stages.first_stage(lambda name, prepared: _ranked_rows(index, name, prepared, known), len(known))
+    candidates = _with_unreturned(candidates, known)
+    if stages.reranker is not None:
+        candidates = rerank_hits(stages.reranker, [query.text], candidates, len(known), index.record, top_n=len(known))
+    final = stages.demoted(candidates)
+    score_of = dict(final.query(0))
+    scores = np.array([score_of[int(row)] for row in known], dtype=np.float64)
+    excluded = final.sources.get("excluded")
+    if excluded is not None:  # below every product that does not mention the excluded thing
+        demoted = {int(row) for row, rank in zip(final.rows[0], excluded.ranks[0], strict=True) if rank}
+        mask = np.array([int(row) in demoted for row in known])
+        scores = np.where(mask, scores - (scores.max() - scores.min() + 1.0), scores)
+    out[[i for i, row in enumerate(rows) if row is not None]] = scores
+    return out
+
+
+# ---- the stages ----------------------------------------------------------------------------------
+
+
+def _understood(config: PipelineConfig, query: Query | str) -> Query:
+    return understand(Query(query) if isinstance(query, str) else query, config.negation)
+
+
+class _Stages:
+    """One query's way through the stages: its prepared forms, the runs, the feedback."""
+
+    def __init__(self, index: IndexSnapshot, query: Query) -> None:
+        self.index = index
+        self.query = query
+        self.config = index.config
+        self.prepared = {name: r.prepare([query.text])[0] for name, r in index.retrievers.items()}
+        self.feedback_rows: list[int] = []
+        self.reranker = index.reranker if query.rerank else None
+
+    def first_stage(self, retrieve, keep: int) -> FusedHits:
+        """Retrieve (``retrieve(name, prepared) -> one query's hits``), fuse, and with feedback
+        retrieve again with the moved query vectors and fuse again; the best ``keep`` kept."""
+        runs = {name: retrieve(name, prepared) for name, prepared in self.prepared.items()}
+        pool = self.fused(runs, keep)
+        moved = self.feedback(pool)
+        if moved:
+            self.prepared.update(moved)
+            runs.update({name: retrieve(name, prepared) for name, prepared in moved.items()})
+            pool = self.fused(runs, keep)
+        return pool
+
+    def fused(self, runs: Mapping[str, SearchHits], keep: int) -> FusedHits:
+        """The retrievers' lists fused; the best ``keep`` kept."""
+        if len(runs) == 1:
+            ((name, hits),) = runs.items()
+            return single_source(hits, name, keep)
+        return fuse(runs, keep, self.config.fusion)
+
+    def feedback(self, pool: FusedHits) -> dict[str, np.ndarray]:
+        """Pseudo-relevance feedback: the moved query vector of each retriever it applies to."""
+        settings = self.config.feedback
+        names = [
+            name
+            for name, retriever in self.index.retrievers.items()
+            if retriever.feedback and settings.active and self.prepared[name] is not None
+        ]
+        if not names:
+            return {}
+        rows = first_not_excluded(
+            self.query.exclusions, pool.found(0), self.index.record, self.config.negation, settings.docs
+        )
+        self.feedback_rows = rows
+        found = np.asarray(rows, dtype=np.int64)
+        moved = {}
+        for name in names:
+            vectors = self.index.vectors_of(name, found) if len(found) else np.zeros((0, 1), dtype=np.float32)
+            moved[name] = expanded_vectors(self.prepared[name][None, :], [vectors], settings.weight)[0]
+        return moved
+
+    def demoted(self, hits: FusedHits) -> FusedHits:
+        return demote_excluded(hits, [self.query.exclusions], self.index.record, self.config.negation)
+
+
+def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
+    started = time.perf_counter()
+    config = index.config
+    depth = max(query.window, config.candidates)
+    stages = _Stages(index, query)
+    alive = index.allowed(Filters())  # every row a search may return
+
+    def retrieve(name: str, prepared: Any, allowed: np.ndarray | None = alive) -> SearchHits:
+        return index.search(name, [prepared], depth, allowed)
+
+    pool = stages.first_stage(retrieve, depth)
+    facets = index.facets(pool.found(0), query.filters) if query.facets else {}
+    if query.filters:
+        allowed = index.allowed(query.filters)
+        runs = {name: retrieve(name, prepared, allowed) for name, prepared in stages.prepared.items()}
+        matching = stages.fused(runs, depth)
+    else:
+        matching = pool
+    total = len(matching.found(0))
+    if stages.reranker is not None and total:
+        matching = rerank_hits(stages.reranker, [query.text], matching, total, index.record)
+    matching = stages.demoted(matching)
+    results, rows = [], []
+    for i in range(query.offset, min(query.window, total)):
+        row = int(matching.rows[0, i])
+        score = float(matching.scores[0, i])
+        results.append(SearchResult(index.id_of(row), score, i + 1, index.record(row), matching.places(0, i)))
+        rows.append(row)
+    if query.explain:
+        from shopmatch.explain import explain
+
+        for result, row in zip(results, rows, strict=True):
+            result.explanation = explain(index, query, stages.prepared, row, result.sources)
+    took = (time.perf_counter() - started) * 1000
+    feedback = [index.id_of(row) for row in stages.feedback_rows]
+    return SearchPage(query, total, results, facets, stages.reranker is not None and total > 0, took, rows, feedback)
+
+
+def _ranked_rows(index: IndexSnapshot, name: str, prepared: Any, rows: np.ndarray) -> SearchHits:
+    """Retriever ``name``'s ranking of the given rows: those it would return, best first."""
+    scores = index.score_rows(name, prepared, rows)
+    returned = np.isfinite(scores)
+    return top_by_score(rows[returned], scores[returned].astype(np.float32), max(len(rows), 1))
+
+
+def _with_unreturned(hits: FusedHits, rows: np.ndarray) -> FusedHits:
+    """``hits`` followed by the ``rows`` no retriever returned (score 0, in their given order)."""
+    found = set(hits.found(0).tolist())
+    missing = [int(r) for r in rows if int(r) not in found]
+    if not missing:
+        return hits
+    n = len(hits.found(0))
+    width = n + len(missing)
+    out_rows = np.concatenate([hits.rows[0, :n], missing])[None, :]
+    out_scores = np.concatenate([hits.scores[0, :n], np.zeros(len(missing), dtype=np.float32)])[None, :]
+    sources = {
+        name: SourceHits(
+            np.concatenate([s.ranks[0, :n], np.zeros(len(missing), dtype=np.int32)])[None, :width],
+            np.concatenate([s.scores[0, :n], np.full(len(missing), np.nan, dtype=np.float32)])[None, :width],
+        )
+        for name, s in hits.sources.items()
+    }
+    return FusedHits(out_scores, out_rows, sources)
