@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench-quality bench-speed clean
+.PHONY: demo test lint docs bench-quality bench-speed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+
+# The documentation site (docs/ + mkdocs.yml) into site/; --strict fails on any broken link or anchor.
+docs: $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[docs]"
+	$(BIN)/mkdocs build --strict --site-dir site
 
 bench-quality: $(STAMP)
 	$(BIN)/python bench/quality.py
