@@ -99,6 +99,34 @@ class PairedComparison:
         """Every field plus ``significant`` (JSON-ready)."""
         return {**asdict(self), "significant": self.significant}
 
+    def summary(self) -> str:
+        """One line for people, e.g. ``Δ +0.0800, 95% CI [-0.0200, +0.1800], p = 0.3750 (not significant
+        at α = 0.05); 3 better, 1 worse, 1 tied``."""
+        verdict = "significant" if self.significant else "not significant"
+        return (
+            f"Δ {self.delta:+.4f}, {self.confidence:.0%} CI {format_interval(self.ci_low, self.ci_high)}, "
+            f"p {format_p(self.p_value, clause=True)} ({verdict} at α = {self.alpha:g}); "
+            f"{self.improved} better, {self.worsened} worse, {self.tied} tied"
+        )
+
+
+def format_p(p: float, *, clause: bool = False) -> str:
+    """A p-value with 4 decimals, ``<0.0001`` below that; ``clause`` gives the text after "p":
+    ``= 0.0400`` or ``< 0.0001``.
+
+    Example:
+        >>> format_p(0.04), format_p(0.00002), format_p(0.5, clause=True), format_p(0.00002, clause=True)
+        ('0.0400', '<0.0001', '= 0.5000', '< 0.0001')
+    """
+    if p < 1e-4:
+        return "< 0.0001" if clause else "<0.0001"
+    return f"= {p:.4f}" if clause else f"{p:.4f}"
+
+
+def format_interval(low: float, high: float) -> str:
+    """``[-0.0200, +0.1800]``."""
+    return f"[{low:+.4f}, {high:+.4f}]"
+
 
 def compare_paired(
     baseline: Mapping[str, float] | Sequence[float] | np.ndarray,
