@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from scipy.stats import permutation_test
 
 from shopmatch.eval import significance
-from shopmatch.eval.significance import PairedComparison, compare_paired
+from shopmatch.eval.significance import PairedComparison, compare_metrics, compare_paired
 
 
 def _scipy_exact_p(a, b) -> float:
@@ -133,3 +134,16 @@ def test_to_dict_is_json_ready():
     assert (data["queries"], data["resamples"], data["seed"], data["alpha"], data["exact"]) == (3, 500, 9, 0.1, True)
     assert c.confidence == pytest.approx(0.9)
     assert PairedComparison(**{k: v for k, v in data.items() if k != "significant"}) == c
+
+
+def test_compare_metrics_pairs_shared_queries_of_shared_metrics():
+    base = {"ndcg@10": {"q1": 0.2, "q2": 0.4, "q9": 0.0}, "mrr@10": {"q1": 1.0}, "map@100": {"q5": 1.0}}
+    new = {"ndcg@10": {"q1": 0.3, "q2": 0.6}, "mrr@10": {"q1": 0.5}, "map@100": {"q6": 1.0}, "recall@100": {}}
+    tested = compare_metrics(base, new, resamples=100)
+    assert list(tested) == ["ndcg@10", "mrr@10"]  # map@100 has no shared query, recall@100 is only in one
+    assert tested["ndcg@10"] == compare_paired([0.2, 0.4], [0.3, 0.6], resamples=100)
+    assert tested["mrr@10"].delta == -0.5 and tested["mrr@10"].queries == 1
+
+
+def test_doctests():
+    assert doctest.testmod(significance).failed == 0

@@ -55,7 +55,7 @@ from shopmatch.eval.significance import (
     DEFAULT_ALPHA,
     DEFAULT_RESAMPLES,
     PairedComparison,
-    compare_paired,
+    compare_metrics,
     format_interval,
     format_p,
 )
@@ -230,21 +230,8 @@ def compare_runs(
         improved=better[:top],
         worsened=worse[:top],
         missing=missing,
-        significance=_significance(result, baseline, resamples=resamples, seed=seed, alpha=alpha),
+        significance=compare_metrics(baseline.per_query, result.per_query, resamples=resamples, seed=seed, alpha=alpha),
     )
-
-
-def _significance(result: EvalResult, baseline: EvalResult, **options: Any) -> dict[str, PairedComparison]:
-    """Metric → paired comparison over the queries both runs have, for each metric both have per query."""
-    out = {}
-    for metric, mine in result.per_query.items():
-        theirs = baseline.per_query.get(metric)
-        if theirs is None:
-            continue
-        shared = sorted(mine.keys() & theirs.keys())
-        if shared:
-            out[metric] = compare_paired({q: theirs[q] for q in shared}, {q: mine[q] for q in shared}, **options)
-    return out
 
 
 def write_report(

@@ -189,6 +189,36 @@ def compare_paired(
     )
 
 
+def compare_metrics(
+    baseline: Mapping[str, Mapping[str, float]],
+    system: Mapping[str, Mapping[str, float]],
+    **options: Any,
+) -> dict[str, PairedComparison]:
+    """:func:`compare_paired` for every metric both systems have, over the queries both have.
+
+    Args:
+        baseline, system: Metric → query id → value (``EvalResult.per_query``).
+        **options: ``resamples``, ``seed``, ``alpha``, ``tolerance`` for :func:`compare_paired`.
+
+    Returns:
+        Metric → comparison, in the order of ``system``'s metrics (metrics with no shared query
+        are left out).
+
+    Example:
+        >>> base = {"ndcg@10": {"q1": 0.2, "q2": 0.4}, "mrr@10": {"q1": 1.0}}
+        >>> new = {"ndcg@10": {"q1": 0.3, "q2": 0.6, "q3": 1.0}}
+        >>> {m: round(c.delta, 4) for m, c in compare_metrics(base, new).items()}
+        {'ndcg@10': 0.15}
+    """
+    out = {}
+    for metric, mine in system.items():
+        theirs = baseline.get(metric)
+        shared = sorted(mine.keys() & theirs.keys()) if theirs is not None else []
+        if shared:
+            out[metric] = compare_paired({q: theirs[q] for q in shared}, {q: mine[q] for q in shared}, **options)
+    return out
+
+
 def _paired_arrays(baseline, system) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(baseline, Mapping) != isinstance(system, Mapping):
         raise ValueError("give both systems as query id → value mappings, or both as sequences")
