@@ -27,7 +27,8 @@ Several ratings of one pair:
       sets, training targets) handles merged pairs unchanged. Such a pair counts as relevant
       when its mean gain reaches the smallest gain among the letters that count as relevant:
       under ESCI's gains ``mean(E,S)`` (0.55) counts for Recall (E and S: threshold 0.1)
-      but not for MRR/MAP (E only: threshold 1). Ratings that agree keep their label.
+      but not for MRR/MAP (E only: threshold 1). Ratings that agree keep their label, and a
+      file may hold ``mean(...)`` labels itself (a merged file read back).
     - ``max``: the rating with the highest gain under the reader's gain map (the first of equals).
     - ``first``: the first rating in file order.
     - ``error``: a repeated pair is an error naming the file and both lines.
@@ -53,7 +54,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from shopmatch.catalog import OnError, check_utf8, decode_text_file
 from shopmatch.errors import DataError, SkipReport
@@ -235,7 +236,7 @@ class Judgment:
 
 
 DuplicatePolicy = Literal["mean", "max", "first", "error"]
-DUPLICATE_POLICIES: tuple[str, ...] = ("mean", "max", "first", "error")
+DUPLICATE_POLICIES: tuple[str, ...] = get_args(DuplicatePolicy)
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ class MergeReport:
         if not self.pairs:
             return "no (query, product) pair rated more than once"
         how = {"mean": "averaged", "max": "merged to their highest gain", "first": "merged to their first rating"}
-        return f"{self.pairs} (query, product) pairs rated more than once ({self.rows} rows) {how[self.policy]}"
+        return f"{self.pairs:,} (query, product) pairs rated more than once ({self.rows:,} rows) {how[self.policy]}"
 
     def to_dict(self) -> dict[str, int | str]:
         return {"policy": self.policy, "pairs": self.pairs, "rows": self.rows}
