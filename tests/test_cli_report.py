@@ -95,6 +95,11 @@ def test_report_same_index_as_baseline(index_dir, judgments_file, tmp_path):
     assert data["baseline"] == f"{index_dir} (baseline)"  # same path, two runs: the names must differ
     comparison = data["comparisons"][str(index_dir)]
     assert (comparison["better"], comparison["worse"], comparison["unchanged"]) == (0, 0, 8)
+    # the printed table shows the report's tests: the same run twice differs nowhere, p = 1
+    assert set(comparison["significance"]) == {"ndcg@10", "mrr@10", "map@100"}
+    cells = flat(result.stdout.replace("│", " "))
+    for metric in comparison["significance"]:
+        assert f"{metric} +0.0000 [+0.0000, +0.0000] 1.0000 no 0/0/8" in cells
     expected = evaluate_rerank(SearchPipeline.load(index_dir), read_judgments(judgments_file), ESCI)
     assert data["runs"][str(index_dir)]["mode"] == "rerank"
     assert data["runs"][str(index_dir)]["metrics"] == expected.metrics

@@ -89,7 +89,10 @@ def evaluate(
     if base_pipeline is not None:
         from shopmatch.eval.significance import compare_metrics
 
-        tested = compare_metrics(results[base_name].per_query, result.per_query)
+        if report is not None:  # the report tested the same runs with the same seed
+            tested = written.comparisons[str(index_dir)].significance
+        else:
+            tested = compare_metrics(results[base_name].per_query, result.per_query)
         out.print(significance_table(f"{index_dir} against {base_name}, query by query", tested))
 
 
