@@ -7,6 +7,9 @@
 - :func:`data_dir`, :func:`skip_if_missing`: where the shared data sets live
   (``../shared/data``, or ``$SHOPMATCH_DATA``) and a polite check for absent files.
 - :func:`write_json`: a script's results as JSON (``--json``), folders created.
+- :func:`significance_columns`, :data:`SIGNIFICANCE_HEADERS`: the cells that say whether a
+  system's difference from a baseline is significant (Δ, 95% CI, p, yes/no, better/worse),
+  from :func:`shopmatch.eval.significance.compare_paired`.
 """
 
 from __future__ import annotations
@@ -162,3 +165,39 @@ def write_json(path: Path | None, data: Any) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, default=float), encoding="utf-8")
+
+
+SIGNIFICANCE_HEADERS = ("Δ", "95% CI", "p", "significant", "better/worse")
+"""Headers of the cells :func:`significance_columns` returns, in order."""
+
+
+def significance_columns(
+    a_per_query: Mapping[str, float] | Sequence[float],
+    b_per_query: Mapping[str, float] | Sequence[float],
+    **options: Any,
+) -> list[str]:
+    """Table cells for system ``b`` against baseline ``a`` on one metric, paired by query.
+
+    Args:
+        a_per_query, b_per_query: Per-query values (query id → value, or sequences in the same
+            query order), e.g. ``EvalResult.per_query["ndcg@10"]`` of each system.
+        **options: ``resamples``, ``seed``, ``alpha`` for ``compare_paired``.
+
+    Returns:
+        Cells under :data:`SIGNIFICANCE_HEADERS`, e.g.
+        ``["+0.0123", "[+0.0031, +0.0210]", "0.0040", "yes", "31/12"]``.
+
+    Example:
+        >>> significance_columns([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
+        ['+1.0000', '[+1.0000, +1.0000]', '0.2500', 'no', '3/0']
+    """
+    from shopmatch.eval.significance import compare_paired, format_interval, format_p
+
+    c = compare_paired(a_per_query, b_per_query, **options)
+    return [
+        f"{c.delta:+.4f}",
+        format_interval(c.ci_low, c.ci_high),
+        format_p(c.p_value),
+        "yes" if c.significant else "no",
+        f"{c.improved}/{c.worsened}",
+    ]

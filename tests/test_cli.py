@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shopmatch.cli import app
+from shopmatch.cli import common as cli
 from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
 from shopmatch.judgments import GainMap, read_judgments
 from shopmatch.pipeline import SearchPipeline
@@ -177,8 +178,9 @@ def test_evaluate_retrieval_json(index_dir, fixtures):
     result = invoke("evaluate", index_dir, judgments, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data.keys() == {"ndcg@10", "mrr@10", "recall@100", "map@100", "queries", "mode", "gains"}
+    assert data.keys() == {"ndcg@10", "mrr@10", "recall@100", "map@100", "queries", "mode", "gains", "merged"}
     assert (data["queries"], data["mode"], data["gains"]) == (8, "retrieval", "E=1,S=0.1,C=0.01,I=0")
+    assert data["merged"] == {"policy": "mean", "pairs": 0, "rows": 0}
     expected = evaluate_retrieval(SearchPipeline.load(index_dir), read_judgments(judgments), GainMap.esci())
     for name, value in expected.metrics.items():
         assert data[name] == round(value, 6)
@@ -191,7 +193,7 @@ def test_evaluate_rerank_json(index_dir, fixtures):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     # rerank mode has no recall@100: every judged product is a candidate, so it would always be 1
-    assert data.keys() == {"ndcg@10", "mrr@10", "map@100", "queries", "mode", "gains"}
+    assert data.keys() == {"ndcg@10", "mrr@10", "map@100", "queries", "mode", "gains", "merged"}
     assert (data["queries"], data["mode"]) == (8, "rerank")
     expected = evaluate_rerank(SearchPipeline.load(index_dir), read_judgments(judgments), GainMap.esci())
     for name, value in expected.metrics.items():
@@ -244,6 +246,56 @@ def test_evaluate_bad_judgments(index_dir, fixtures, monkeypatch):
     result = invoke("evaluate", index_dir, "catalog/judgments.tsv", "--gains", "E=1,I=0")
     assert result.exit_code == 2
     assert "catalog/judgments.tsv:3: field 'label': unknown label 'C'" in flat(result.stderr)
+
+
+def test_evaluate_crowd_judgments_averages_repeated_pairs(index_dir, fixtures, caplog, monkeypatch):
+    monkeypatch.setattr(cli.out, "width", 200)
+    crowd = fixtures / "catalog" / "judgments_crowd.tsv"  # 14 rows from 3 raters: 5 pairs rated more than once
+    result = invoke("evaluate", index_dir, crowd)
+    assert result.exit_code == 0, result.output
+    assert "judgments: 5 (query, product) pairs rated more than once (11 rows) averaged" in flat(result.stdout)
+    # the rater columns are ignored with one warning
+    ignored = [r for r in caplog.records if "ignoring column(s) rater_id, timestamp" in r.getMessage()]
+    assert len(ignored) == 1 and ignored[0].levelname == "WARNING" and str(crowd) in ignored[0].getMessage()
+
+    result = invoke("evaluate", index_dir, crowd, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["merged"] == {"policy": "mean", "pairs": 5, "rows": 11}
+    assert data["queries"] == 3
+    expected = evaluate_retrieval(SearchPipeline.load(index_dir), read_judgments(crowd), GainMap.esci())
+    for name, value in expected.metrics.items():
+        assert data[name] == round(value, 6)
+
+
+def test_evaluate_duplicates_policies(index_dir, fixtures):
+    crowd = fixtures / "catalog" / "judgments_crowd.tsv"
+    by_policy = {}
+    for policy in ("mean", "max", "first"):
+        result = invoke("evaluate", index_dir, crowd, "--duplicates", policy, "--json")
+        assert result.exit_code == 0, result.output
+        by_policy[policy] = data = json.loads(result.stdout)
+        assert data["merged"] == {"policy": policy, "pairs": 5, "rows": 11}
+        judged = read_judgments(crowd, duplicates=policy)
+        expected = evaluate_retrieval(SearchPipeline.load(index_dir), judged, GainMap.esci())
+        assert data["mrr@10"] == round(expected.metrics["mrr@10"], 6)
+    # en02's p004 is rated E and S: relevant for MRR only when the highest rating counts
+    assert by_policy["max"]["mrr@10"] > by_policy["mean"]["mrr@10"]
+    assert json.loads(invoke("evaluate", index_dir, crowd, "--duplicates", "MAX", "--json").stdout) == by_policy["max"]
+
+
+def test_evaluate_duplicates_error_names_file_and_line(index_dir, fixtures, monkeypatch):
+    monkeypatch.chdir(fixtures)
+    result = invoke("evaluate", index_dir, "catalog/judgments_crowd.tsv", "--duplicates", "error")
+    assert result.exit_code == 2
+    assert flat(result.stderr).startswith(
+        "error: catalog/judgments_crowd.tsv:4: field 'product_id': query 'en01' judges product 'p001' twice "
+        "(first on line 2)"
+    )
+    assert result.stdout == ""
+    result = invoke("evaluate", index_dir, "catalog/judgments_crowd.tsv", "--duplicates", "median")
+    assert result.exit_code == 2
+    assert "'median' is not one of 'mean', 'max', 'first', 'error'" in flat(result.output.replace("│", " "))
 
 
 def test_evaluate_unknown_products_warn(index_dir, tmp_path, caplog):

@@ -10,6 +10,7 @@ from shopmatch.catalog import read_catalog
 from shopmatch.cli import common as cli
 from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
 from shopmatch.eval.report import read_results
+from shopmatch.eval.significance import compare_metrics, format_p
 from shopmatch.judgments import GainMap, read_judgments
 from shopmatch.pipeline import SearchPipeline
 from tests.conftest import LEXICAL
@@ -64,7 +65,11 @@ def test_report_with_baseline_index(index_dir, weaker_index, judgments_file, tmp
     judged = read_judgments(judgments_file)
     mine = evaluate_retrieval(SearchPipeline.load(index_dir), judged, ESCI)
     theirs = evaluate_retrieval(SearchPipeline.load(weaker_index), judged, ESCI)
-    assert json.loads(result.stdout) == json.loads(mine.to_json())  # --json: this index's metrics, as before
+    # --json: this index's metrics, as before, and what was merged
+    assert json.loads(result.stdout) == {
+        **json.loads(mine.to_json()),
+        "merged": {"policy": "mean", "pairs": 0, "rows": 0},
+    }
     data = _report(out)
     assert data["baseline"] == str(weaker_index)
     assert list(data["runs"]) == [str(weaker_index), str(index_dir)]  # baseline first
@@ -90,6 +95,11 @@ def test_report_same_index_as_baseline(index_dir, judgments_file, tmp_path):
     assert data["baseline"] == f"{index_dir} (baseline)"  # same path, two runs: the names must differ
     comparison = data["comparisons"][str(index_dir)]
     assert (comparison["better"], comparison["worse"], comparison["unchanged"]) == (0, 0, 8)
+    # the printed table shows the report's tests: the same run twice differs nowhere, p = 1
+    assert set(comparison["significance"]) == {"ndcg@10", "mrr@10", "map@100"}
+    cells = flat(result.stdout.replace("│", " "))
+    for metric in comparison["significance"]:
+        assert f"{metric} +0.0000 [+0.0000, +0.0000] 1.0000 no 0/0/8" in cells
     expected = evaluate_rerank(SearchPipeline.load(index_dir), read_judgments(judgments_file), ESCI)
     assert data["runs"][str(index_dir)]["mode"] == "rerank"
     assert data["runs"][str(index_dir)]["metrics"] == expected.metrics
@@ -120,6 +130,29 @@ def test_baseline_without_report_adds_a_table_row(index_dir, weaker_index, judgm
     text = flat(result.stdout)
     assert str(weaker_index) in text and str(index_dir) in text
     assert "report written" not in result.stderr
+    # and whether each difference is significant
+    judged = read_judgments(judgments_file)
+    mine = evaluate_retrieval(SearchPipeline.load(index_dir), judged, ESCI)
+    theirs = evaluate_retrieval(SearchPipeline.load(weaker_index), judged, ESCI)
+    assert f"{index_dir} against {weaker_index}, query by query" in text
+    text = flat(result.stdout.replace("│", " ").replace("┃", " "))  # table cells, borders left out
+    assert "metric Δ 95% CI p significant +/−/=" in text
+    for metric, tested in compare_metrics(theirs.per_query, mine.per_query).items():
+        row = (
+            f"{metric} {tested.delta:+.4f} [{tested.ci_low:+.4f}, {tested.ci_high:+.4f}] "
+            f"{format_p(tested.p_value)} {'yes' if tested.significant else 'no'} "
+            f"{tested.improved}/{tested.worsened}/{tested.tied}"
+        )
+        assert row in text
+    # only en01 lost its exact match: one query better, seven tied -> every flip is as extreme, p = 1
+    ndcg = compare_metrics(theirs.per_query, mine.per_query)["ndcg@10"]
+    assert (ndcg.improved, ndcg.worsened, ndcg.tied, ndcg.p_value) == (1, 0, 7, 1.0)
+
+
+def test_no_significance_table_without_a_baseline(index_dir, judgments_file):
+    result = invoke("evaluate", index_dir, judgments_file)
+    assert result.exit_code == 0, result.output
+    assert "query by query" not in flat(result.stdout) and "significant" not in flat(result.stdout)
 
 
 def test_report_errors(index_dir, judgments_file, tmp_path):

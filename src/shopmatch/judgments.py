@@ -3,6 +3,8 @@
 ``judgments.tsv`` has the header ``query_id  query  product_id  label``; a label is a number
 (graded relevance) or an ESCI letter (E, S, C, I). A :class:`GainMap` turns labels into the
 gains used by NDCG, and decides which labels count as relevant for the binary metrics.
+Columns beyond those four (a crowd file's ``rater_id``, ``timestamp``) are ignored with a
+warning naming them.
 
 Example:
     >>> gains = GainMap.parse("E=1,S=0.1,C=0.01,I=0")
@@ -10,6 +12,37 @@ Example:
     0.1
     >>> GainMap.parse("offset=1").gain("2.5")   # numeric labels: gain = label - offset
     1.5
+
+Several ratings of one pair:
+    A crowd file rates a (query, product) pair once per rater. :func:`read_judgments` merges
+    the rows of a pair into one :class:`Judgment` (placed where the pair's first row was) under
+    a policy, ``duplicates=``:
+
+    - ``mean`` (default): numeric labels average as numbers, so ``1``, ``2``, ``2`` become
+      the label ``"1.6666666666666667"``, and the binary metrics compare that mean with
+      ``relevant>=`` as usual. Letter labels average their *gains*: the merged label is
+      ``"mean(E,I,S)"`` (the letters, sorted), and :class:`GainMap` reads it as the mean of the
+      letters' gains under whichever gain map evaluates it, so the mean follows ``--gains``
+      and every caller of :meth:`GainMap.gain` / :meth:`GainMap.is_relevant` (qrels, relevant
+      sets, training targets) handles merged pairs unchanged. Such a pair counts as relevant
+      when its mean gain reaches the smallest gain among the letters that count as relevant:
+      under ESCI's gains ``mean(E,S)`` (0.55) counts for Recall (E and S: threshold 0.1)
+      but not for MRR/MAP (E only: threshold 1). Ratings that agree keep their label, and a
+      file may hold ``mean(...)`` labels itself (a merged file read back).
+    - ``max``: the rating with the highest gain under the reader's gain map (the first of equals).
+    - ``first``: the first rating in file order.
+    - ``error``: a repeated pair is an error naming the file and both lines.
+
+    One pair's ratings must be all numbers or all letters. ``Judgments.merged`` reports how many
+    pairs were merged, and :attr:`Judgment.ratings` how many rows each judgment stands for.
+
+    >>> esci = GainMap.esci()
+    >>> merge_labels(["E", "S", "I"], "mean", esci)
+    'mean(E,I,S)'
+    >>> round(esci.gain("mean(E,I,S)"), 4), esci.is_relevant("mean(E,I,S)", for_recall=True)
+    (0.3667, True)
+    >>> merge_labels(["1", "2", "2"], "mean", esci), merge_labels(["S", "E"], "max", esci)
+    ('1.6666666666666667', 'E')
 """
 
 from __future__ import annotations
@@ -18,9 +51,10 @@ import csv
 import io
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from shopmatch.catalog import OnError, check_utf8, decode_text_file
 from shopmatch.errors import DataError, SkipReport
@@ -97,10 +131,18 @@ class GainMap:
         )
 
     def is_known(self, label: str) -> bool:
+        """Whether :meth:`gain` understands ``label``: a number, a letter, or ``mean(...)`` of letters."""
+        averaged = averaged_letters(label)
+        if averaged is not None:
+            return bool(averaged) and all(letter in self.letters for letter in averaged)
         return label.upper() in self.letters or _is_number(label)
 
     def gain(self, label: str) -> float:
-        """Gain of one label; raises KeyError for an unknown label."""
+        """Gain of one label; ``mean(E,S)`` is the mean of the letters' gains. Raises KeyError for
+        an unknown label."""
+        averaged = averaged_letters(label)
+        if averaged:
+            return math.fsum(self.gain(letter) for letter in averaged) / len(averaged)
         letter = label.upper()
         if letter in self.letters:
             return float(self.letters[letter])
@@ -112,8 +154,14 @@ class GainMap:
         """Whether a label counts as relevant for MRR and MAP (or, ``for_recall``, for Recall).
 
         ESCI's protocol counts only ``E`` for MRR/MAP but ``E`` and ``S`` for Recall; that is the
-        default for letter labels unless ``relevant=`` or ``recall=`` say otherwise.
+        default for letter labels unless ``relevant=`` or ``recall=`` say otherwise. An averaged
+        label ``mean(...)`` counts when its mean gain reaches the smallest gain among the letters
+        that count (see the module docstring).
         """
+        averaged = averaged_letters(label)
+        if averaged:
+            counted = [self.letters[x] for x in self.letters if self.is_relevant(x, for_recall=for_recall)]
+            return bool(counted) and self.gain(label) >= min(counted) - _GAIN_EPS
         letter = label.upper()
         if letter in self.letters:
             if for_recall:
@@ -144,6 +192,23 @@ class GainMap:
         return ",".join(parts)
 
 
+_GAIN_EPS = 1e-9
+"""Float noise allowed when a mean gain is compared with a threshold (0.1 + 0.1 + 0.1 over 3)."""
+
+
+def averaged_letters(label: str) -> list[str] | None:
+    """The letters of an averaged label ``mean(E,S,S)`` (upper case), or None for any other label.
+
+    Example:
+        >>> averaged_letters("mean(E, s)"), averaged_letters("E")
+        (['E', 'S'], None)
+    """
+    text = label.strip()
+    if not (text[:5].lower() == "mean(" and text.endswith(")")):
+        return None
+    return [part.strip().upper() for part in text[5:-1].split(",") if part.strip()]
+
+
 def _float(text: str, part: str) -> float:
     try:
         return float(text)
@@ -160,12 +225,89 @@ def _is_number(label: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Judgment:
-    """One judged (query, product) pair; ``label`` is kept as written (``"E"``, ``"2.33"``)."""
+    """One judged (query, product) pair; ``label`` is kept as written (``"E"``, ``"2.33"``), or is
+    the merged label of ``ratings`` rows (``"mean(E,S)"``, ``"2.5"``; see the module docstring)."""
 
     query_id: str
     query: str
     product_id: str
     label: str
+    ratings: int = 1
+
+
+DuplicatePolicy = Literal["mean", "max", "first", "error"]
+DUPLICATE_POLICIES: tuple[str, ...] = get_args(DuplicatePolicy)
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    """How :func:`read_judgments` merged the (query, product) pairs that were rated more than once.
+
+    Attributes:
+        policy: ``mean``, ``max``, ``first`` or ``error``.
+        pairs: Pairs rated more than once (each merged into one judgment).
+        rows: The rows those pairs had in the file.
+
+    Example:
+        >>> str(MergeReport("mean", pairs=2, rows=5))
+        '2 (query, product) pairs rated more than once (5 rows) averaged'
+    """
+
+    policy: str
+    pairs: int = 0
+    rows: int = 0
+
+    def __str__(self) -> str:
+        if not self.pairs:
+            return "no (query, product) pair rated more than once"
+        how = {"mean": "averaged", "max": "merged to their highest gain", "first": "merged to their first rating"}
+        return f"{self.pairs:,} (query, product) pairs rated more than once ({self.rows:,} rows) {how[self.policy]}"
+
+    def to_dict(self) -> dict[str, int | str]:
+        return {"policy": self.policy, "pairs": self.pairs, "rows": self.rows}
+
+
+def merge_labels(labels: Sequence[str], policy: DuplicatePolicy, gains: GainMap) -> str:
+    """One label for several ratings of a pair (all numbers or all letters), under ``policy``.
+
+    Args:
+        labels: The ratings in file order (at least one); ``mean(...)`` labels count as their letters.
+        policy: ``mean``, ``max`` or ``first`` (see the module docstring).
+        gains: Decides ``max`` (the highest gain; the first of equals).
+
+    Raises:
+        ValueError: an unknown policy, no labels, or numbers mixed with letters.
+
+    Example:
+        >>> merge_labels(["S", "E", "S"], "mean", GainMap.esci()), merge_labels(["2", "3"], "mean", GainMap.esci())
+        ('mean(E,S,S)', '2.5')
+    """
+    if not labels:
+        raise ValueError("merge_labels needs at least one label")
+    if policy not in ("mean", "max", "first"):
+        raise ValueError(f"duplicates policy must be one of mean, max, first, got {policy!r}")
+    numeric = [_is_number(label) for label in labels]
+    if any(numeric) and not all(numeric):
+        raise ValueError(f"cannot merge numbers with letters: {', '.join(labels)}")
+    if policy == "first" or len(labels) == 1:
+        return labels[0]
+    if policy == "max":  # the highest gain; among equal gains the highest number, then the first
+        return max(labels, key=lambda label: (gains.gain(label), float(label) if numeric[0] else 0.0))
+    if all(numeric):
+        values = [float(label) for label in labels]
+        if len(set(values)) == 1:
+            return labels[0]
+        return _number_label(math.fsum(values) / len(values))
+    letters = sorted(x for label in labels for x in (averaged_letters(label) or [label.strip().upper()]))
+    if len(set(letters)) == 1:
+        return labels[0] if averaged_letters(labels[0]) is None else letters[0]
+    return f"mean({','.join(letters)})"
+
+
+def _number_label(value: float) -> str:
+    """The shortest text that reads back as ``value``; ``2.0`` is written ``2``."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 @dataclass
@@ -180,6 +322,8 @@ class Judgments:
 
     rows: list[Judgment]
     skipped: SkipReport | None = None
+    merged: MergeReport | None = None
+    """Set by :func:`read_judgments`: how pairs rated more than once were merged."""
 
     def __post_init__(self) -> None:
         self.queries: dict[str, str] = {}
@@ -228,24 +372,45 @@ class Judgments:
 _JUDGMENT_COLUMNS = ("query_id", "query", "product_id", "label")
 
 
-def read_judgments(path: str | Path, *, gains: GainMap | None = None, on_error: OnError = "raise") -> Judgments:
+def read_judgments(
+    path: str | Path,
+    *,
+    gains: GainMap | None = None,
+    on_error: OnError = "raise",
+    duplicates: DuplicatePolicy = "mean",
+) -> Judgments:
     """Read ``judgments.tsv`` (tab separated, header ``query_id query product_id label``).
 
     Args:
-        path: The file.
-        gains: Labels not known to this gain map are errors (default: ESCI letters and numbers).
+        path: The file. Other columns (``rater_id``, ``timestamp``) are ignored with a warning.
+        gains: Labels not known to this gain map are errors (default: ESCI letters and numbers);
+            it also decides ``duplicates="max"``.
         on_error: ``"raise"`` or ``"skip"`` (bad rows recorded in ``Judgments.skipped``).
+        duplicates: How several ratings of one (query, product) pair become one judgment:
+            ``mean``, ``max``, ``first`` or ``error`` (see the module docstring). What was merged
+            is in ``Judgments.merged`` and logged.
 
     Raises:
-        DataError: missing column, wrong number of fields, empty id, unknown label,
-            the same (query, product) judged twice, undecodable bytes.
+        DataError: missing column, wrong number of fields, empty id, unknown label, a pair rated
+            with both numbers and letters, the same (query, product) judged twice with
+            ``duplicates="error"``, undecodable bytes.
+        ValueError: an unknown ``duplicates`` policy.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "judgments.tsv"
+        >>> _ = path.write_text("query_id\\tquery\\tproduct_id\\tlabel\\nq1\\tmug\\tp1\\tE\\nq1\\tmug\\tp1\\tS\\n")
+        >>> judged = read_judgments(path)
+        >>> judged.rows[0].label, judged.rows[0].ratings, judged.merged.pairs
+        ('mean(E,S)', 2, 1)
     """
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ValueError(f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, got {duplicates!r}")
     path = Path(path)
     gains = gains or GainMap.esci()
     report = SkipReport(str(path))
-    rows: list[Judgment] = []
-    seen: dict[tuple[str, str], int] = {}
-    for line, record in _tsv_rows(path, _JUDGMENT_COLUMNS):
+    rated: dict[tuple[str, str], _Rated] = {}  # in the order pairs first appear
+    for line, record in _tsv_rows(path, _JUDGMENT_COLUMNS, note_extra=True):
         try:
             if isinstance(record, DataError):
                 raise record
@@ -257,25 +422,54 @@ def read_judgments(path: str | Path, *, gains: GainMap | None = None, on_error: 
                 known = ", ".join(gains.letters)
                 raise DataError(f"unknown label {label!r} (expected a number or one of {known})", field="label")
             key = (record["query_id"].strip(), record["product_id"].strip())
-            if key in seen:
-                raise DataError(
-                    f"query {key[0]!r} judges product {key[1]!r} twice (first on line {seen[key]})", field="product_id"
-                )
+            earlier = rated.get(key)
+            if earlier is not None:
+                if duplicates == "error":
+                    raise DataError(
+                        f"query {key[0]!r} judges product {key[1]!r} twice (first on line {earlier.line})",
+                        field="product_id",
+                    )
+                if _is_number(label) != _is_number(earlier.labels[0]):
+                    raise DataError(
+                        f"query {key[0]!r} rates product {key[1]!r} {label!r} here and {earlier.labels[0]!r} on "
+                        f"line {earlier.line}: one pair's labels must be all numbers or all letters",
+                        field="label",
+                    )
         except DataError as err:
             err = err.located(path=path, line=line)
             if on_error == "raise":
                 raise err from None
             report.errors.append(err)
             continue
-        seen[key] = line
-        rows.append(Judgment(key[0], record["query"], key[1], label))
+        if earlier is None:
+            rated[key] = _Rated(line, record["query"], [label])
+        else:
+            earlier.labels.append(label)
     if report.count:
         logger.warning(report.summary())
-    return Judgments(rows, skipped=report if on_error == "skip" else None)
+    policy = "first" if duplicates == "error" else duplicates  # "error" left one rating per pair
+    rows = [
+        Judgment(q, r.query, p, merge_labels(r.labels, policy, gains), len(r.labels)) for (q, p), r in rated.items()
+    ]
+    repeated = [r for r in rows if r.ratings > 1]
+    merged = MergeReport(duplicates, len(repeated), sum(r.ratings for r in repeated))
+    if merged.pairs:
+        logger.info("%s: %s", path, merged)
+    return Judgments(rows, skipped=report if on_error == "skip" else None, merged=merged)
 
 
-def _tsv_rows(path: Path, columns: tuple[str, ...]):
-    """Yield (line, {column: text}) or (line, DataError) for rows with the wrong shape."""
+@dataclass
+class _Rated:
+    """The rows of one (query, product) pair while a file is read."""
+
+    line: int
+    query: str
+    labels: list[str]
+
+
+def _tsv_rows(path: Path, columns: tuple[str, ...], *, note_extra: bool = False):
+    """Yield (line, {column: text}) or (line, DataError) for rows with the wrong shape; with
+    ``note_extra``, log once which header columns are not read."""
     if not path.is_file():
         raise DataError("file not found", path=path)
     text = decode_text_file(path)
@@ -290,6 +484,9 @@ def _tsv_rows(path: Path, columns: tuple[str, ...]):
                 f"the header has no '{name}' column (found: {', '.join(header)})", path=path, line=1, field=name
             )
     where = {name: header.index(name) for name in columns}
+    extra = [h or "(unnamed)" for h in header if h not in columns]
+    if note_extra and extra:
+        logger.warning("%s: ignoring column(s) %s; only %s are read", path, ", ".join(extra), ", ".join(columns))
     for fields in reader:
         line = reader.line_num
         if not fields or fields == [""]:

@@ -186,3 +186,23 @@ def test_rerank_unknown_candidates_last():
 
 def test_evaluators_registry():
     assert EVALUATORS == {"retrieval": evaluate_retrieval, "rerank": evaluate_rerank}
+
+
+def test_averaged_pairs_count_by_their_mean(fixtures):
+    """judgments_crowd.tsv merges en01/p003 (S, E, I), en02/p004 (E, S), en03/p009 (C, S)."""
+    path = fixtures / "catalog" / "judgments_crowd.tsv"
+    runs = {
+        "galaxy buds P70D20TL-D4": ["p003", "p001", "p002"],
+        "65w usb c charger": ["p007", "p004"],
+        "12 inch cast iron skillet": ["p009", "p008"],
+    }
+    mean = evaluate_retrieval(FixedRun(runs), read_judgments(path), ESCI)
+    # MRR counts E only: a mean gain of 0.367 (p003) or 0.55 (p004) is not E's 1
+    assert mean.per_query["mrr@10"] == {"en01": 0.5, "en02": 0.0, "en03": 0.5}
+    # Recall counts E and S (gain >= 0.1): p004 (0.55) counts, p005 (S) is not retrieved
+    assert mean.per_query["recall@100"]["en02"] == pytest.approx(0.5)
+    # NDCG: p007 (I, I) then p004 (0.55); ideal p004 then p005 (0.1)
+    dcg, idcg = 0.55 / math.log2(3), 0.55 + 0.1 / math.log2(3)
+    assert mean.per_query["ndcg@10"]["en02"] == pytest.approx(dcg / idcg)
+    highest = evaluate_retrieval(FixedRun(runs), read_judgments(path, duplicates="max"), ESCI)
+    assert highest.per_query["mrr@10"] == {"en01": 1.0, "en02": 0.5, "en03": 0.5}

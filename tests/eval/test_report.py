@@ -14,7 +14,8 @@ import shopmatch.eval.report as report_module
 from shopmatch.errors import ShopmatchError
 from shopmatch.eval.evaluator import EvalResult
 from shopmatch.eval.report import compare_runs, read_results, write_report
-from shopmatch.judgments import Judgment, Judgments
+from shopmatch.eval.significance import compare_paired
+from shopmatch.judgments import Judgment, Judgments, MergeReport
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -110,6 +111,7 @@ def test_queries_in_one_run_only_are_left_out(caplog):
     assert c.missing == 2 and len(c.deltas) == 9
     assert (c.better, c.worse, c.unchanged) == (3, 3, 3)
     assert "2 queries are in only one of" in caplog.text
+    assert c.significance["ndcg@10"].queries == 9
 
 
 def test_missing_metric():
@@ -118,7 +120,68 @@ def test_missing_metric():
         compare_runs(no_ndcg, _result(BASE), _judgments())
 
 
+def test_significance_of_every_metric():
+    c = compare_runs(_result(NEW), _result(BASE), _judgments())
+    assert list(c.significance) == ["ndcg@10", "mrr@10"]
+    for metric, tested in c.significance.items():
+        assert tested == compare_paired(_result(BASE).per_query[metric], _result(NEW).per_query[metric])
+    assert c.to_dict()["significance"]["ndcg@10"] == c.significance["ndcg@10"].to_dict()
+    # a metric only one run has is not tested
+    only_ndcg = EvalResult("retrieval", {}, {"ndcg@10": dict(BASE)}, 11)
+    assert list(compare_runs(_result(NEW), only_ndcg, _judgments()).significance) == ["ndcg@10"]
+
+
 # --------------------------------------------------------------------------- report files
+
+
+def test_significance_in_markdown_html_and_json(tmp_path):
+    # "tuned" gains 0.05 on 10 queries and ties on q07 (at 1.0 already): of the 2**11 sign flips only
+    # all-plus and all-minus (times the tie's two signs) are as extreme -> p = 4 / 2048. A bootstrap
+    # mean is 0.05 * (11 - k) / 11 with k ~ Binomial(11, 1/11) picks of the tie: P(k >= 4) = 0.014 and
+    # P(k >= 3) = 0.072, so the 2.5th percentile is k = 3 (0.05 * 8/11); P(k = 0) = 0.35 puts the 97.5th at 0.05.
+    tuned = {q: min(1.0, v + 0.05) for q, v in BASE.items()}
+    results = {"bm25": _result(BASE), "hybrid": _result(NEW), "tuned": _result(tuned)}
+    report = write_report(results, _judgments(), tmp_path / "r", baseline="bm25")
+    t = report.comparisons["tuned"].significance["ndcg@10"]
+    assert t.p_value == pytest.approx(4 / 2048) and t.significant
+    assert (t.ci_low, t.ci_high) == pytest.approx((0.05 * 8 / 11, 0.05))
+    assert (t.improved, t.worsened, t.tied) == (10, 0, 1)
+    assert not report.comparisons["hybrid"].significance["ndcg@10"].significant
+
+    text = report.markdown_path.read_text()
+    assert "changes against it in brackets, \\* where significant (p < 0.05)" in text
+    new, base = results["tuned"].metrics["ndcg@10"], results["bm25"].metrics["ndcg@10"]
+    assert f"| tuned | retrieval | 11 | {new:.4f} ({new - base:+.4f}\\*) |" in text
+    hybrid = results["hybrid"].metrics["ndcg@10"]
+    assert f"| hybrid | retrieval | 11 | {hybrid:.4f} ({hybrid - base:+.4f}) |" in text  # no star
+    section = text.split("## tuned against bm25")[1]
+    assert "| metric | baseline | run | Δ | 95% CI | p | significant | better | worse | tied |" in section
+    assert "| ndcg@10 | 0.5000 | 0.5455 | +0.0455 | \\[+0.0364, +0.0500\\] | 0.0020 | yes | 10 | 0 | 1 |" in section
+    assert "paired bootstrap over the 11 queries (10,000 resamples, seed 0)" in section
+
+    page = report.html_path.read_text()
+    tuned_page = page.split("tuned against bm25")[1]
+    assert '<td>[+0.0364, +0.0500]</td><td>0.0020</td><td class="better">yes</td>' in tuned_page
+    assert '<td class="better">' not in page.split("hybrid against bm25")[1].split("Most improved")[0]
+
+    data = json.loads((report.directory / "report.json").read_text())
+    tested = data["comparisons"]["tuned"]["significance"]["ndcg@10"]
+    assert tested["significant"] is True and tested["p_value"] == pytest.approx(4 / 2048)
+    assert (tested["improved"], tested["worsened"], tested["tied"], tested["queries"]) == (10, 0, 1, 11)
+    assert data["comparisons"]["hybrid"]["significance"]["mrr@10"]["significant"] is False
+
+
+def test_merged_judgments_are_noted(tmp_path):
+    judged = _judgments()
+    judged.merged = MergeReport("mean", pairs=5, rows=11)
+    report = write_report({"bm25": _result(BASE)}, judged, tmp_path / "r")
+    note = "Judgments: 5 (query, product) pairs rated more than once (11 rows) averaged."
+    assert note in report.markdown_path.read_text() and note in report.html_path.read_text()
+    data = json.loads((report.directory / "report.json").read_text())
+    assert data["judgments"]["merged"] == {"policy": "mean", "pairs": 5, "rows": 11}
+    plain = write_report({"bm25": _result(BASE)}, _judgments(), tmp_path / "plain")
+    assert "Judgments:" not in plain.markdown_path.read_text()
+    assert json.loads((plain.directory / "report.json").read_text())["judgments"]["merged"] is None
 
 
 def test_files(two_runs):
@@ -158,7 +221,13 @@ def test_markdown(two_runs):
     base, new = results["bm25"].metrics["ndcg@10"], results["hybrid"].metrics["ndcg@10"]
     assert f"| bm25 — baseline | retrieval | 11 | {base:.4f} |" in text
     assert f"| hybrid | retrieval | 11 | {new:.4f} ({new - base:+.4f}) |" in text
-    assert "4 of 11 queries better, 4 worse, 3 unchanged (NDCG@10 against bm25)." in text
+    ndcg = compare_paired(BASE, NEW)
+    assert ndcg.p_value > 0.05
+    assert (
+        "4 of 11 queries better, 4 worse, 3 unchanged (NDCG@10 against bm25); "
+        f"Δ {ndcg.delta:+.4f}, 95% CI \\[{ndcg.ci_low:+.4f}, {ndcg.ci_high:+.4f}\\], p = {ndcg.p_value:.4f}: "
+        "not significant at α = 0.05."
+    ) in text
     improved = text.split("### Most improved (top 3)")[1].split("###")[0]
     rows = [line for line in improved.splitlines() if re.match(r"\| q\d", line)]
     assert rows == [

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from enum import Enum
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+
+from shopmatch.judgments import DUPLICATE_POLICIES
 
 app = typer.Typer(
     help="shopmatch: e-commerce search relevance — index a catalog, search it, measure it.",
@@ -21,6 +24,21 @@ train_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
+Duplicates = Enum("Duplicates", {policy: policy for policy in DUPLICATE_POLICIES}, type=str)
+"""The policies of ``read_judgments(duplicates=...)`` as choices (an Enum works with every Typer)."""
+
+DuplicatesOpt = Annotated[
+    Duplicates,
+    typer.Option(
+        "--duplicates",
+        case_sensitive=False,
+        help="Several ratings of one (query, product) pair: mean (numbers average, letters average their "
+        "gains), max (highest gain), first (first row), error (refuse the file).",
+    ),
+]
+"""``--duplicates mean|max|first|error``, for every command that reads judgments. Declare
+``duplicates: DuplicatesOpt = Duplicates.mean`` and pass ``duplicates.value`` to ``read_judgments``."""
+
 out = Console()
 # soft_wrap: an error's "file:line: field" must stay on one line for grep and CI logs.
 err = Console(stderr=True, soft_wrap=True)

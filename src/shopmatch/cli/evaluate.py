@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shopmatch.cli.common import app, err, fail, out
-from shopmatch.cli.render import metrics_table
+from shopmatch.cli.common import Duplicates, DuplicatesOpt, app, err, fail, out
+from shopmatch.cli.render import metrics_table, significance_table
 from shopmatch.errors import ShopmatchError
 
 
@@ -39,6 +39,7 @@ def evaluate(
             "(default with --report: this index's lexical retriever alone, if it fuses several)."
         ),
     ] = None,
+    duplicates: DuplicatesOpt = Duplicates.mean,
 ) -> None:
     """Measure search quality on judged queries (NDCG@10, MRR@10, Recall@100, MAP@100)."""
     from shopmatch.eval.evaluator import EVALUATORS
@@ -53,7 +54,7 @@ def evaluate(
         raise fail(ShopmatchError(f"--gains: {error}")) from None
     try:
         pipeline = SearchPipeline.load(index_dir)
-        judged = read_judgments(judgments, gains=gain_map)
+        judged = read_judgments(judgments, gains=gain_map, duplicates=duplicates.value)
         missing = {r.product_id for r in judged.rows if pipeline.products.row_of(r.product_id) is None}
         if missing:
             logging.getLogger("shopmatch").warning(
@@ -81,9 +82,18 @@ def evaluate(
     if report is not None:
         err.print(f"report written to {written.html_path} (and report.md, report.json, plots/)", highlight=False)
     if as_json:
-        sys.stdout.write(result.to_json() + "\n")
+        sys.stdout.write(json.dumps({**result.to_dict(), "merged": judged.merged.to_dict()}) + "\n")
         return
-    out.print(metrics_table(f"{judgments} — {mode} mode, {result.queries} queries", results))
+    merged = f"judgments: {judged.merged}" if judged.merged.pairs else None
+    out.print(metrics_table(f"{judgments} — {mode} mode, {result.queries} queries", results, caption=merged))
+    if base_pipeline is not None:
+        from shopmatch.eval.significance import compare_metrics
+
+        if report is not None:  # the report tested the same runs with the same seed
+            tested = written.comparisons[str(index_dir)].significance
+        else:
+            tested = compare_metrics(results[base_name].per_query, result.per_query)
+        out.print(significance_table(f"{index_dir} against {base_name}, query by query", tested))
 
 
 def _baseline_pipeline(pipeline, index_dir: Path, baseline: Path | None, *, default: bool):

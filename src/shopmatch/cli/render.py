@@ -40,12 +40,40 @@ def results_table(query: str, results) -> Table:
     return table
 
 
-def metrics_table(title: str, results: dict) -> Table:
+def metrics_table(title: str, results: dict, caption: str | None = None) -> Table:
     names = list(next(iter(results.values())).metrics)
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     table.add_column("run")
     for name in names:
         table.add_column(name, justify="right")
     for label, result in results.items():
         table.add_row(label, *(f"{result.metrics[n]:.4f}" for n in names))
+    return table
+
+
+def significance_table(title: str, comparisons: dict) -> Table:
+    """One row per metric: Δ, the bootstrap interval, p, whether significant, and how many queries
+    got better, worse, or stayed the same (``+/−/=``; one column so the table fits 80 columns)."""
+    from shopmatch.eval.significance import format_interval, format_p
+
+    first = next(iter(comparisons.values()), None)
+    if first is None:
+        return Table(title=title, title_justify="left", caption="no metric to compare", caption_justify="left")
+    caption = (
+        f"Δ: mean per-query change; CI: paired bootstrap ({first.resamples:,} resamples); p: paired "
+        f"randomization test; significant when p < {first.alpha:g}; +/−/=: queries better, worse, tied"
+    )
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    table.add_column("metric", no_wrap=True)
+    for name in ("Δ", f"{first.confidence:.0%} CI", "p", "significant", "+/−/="):
+        table.add_column(name, justify="right", no_wrap=True)
+    for metric, c in comparisons.items():
+        table.add_row(
+            metric,
+            f"{c.delta:+.4f}",
+            format_interval(c.ci_low, c.ci_high),
+            format_p(c.p_value),
+            "yes" if c.significant else "no",
+            f"{c.improved}/{c.worsened}/{c.tied}",
+        )
     return table

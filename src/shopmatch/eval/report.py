@@ -2,12 +2,19 @@
 
 :func:`write_report` writes a report directory::
 
-    report.md          metric table; per run, the queries that got better/worse than the baseline
+    report.md          metric table; per run against the baseline: whether each metric's change is
+                       significant (Δ, 95% interval, p, queries better/worse), the queries that
+                       got better/worse
     report.html        the same as one self-contained page (inline CSS, plots linked relatively)
     report.json        every number: metrics and per-query values of each run, the comparisons
     plots/metrics.png  grouped bar chart, one group per metric, one bar per run
     plots/ndcg_delta.png  per-query NDCG@10 change against the baseline, sorted (only with a baseline)
     manifest.json      kind ``shopmatch-report``, format version
+
+Significance (:mod:`shopmatch.eval.significance`): every metric both runs have per query is
+compared query by query; Δ is the mean change, the interval a seeded paired bootstrap, p a
+two-sided paired randomization test, and a change is significant when p < 0.05. The metric
+table marks significant changes with ``*``.
 
 The directory is written to a temporary sibling and renamed into place. Every text that can
 come from a user (query texts, run names, the title) is HTML-escaped in the page and in the
@@ -25,6 +32,8 @@ Example:
     >>> c = report.comparisons["hybrid"]
     >>> (c.better, c.worse, c.unchanged), c.improved[0].query_id
     ((1, 0, 1), 'q1')
+    >>> c.significance["ndcg@10"].p_value   # changes (+1, 0): every sign flip is as far from 0
+    1.0
 """
 
 from __future__ import annotations
@@ -42,7 +51,15 @@ from typing import Any
 
 from shopmatch.errors import ShopmatchError
 from shopmatch.eval.evaluator import EvalResult
-from shopmatch.judgments import Judgments
+from shopmatch.eval.significance import (
+    DEFAULT_ALPHA,
+    DEFAULT_RESAMPLES,
+    PairedComparison,
+    compare_metrics,
+    format_interval,
+    format_p,
+)
+from shopmatch.judgments import Judgments, MergeReport
 from shopmatch.store import MANIFEST, atomic_directory, library_version, write_manifest
 
 logger = logging.getLogger(__name__)
@@ -93,6 +110,8 @@ class Comparison:
         improved: The ``top`` queries that gained most, largest gain first.
         worsened: The ``top`` queries that lost most, largest loss first.
         missing: Queries only one of the two runs has (not compared).
+        significance: Metric → paired comparison over the shared queries, for every metric
+            both runs have per query.
     """
 
     run: str
@@ -105,6 +124,7 @@ class Comparison:
     improved: list[QueryDelta]
     worsened: list[QueryDelta]
     missing: int = 0
+    significance: dict[str, PairedComparison] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +137,7 @@ class Comparison:
             "missing": self.missing,
             "improved": [d.to_dict() for d in self.improved],
             "worsened": [d.to_dict() for d in self.worsened],
+            "significance": {m: c.to_dict() for m, c in self.significance.items()},
         }
 
 
@@ -129,6 +150,8 @@ class Report:
     results: dict[str, EvalResult]
     baseline: str | None
     comparisons: dict[str, Comparison] = field(default_factory=dict)
+    merged: MergeReport | None = None
+    """How the judgments merged pairs rated more than once (``Judgments.merged``)."""
 
     @property
     def html_path(self) -> Path:
@@ -148,8 +171,12 @@ def compare_runs(
     baseline_name: str = "baseline",
     metric: str = DELTA_METRIC,
     top: int = 10,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    alpha: float = DEFAULT_ALPHA,
 ) -> Comparison:
-    """Per-query ``metric`` changes of ``result`` against ``baseline``.
+    """Per-query ``metric`` changes of ``result`` against ``baseline``, and the significance of
+    the change in every metric both runs have per query.
 
     Args:
         result: The run to compare.
@@ -158,6 +185,7 @@ def compare_runs(
         run, baseline_name: Names used in the report.
         metric: A metric both runs have per query.
         top: How many most improved / most worsened queries to keep.
+        resamples, seed, alpha: Passed to :func:`~shopmatch.eval.significance.compare_paired`.
 
     Returns:
         A :class:`Comparison`.
@@ -173,6 +201,8 @@ def compare_runs(
         >>> c = compare_runs(new, old, j)
         >>> c.better, c.worse, [d.query for d in c.worsened]
         (1, 1, ['cup'])
+        >>> c.significance["ndcg@10"].p_value   # +0.5 and -0.5: no change on average
+        1.0
     """
     for name, res in ((run, result), (baseline_name, baseline)):
         if metric not in res.per_query:
@@ -200,6 +230,7 @@ def compare_runs(
         improved=better[:top],
         worsened=worse[:top],
         missing=missing,
+        significance=compare_metrics(baseline.per_query, result.per_query, resamples=resamples, seed=seed, alpha=alpha),
     )
 
 
@@ -257,7 +288,7 @@ def write_report(
                 comparisons[name] = compare_runs(
                     result, results[baseline], judgments, run=name, baseline_name=baseline, top=top
                 )
-    report = Report(out_dir, title, results, baseline, comparisons)
+    report = Report(out_dir, title, results, baseline, comparisons, judgments.merged)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with atomic_directory(out_dir) as tmp:
         tmp.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read and served
@@ -349,7 +380,8 @@ def _metric_rows(report: Report) -> tuple[list[str], list[list[str]]]:
             value = result.metrics.get(name)
             cell = _fmt(value)
             if base is not None and run != report.baseline and value is not None and name in base.metrics:
-                cell += f" ({_signed(value - base.metrics[name])})"
+                tested = report.comparisons[run].significance.get(name) if run in report.comparisons else None
+                cell += f" ({_signed(value - base.metrics[name])}{'*' if tested and tested.significant else ''})"
             cells.append(cell)
         rows.append(cells)
     return ["run", "mode", "queries", *names], rows
@@ -360,6 +392,46 @@ def _delta_rows(deltas: Sequence[QueryDelta]) -> list[list[str]]:
 
 
 _DELTA_HEADER = ["query id", "query", "baseline NDCG@10", "run NDCG@10", "delta"]
+
+
+def _significance_header(c: Comparison) -> list[str]:
+    level = next(iter(c.significance.values())).confidence if c.significance else 1 - DEFAULT_ALPHA
+    return ["metric", "baseline", "run", "Δ", f"{level:.0%} CI", "p", "significant", "better", "worse", "tied"]
+
+
+def _significance_rows(c: Comparison) -> list[list[str]]:
+    return [
+        [
+            metric,
+            _fmt(t.baseline_mean),
+            _fmt(t.system_mean),
+            _signed(t.delta),
+            format_interval(t.ci_low, t.ci_high),
+            format_p(t.p_value),
+            "yes" if t.significant else "no",
+            str(t.improved),
+            str(t.worsened),
+            str(t.tied),
+        ]
+        for metric, t in c.significance.items()
+    ]
+
+
+def _significance_note(c: Comparison) -> str:
+    first = next(iter(c.significance.values()), None)
+    if first is None:
+        return "No metric has per-query values in both runs: nothing to test."
+    return (
+        f"Δ: mean per-query change against {c.baseline}; CI: paired bootstrap over the {first.queries} queries "
+        f"({first.resamples:,} resamples, seed {first.seed}); p: two-sided paired randomization test; "
+        f"significant when p < {first.alpha:g}."
+    )
+
+
+def _merged_note(report: Report) -> str | None:
+    if report.merged is None or not report.merged.pairs:
+        return None
+    return f"Judgments: {report.merged}."
 
 
 def _report_json(report: Report, created: str, plots: Mapping[str, str]) -> dict[str, Any]:
@@ -382,6 +454,7 @@ def _report_json(report: Report, created: str, plots: Mapping[str, str]) -> dict
             for name, r in report.results.items()
         },
         "comparisons": {name: c.to_dict() for name, c in report.comparisons.items()},
+        "judgments": {"merged": report.merged.to_dict() if report.merged else None},
         "plots": dict(plots),
     }
 
@@ -393,6 +466,13 @@ def _summary(c: Comparison) -> str:
     )
     if c.missing:
         text += f"; {c.missing} queries in only one of the two runs were left out"
+    tested = c.significance.get(c.metric)
+    if tested is not None:
+        verdict = "significant" if tested.significant else "not significant"
+        text += (
+            f"; Δ {tested.delta:+.4f}, {tested.confidence:.0%} CI {format_interval(tested.ci_low, tested.ci_high)}, "
+            f"p {format_p(tested.p_value, clause=True)}: {verdict} at α = {tested.alpha:g}"
+        )
     return text
 
 
@@ -428,13 +508,23 @@ def _markdown(report: Report, created: str, plots: Mapping[str, str]) -> str:
     if note:
         lines += [note, ""]
     else:
-        lines += [f"Baseline: **{_md_escape(report.baseline)}**; changes against it in brackets.", ""]
+        lines += [
+            f"Baseline: **{_md_escape(report.baseline)}**; changes against it in brackets, "
+            "\\* where significant (p < 0.05).",
+            "",
+        ]
+    merged = _merged_note(report)
+    if merged:
+        lines += [_md_escape(merged), ""]
     lines += ["## Metrics", ""]
     header, rows = _metric_rows(report)
     lines += _md_table(header, rows, right_from=2)
     lines += ["", f"![metrics per run]({plots['metrics']})", ""]
     for c in report.comparisons.values():
         lines += [f"## {_md_escape(c.run)} against {_md_escape(c.baseline)}", "", _md_escape(_summary(c)) + ".", ""]
+        lines += ["### Significance", "", _md_escape(_significance_note(c)), ""]
+        if c.significance:
+            lines += _md_table(_significance_header(c), _significance_rows(c), right_from=1) + [""]
         for heading, chosen, empty in (
             (f"Most improved (top {len(c.improved)})", c.improved, "No query got better."),
             (f"Most worsened (top {len(c.worsened)})", c.worsened, "No query got worse."),
@@ -467,16 +557,28 @@ def _e(text: Any) -> str:
 
 
 def _html_table(
-    header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1, classes: Sequence[str] = ()
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    text_columns: int = 1,
+    classes: Sequence[str] = (),
+    *,
+    row_classes: Sequence[str] = (),
+    column: int = -1,
 ) -> str:
-    def cls(i: int, cell: bool = True) -> str:
+    """A table; ``classes`` gives each column's cells a class, ``row_classes`` one cell (``column``) per row."""
+
+    def cls(i: int, cell: bool = True, extra: str = "") -> str:
         names = ["text"] if i < text_columns else []
         if cell and i < len(classes) and classes[i]:
             names.append(classes[i])
+        if cell and extra and i == column:
+            names.append(extra)
         return f' class="{" ".join(names)}"' if names else ""
 
     out = ["<table>", "<tr>" + "".join(f"<th{cls(i, False)}>{_e(h)}</th>" for i, h in enumerate(header)) + "</tr>"]
-    out += ["<tr>" + "".join(f"<td{cls(i)}>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows]
+    for r, row in enumerate(rows):
+        extra = row_classes[r] if r < len(row_classes) else ""
+        out.append("<tr>" + "".join(f"<td{cls(i, extra=extra)}>{_e(c)}</td>" for i, c in enumerate(row)) + "</tr>")
     return "\n".join([*out, "</table>"])
 
 
@@ -489,12 +591,26 @@ def _html(report: Report, created: str, plots: Mapping[str, str]) -> str:
     if note:
         body.append(f'<p class="note">{_e(note)}</p>')
     else:
-        body.append(f"<p>Baseline: <strong>{_e(report.baseline)}</strong>; changes against it in brackets.</p>")
+        body.append(
+            f"<p>Baseline: <strong>{_e(report.baseline)}</strong>; changes against it in brackets, "
+            "* where significant (p &lt; 0.05).</p>"
+        )
+    merged = _merged_note(report)
+    if merged:
+        body.append(f"<p>{_e(merged)}</p>")
     header, rows = _metric_rows(report)
     body += ["<h2>Metrics</h2>", _html_table(header, rows, text_columns=2)]
     body.append(f'<p><img src="{_e(plots["metrics"])}" alt="bar chart of the metrics per run"></p>')
     for c in report.comparisons.values():
         body += [f"<h2>{_e(c.run)} against {_e(c.baseline)}</h2>", f"<p>{_e(_summary(c))}.</p>"]
+        body += ["<h3>Significance</h3>", f'<p class="meta">{_e(_significance_note(c))}</p>']
+        if c.significance:
+            rows = _significance_rows(c)
+            kinds = [
+                "better" if t.significant and t.delta > 0 else "worse" if t.significant else ""
+                for t in c.significance.values()
+            ]
+            body.append(_html_table(_significance_header(c), rows, text_columns=1, row_classes=kinds, column=6))
         for heading, chosen, empty, kind in (
             (f"Most improved (top {len(c.improved)})", c.improved, "No query got better.", "better"),
             (f"Most worsened (top {len(c.worsened)})", c.worsened, "No query got worse.", "worse"),
@@ -582,6 +698,9 @@ def _plot_deltas(comparisons: Sequence[Comparison], path: Path) -> None:
         ax.set_ylim(-1.05, 1.05)
         ax.set_ylabel("Δ NDCG@10")
         title = f"{c.run} vs {c.baseline}: {c.better} better, {c.worse} worse, {c.unchanged} unchanged"
+        tested = c.significance.get(c.metric)
+        if tested is not None:
+            title += f"; Δ {tested.delta:+.4f}, p {format_p(tested.p_value, clause=True)}"
         ax.set_title(_label(textwrap.fill(title, 95)), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
