@@ -185,3 +185,13 @@ def test_head_and_security_headers_over_http(server):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_a_product_id_with_a_slash_over_http(server):
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    product = {"id": "shelf/a/b", "title": "Zyxwv slash shelf"}
+    assert httpx.post(server.url + "/products", json={"products": [product]}, headers=auth).status_code == 200
+    url = server.url + "/products/shelf%2Fa%2Fb"
+    assert httpx.get(url).json()["id"] == "shelf/a/b"
+    assert httpx.delete(url, headers=auth).json()["deleted"] == ["shelf/a/b"]
+    assert httpx.get(url).status_code == 404
