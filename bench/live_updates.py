@@ -29,9 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shopmatch.live.search import SearchRequest  # noqa: E402
-
 from shopmatch.backends.inprocess.live import LiveIndex, wal_path_for  # noqa: E402
+from shopmatch.query import Query  # noqa: E402
 
 
 def product(i: int, run: int) -> dict:
@@ -56,12 +55,12 @@ def main() -> int:
             started = time.perf_counter()
             live = LiveIndex(index, compact_after=0)
             timed("open (no log)", time.perf_counter() - started)
-            live.search(SearchRequest("warm up"))
+            live.search(Query("warm up"))
             for i in range(20):
                 started = time.perf_counter()
                 live.upsert([product(i, run)])
                 timed("upsert 1 product", time.perf_counter() - started)
-                found = live.search(SearchRequest(f"zq{run}x{i}", k=1)).results
+                found = live.search(Query(f"zq{run}x{i}", k=1)).results
                 assert found and found[0]["product_id"] == f"bench-{run}-{i}", "upsert not searchable"
             started = time.perf_counter()
             live.upsert([product(100 + i, run) for i in range(100)])

@@ -319,6 +319,23 @@ def test_product_parsing_variants():
         ({"id": "a", "title": "t", "attributes": ["x"]}, "attributes", "object"),
         ({"id": "a", "title": "t", "attributes": {"x": {"y": 1}}}, "attributes", "'x'"),
         ({"id": "a", "title": "t", "brand": ["x"]}, "brand", "must be a string"),
+        # what cannot be stored as strict JSON in UTF-8: lone surrogates, NaN and infinity, at any depth
+        ({"id": "a\ud800b", "title": "t"}, "id", "lone surrogate (U+D800)"),
+        ({"id": "a", "title": "a\udc00"}, "title", "lone surrogate (U+DC00)"),
+        ({"id": "a", "title": "t", "brand": "\udfff"}, "brand", "lone surrogate"),
+        ({"id": "a", "title": "t", "vendor": {"names": ["ok", "x\ud800"]}}, "vendor", "vendor.names[1]: holds a lone"),
+        ({"id": "a", "title": "t", "vendor": {"k\ud800": 1}}, "vendor", "the key holds a lone surrogate"),
+        ({"id": "a", "title": "t", "k\ud800": 1}, "k\\ud800", "the field name holds a lone surrogate"),
+        ({"id": "a", "title": "t", "weight": float("nan")}, "weight", "finite"),
+        ({"id": "a", "title": "t", "specs": {"size": [1.0, float("inf")]}}, "specs", "specs.size[1]: must be a finite"),
+        ({"id": "a", "title": "t", "attributes": {"w": float("-inf")}}, "attributes", "finite"),
+        ({"id": "a", "title": "t", "price": float("nan")}, "price", "finite"),
+        # ranges the filters assume
+        ({"id": "a", "title": "t", "price": -0.01}, "price", "must not be negative"),
+        ({"id": "a", "title": "t", "price": "-5"}, "price", "must not be negative"),
+        ({"id": "a", "title": "t", "rating": 5.5}, "rating", "between 0 and 5"),
+        ({"id": "a", "title": "t", "rating": -1}, "rating", "between 0 and 5"),
+        ({"id": "a", "title": "t", "rating_count": "-3"}, "rating_count", "non-negative integer"),
     ],
 )
 def test_product_validation_errors(record, field, fragment):
@@ -337,3 +354,50 @@ def test_catalog_lookup_and_duplicates():
         cat.row_of("z")
     with pytest.raises(DataError, match=r"duplicate id 'a' \(rows 1 and 2\)"):
         Catalog([Product("a", "A"), Product("a", "B")])
+
+
+def test_product_bounds_are_inclusive():
+    p = Product.from_dict({"id": "a", "title": "t", "price": 0, "rating": 5, "rating_count": 0})
+    assert (p.price, p.rating, p.rating_count) == (0.0, 5.0, 0)
+    assert Product.from_dict({"id": "a", "title": "t", "rating": 0}).rating == 0.0
+
+
+def test_deeply_nested_extra_is_checked_without_recursion(tmp_path):
+    nested: object = float("nan")
+    for _ in range(5_000):
+        nested = [nested]
+    with pytest.raises(DataError, match="finite") as info:
+        Product.from_dict({"id": "a", "title": "t", "deep": nested})
+    assert info.value.field == "deep"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "fragment"),
+    [
+        ('{"id": "b2", "title": "t", "price": -3}', "price", "must not be negative"),
+        ('{"id": "b2", "title": "t", "rating": 7}', "rating", "between 0 and 5"),
+        ('{"id": "b2", "title": "t", "specs": {"weight": NaN}}', "specs", "specs.weight: must be a finite"),
+        ('{"id": "b2", "title": "t", "specs": [1e400]}', "specs", "finite"),
+        ('{"id": "b2", "title": "bad \\ud800 title"}', "title", "lone surrogate"),
+    ],
+)
+def test_catalog_rows_with_unstorable_or_out_of_range_values_are_located(tmp_path, line, field, fragment):
+    path = tmp_path / "products.jsonl"
+    path.write_text('{"id": "b1", "title": "ok"}\n' + line + '\n{"id": "b3", "title": "ok"}\n', encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_catalog(path)
+    assert str(info.value).startswith(f"{path}:2: field '{field}': ") and fragment in str(info.value)
+    assert [p.id for p in read_catalog(path, on_error="skip")] == ["b1", "b3"]
+
+
+def test_csv_rating_out_of_range_is_located(tmp_path):
+    path = tmp_path / "products.csv"
+    path.write_text("id,title,rating\nb1,ok,4.5\nb2,too good,9\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_catalog(path)
+    assert str(info.value) == f"{path}:3: field 'rating': must be between 0 and 5, got '9'"
+
+
+def test_write_catalog_writes_strict_json(tmp_path):
+    with pytest.raises(ValueError, match="JSON compliant"):
+        write_catalog([Product("a", "A", extra={"x": float("nan")})], tmp_path / "out.jsonl")

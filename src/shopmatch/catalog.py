@@ -5,7 +5,10 @@ Parquet, with the fields described in ``docs/data-format.md``. ``id`` and ``titl
 required; unknown keys are kept in :attr:`Product.extra` and returned with results.
 
 Bad rows raise :class:`~shopmatch.errors.DataError` naming file, line and field. With
-``on_error="skip"`` they are skipped instead and reported in :attr:`Catalog.skipped`.
+``on_error="skip"`` they are skipped instead and reported in :attr:`Catalog.skipped`. Every value
+of a product, nested ones included, must be storable as strict JSON in UTF-8: text with a lone
+surrogate (``"\\ud800"`` in JSON) and numbers that are not finite (``NaN``, ``Infinity``, ``1e400``)
+are refused; ``price`` must not be negative and ``rating`` is between 0 and 5.
 
 Example:
     >>> from shopmatch.catalog import Product
@@ -48,6 +51,7 @@ KNOWN_FIELDS = (
     "rating_count",
     "image",
 )
+MAX_RATING = 5.0  # ratings are stars out of five: the rating filter and facets assume 0-5
 _LIST_FIELDS = ("category", "bullets")
 _TEXT_FIELDS = ("brand", "color", "description", "image")
 
@@ -91,6 +95,7 @@ class Product:
         """
         if not isinstance(record, Mapping):
             raise DataError(f"expected a JSON object, got {type(record).__name__}")
+        _check_storable(record)
         return cls(
             id=_parse_id(record.get("id")),
             title=_parse_title(record.get("title")),
@@ -100,8 +105,8 @@ class Product:
             description=_parse_text(record, "description"),
             bullets=_parse_str_list(record.get("bullets"), "bullets"),
             attributes=_parse_attributes(record.get("attributes")),
-            price=_parse_number(record.get("price"), "price"),
-            rating=_parse_number(record.get("rating"), "rating"),
+            price=_parse_number(record.get("price"), "price", minimum=0),
+            rating=_parse_number(record.get("rating"), "rating", minimum=0, maximum=MAX_RATING),
             rating_count=_parse_count(record.get("rating_count")),
             image=_parse_text(record, "image"),
             extra={k: v for k, v in record.items() if k not in KNOWN_FIELDS},
@@ -193,7 +198,7 @@ def _parse_attributes(value: Any) -> dict[str, str]:
     return out
 
 
-def _parse_number(value: Any, name: str) -> float | None:
+def _parse_number(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -204,7 +209,67 @@ def _parse_number(value: Any, name: str) -> float | None:
         raise DataError(f"must be a number, got {value!r}", field=name) from None
     if not math.isfinite(number):
         raise DataError(f"must be a finite number, got {value!r}", field=name)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        if maximum is not None:
+            allowed = f"must be between {minimum:g} and {maximum:g}"
+        else:
+            allowed = "must not be negative" if minimum == 0 else f"must be at least {minimum:g}"
+        raise DataError(f"{allowed}, got {value!r}", field=name)
     return number
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no UTF-8 encoding exists
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udXXX`` escapes, so it can be shown or encoded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_storable(record: Mapping[str, Any]) -> None:
+    """Refuse a record that cannot be written as strict JSON in UTF-8 (the index, the write-ahead
+    log and every response are): a lone surrogate in any text or key, or a number that is not
+    finite, at any depth. The error names the top-level field and, for a nested value, where in it.
+    """
+    for key, value in record.items():
+        field = printable(str(key))
+        if isinstance(key, str) and _SURROGATE.search(key):
+            raise DataError("the field name " + _surrogate_message(key), field=field)
+        problem = _unstorable(value)
+        if problem is not None:
+            where, message = problem
+            raise DataError(f"{field}{where}: {message}" if where else message, field=field)
+
+
+def _unstorable(value: Any) -> tuple[str, str] | None:
+    """``(where, what)`` of the first value inside ``value`` that :func:`_check_storable` refuses.
+
+    Iterative (a deeply nested value must not exhaust the interpreter's recursion limit).
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return where, _surrogate_message(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return where, f"must be a finite number, got {item!r} (JSON has no NaN or infinity)"
+        elif isinstance(item, Mapping):
+            for key, inner in reversed(list(item.items())):
+                name = printable(str(key))
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return f"{where}.{name}", "the key " + _surrogate_message(key)
+                stack.append((f"{where}.{name}", inner))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((f"{where}[{i}]", inner) for i, inner in reversed(list(enumerate(item))))
+    return None
+
+
+def _surrogate_message(text: str) -> str:
+    bad = _SURROGATE.search(text)
+    code = ord(bad.group()) if bad else 0
+    return f"holds a lone surrogate (U+{code:04X}), which is not valid Unicode text"
 
 
 def _parse_count(value: Any) -> int | None:
@@ -498,7 +563,7 @@ def write_catalog(products: Iterable[Product], path: str | Path) -> int:
     count = 0
     with open(path, "w", encoding="utf-8") as handle:
         for product in products:
-            handle.write(json.dumps(product.to_dict(), ensure_ascii=False))
+            handle.write(json.dumps(product.to_dict(), ensure_ascii=False, allow_nan=False))
             handle.write("\n")
             count += 1
     return count

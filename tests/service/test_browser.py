@@ -1,6 +1,7 @@
 """The web page in a real browser: Playwright drives Debian's chromium (headless) against a server
-on loopback. Search, apply a facet, open an explanation, search in Chinese, and check that a
-product title holding markup renders as text. Screenshots go to test-artifacts/.
+on loopback. Search, apply a facet, open an explanation, search in Chinese, check that a
+product title holding markup renders as text and that an image that cannot load gives way to a
+placeholder. Screenshots go to test-artifacts/.
 
 CI installs chromium (.ci/run); elsewhere the test is skipped when no chromium is installed.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urljoin
 
+import httpx
 import pytest
 
 from tests.service.conftest import HOSTILE_TITLE
@@ -38,6 +41,9 @@ def page(service_index):
 
     assert CHROMIUM, "CI must install Debian's chromium (see .ci/run)"
     server = Server(service_index, token="t").start()
+    broken = {"id": "img-broken", "title": "Qwxyz lantern", "image": server.url + "/static/no-such-image.png"}
+    added = httpx.post(server.url + "/products", json={"products": [broken]}, headers={"Authorization": "Bearer t"})
+    assert added.status_code == 200, added.text
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
@@ -48,6 +54,9 @@ def page(service_index):
             )
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on(
+                "console", lambda m: m.type == "error" and "Content Security Policy" in m.text and errors.append(m.text)
+            )
             page.goto(local + "/")
             yield page
             assert not errors, errors
@@ -107,8 +116,24 @@ def test_search_facet_explanation_chinese_and_markup(page):
     search(page, "<img src=x onerror=window.__pwned=3>")
     assert page.evaluate("window.__pwned") is None
 
+    # an image that cannot load (a 404 from the server) gives way to the placeholder, no broken icon
+    search(page, "qwxyz lantern")
+    result = page.locator('#results .result[data-id="img-broken"]')
+    result.locator(".no-image").wait_for(state="visible")
+    assert result.locator("img").count() == 0
+    assert result.locator(".no-image").inner_text() == "Q"
+    page.screenshot(path=str(ARTIFACTS / "service-broken-image.png"))
+
     # phone width: one column, nothing wider than the screen
     page.set_viewport_size({"width": 390, "height": 844})
     search(page, "usb cable")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(ARTIFACTS / "service-phone.png"), full_page=True)
+
+    # the API reference lists /openapi.json with nothing but the service's own files (offline)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(urljoin(page.url, "/docs"))
+    page.wait_for_selector("#endpoints article.endpoint")
+    listed = page.locator("#endpoints article.endpoint h2").all_inner_texts()
+    assert {"GET /search", "POST /products", "DELETE /products/{product_id}"} <= {" ".join(t.split()) for t in listed}
+    page.screenshot(path=str(ARTIFACTS / "service-api-docs.png"))

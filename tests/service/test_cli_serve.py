@@ -22,5 +22,5 @@ def test_serve_something_that_is_not_an_index(tmp_path):
 
 def test_serve_help_lists_the_options():
     result = CliRunner().invoke(app, ["serve", "--help"])
-    for option in ("--host", "--port", "--token", "--cors", "--compact-after"):
+    for option in ("--host", "--port", "--token", "--cors", "--compact-after", "--header-timeout", "--body-timeout"):
         assert option in result.output

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -175,6 +178,61 @@ def test_writes_during_compaction_are_kept(live, monkeypatch):
     reopened = LiveIndex(live.directory, compact_after=0)
     assert reopened.get("n1") and reopened.get("n2")
     reopened.close()
+
+
+def _slow_merges(monkeypatch, started: threading.Event) -> list[int]:
+    """Make compaction's rebuild slow and record the log sequence of each rebuild."""
+    original = LiveIndex._merged
+    merges: list[int] = []
+
+    def slow_merge(state):
+        merges.append(state.seq)
+        started.set()
+        time.sleep(0.3)
+        return original(state)
+
+    monkeypatch.setattr(LiveIndex, "_merged", staticmethod(slow_merge))
+    return merges
+
+
+def test_a_compaction_requested_while_one_runs_joins_it(live, monkeypatch):
+    live.upsert([{"id": "n1", "title": "Zyxwv lamp"}])
+    started = threading.Event()
+    merges = _slow_merges(monkeypatch, started)
+    reports: dict[str, dict] = {}
+    first = threading.Thread(target=lambda: reports.setdefault("first", live.compact()))
+    first.start()
+    assert started.wait(60)
+    second = live.compact()  # arrives while the first rebuild runs
+    first.join()
+    assert merges == [1]  # one rebuild, not two
+    assert reports["first"]["compacted"] and second == {**reports["first"], "joined": True}
+    assert live.compact() == {"compacted": False, "seq": 1}  # later, with nothing new: no rebuild
+    live.upsert([{"id": "n2", "title": "Zyxwv chair"}])
+    assert live.compact()["compacted"] and merges == [1, 2]  # a new write: a new rebuild
+
+
+def test_a_compaction_requested_after_new_writes_does_not_join(live, monkeypatch):
+    live.upsert([{"id": "n1", "title": "Zyxwv lamp"}])
+    started = threading.Event()
+    merges = _slow_merges(monkeypatch, started)
+    first = threading.Thread(target=live.compact)
+    first.start()
+    assert started.wait(60)
+    live.upsert([{"id": "n2", "title": "Zyxwv chair"}])  # batch 2: not in the running compaction
+    second = live.compact()
+    first.join()
+    assert merges == [1, 2] and second["compacted"] and second["seq"] == 2 and "joined" not in second
+    assert live.stats()["delta_products"] == 0
+
+
+def test_the_log_is_strict_json(live):
+    with pytest.raises(ValueError, match="JSON compliant"):
+        live.wal.append("upsert", {"products": [{"id": "n", "title": "t", "x": float("nan")}]})
+    live.upsert([{"id": "n1", "title": "t", "specs": {"weight": 1.5}}])
+    (line,) = live.wal.path.read_bytes().decode("utf-8").splitlines()
+    text = line.rsplit("\t", 1)[0]
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the log"))
 
 
 def test_background_compaction_after_threshold(service_index):

@@ -1,17 +1,22 @@
 """The FastAPI app: ``create_app(settings)``.
 
-Endpoints (all JSON unless noted; see the README's "HTTP API" and ``/docs`` for the schema):
+Endpoints (all JSON unless noted; see the README's "HTTP API", ``/openapi.json`` for the schema
+and ``/docs`` for a page that lists it):
 
 - ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=``
   and ``POST /search`` (the same as a JSON body, filters under ``filters``);
 - ``GET /explain?q=&id=``: why one product matches a query (the web page's explanation panel);
-- ``POST /products`` (batch upsert), ``GET /products/{id}``, ``DELETE /products/{id}``,
-  ``POST /admin/compact``: writes need ``Authorization: Bearer <token>``;
-- ``GET /health``, ``GET /metrics`` (Prometheus text format), ``GET /`` (the web page).
+- ``POST /products`` (batch upsert), ``GET /products/{id}``, ``DELETE /products/{id}`` (an id may
+  hold ``/``), ``POST /admin/compact``: writes need ``Authorization: Bearer <token>``;
+- ``GET /health``, ``GET /metrics`` (Prometheus text format), ``GET /`` (the web page); ``HEAD``
+  is answered like ``GET`` without a body.
 
-Errors are ``{"error": {"status", "code", "message", "field"?}}`` with a 4xx status that says what
-was wrong; a failure inside the service is a 500 with a generic message (details go to the log,
-never to the client). Model work runs in the thread pool (the endpoints are plain functions).
+Errors are ``{"error": {"status", "code", "message", "field"?}}`` (:mod:`.errors`) with a 4xx status
+that says what was wrong; a failure inside the service is a 500 with a generic message (details go
+to the log, never to the client). Model work runs in the thread pool (the endpoints are plain
+functions). Around the routes, outermost first: security headers (:mod:`.security`), ``HEAD`` as
+``GET`` (:mod:`.head`), metrics, CORS, the body limit (:mod:`.limits`) and the token checks run
+before a body is read (:mod:`.auth`).
 
 Example:
     >>> from fastapi.testclient import TestClient
@@ -21,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -32,36 +36,29 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware
 
 from shopmatch.backends.inprocess.live import LiveIndex
 from shopmatch.errors import DataError, ShopmatchError
 from shopmatch.filters import CATEGORY_SEPARATOR
 from shopmatch.query.query import Query as SearchQuery
+from shopmatch.service.auth import AuthBeforeBody, TokenAuth
+from shopmatch.service.errors import ApiError, json_error
+from shopmatch.service.head import HeadAsGet
+from shopmatch.service.limits import BodyLimit
 from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
 from shopmatch.service.schemas import FilterBody, SearchBody, UpsertBody
+from shopmatch.service.security import SecurityHeaders
 from shopmatch.service.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 STATIC = Path(str(files("shopmatch") / "service" / "static"))
 CATEGORY_HELP = f"Category path prefix, e.g. 'Home{CATEGORY_SEPARATOR}Kitchen'."
-
-
-class ApiError(Exception):
-    """An error answered as ``{"error": ...}`` with ``status``."""
-
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None, headers=None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field, self.headers = status, code, message, field, headers
-
-
-def _error_body(status: int, code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"status": status, "code": code, "message": message}
-    if field:
-        error["field"] = field
-    return {"error": error}
+HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
 
 def _live(request: Request) -> LiveIndex:
@@ -97,9 +94,29 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         summary="E-commerce search: hybrid retrieval, re-ranking, live catalog updates, explanations.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI / ReDoc from a CDN: /docs is our own, offline
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    auth = TokenAuth(settings.token, settings.read_token)
+
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:  # never a stack trace to the client
+            logger.exception("unhandled error on %s %s", request.method, request.url.path)
+            response = json_error(500, "internal_error", "internal error; see the server log")
+        route = request.scope.get("route")
+        metrics.observe(
+            request.method, getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started
+        )
+        return response
+
+    # add_middleware wraps what was added before: the last one added runs first.
+    app.add_middleware(AuthBeforeBody, checks=auth.checks)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -107,30 +124,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            response: Response = _json_error(
-                413, "body_too_large", f"request body over {settings.max_body_bytes:,} bytes"
-            )
-        else:
-            try:
-                response = await call_next(request)
-            except Exception:  # never a stack trace to the client
-                logger.exception("unhandled error on %s %s", request.method, request.url.path)
-                response = _json_error(500, "internal_error", "internal error; see the server log")
-        route = request.scope.get("route")
-        metrics.observe(
-            request.method, getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started
-        )
-        return response
+    app.add_middleware(BaseHTTPMiddleware, dispatch=measure)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError):
-        return _json_error(error.status, error.code, error.message, error.field, headers=error.headers)
+        return error.response()
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):
@@ -138,26 +138,15 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         first = problems[0] if problems else {}
         field = _location(first) if first.get("type") != "json_invalid" else None
         message = "; ".join(f"{_location(e) or 'request'}: {e.get('msg')}" for e in problems[:5])
-        return _json_error(422, "invalid_request", message or "invalid request", field)
+        return json_error(422, "invalid_request", message or "invalid request", field)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return _json_error(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
+        code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
+        return json_error(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
 
-    def require_read(request: Request) -> None:
-        if settings.read_token:
-            _check_token(request, settings.read_token, "read")
-
-    def require_write(request: Request) -> None:
-        if not settings.token:
-            raise ApiError(
-                403, "writes_disabled", "writes are disabled: start the service with --token or $SHOPMATCH_TOKEN"
-            )
-        _check_token(request, settings.token, "write")
-
-    reader = [Depends(require_read)]
-    writer = [Depends(require_write)]
+    reader = [Depends(auth.require_read)]
+    writer = [Depends(auth.require_write)]
 
     def check_query(q: str) -> None:
         if len(q) > settings.max_query_chars:
@@ -193,21 +182,24 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     ) -> dict[str, Any]:
         """Search with filters in the query string; facets count the matching candidates."""
         path = [part.strip() for part in category.split(">") if part.strip()] if category else []
-        body = SearchBody(
-            q=q,
-            k=k,
-            offset=offset,
-            filters=FilterBody(
-                brand=brand or [],
-                color=color or [],
-                category=path,
-                min_price=min_price,
-                max_price=max_price,
-                min_rating=min_rating,
-            ),
-            explain=explain,
-            rerank=rerank,
-        )
+        try:  # the limits of POST /search (SearchBody), reported as errors of the query parameters
+            body = SearchBody(
+                q=q,
+                k=k,
+                offset=offset,
+                filters=FilterBody(
+                    brand=brand or [],
+                    color=color or [],
+                    category=path,
+                    min_price=min_price,
+                    max_price=max_price,
+                    min_rating=min_rating,
+                ),
+                explain=explain,
+                rerank=rerank,
+            )
+        except ValidationError as error:
+            raise _query_errors(error) from None
         return run_search(index, body)
 
     @app.post("/search", dependencies=reader, tags=["search"])
@@ -228,7 +220,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise ApiError(404, "not_found", f"no product with id {id!r}", field="id")
         return found
 
-    @app.get("/products/{product_id}", dependencies=reader, tags=["catalog"])
+    # ``:path``: an id may hold "/" (sent as %2F, which the server decodes before routing)
+    @app.get("/products/{product_id:path}", dependencies=reader, tags=["catalog"])
     def get_product(index: Live, product_id: str) -> dict[str, Any]:
         """One product as stored."""
         record = index.get(product_id)
@@ -252,7 +245,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise ApiError(422, "invalid_product", str(error), field=error.field) from None
         return {"seq": result.seq, "upserted": result.upserted}
 
-    @app.delete("/products/{product_id}", dependencies=writer, tags=["catalog"])
+    @app.delete("/products/{product_id:path}", dependencies=writer, tags=["catalog"])
     def delete(index: Live, product_id: str) -> dict[str, Any]:
         """Delete a product; 404 if there is none with this id."""
         result = index.delete([product_id])
@@ -290,32 +283,28 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        """The endpoints of /openapi.json as a page (no CDN: it works offline)."""
+        return FileResponse(STATIC / "docs.html", media_type="text/html; charset=utf-8")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
 
-def _check_token(request: Request, expected: str, what: str) -> None:
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not header:
-        raise ApiError(
-            401,
-            "unauthorized",
-            f"{what} endpoints need 'Authorization: Bearer <token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise ApiError(403, "forbidden", "wrong token")
+def _query_errors(error: ValidationError) -> RequestValidationError:
+    """SearchBody's errors located at the query parameters they came from (``filters.brand`` → ``brand``)."""
+    problems = []
+    for problem in error.errors(include_url=False, include_context=False, include_input=False):
+        loc = tuple(problem["loc"])
+        problems.append({**problem, "loc": ("query", *(loc[1:] if loc[:1] == ("filters",) else loc))})
+    return RequestValidationError(problems)
 
 
 def _location(problem: dict[str, Any]) -> str:
     if problem.get("type") == "json_invalid":  # its location is a character position, not a field
         return "body"
     return ".".join(str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "path"))
-
-
-def _json_error(status: int, code: str, message: str, field: str | None = None, headers=None) -> JSONResponse:
-    return JSONResponse(_error_body(status, code, message, field), status_code=status, headers=headers)
 
 
 def _version() -> str:

@@ -1,11 +1,17 @@
 """Prometheus metrics of the service: requests by route and status, latency, index size.
 
 Each app has its own registry (several apps in one process, as in tests, do not collide).
+Label values are bounded, whatever clients send: a method outside :data:`METHODS` is counted as
+``other`` (the route label is a route's path, or ``unmatched``), so invented methods cannot make
+the exposition grow without end.
 
 Example:
     >>> metrics = ServiceMetrics()
     >>> metrics.observe("GET", "/search", 200, 0.004)
     >>> b'shopmatch_requests_total{method="GET",route="/search",status="200"} 1.0' in metrics.render()
+    True
+    >>> metrics.observe("BREW", "unmatched", 405, 0.001)
+    >>> b'shopmatch_requests_total{method="other",route="unmatched",status="405"} 1.0' in metrics.render()
     True
 """
 
@@ -19,6 +25,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD = "other"
 
 
 class ServiceMetrics:
@@ -41,6 +49,8 @@ class ServiceMetrics:
         self.compactions = Gauge("shopmatch_compactions", "Compactions since start", registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request (``route``: the matched route's path, or ``unmatched``)."""
+        method = method if method in METHODS else OTHER_METHOD
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 

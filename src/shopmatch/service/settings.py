@@ -30,7 +30,12 @@ class ServiceSettings(BaseModel):
             writes are refused.
         read_token: when set (or ``$SHOPMATCH_READ_TOKEN``), read endpoints need it too.
         cors_origins: origins allowed to call the API from a browser (``["*"]`` for any).
-        max_query_chars, max_k, max_offset, max_batch, max_body_bytes: input limits.
+        max_query_chars, max_k, max_offset, max_batch, max_body_bytes: input limits
+            (``max_body_bytes`` counts the bytes received, chunked bodies included).
+        header_timeout: seconds a client has to send a request line and its headers (from
+            the connection opening, or the previous response) before it gets a 408 and the
+            connection is closed (``shopmatch serve`` only: a server protocol setting).
+        body_timeout: seconds a client has to send a request body once its headers are in.
         compact_after: compact once the delta holds this many products (0: never on its own).
         lexical_backend: ``numpy`` (starts at once) or ``numba`` (faster on large catalogs).
     """
@@ -47,6 +52,8 @@ class ServiceSettings(BaseModel):
     max_offset: int = 1_000
     max_batch: int = 1_000
     max_body_bytes: int = 8 * 1024 * 1024
+    header_timeout: float = Field(default=15.0, gt=0)
+    body_timeout: float = Field(default=60.0, gt=0)
     compact_after: int = 5_000
     lexical_backend: str = "numpy"
 

@@ -98,6 +98,8 @@ class LiveIndex:
         self.compact_after = compact_after
         self._write_lock = threading.Lock()  # one writer (and one compaction swap) at a time
         self._compaction: threading.Thread | None = None
+        self._compact_lock = threading.Lock()  # one compaction at a time (see compact)
+        self._compacted: tuple[int, dict[str, Any]] = (0, {})  # (finished compactions, the last one's report)
         self.compactions = 0
         self.last_compaction_error: str | None = None
         base, seq = self._load_base()
@@ -239,7 +241,22 @@ class LiveIndex:
 
     def compact(self) -> dict[str, Any]:
         """Fold the delta and the deletions into a new index directory (atomic), swap it in,
-        and drop the log batches it holds. Returns what it did."""
+        and drop the log batches it holds. Returns what it did.
+
+        Single flight: a call made while another compaction runs waits for it. If that one
+        covered every batch logged when the call was made, the call returns its report with
+        ``"joined": True`` instead of rebuilding the index again.
+        """
+        arrived_seq, arrived_after = self._state.seq, self._compacted[0]
+        with self._compact_lock:
+            finished, report = self._compacted
+            if finished > arrived_after and report["seq"] >= arrived_seq:
+                return {**report, "joined": True}
+            report = self._compact_now()
+            self._compacted = (finished + 1, report)
+            return report
+
+    def _compact_now(self) -> dict[str, Any]:
         started = time.perf_counter()
         snapshot = self._state
         if not len(snapshot.delta) and snapshot.base_alive.all():

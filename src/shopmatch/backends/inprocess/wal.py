@@ -46,7 +46,8 @@ class LogEntry:
 
 
 def _encode(seq: int, op: str, body: dict[str, Any]) -> bytes:
-    text = json.dumps({"seq": seq, "op": op, **body}, ensure_ascii=False, separators=(",", ":"))
+    """One log line; strict JSON (``NaN`` or infinity raise ValueError: no JSON reader takes them back)."""
+    text = json.dumps({"seq": seq, "op": op, **body}, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     return f"{text}\t{zlib.crc32(text.encode('utf-8')):08x}\n".encode()
 
 

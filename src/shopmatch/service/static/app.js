@@ -83,11 +83,23 @@ function stars(rating) {
   return el("span", { class: "rating", title: `${rating} of 5` }, "★ " + Number(rating).toFixed(1));
 }
 
+function placeholder(product) {
+  return el("div", { class: "no-image", "aria-hidden": "true" }, (product.title || "?").slice(0, 1));
+}
+
+// A product image, or the placeholder when there is none or it cannot load (the listener is set
+// from this script: the Content-Security-Policy allows no inline onerror attribute).
+function productImage(product) {
+  if (typeof product.image !== "string" || !/^https?:\/\//.test(product.image)) return placeholder(product);
+  const image = el("img", { alt: "", loading: "lazy" });
+  image.addEventListener("error", () => image.replaceWith(placeholder(product)), { once: true });
+  image.src = product.image;
+  return image;
+}
+
 function resultItem(result) {
   const product = result.product;
-  const image = typeof product.image === "string" && /^https?:\/\//.test(product.image)
-    ? el("img", { src: product.image, alt: "", loading: "lazy" })
-    : el("div", { class: "no-image", "aria-hidden": "true" }, (product.title || "?").slice(0, 1));
+  const image = productImage(product);
   const price = typeof product.price === "number" ? el("span", { class: "price" }, "$" + product.price.toFixed(2)) : null;
   const why = el("button", { type: "button", class: "why", onclick: () => openExplanation(product.id) }, "Why this result?");
   return el(
