@@ -146,7 +146,7 @@ def test_version_1_index_loads_as_lexical(catalog, tmp_path):
         ({"pipeline": {"depth": 3}}, r"unknown pipeline setting\(s\) \['depth'\]"),
         ({"fusion": {"weights": {"bm25": 1}}}, r"fusion weights name unknown retriever\(s\) \['bm25'\]"),
         ({"dense": {"max_unknown": 2}}, "dense.max_unknown must be a number in"),
-        ({"dense": {"index": {"kind": "ivf"}}}, "vector index kind must be one of"),
+        ({"dense": {"index": {"kind": "ivf"}}}, "dense.index.kind must be one of"),
         ({"dense": {"text": {"template": "{price}"}}}, "unknown field"),
         ({"dense": 3}, r"\[dense\] must be a table"),
         ({"reranker": {}}, r"unknown config section\(s\) \['reranker'\]"),

@@ -57,24 +57,29 @@ from shopmatch.retrieval.fusion import FusionConfig
 from shopmatch.retrieval.lexical import LexicalConfig
 from shopmatch.retrieval.registry import RETRIEVER_NAMES
 from shopmatch.retrieval.word_vectors import WordVectorConfig
+from shopmatch.settings import ConfigSection, setting
 
 RETRIEVERS = RETRIEVER_NAMES
 SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank", "negation", "feedback")
 
 
 @dataclass(frozen=True)
-class PipelineConfig:
+class PipelineConfig(ConfigSection):
     """All stages of a search pipeline.
 
     Attributes:
-        retrievers: first-stage retrievers, fused when there are several.
-        candidates: how many results each retriever passes to fusion (at least ``k``).
+        retrievers: first-stage retrievers, fused when there are several (``[pipeline]``).
+        candidates: how many results each retriever passes to fusion, and how many fused
+            candidates a query keeps (at least ``k``) (``[pipeline]``).
+        fusion, lexical, dense, word_vectors, rerank: each stage's own section.
         negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
         feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
     """
 
+    SECTION = "pipeline"
+
     retrievers: tuple[str, ...] = ("lexical", "dense")
-    candidates: int = 100
+    candidates: int = setting(100, minimum=1)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     lexical: LexicalConfig = field(default_factory=LexicalConfig)
     dense: DenseConfig = field(default_factory=DenseConfig)
@@ -83,33 +88,23 @@ class PipelineConfig:
     negation: NegationConfig = field(default_factory=NegationConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         retrievers = self.retrievers
-        if isinstance(retrievers, str) or not retrievers:
-            raise ConfigError(f"pipeline.retrievers must be a non-empty list, got {retrievers!r}")
+        if not retrievers:
+            raise ConfigError(f"pipeline.retrievers must be a non-empty list, got {list(retrievers)!r}")
         unknown = [r for r in retrievers if r not in RETRIEVERS]
         if unknown:
             raise ConfigError(f"unknown retriever(s) {unknown}; known: {', '.join(RETRIEVERS)}")
         if len(set(retrievers)) != len(retrievers):
             raise ConfigError(f"pipeline.retrievers lists a retriever twice: {list(retrievers)}")
-        object.__setattr__(self, "retrievers", tuple(retrievers))
-        if not isinstance(self.candidates, int) or isinstance(self.candidates, bool) or self.candidates < 1:
-            raise ConfigError(f"pipeline.candidates must be a positive integer, got {self.candidates!r}")
         unknown_weights = set(self.fusion.weights) - set(RETRIEVERS)
         if unknown_weights:
             raise ConfigError(f"fusion weights name unknown retriever(s) {sorted(unknown_weights)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "pipeline": {"retrievers": list(self.retrievers), "candidates": self.candidates},
-            "fusion": self.fusion.to_dict(),
-            "lexical": self.lexical.to_dict(),
-            "dense": self.dense.to_dict(),
-            "word_vectors": self.word_vectors.to_dict(),
-            "rerank": self.rerank.to_dict(),
-            "negation": self.negation.to_dict(),
-            "feedback": self.feedback.to_dict(),
-        }
+        """The TOML layout: ``[pipeline]`` holds the retrievers and candidates, every stage its own table."""
+        flat = super().to_dict()
+        return {"pipeline": {"retrievers": flat.pop("retrievers"), "candidates": flat.pop("candidates")}, **flat}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
@@ -123,17 +118,7 @@ class PipelineConfig:
         unknown = set(stages) - {"retrievers", "candidates"}
         if unknown:
             raise ConfigError(f"unknown pipeline setting(s) {sorted(unknown)}; known: ['candidates', 'retrievers']")
-        return cls(
-            retrievers=tuple(stages.get("retrievers", cls.retrievers)),
-            candidates=stages.get("candidates", cls.candidates),
-            fusion=FusionConfig.from_dict(data.get("fusion", {})),
-            lexical=LexicalConfig.from_dict(data.get("lexical", {})),
-            dense=DenseConfig.from_dict(data.get("dense", {})),
-            word_vectors=WordVectorConfig.from_dict(data.get("word_vectors", {})),
-            rerank=RerankConfig.from_dict(data.get("rerank", {})),
-            negation=NegationConfig.from_dict(data.get("negation", {})),
-            feedback=FeedbackConfig.from_dict(data.get("feedback", {})),
-        )
+        return super().from_dict({**stages, **{name: data[name] for name in SECTIONS[1:] if name in data}})
 
     @classmethod
     def from_toml(cls, path: str | Path) -> PipelineConfig:

@@ -208,5 +208,14 @@ def _from_plain(name: str, value: Any, kind: Any) -> Any:
         args = typing.get_args(kind)
         item = args[1] if len(args) == 2 else None
         if isinstance(item, type) and issubclass(item, ConfigSection):
-            return {k: item.from_dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
+            return {k: _section_entry(f"{name}.{k}", item, v) for k, v in value.items()}
     return value
+
+
+def _section_entry(name: str, kind: type[ConfigSection], value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    try:
+        return kind.from_dict(value)
+    except ConfigError as err:
+        raise ConfigError(f"{name}: {err}") from None

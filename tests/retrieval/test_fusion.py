@@ -93,10 +93,10 @@ def test_mismatched_runs_rejected():
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"method": "max"}, "fusion method must be one of rrf, weighted"),
-        ({"normalization": "l2"}, "fusion normalization must be one of"),
+        ({"method": "max"}, "fusion.method must be one of rrf, weighted"),
+        ({"normalization": "l2"}, "fusion.normalization must be one of"),
         ({"rrf_k": -1}, "rrf_k must be a number ≥ 0"),
-        ({"weights": {"dense": "high"}}, "fusion weight of 'dense' must be a finite number"),
+        ({"weights": {"dense": "high"}}, "fusion.weights.dense must be a finite number"),
         ({"weights": {"dense": float("nan")}}, "must be a finite number"),
         ({"bogus": 1}, r"unknown fusion setting\(s\) \['bogus'\]"),
     ],

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shopmatch.encoders.models import DEFAULT_MODEL
-from shopmatch.errors import ConfigError
-from shopmatch.settings import ConfigSection, require_int
+from shopmatch.settings import ConfigSection, setting
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 QUANTIZATION_TARGETS = ("auto", "avx2", "avx512", "avx512_vnni", "arm64")
@@ -53,23 +52,9 @@ class EncoderConfig(ConfigSection):
     SECTION = "dense"
 
     model: str = DEFAULT_MODEL
-    backend: str = "onnx-int8"
-    quantization: str = "auto"
-    batch_size: int = 32
-    max_length: int | None = 64
+    backend: str = setting("onnx-int8", choices=BACKENDS)
+    quantization: str = setting("auto", choices=QUANTIZATION_TARGETS)
+    batch_size: int = setting(32, minimum=1)
+    max_length: int | None = setting(64, minimum=8)
     query_prefix: str = ""
     document_prefix: str = ""
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"encoder backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.quantization not in QUANTIZATION_TARGETS:
-            raise ConfigError(
-                f"quantization must be one of {', '.join(QUANTIZATION_TARGETS)}, got {self.quantization!r}"
-            )
-        require_int("dense", "batch_size", self.batch_size)
-        if self.max_length is not None:
-            require_int("dense", "max_length", self.max_length, minimum=8)
-        for name in ("model", "query_prefix", "document_prefix"):
-            if not isinstance(getattr(self, name), str):
-                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}")

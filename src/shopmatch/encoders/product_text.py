@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from shopmatch.catalog import Product
 from shopmatch.errors import ConfigError
-from shopmatch.settings import ConfigSection, require_int
+from shopmatch.settings import ConfigSection, setting
 
 DEFAULT_TEMPLATE = "{title}\n{brand} | {color}\n{category}\n{bullets}"
 
@@ -44,18 +44,16 @@ class ProductTextTemplate(ConfigSection):
     SECTION = "dense.text"
 
     template: str = DEFAULT_TEMPLATE
-    max_bullets: int = 3
-    max_chars: int = 2000
+    max_bullets: int = setting(3, minimum=0)
+    max_chars: int = setting(2000, minimum=0)
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         names = _placeholders(self.template)
         unknown = sorted(set(names) - set(_GETTERS))
         if unknown:
             raise ConfigError(f"product text template uses unknown field(s) {unknown}; known: {sorted(_GETTERS)}")
         if "title" not in names:
             raise ConfigError(f"product text template must include {{title}}: {self.template!r}")
-        for name in ("max_bullets", "max_chars"):
-            require_int(self.SECTION, name, getattr(self, name), minimum=0)
 
     def render(self, product: Product) -> str:
         values = {name: get(product, self) for name, get in _GETTERS.items()}

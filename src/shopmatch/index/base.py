@@ -17,9 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from shopmatch.errors import ConfigError
 from shopmatch.hits import SearchHits
-from shopmatch.settings import ConfigSection, require_int
+from shopmatch.settings import ConfigSection, setting
 
 KINDS = ("auto", "exact", "hnsw")
 DTYPES = ("float32", "float16")
@@ -42,20 +41,12 @@ class VectorIndexConfig(ConfigSection):
 
     SECTION = "dense.index"
 
-    kind: str = "auto"
-    dtype: str = "float32"
-    hnsw_from: int = 50_000
-    hnsw_m: int = 32
-    ef_construction: int = 200
-    ef_search: int = 512
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ConfigError(f"vector index kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"vector dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        for name in ("hnsw_from", "hnsw_m", "ef_construction", "ef_search"):
-            require_int(self.SECTION, name, getattr(self, name))
+    kind: str = setting("auto", choices=KINDS)
+    dtype: str = setting("float32", choices=DTYPES)
+    hnsw_from: int = setting(50_000, minimum=1)
+    hnsw_m: int = setting(32, minimum=1)
+    ef_construction: int = setting(200, minimum=1)
+    ef_search: int = setting(512, minimum=1)
 
     def resolved_kind(self, size: int) -> str:
         """The kind built for ``size`` vectors."""

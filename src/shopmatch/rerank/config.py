@@ -10,21 +10,18 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from shopmatch.encoders.config import BACKENDS, QUANTIZATION_TARGETS
 from shopmatch.encoders.product_text import ProductTextTemplate
-from shopmatch.errors import ConfigError
-from shopmatch.settings import require_int
+from shopmatch.settings import ConfigSection, setting
 
 TRAINING_RECORD = "shopmatch_reranker.json"  # written next to a trained model: the text it was trained on
 
 
 @dataclass(frozen=True)
-class RerankConfig:
+class RerankConfig(ConfigSection):
     """The cross-encoder re-ranking stage.
 
     Attributes:
@@ -42,61 +39,20 @@ class RerankConfig:
             orders equally. Useful when the cross-encoder was trained on few judgments.
     """
 
-    model: str = ""
-    top_n: int = 50
-    backend: str = "onnx-int8"
-    quantization: str = "auto"
-    max_length: int = 128
-    batch_size: int = 64
-    text: ProductTextTemplate = field(default_factory=ProductTextTemplate)
-    fusion_weight: float = 0.0
+    SECTION = "rerank"
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.model, str):
-            raise ConfigError(f"rerank.model must be a string (a model directory), got {self.model!r}")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"rerank.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.quantization not in QUANTIZATION_TARGETS:
-            raise ConfigError(
-                f"rerank.quantization must be one of {', '.join(QUANTIZATION_TARGETS)}, got {self.quantization!r}"
-            )
-        require_int("rerank", "top_n", self.top_n)
-        require_int("rerank", "max_length", self.max_length, minimum=8)
-        require_int("rerank", "batch_size", self.batch_size)
-        if (
-            isinstance(self.fusion_weight, bool)
-            or not isinstance(self.fusion_weight, int | float)
-            or not (0 <= self.fusion_weight < float("inf"))
-        ):
-            raise ConfigError(f"rerank.fusion_weight must be a number ≥ 0, got {self.fusion_weight!r}")
+    model: str = ""
+    top_n: int = setting(50, minimum=1)
+    backend: str = setting("onnx-int8", choices=BACKENDS)
+    quantization: str = setting("auto", choices=QUANTIZATION_TARGETS)
+    max_length: int = setting(128, minimum=8)
+    batch_size: int = setting(64, minimum=1)
+    text: ProductTextTemplate = field(default_factory=ProductTextTemplate)
+    fusion_weight: float = setting(0.0, minimum=0.0)
 
     @property
     def enabled(self) -> bool:
         return bool(self.model)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "top_n": self.top_n,
-            "backend": self.backend,
-            "quantization": self.quantization,
-            "max_length": self.max_length,
-            "batch_size": self.batch_size,
-            "text": self.text.to_dict(),
-            "fusion_weight": self.fusion_weight,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RerankConfig:
-        data = dict(data)
-        text = data.pop("text", {})
-        if not isinstance(text, Mapping):
-            raise ConfigError("[rerank.text] must be a table")
-        known = {"model", "top_n", "backend", "quantization", "max_length", "batch_size", "fusion_weight"}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown rerank setting(s) {sorted(unknown)}; known: {sorted(known | {'text'})}")
-        return cls(**data, text=ProductTextTemplate.from_dict(text))
 
     def with_model(self, model_dir: str | Path) -> RerankConfig:
         """This config re-ranking with ``model_dir``, taking the product text template and the

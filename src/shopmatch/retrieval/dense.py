@@ -31,6 +31,7 @@ from shopmatch.errors import ConfigError
 from shopmatch.index.base import VectorIndex, VectorIndexConfig
 from shopmatch.index.factory import build_vector_index, load_vector_index, save_vector_index
 from shopmatch.retrieval.vectors import VectorRetriever
+from shopmatch.settings import ConfigSection, setting
 
 if TYPE_CHECKING:
     from shopmatch.config import PipelineConfig
@@ -39,19 +40,21 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DenseConfig:
-    """The bi-encoder (``[dense]``), the product text it reads (``[dense.text]``) and the
-    vector index (``[dense.index]``)."""
+class DenseConfig(ConfigSection):
+    """The bi-encoder (``[dense]``, its settings written in the section itself), the product text
+    it reads (``[dense.text]``) and the vector index (``[dense.index]``).
+
+    Attributes:
+        max_unknown: a query whose share of tokens unknown to the model's vocabulary is above this
+            (Chinese for the bundled English model) gets no dense results rather than noise.
+    """
+
+    SECTION = "dense"
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     text: ProductTextTemplate = field(default_factory=ProductTextTemplate)
     index: VectorIndexConfig = field(default_factory=VectorIndexConfig)
-    max_unknown: float = 0.5
-
-    def __post_init__(self) -> None:
-        value = self.max_unknown
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise ConfigError(f"dense.max_unknown must be a number in [0, 1], got {value!r}")
+    max_unknown: float = setting(0.5, minimum=0.0, maximum=1.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {

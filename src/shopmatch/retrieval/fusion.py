@@ -21,23 +21,21 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from shopmatch.errors import ConfigError
 from shopmatch.hits import FusedHits, SearchHits, SourceHits
+from shopmatch.settings import ConfigSection, setting
 
 METHODS = ("rrf", "weighted")
 NORMALIZATIONS = ("minmax", "zscore", "none")
 
 
 @dataclass(frozen=True)
-class FusionConfig:
-    """How retrievers are fused.
+class FusionConfig(ConfigSection):
+    """How retrievers are fused (``[fusion]``).
 
     Attributes:
         method: ``rrf`` or ``weighted``.
@@ -46,44 +44,15 @@ class FusionConfig:
         weights: retriever name → weight (a retriever not named weighs 1).
     """
 
-    method: str = "rrf"
-    rrf_k: float = 60.0
-    normalization: str = "minmax"
-    weights: dict[str, float] = field(default_factory=dict)
+    SECTION = "fusion"
 
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"fusion method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.normalization not in NORMALIZATIONS:
-            raise ConfigError(
-                f"fusion normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}"
-            )
-        if isinstance(self.rrf_k, bool) or not isinstance(self.rrf_k, (int, float)) or not self.rrf_k >= 0:
-            raise ConfigError(f"rrf_k must be a number ≥ 0, got {self.rrf_k!r}")
-        if not isinstance(self.weights, Mapping):
-            raise ConfigError(f"fusion weights must be a table of retriever = weight, got {self.weights!r}")
-        for name, weight in self.weights.items():
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
-                raise ConfigError(f"fusion weight of {name!r} must be a finite number, got {weight!r}")
+    method: str = setting("rrf", choices=METHODS)
+    rrf_k: float = setting(60.0, minimum=0.0)
+    normalization: str = setting("minmax", choices=NORMALIZATIONS)
+    weights: Mapping[str, float] = field(default_factory=dict)
 
     def weight(self, retriever: str) -> float:
         return float(self.weights.get(retriever, 1.0))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "rrf_k": self.rrf_k,
-            "normalization": self.normalization,
-            "weights": dict(self.weights),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FusionConfig:
-        known = {"method", "rrf_k", "normalization", "weights"}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown fusion setting(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**{**data, "weights": dict(data.get("weights", {}))})
 
 
 def _normalized(scores: list[float], normalization: str) -> tuple[list[float], float]:

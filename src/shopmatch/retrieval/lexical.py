@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,7 @@ from shopmatch.hits import SearchHits
 from shopmatch.progress import track
 from shopmatch.retrieval.base import Retriever, Segment
 from shopmatch.retrieval.lexical_segment import LexicalSegment, idf, lexical_term_weights
+from shopmatch.settings import ConfigSection, setting
 from shopmatch.text.fields import FIELD_NAMES, field_text
 from shopmatch.text.highlight import highlight
 from shopmatch.text.tokenize import CHINESE_MODES, Analyzer
@@ -58,21 +58,13 @@ MAX_EXPLAINED_CHARS = 600
 
 
 @dataclass(frozen=True)
-class FieldWeight:
+class FieldWeight(ConfigSection):
     """Weight and length normalization of one field in BM25F."""
 
-    weight: float = 1.0
-    b: float = 0.75
+    SECTION = "field"
 
-    def __post_init__(self) -> None:
-        for name in ("weight", "b"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"field {name} must be a finite number, got {value!r}")
-        if not (self.weight >= 0):
-            raise ConfigError(f"field weight must be ≥ 0, got {self.weight}")
-        if not (0.0 <= self.b <= 1.0):
-            raise ConfigError(f"field b must be in [0, 1], got {self.b}")
+    weight: float = setting(1.0, minimum=0.0)
+    b: float = setting(0.75, minimum=0.0, maximum=1.0)
 
 
 def _default_fields() -> dict[str, FieldWeight]:
@@ -91,70 +83,53 @@ def _default_fields() -> dict[str, FieldWeight]:
 
 
 @dataclass(frozen=True)
-class LexicalConfig:
-    """Configuration of the field-aware BM25 retriever.
+class LexicalConfig(ConfigSection):
+    """Configuration of the field-aware BM25 retriever (``[lexical]``).
 
     Attributes:
-        fields: Field name → :class:`FieldWeight`; fields of weight 0 are not indexed.
+        fields: Field name → :class:`FieldWeight` (or just its weight); fields of weight 0 are
+            not indexed.
         k1: Term-frequency saturation.
         stem, stopwords, chinese, identifiers: passed to :class:`~shopmatch.text.Analyzer`.
     """
 
+    SECTION = "lexical"
+
     fields: Mapping[str, FieldWeight] = field(default_factory=_default_fields)
-    k1: float = 0.75
+    k1: float = setting(0.75, minimum=0.0)
     stem: bool = True
     stopwords: bool = True
-    chinese: str = "jieba+char"
+    chinese: str = setting("jieba+char", choices=CHINESE_MODES)
     identifiers: bool = True
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.fields, Mapping):
-            raise ConfigError(f"fields must be a table of field name → weight, got {self.fields!r}")
-        for name in ("stem", "stopwords", "identifiers"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if isinstance(self.k1, bool) or not isinstance(self.k1, (int, float)) or not math.isfinite(self.k1):
-            raise ConfigError(f"k1 must be a finite number, got {self.k1!r}")
+    def check(self) -> None:
         unknown = set(self.fields) - set(FIELD_NAMES)
         if unknown:
             raise ConfigError(f"unknown field(s) {sorted(unknown)}; known: {', '.join(FIELD_NAMES)}")
         if not any(f.weight > 0 for f in self.fields.values()):
             raise ConfigError("at least one field needs a weight > 0")
         if not (self.k1 > 0):
-            raise ConfigError(f"k1 must be > 0, got {self.k1}")
-        if self.chinese not in CHINESE_MODES:
-            raise ConfigError(f"chinese must be one of {', '.join(CHINESE_MODES)}, got {self.chinese!r}")
+            raise ConfigError(f"lexical.k1 must be > 0, got {self.k1}")
 
     def analyzer(self) -> Analyzer:
         return Analyzer(stem=self.stem, stopwords=self.stopwords, chinese=self.chinese, identifiers=self.identifiers)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["fields"] = {name: asdict(fw) for name, fw in self.fields.items()}
-        return out
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LexicalConfig:
+        """As :meth:`ConfigSection.from_dict`; a field may be given as its weight alone (``title = 3``)."""
         data = dict(data)
-        known = {"fields", "k1", "stem", "stopwords", "chinese", "identifiers"}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown lexical option(s) {sorted(unknown)}; known: {sorted(known)}")
-        if "fields" in data:
-            if not isinstance(data["fields"], Mapping):
-                raise ConfigError(f"fields must be a table of field name → weight, got {data['fields']!r}")
-            fields = {}
-            for name, value in data["fields"].items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    value = {"weight": float(value)}
-                if not isinstance(value, Mapping):
-                    raise ConfigError(f"field {name!r}: expected a weight or {{weight, b}}, got {value!r}")
-                extra = set(value) - {"weight", "b"}
-                if extra:
-                    raise ConfigError(f"field {name!r}: unknown option(s) {sorted(extra)}")
-                fields[name] = FieldWeight(**value)
-            data["fields"] = fields
-        return cls(**data)
+        fields = data.get("fields")
+        if isinstance(fields, Mapping):
+            data["fields"] = {name: _field_table(name, value) for name, value in fields.items()}
+        return super().from_dict(data)
+
+
+def _field_table(name: str, value: Any) -> Mapping[str, Any]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"weight": value}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"lexical.fields.{name}: expected a weight or {{weight, b}}, got {value!r}")
+    return value
 
 
 class LexicalRetriever(Retriever):

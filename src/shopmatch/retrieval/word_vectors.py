@@ -29,11 +29,10 @@ import numpy as np
 
 from shopmatch.catalog import Product
 from shopmatch.encoders.product_text import ProductTextTemplate
-from shopmatch.errors import ConfigError
 from shopmatch.index.base import VectorIndex, VectorIndexConfig
 from shopmatch.index.factory import build_vector_index, load_vector_index, save_vector_index
 from shopmatch.retrieval.vectors import VectorRetriever
-from shopmatch.settings import ConfigSection, require_int
+from shopmatch.settings import ConfigSection, setting
 from shopmatch.text.tokenize import Analyzer
 
 if TYPE_CHECKING:
@@ -54,19 +53,13 @@ class WordVectorConfig(ConfigSection):
 
     SECTION = "word_vectors"
 
-    dim: int = 100
-    window: int = 5
-    min_count: int = 2
-    epochs: int = 20
+    dim: int = setting(100, minimum=1)
+    window: int = setting(5, minimum=1)
+    min_count: int = setting(2, minimum=1)
+    epochs: int = setting(20, minimum=1)
     skip_gram: bool = True
     seed: int = 0
-    workers: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("dim", "window", "min_count", "epochs", "workers"):
-            require_int(self.SECTION, name, getattr(self, name))
-        if not isinstance(self.skip_gram, bool):
-            raise ConfigError(f"word_vectors.skip_gram must be true or false, got {self.skip_gram!r}")
+    workers: int = setting(1, minimum=1)
 
 
 def word_analyzer() -> Analyzer:
