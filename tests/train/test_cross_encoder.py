@@ -271,35 +271,14 @@ def test_augmentation_changes_what_the_model_sees(tiny_model, tmp_path, monkeypa
         "stainless steel kitchen towel".split()) for q in seen)  # fmt: skip
 
 
-def test_listwise_lambda_loss_learns_the_order_within_queries(tiny_model, tmp_path, monkeypatch):
-    from sklearn.metrics import roc_auc_score
-
-    lists = []
-    original = ce_module._listwise
-
-    def spy(model, pairs):
-        loss, dataset = original(model, pairs)
-        lists.extend(dataset)
-        return loss, dataset
-
-    monkeypatch.setattr(ce_module, "_listwise", spy)
-    out = tmp_path / "lambda"
-    summary = train_cross_encoder(
-        match_pairs(96), out, config(tiny_model, epochs=6, batch_size=2, learning_rate=5e-3, loss="lambda")
-    )
-    assert len(lists) == 24 and all(len(row["docs"]) == 4 and sorted(row["labels"]) == [0, 0, 1, 1] for row in lists)
-    assert summary.config["loss"] == "lambda"
-    held_out = match_pairs(40, seed=5)
-    scores = load_pair_classifier(out).predict([(p.query, p.text) for p in held_out])
-    assert roc_auc_score([p.target for p in held_out], scores) > 0.95
-
-
-def test_lambda_loss_refuses_pointwise_options_and_pair_classifiers(tiny_model, tmp_path):
-    for bad in ({"imbalance": "pos_weight"}, {"augment": ("typo",)}, {"fgm_epsilon": 1.0}, {"loss": "hinge"}):
-        with pytest.raises(ConfigError):
-            config(tiny_model, **{"loss": "lambda", **bad})
+def test_unknown_losses_and_pointwise_only_pair_classifiers(tiny_model, tmp_path):
+    # "lambda" (the listwise LambdaLoss) was removed 2026-12-06: no held-out gain
+    for bad in ({"loss": "lambda"}, {"loss": "hinge"}, {"loss": "mse-logit", "imbalance": "pos_weight"}):
+        with pytest.raises(ConfigError, match="loss|imbalance"):
+            config(tiny_model, **bad)
     with pytest.raises(ConfigError, match="a pair classifier trains with"):
-        train_pair_classifier([Pair("a", "b", 1), Pair("a", "c", 0)], tmp_path / "x", config(tiny_model, loss="lambda"))
+        rows = [Pair("a", "b", 1), Pair("a", "c", 0)]
+        train_pair_classifier(rows, tmp_path / "x", config(tiny_model, loss="mse-logit"))
 
 
 def test_a_three_class_classifier_can_be_fine_tuned_as_a_binary_one(tiny_model, tmp_path, caplog):

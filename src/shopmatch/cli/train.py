@@ -36,21 +36,6 @@ MaxLayersOpt = Annotated[int | None, typer.Option(min=1, help="Keep only the fir
 ExtendVocabOpt = Annotated[
     bool, typer.Option("--extend-vocab", help="Add the training data's CJK characters to the vocabulary first.")
 ]
-AdaptEpochsOpt = Annotated[
-    int,
-    typer.Option(
-        min=0,
-        help="Before fine-tuning, this many epochs of masked-language-model training on the training "
-        "texts and --adapt-texts (0: off). Gives --extend-vocab's new characters a meaning first.",
-    ),
-]
-AdaptTrainOpt = Annotated[
-    str, typer.Option(help="What --adapt-epochs trains: embeddings (the word embeddings only) or all weights.")
-]
-AdaptTextsOpt = Annotated[
-    Path | None,
-    typer.Option(help="Unlabeled texts, one a line (titles, queries), for --adapt-epochs and --extend-vocab."),
-]
 SyntheticQueriesOpt = Annotated[
     int,
     typer.Option(
@@ -62,15 +47,6 @@ SyntheticQueriesOpt = Annotated[
 ]
 SyntheticLrOpt = Annotated[
     float, typer.Option("--synthetic-lr", help="Learning rate of the --synthetic-queries stage.")
-]
-SyntheticNearMissesOpt = Annotated[
-    int,
-    typer.Option(
-        "--synthetic-near-misses",
-        min=0,
-        help="More non-matches per pseudo-query of 2+ words: texts that hold one of its words and lack "
-        "another (a blue mug for 'red mug').",
-    ),
 ]
 SyntheticTextsOpt = Annotated[
     Path | None,
@@ -88,54 +64,26 @@ def _train_config(**options):
     return CrossEncoderTrainConfig(augment=augment, **options)
 
 
-def _start_model(
-    config, texts: list[str], out: Path, *, extend_vocab: bool, adapt_epochs: int, adapt_texts, adapt_train: str
-):
+def _start_model(config, texts: list[str], out: Path, *, extend_vocab: bool):
     """The model fine-tuning starts from: ``config.model`` as it is (``None``), or a copy next to
-    ``out`` with the CJK characters of the texts added (``--extend-vocab``) and/or adapted to them
-    by masked-language-model training (``--adapt-epochs``)."""
+    ``out`` with the CJK characters of the texts added (``--extend-vocab``)."""
     from shopmatch.encoders.models import resolve_model_dir
 
-    if adapt_texts is not None:
-        from shopmatch.train.adapt import read_texts
-
-        if not (extend_vocab or adapt_epochs):
-            raise ConfigError("--adapt-texts is used by --adapt-epochs N or --extend-vocab; give one of them")
-        extra = read_texts(adapt_texts)
-        err.print(f"{len(extra):,} unlabeled texts from {adapt_texts}")
-        texts = texts + extra
-    if not (extend_vocab or adapt_epochs):
+    if not extend_vocab:
         return None
-    start = resolve_model_dir(config.model)
-    if extend_vocab:
-        from shopmatch.train.vocab import extend_vocabulary
+    from shopmatch.train.vocab import extend_vocabulary
 
-        extension = extend_vocabulary(start, texts, out.with_name(out.name + ".vocab"))
-        added = len(extension.added)
-        err.print(f"vocabulary: {extension.old_size:,} → {extension.new_size:,} tokens ({added:,} added)")
-        start = extension.out_dir
-    if adapt_epochs:
-        from shopmatch.train.adapt import AdaptationConfig, adapt_to_texts
-
-        options = AdaptationConfig(
-            epochs=adapt_epochs, max_length=min(config.max_length, 128), train=adapt_train, seed=config.seed
-        )
-        result = adapt_to_texts(start, texts, out.with_name(out.name + ".adapted"), options)
-        err.print(
-            f"adapted to {result.texts:,} texts: {result.steps:,} steps in {result.seconds:.0f} s, masked-token "
-            f"loss {result.mean_loss(first=True):.2f} → {result.mean_loss(first=False):.2f}"
-        )
-        start = result.out_dir
-    return start
+    extension = extend_vocabulary(resolve_model_dir(config.model), texts, out.with_name(out.name + ".vocab"))
+    added = len(extension.added)
+    err.print(f"vocabulary: {extension.old_size:,} → {extension.new_size:,} tokens ({added:,} added)")
+    return extension.out_dir
 
 
-def _read_synthetic_texts(path: Path | None, synthetic_queries: int, near_misses: int = 0) -> list[str]:
+def _read_synthetic_texts(path: Path | None, synthetic_queries: int) -> list[str]:
     """The lines of ``--synthetic-texts`` (none without it)."""
-    if near_misses and not synthetic_queries:
-        raise ConfigError("--synthetic-near-misses is used by --synthetic-queries N; give it too")
     if path is None:
         return []
-    from shopmatch.train.adapt import read_texts
+    from shopmatch.train.inputs import read_texts
 
     if not synthetic_queries:
         raise ConfigError("--synthetic-texts is used by --synthetic-queries N; give it too")
@@ -193,9 +141,6 @@ def train_cross_encoder_command(
     augment_probability: AugmentProbOpt = 0.3,
     max_layers: MaxLayersOpt = None,
     extend_vocab: ExtendVocabOpt = False,
-    adapt_epochs: AdaptEpochsOpt = 0,
-    adapt_texts: AdaptTextsOpt = None,
-    adapt_train: AdaptTrainOpt = "embeddings",
     synthetic_queries: Annotated[
         int,
         typer.Option(
@@ -207,7 +152,6 @@ def train_cross_encoder_command(
     ] = 0,
     synthetic_texts: SyntheticTextsOpt = None,
     synthetic_lr: SyntheticLrOpt = 1e-4,
-    synthetic_near_misses: SyntheticNearMissesOpt = 0,
     skip_missing: Annotated[
         bool, typer.Option("--skip-missing", help="Skip judged products missing from the catalog (reported).")
     ] = False,
@@ -226,8 +170,8 @@ def train_cross_encoder_command(
     loss: Annotated[
         str,
         typer.Option(
-            help="bce (per pair, calibrated probabilities), lambda (listwise LambdaLoss per query) or "
-            "mse-logit (squared error of logits; for --teacher distillation)."
+            help="bce (per pair, calibrated probabilities) or mse-logit (squared error of logits; for --teacher "
+            "distillation)."
         ),
     ] = "bce",
     head: Annotated[
@@ -288,15 +232,12 @@ def train_cross_encoder_command(
             + (f", dev {len(dev_pairs):,} pairs ({len(dev_set.queries)} queries)" if dev_pairs else ", no dev set")
         )
         texts = [p.query for p in train_pairs] + [p.text for p in train_pairs]
-        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries, synthetic_near_misses)
+        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries)
         if synthetic_queries:
             texts += [p.title for p in products.products] + unlabeled
-        start = _start_model(
-            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts,
-            adapt_train=adapt_train,
-        )  # fmt: skip
+        start = _start_model(config, texts, output, extend_vocab=extend_vocab)
         if synthetic_queries:
-            from shopmatch.train.synthetic import SyntheticPairsConfig, train_reranker_on_synthetic_pairs
+            from shopmatch.train.synthetic import train_reranker_on_synthetic_pairs
 
             start = _synthetic_stage(
                 output, resume,
@@ -305,7 +246,6 @@ def train_cross_encoder_command(
                 lambda stage_dir, start=start: train_reranker_on_synthetic_pairs(
                     products.products, stage_dir, config, count=synthetic_queries, texts=unlabeled,
                     model_dir=start, learning_rate=synthetic_lr,
-                    pairs_config=SyntheticPairsConfig(near_misses=synthetic_near_misses),
                 ),
             )  # fmt: skip
         summary = train_cross_encoder(train_pairs, output, config, dev=dev_pairs, resume=resume, model_dir=start)
@@ -350,13 +290,9 @@ def train_pairs_command(
     augment_probability: AugmentProbOpt = 0.3,
     max_layers: MaxLayersOpt = None,
     extend_vocab: ExtendVocabOpt = False,
-    adapt_epochs: AdaptEpochsOpt = 0,
-    adapt_texts: AdaptTextsOpt = None,
-    adapt_train: AdaptTrainOpt = "embeddings",
     synthetic_queries: SyntheticQueriesOpt = 0,
     synthetic_texts: SyntheticTextsOpt = None,
     synthetic_lr: SyntheticLrOpt = 1e-4,
-    synthetic_near_misses: SyntheticNearMissesOpt = 0,
     resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune a cross-encoder pair classifier (two or more classes) on pairs.tsv."""
@@ -387,20 +323,16 @@ def train_pairs_command(
             train_rows, dev_rows = rows, None
         err.print(f"training on {len(train_rows):,} pairs" + (f", dev {len(dev_rows):,}" if dev_rows else ""))
         texts = [t for r in train_rows for t in (r.text_a, r.text_b)]
-        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries, synthetic_near_misses)
-        start = _start_model(
-            config, texts + unlabeled, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs,
-            adapt_texts=adapt_texts, adapt_train=adapt_train,
-        )  # fmt: skip
+        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries)
+        start = _start_model(config, texts + unlabeled, output, extend_vocab=extend_vocab)
         if synthetic_queries:
-            from shopmatch.train.synthetic import SyntheticPairsConfig, train_on_synthetic_pairs
+            from shopmatch.train.synthetic import train_on_synthetic_pairs
 
             sources = [r.text_b for r in train_rows] + unlabeled
             start = _synthetic_stage(
                 output, resume, f"{synthetic_queries:,} pseudo-queries from {len(set(sources)):,} texts",
                 lambda stage_dir, start=start: train_on_synthetic_pairs(
                     sources, stage_dir, config, count=synthetic_queries, model_dir=start, learning_rate=synthetic_lr,
-                    pairs_config=SyntheticPairsConfig(near_misses=synthetic_near_misses),
                 ),
             )  # fmt: skip
         summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)

@@ -18,9 +18,6 @@ checkpoints) with shopmatch's own pieces around it:
   (sentence-transformers modules Transformer → Pooling → Dense) instead of BERT's ``[CLS]``
   pooler — a bi-encoder such as all-MiniLM-L6-v2 was trained to make the mean meaningful and
   never used ``[CLS]``;
-- ``loss = "lambda"``: instead of BCE per pair, sentence-transformers' listwise ``LambdaLoss``
-  (NDCG-Loss2++ weighting) over each query's list of pairs — it optimizes the order within a
-  query, which is what NDCG measures, and leaves the scores uncalibrated;
 - ``loss = "mse-logit"``: squared error between the model's logit and the target's logit — for
   distillation (:mod:`shopmatch.train.distill`), where the targets are a teacher's probabilities:
   it keeps the gradient large where BCE on soft targets near 0 is nearly flat.
@@ -62,10 +59,9 @@ from shopmatch.train.summary import TrainingSummary
 logger = logging.getLogger(__name__)
 
 IMBALANCE = ("none", "pos_weight", "resample")
-LOSSES = ("bce", "lambda", "mse-logit")
+LOSSES = ("bce", "mse-logit")
 HEADS = ("auto", "cls", "mean")
 LOGIT_CLIP = 1e-4  # targets 0 and 1 become logits of ±9.2 under ``mse-logit``
-LIST_CHUNK = 32  # pairs per forward pass of the listwise loss
 
 
 @dataclass(frozen=True)
@@ -94,9 +90,8 @@ class CrossEncoderTrainConfig(ConfigSection):
             linear layer over the mean of the token states; re-rankers only) or ``auto`` (the
             start model's own head if it has one, else ``mean`` for a re-ranker and ``cls`` for
             a pair classifier or LoRA; see :func:`resolved_head`).
-        loss: ``bce`` (per pair, the sigmoid head's binary cross-entropy), ``lambda`` (listwise
-            over each query's pairs; ``batch_size`` then counts queries, not pairs) or
-            ``mse-logit`` (per pair, squared error of the logits; for distillation).
+        loss: ``bce`` (per pair, the sigmoid head's binary cross-entropy) or ``mse-logit`` (per
+            pair, squared error of the logits; for distillation).
     """
 
     SECTION = "train"
@@ -140,8 +135,6 @@ class CrossEncoderTrainConfig(ConfigSection):
             raise ConfigError("LoRA adapters are set up for the 'cls' head; use head 'cls' with lora")
         if self.loss == "mse-logit" and self.imbalance == "pos_weight":
             raise ConfigError("imbalance 'pos_weight' weighs a BCE loss; use resample with loss 'mse-logit'")
-        if self.loss == "lambda" and (self.imbalance != "none" or self.augment or self.fgm_epsilon):
-            raise ConfigError("loss 'lambda' works on whole query lists: use it without imbalance, augment and FGM")
         for name, low, high in (
             ("learning_rate", 0.0, 1.0),
             ("warmup_ratio", 0.0, 1.0),
@@ -542,9 +535,7 @@ def train_cross_encoder(
         model_dir or config.model, max_length=config.max_length, max_layers=config.max_layers, head=config.head
     )
     positives = sum(p.target for p in pairs)
-    if config.loss == "lambda":
-        loss, dataset = _listwise(model, pairs)
-    elif config.loss == "mse-logit":
+    if config.loss == "mse-logit":
         loss, dataset = _logit_regression(model, pairs, config)
     else:
         loss, dataset = _pointwise(model, pairs, config)
@@ -604,26 +595,6 @@ def _logit_regression(model: Any, pairs: list[LabeledPair], config: CrossEncoder
     augmenter = _augmenter(config)
     dataset = _dataset([p.query for p in pairs], [p.text for p in pairs], [logit(p.target) for p in pairs], augmenter)
     return MSELoss(model), dataset
-
-
-def _listwise(model: Any, pairs: list[LabeledPair]) -> tuple[Any, Any]:
-    """``LambdaLoss`` over one row per query: (query, its texts, their targets), in first-seen order.
-
-    Queries are told apart by ``query_id`` (or by their text when the pairs have none).
-    """
-    from datasets import Dataset
-    from sentence_transformers.cross_encoder.losses import LambdaLoss
-
-    lists: dict[str, tuple[str, list[str], list[float]]] = {}
-    for p in pairs:
-        _, texts, targets = lists.setdefault(p.query_id or p.query, (p.query, [], []))
-        texts.append(p.text)
-        targets.append(float(p.target))
-    rows = list(lists.values())
-    dataset = Dataset.from_dict(
-        {"query": [r[0] for r in rows], "docs": [r[1] for r in rows], "labels": [r[2] for r in rows]}
-    )
-    return LambdaLoss(model, mini_batch_size=LIST_CHUNK), dataset
 
 
 # Fewer optimizer steps than this and a pair classifier from a bi-encoder start model may learn
