@@ -241,10 +241,12 @@ def test_pair_classifier_warns_when_it_gets_few_optimizer_steps(tiny_model, capl
 
     with caplog.at_level("WARNING", logger="shopmatch.train.cross_encoder"):
         _warn_if_few_steps(400, config(tiny_model, epochs=4, batch_size=16))  # 100 steps
-    assert "400 pairs × 4 epoch(s) = 100 optimizer steps" in caplog.text and "about 20 epochs" in caplog.text
+    assert "400 pairs × 4 epoch(s) = 100 optimizer steps" in caplog.text
+    # the advice names the threshold the warning fires below (300 steps: 12 epochs of 25 steps)
+    assert f"about 12 epochs give {ce_module.FEW_STEPS} steps" in caplog.text and ce_module.FEW_STEPS == 300
     caplog.clear()
     with caplog.at_level("WARNING", logger="shopmatch.train.cross_encoder"):
-        _warn_if_few_steps(400, config(tiny_model, epochs=20, batch_size=16))  # 500 steps
+        _warn_if_few_steps(400, config(tiny_model, epochs=12, batch_size=16))  # 300 steps: enough
     assert caplog.text == ""
 
 

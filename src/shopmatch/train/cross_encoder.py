@@ -613,8 +613,8 @@ def _warn_if_few_steps(rows: int, config: CrossEncoderTrainConfig) -> None:
     if steps < FEW_STEPS:
         logger.warning(
             "%d pairs × %d epoch(s) = %d optimizer steps: with so few, a new classifier head often "
-            "learns only the class shares; about %d epochs give 500 steps",
-            rows, config.epochs, steps, -(-500 // per_epoch),
+            "learns only the class shares; about %d epochs give %d steps",
+            rows, config.epochs, steps, -(-FEW_STEPS // per_epoch), FEW_STEPS,
         )  # fmt: skip
 
 
