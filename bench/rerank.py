@@ -297,7 +297,7 @@ def mined_negatives(judged, products, per_query: int, *, seed: int, depth: int =
     """Target-0 pairs: per training query, ``per_query`` products sampled from the default hybrid
     pipeline's top ``depth`` that are not judged for it (what re-ranking in retrieval mode sees).
     Queries are retrieved one at a time, as when the published figures were made."""
-    from shopmatch.train.data import unjudged_negatives
+    from shopmatch.train.mining import unjudged_negatives
 
     pipeline = hybrid_pipeline(products.products)
     ranked = {

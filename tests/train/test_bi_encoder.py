@@ -9,14 +9,10 @@ import pytest
 from shopmatch.catalog import Product
 from shopmatch.errors import ConfigError, DataError
 from shopmatch.judgments import GainMap, Judgment, Judgments
-from shopmatch.train.bi_encoder import (
-    MODEL_KIND,
-    BiEncoderTrainConfig,
-    checkpoint_dir,
-    mine_negatives,
-    train_bi_encoder,
-)
+from shopmatch.train.bi_encoder import MODEL_KIND, BiEncoderTrainConfig, train_bi_encoder
+from shopmatch.train.checkpoints import checkpoint_dir
 from shopmatch.train.data import LabeledPair, labeled_pairs, split_dev
+from shopmatch.train.mining import mine_negatives
 from shopmatch.train.summary import TrainingSummary
 
 

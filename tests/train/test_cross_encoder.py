@@ -13,8 +13,8 @@ from shopmatch.judgments import Pair
 from shopmatch.train import cross_encoder as ce_module
 from shopmatch.train.cross_encoder import (
     CrossEncoderTrainConfig,
-    _has_mean_head,
     _resample,
+    has_mean_head,
     load_cross_encoder,
     load_pair_classifier,
     train_cross_encoder,
@@ -191,12 +191,32 @@ def train_until_epoch_two(monkeypatch, *args, **kwargs) -> None:
     monkeypatch.setattr(TrainingSummary, "log_epoch", original)
 
 
+def step_counter():
+    """A trainer callback whose ``steps`` lists the optimizer steps a run trains."""
+    from transformers import TrainerCallback
+
+    class StepCounter(TrainerCallback):
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.steps.append(state.global_step)
+
+    return StepCounter()
+
+
 def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     train_until_epoch_two(monkeypatch, match_pairs(32), out, config(tiny_model, epochs=2))
     assert not out.exists() and (tmp_path / "resumed.checkpoints" / "checkpoint-4").is_dir()
-    summary = train_cross_encoder(match_pairs(32), out, config(tiny_model, epochs=2), resume=True)
-    assert min(p["step"] for p in summary.losses) > 4  # the first epoch's 4 steps were not trained again
+    trained = step_counter()
+    summary = train_cross_encoder(
+        match_pairs(32), out, config(tiny_model, epochs=2), resume=True, callbacks=[trained]
+    )  # fmt: skip
+    assert trained.steps == [5, 6, 7, 8]  # the first epoch's 4 steps were not trained again
+    assert summary.data["resumed_from"] == "checkpoint-4" and summary.data["steps"] == 8
+    # the summary keeps the epoch before the interruption (from the checkpoint's log history)
+    assert [e["epoch"] for e in summary.epochs] == [1, 2] and summary.losses[0]["step"] == 1
     assert (out / "model.safetensors").is_file()
 
 
@@ -288,7 +308,7 @@ def test_a_three_class_classifier_can_be_fine_tuned_as_a_binary_one(tiny_model, 
     train_pair_classifier(rows3, tmp_path / "three", config(tiny_model, epochs=1))
     assert load_pair_classifier(tmp_path / "three").num_labels == 3
     rows2 = [Pair(r.text_a, r.text_b, int(r.label > 0)) for r in rows3]
-    with caplog.at_level("INFO", logger="shopmatch.train.cross_encoder"):
+    with caplog.at_level("INFO", logger="shopmatch.train"):  # the model is loaded in train.cross_encoder_model
         train_pair_classifier(rows2, tmp_path / "two", config(tiny_model, epochs=1), model_dir=tmp_path / "three")
     assert load_pair_classifier(tmp_path / "two").num_labels == 1
     assert "3-output classifier; it gets a new 1-output one" in caplog.text
@@ -380,7 +400,7 @@ def test_auto_head_is_mean_for_a_plain_encoder_and_keeps_a_trained_head(tiny_mod
     # what training records is the head it used
     summary = train_cross_encoder(match_pairs(16), tmp_path / "auto", auto)
     assert summary.config["head"] == "mean"
-    assert _has_mean_head(tmp_path / "auto") and not _has_mean_head(cls_dir)
+    assert has_mean_head(tmp_path / "auto") and not has_mean_head(cls_dir)
     assert TrainingSummary.load(cls_dir).config["head"] == "cls"
 
 

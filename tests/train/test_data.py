@@ -58,7 +58,7 @@ def test_dev_split_is_by_query_seeded_and_disjoint():
 def test_unjudged_negatives_skip_judged_and_unknown_products():
     from shopmatch.catalog import Product
     from shopmatch.judgments import Judgment, Judgments
-    from shopmatch.train.data import unjudged_negatives
+    from shopmatch.train.mining import unjudged_negatives
 
     judged = Judgments(
         [Judgment("q1", "red mug", "a", "E"), Judgment("q1", "red mug", "b", "I"), Judgment("q2", "hose", "c", "E")]

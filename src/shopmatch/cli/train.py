@@ -256,13 +256,10 @@ def train_cross_encoder_command(
 
 def _mined_negatives(products, judged, per_query: int, depth: int, seed: int, retrievers: tuple[str, ...]) -> list:
     """Unjudged products from the top ``depth`` of a default pipeline of ``retrievers``, target 0."""
-    from shopmatch.config import PipelineConfig
-    from shopmatch.pipeline import SearchPipeline
-    from shopmatch.train.bi_encoder import retrieve_candidates
-    from shopmatch.train.data import unjudged_negatives
+    from shopmatch.train.mining import mining_pipeline, retrieve_candidates, unjudged_negatives
 
     err.print(f"mining {per_query} unjudged negative(s) per query from the top {depth} of {' + '.join(retrievers)}")
-    pipeline = SearchPipeline.build(products.products, PipelineConfig(retrievers=retrievers))
+    pipeline = mining_pipeline(products.products, retrievers)
     mined = unjudged_negatives(judged, products, retrieve_candidates(pipeline, judged, depth), per_query, seed=seed)
     err.print(f"{len(mined):,} negative pairs added")
     return mined

@@ -113,39 +113,3 @@ def split_dev(judgments: Judgments, fraction: float = 0.1, *, seed: int = 0) -> 
     n_dev = min(max(1, round(fraction * len(shuffled))), len(shuffled) - 1)
     dev = set(shuffled[:n_dev])
     return judgments.subset(q for q in query_ids if q not in dev), judgments.subset(dev)
-
-
-def unjudged_negatives(
-    judgments: Judgments,
-    products: Catalog | Mapping[str, Product] | Sequence[Product],
-    ranked: Mapping[str, Sequence[str]],
-    per_query: int,
-    template: ProductTextTemplate | None = None,
-    *,
-    seed: int = 0,
-) -> list[LabeledPair]:
-    """Target-0 pairs for a cross-encoder: per judged query, ``per_query`` products sampled from
-    what the retrievers return for it (``ranked``: query id → product ids, best first, e.g. from
-    :func:`shopmatch.train.bi_encoder.retrieve_candidates`) that are not judged for that query.
-
-    Judged pairs alone are mostly good matches (ESCI: over half exact); re-ranking in retrieval
-    mode, the cross-encoder mostly sees products nobody judged. These pairs show it some.
-
-    Example:
-        >>> from shopmatch.judgments import Judgment, Judgments
-        >>> judged = Judgments([Judgment("q1", "red mug", "a", "E")])
-        >>> products = {"a": Product("a", "Red mug"), "b": Product("b", "Red plate")}
-        >>> [(p.text, p.target) for p in unjudged_negatives(judged, products, {"q1": ["a", "b"]}, 1)]
-        [('Red plate', 0.0)]
-    """
-    template = template or ProductTextTemplate()
-    lookup = product_lookup(products)
-    rng = random.Random(seed)
-    out = []
-    for query_id in judgments.query_ids:
-        judged_ids = {r.product_id for r in judgments.by_query[query_id]}
-        unjudged = [pid for pid in ranked.get(query_id, ()) if pid not in judged_ids and pid in lookup]
-        for product_id in rng.sample(unjudged, min(per_query, len(unjudged))):
-            query = judgments.queries[query_id]
-            out.append(LabeledPair(query, template.render(lookup[product_id]), 0.0, query_id, product_id))
-    return out
