@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from shopmatch.errors import ConfigError, DataError
 from shopmatch.judgments import Pair
+from shopmatch.settings import ConfigSection, require_int, setting
 from shopmatch.text.tokenize import _CJK_RUN, _TOKEN, _jieba
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SyntheticPairsConfig:
+class SyntheticPairsConfig(ConfigSection):
     """How pseudo-queries are drawn.
 
     Attributes:
@@ -57,16 +58,12 @@ class SyntheticPairsConfig:
             is rejected when it shares a query word).
     """
 
-    max_words: int = 3
-    window: int = 2
-    negatives: int = 1
-    tries: int = 20
+    SECTION = "synthetic"
 
-    def __post_init__(self) -> None:
-        for name, low in (("max_words", 1), ("window", 1), ("negatives", 0), ("tries", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}")
+    max_words: int = setting(3, minimum=1)
+    window: int = setting(2, minimum=1)
+    negatives: int = setting(1, minimum=0)
+    tries: int = setting(20, minimum=1)
 
 
 def words_of(text: str) -> list[str]:
@@ -117,8 +114,7 @@ def synthetic_pairs(
         DataError: fewer than two distinct texts with words (no negative could be drawn).
     """
     config = config or SyntheticPairsConfig()
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ConfigError(f"count must be a positive integer, got {count!r}")
+    require_int(SyntheticPairsConfig.SECTION, "count", count)
     if sources is not None and len(sources) != len(texts):
         raise ConfigError(f"sources must give one text per text: {len(sources)} sources for {len(texts)} texts")
     pairs_in = zip(texts, texts if sources is None else sources, strict=True)
