@@ -284,3 +284,60 @@ def test_options_removed_for_no_held_out_gain_are_refused(fixtures, tiny_model, 
     result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", *options)
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_the_example_recipe_trains_end_to_end_with_options_over_it(fixtures, tiny_model, tmp_path):
+    import tomllib
+
+    from tests.conftest import REPO
+
+    example = REPO / "configs" / "train-reranker.toml"
+    shipped = tomllib.loads(example.read_text(encoding="utf-8"))
+    out = tmp_path / "reranker"
+    result = CliRunner().invoke(
+        app,
+        ["train", "cross-encoder", "--recipe", str(example), *fixture_catalog_options(fixtures), "-o", str(out),
+         "--model", str(tiny_model), "--synthetic-queries", "20", "--mine-with", "lexical"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "training_summary.json").read_text())
+    # the command line's values win ...
+    assert summary["config"]["epochs"] == 1 and summary["config"]["max_length"] == 32
+    assert summary["config"]["model"] == str(tiny_model)
+    # ... the file's hold where the command line is silent
+    assert summary["config"]["learning_rate"] == shipped["train"]["learning_rate"] != 4e-5
+    assert f"mining {shipped['negatives']} unjudged negative(s) per query" in result.output
+    judged_pairs = sum(1 for line in (fixtures / "catalog" / "judgments.tsv").read_text().splitlines()[1:] if line)
+    assert summary["data"]["train_pairs"] > judged_pairs  # the mined negatives
+    stage = json.loads((out.with_name("reranker.synthetic") / "training_summary.json").read_text())
+    assert stage["config"]["learning_rate"] == shipped["synthetic"]["learning_rate"]
+    assert "20 pseudo-queries" in result.output
+    from sentence_transformers import CrossEncoder
+
+    assert CrossEncoder(str(out)).predict([("usb c cable", "USB-C cable")]).shape == (1,)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("epoch = 2\n", "unknown reranker setting(s) ['epoch']"),
+     ("[train]\nlr = 1e-4\n", "unknown train setting(s) ['lr']"),
+     ("[synthetic]\nqueries = -5\n", "synthetic.queries must be an integer ≥ 0, got -5"),
+     ("negatives = \n", "invalid TOML")],
+)  # fmt: skip
+def test_a_bad_recipe_file_is_refused_naming_the_file(fixtures, tiny_model, tmp_path, text, message):
+    recipe = tmp_path / "my-recipe.toml"
+    recipe.write_text(text, encoding="utf-8")
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--recipe", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"error: {recipe}: {message}" in " ".join(result.output.split())
+    assert not (tmp_path / "m").exists()
+
+
+def test_errors_of_options_name_the_options(fixtures, tiny_model, tmp_path):
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--epochs", "0")
+    assert result.exit_code == 2 and "error: --epochs must be a positive integer, got 0" in result.output
+    result = CliRunner().invoke(app, ["train", "cross-encoder", "-o", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "--catalog, --judgments: required" in result.output
+    missing = tmp_path / "nowhere.toml"
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--recipe", str(missing))
+    assert result.exit_code == 2 and f"{missing}: recipe file not found" in result.output

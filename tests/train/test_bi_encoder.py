@@ -11,8 +11,9 @@ from shopmatch.errors import ConfigError, DataError
 from shopmatch.judgments import GainMap, Judgment, Judgments
 from shopmatch.train.bi_encoder import MODEL_KIND, BiEncoderTrainConfig, train_bi_encoder
 from shopmatch.train.checkpoints import checkpoint_dir
-from shopmatch.train.data import LabeledPair, labeled_pairs, split_dev
+from shopmatch.train.data import LabeledPair, labeled_pairs
 from shopmatch.train.mining import mine_negatives
+from shopmatch.train.splits import split_dev
 from shopmatch.train.summary import TrainingSummary
 
 

@@ -5,7 +5,8 @@ import pytest
 from shopmatch.catalog import Product
 from shopmatch.errors import DataError
 from shopmatch.judgments import GainMap, Judgment, Judgments
-from shopmatch.train.data import labeled_pairs, split_dev
+from shopmatch.train.data import labeled_pairs
+from shopmatch.train.splits import split_dev
 
 
 def _judged(rows):

@@ -34,6 +34,7 @@ default: never stop early).
 Example:
     >>> from shopmatch.catalog import read_catalog
     >>> from shopmatch.judgments import GainMap, read_judgments
+    >>> from shopmatch.train.splits import split_dev
     >>> products = read_catalog("products.jsonl").products                      # doctest: +SKIP
     >>> train, dev = split_dev(read_judgments("judgments.tsv"), 0.1)            # doctest: +SKIP
     >>> train_bi_encoder(train, products, BiEncoderTrainConfig(epochs=2), "my-encoder",

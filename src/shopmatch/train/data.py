@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -95,21 +94,3 @@ def labeled_pairs(
         target = min(gains.gain(row.label) / scale, 1.0)
         out.append(LabeledPair(row.query, texts[row.product_id], target, row.query_id, row.product_id))
     return out
-
-
-def split_dev(judgments: Judgments, fraction: float = 0.1, *, seed: int = 0) -> tuple[Judgments, Judgments]:
-    """Hold out a share of the queries (not of the pairs) as a dev set: ``(train, dev)``.
-
-    The dev queries are a seeded random sample of the sorted query ids; at least one query
-    goes to each side when there are two or more.
-    """
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"dev fraction must be in (0, 1), got {fraction}")
-    query_ids = judgments.query_ids
-    if len(query_ids) < 2:
-        raise DataError(f"{len(query_ids)} judged query: need at least 2 to hold out a dev set")
-    shuffled = list(query_ids)
-    random.Random(seed).shuffle(shuffled)
-    n_dev = min(max(1, round(fraction * len(shuffled))), len(shuffled) - 1)
-    dev = set(shuffled[:n_dev])
-    return judgments.subset(q for q in query_ids if q not in dev), judgments.subset(dev)
