@@ -190,6 +190,10 @@ def _run(recipe_class: type, runner, recipe_file: Path | None, options: dict[str
 
 
 def _print_summary(summary, out_dir: Path) -> None:
+    from shopmatch.train import distributed
+
+    if not distributed.is_main_process():  # under torchrun, one report
+        return
     table = Table(title=f"trained {out_dir} in {summary.seconds:.0f} s", title_justify="left")
     metrics = sorted({k for e in summary.epochs for k in e if k not in ("epoch", "seconds")})
     for column in ("epoch", "seconds", *metrics):
@@ -371,4 +375,3 @@ def train_bi_encoder_command(
     options.update(mine_with=_listed(mine_with, none="none"))
     made, summary = _run(BiEncoderRecipe, train_bi_encoder_recipe, recipe, options, BI_ENCODER, resume)
     _print_summary(summary, Path(made.output))
-    err.print(f"{summary.data['rows']:,} training rows, {summary.data['loss']}", highlight=False)
