@@ -338,6 +338,8 @@ def test_errors_of_options_name_the_options(fixtures, tiny_model, tmp_path):
     assert result.exit_code == 2 and "error: --epochs must be a positive integer, got 0" in result.output
     result = CliRunner().invoke(app, ["train", "cross-encoder", "-o", str(tmp_path / "m")])
     assert result.exit_code == 2 and "--catalog, --judgments: required" in result.output
+    result = CliRunner().invoke(app, ["train", "pairs", "-o", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "PAIRS: required" in result.output  # an argument, not an option
     missing = tmp_path / "nowhere.toml"
     result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--recipe", str(missing))
     assert result.exit_code == 2 and f"{missing}: recipe file not found" in result.output

@@ -159,8 +159,11 @@ def _overrides(options: dict[str, Any], settings: dict[str, str | tuple[str, ...
     return tables
 
 
-def _in_option_words(message: str, recipe_class: type, settings: dict[str, str | tuple[str, ...]]) -> str:
-    """``message`` with the recipe's setting names (``train.epochs``) written as options (``--epochs``)."""
+def _in_option_words(
+    message: str, recipe_class: type, settings: dict[str, str | tuple[str, ...]], arguments: tuple[str, ...] = ()
+) -> str:
+    """``message`` with the recipe's setting names (``train.epochs``) written as options (``--epochs``)
+    or, for the command's ``arguments``, as their upper-case names (``PAIRS``)."""
     words: dict[str, str] = {}
     for name, paths in settings.items():
         for path in (paths,) if isinstance(paths, str) else paths:
@@ -168,13 +171,21 @@ def _in_option_words(message: str, recipe_class: type, settings: dict[str, str |
             section = recipe_class
             for parent in parents:
                 section = typing.get_type_hints(section)[parent]
-            words[f"{section.SECTION}.{leaf}"] = "--" + name.replace("_", "-")
+            words[f"{section.SECTION}.{leaf}"] = name.upper() if name in arguments else "--" + name.replace("_", "-")
     for setting_name in sorted(words, key=len, reverse=True):
         message = message.replace(setting_name, words[setting_name])
     return message
 
 
-def _run(recipe_class: type, runner, recipe_file: Path | None, options: dict[str, Any], settings: dict, resume: bool):
+def _run(
+    recipe_class: type,
+    runner,
+    recipe_file: Path | None,
+    options: dict[str, Any],
+    settings: dict,
+    resume: bool,
+    arguments: tuple[str, ...] = (),
+):
     """Build the recipe (file, then options), run it; errors exit 2 naming the option or the file."""
     from shopmatch.train.recipes import load_recipe
 
@@ -184,7 +195,7 @@ def _run(recipe_class: type, runner, recipe_file: Path | None, options: dict[str
     except (ShopmatchError, ValueError) as error:
         message = str(error)
         if recipe_file is None or not message.startswith(f"{recipe_file}:"):  # a file's errors name its keys
-            message = _in_option_words(message, recipe_class, settings)
+            message = _in_option_words(message, recipe_class, settings, arguments)
         raise fail(ValueError(message)) from None
     return recipe, summary
 
@@ -313,7 +324,9 @@ def train_pairs_command(
     from shopmatch.train.recipes import PairClassifierRecipe, train_pair_classifier_recipe
 
     options.update(augment=_listed(augment))
-    made, summary = _run(PairClassifierRecipe, train_pair_classifier_recipe, recipe, options, PAIRS, resume)
+    made, summary = _run(
+        PairClassifierRecipe, train_pair_classifier_recipe, recipe, options, PAIRS, resume, arguments=("pairs",)
+    )
     _print_summary(summary, Path(made.output))
 
 
