@@ -32,10 +32,10 @@ def free_port() -> int:
 def commands(fixtures: Path, model: Path, out: Path) -> list[list[str]]:
     data = ["--catalog", str(fixtures / "catalog" / "products.jsonl"),
             "--judgments", str(fixtures / "catalog" / "judgments.tsv"), "--dev-fraction", "0.25", "--device", "cpu",
-            "--model", str(model), "--epochs", "2", "--mine-with", "lexical"]  # fmt: skip
+            "--model", str(model), "--epochs", "1", "--mine-with", "lexical"]  # fmt: skip
     return [
         ["train", "cross-encoder", *data, "--batch-size", "4", "--max-length", "32", "--negatives", "2",
-         "-o", str(out / "reranker")],
+         "--extend-vocab", "-o", str(out / "reranker")],
         ["train", "bi-encoder", *data, "--batch-size", "2", "--patience", "1", "-o", str(out / "bi-encoder")],
     ]  # fmt: skip
 
@@ -65,8 +65,9 @@ def test_two_processes_make_the_model_directory_one_process_makes(fixtures, tiny
         summaries = [json.loads((d / name / "training_summary.json").read_text()) for d in (one, two)]
         assert [s["data"]["processes"] for s in summaries] == [1, 2]
         assert all("dev_ndcg@10" in e for s in summaries for e in s["epochs"])
-        assert summaries[1]["best_epoch"] in (1, 2)
+        assert summaries[1]["best_epoch"] == 1
         assert not (two / f"{name}.checkpoints").exists()
+    assert files(two / "reranker.vocab") == files(one / "reranker.vocab")  # written by the main process
     from sentence_transformers import CrossEncoder, SentenceTransformer
 
     assert CrossEncoder(str(two / "reranker")).predict([("usb c cable", "USB-C cable")]).shape == (1,)

@@ -70,14 +70,17 @@ def mining_pipeline(
     from shopmatch.config import PipelineConfig
     from shopmatch.pipeline import SearchPipeline
 
-    settings: dict = {"pipeline": {"retrievers": list(retrievers), "candidates": max(depth, 100)}}
+    logger.info("building the mining pipeline (%s) over %d products", " + ".join(retrievers), len(products))
+    if depth <= PipelineConfig.candidates and ("dense" not in retrievers or dense_model is None):
+        return SearchPipeline.build(products, PipelineConfig(retrievers=tuple(retrievers)))
+    # another dense model or a deeper list: the same settings a pipeline config file would give
+    settings: dict = {"pipeline": {"retrievers": list(retrievers), "candidates": max(depth, PipelineConfig.candidates)}}
     if "dense" in retrievers and dense_model is not None:
         settings["dense"] = {"model": dense_model}
         if max_length is not None:
             settings["dense"]["max_length"] = max_length
         if text is not None:
             settings["dense"]["text"] = text.to_dict()
-    logger.info("building the mining pipeline (%s) over %d products", " + ".join(retrievers), len(products))
     return SearchPipeline.build(products, PipelineConfig.from_dict(settings))
 
 

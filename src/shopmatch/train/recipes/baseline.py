@@ -18,7 +18,7 @@ from shopmatch.baselines.linear import LinearMatcherConfig
 from shopmatch.baselines.two_tower_lstm import TwoTowerLSTMConfig
 from shopmatch.errors import ConfigError
 from shopmatch.settings import setting
-from shopmatch.train.recipes.common import Notify, Recipe, reporter
+from shopmatch.train.recipes.common import Notify, Recipe, join_processes, reporter
 from shopmatch.train.recipes.reranker import ESCI_GAINS
 from shopmatch.train.summary import TrainingSummary
 
@@ -73,6 +73,7 @@ def train_baseline(recipe: BaselineRecipe, *, resume: bool = False, notify: Noti
         )
     report = reporter(notify)
     config = recipe.model_config
+    join_processes(config.device)
     train_set, dev_set = _examples(recipe, config.seed)
     model_class = TwoTowerLSTM if recipe.kind == "lstm" else LinearMatcher
     output = Path(recipe.output)  # type: ignore[arg-type]

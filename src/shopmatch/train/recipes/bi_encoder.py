@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shopmatch.train.bi_encoder import BiEncoderTrainConfig
-from shopmatch.train.recipes.common import Notify, Recipe, reporter
+from shopmatch.train.recipes.common import Notify, Recipe, join_processes, reporter
 from shopmatch.train.recipes.reranker import ESCI_GAINS
 from shopmatch.train.summary import TrainingSummary
 
@@ -53,6 +53,7 @@ def train_bi_encoder_recipe(
 
     recipe.require("catalog", "judgments", "output")
     report = reporter(notify)
+    join_processes(recipe.train.device)
     config = replace(recipe.train, distill=recipe.teacher is not None)
     gains = parse_gains(recipe.gains)
     products = read_products(recipe.catalog)  # type: ignore[arg-type]

@@ -130,6 +130,14 @@ def reporter(notify: Notify | None) -> Notify:
     return report
 
 
+def join_processes(device: str) -> None:
+    """Under a launcher, join the process group before the first step that waits for the main
+    process (a vocabulary extension, the mining pipeline); nothing without one."""
+    from shopmatch.train.device import resolve_device
+
+    distributed.setup(resolve_device(device))
+
+
 def vocabulary_extended(model: str, texts: Sequence[str], out: Path, report: Notify) -> Path:
     """``model`` with the CJK characters of ``texts`` added, as ``OUT.vocab/`` (written by the main process)."""
     from shopmatch.encoders.models import resolve_model_dir

@@ -19,6 +19,7 @@ from shopmatch.train.recipes.common import (
     Notify,
     Recipe,
     SyntheticStage,
+    join_processes,
     reporter,
     synthetic_stage,
     unlabeled_texts,
@@ -56,6 +57,7 @@ def train_pair_classifier_recipe(
 
     recipe.require("pairs", "output")
     report = reporter(notify)
+    join_processes(recipe.train.device)
     config, output = recipe.train, Path(recipe.output)  # type: ignore[arg-type]
     rows = read_training_pairs(recipe.pairs)  # type: ignore[arg-type]
     dev = read_training_pairs(recipe.dev) if recipe.dev is not None else None

@@ -24,6 +24,7 @@ from shopmatch.train.recipes.common import (
     Notify,
     Recipe,
     SyntheticStage,
+    join_processes,
     reporter,
     synthetic_stage,
     unlabeled_texts,
@@ -81,6 +82,7 @@ def train_reranker(recipe: RerankerRecipe, *, resume: bool = False, notify: Noti
 
     recipe.require("catalog", "judgments", "output")
     report = reporter(notify)
+    join_processes(recipe.train.device)
     config, output = recipe.train, Path(recipe.output)  # type: ignore[arg-type]
     resolved_head(config, config.model)  # a head that cannot be had fails now, not after mining
     gains = parse_gains(recipe.gains)
