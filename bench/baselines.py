@@ -147,7 +147,6 @@ def bm25_pair_scores(candidates: Sequence[str], pairs: Sequence[Pair]) -> np.nda
     return out
 
 
-
 # --------------------------------------------------------------------------- esci-us-150
 
 

@@ -427,3 +427,33 @@ def test_resume_refuses_a_checkpoint_made_with_the_other_head(tiny_model, tmp_pa
         train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=2, head="auto"), resume=True)
     summary = train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=2, head="cls"), resume=True)
     assert summary.config["head"] == "cls" and (out / "config.json").is_file()
+
+
+def test_a_resumed_run_saves_the_best_epoch_of_the_whole_run(tiny_model, tmp_path, monkeypatch):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from shopmatch.train.early_stopping import BEST_WEIGHTS
+    from shopmatch.train.evaluation import RerankDevEvaluator
+
+    out, dev = tmp_path / "resumed", match_pairs(16, seed=1)
+    cfg = config(tiny_model, epochs=3, learning_rate=5e-3, patience=0)
+    original = TrainingSummary.log_epoch
+
+    def crash_in_epoch_three(self, *, epoch, seconds, metrics=None):
+        if epoch == 3:
+            raise KeyboardInterrupt("simulated crash")
+        original(self, epoch=epoch, seconds=seconds, metrics=metrics)
+
+    monkeypatch.setattr(TrainingSummary, "log_epoch", crash_in_epoch_three)
+    with pytest.raises(KeyboardInterrupt):
+        train_cross_encoder(match_pairs(32), out, cfg, dev=dev)
+    monkeypatch.setattr(TrainingSummary, "log_epoch", original)
+    stored = torch.load(tmp_path / "resumed.checkpoints" / BEST_WEIGHTS, weights_only=True)
+    assert stored["epoch"] == 2  # the best of epochs 1-2, kept on disk for a resume
+    summary = train_cross_encoder(match_pairs(32), out, cfg, dev=dev, resume=True)
+    assert [e["epoch"] for e in summary.epochs] == [1, 2, 3]
+    assert summary.best_epoch == 2  # epoch 3 ties it: not an improvement
+    saved = CrossEncoder(str(out)).state_dict()
+    assert all(torch.equal(saved[k], v) for k, v in stored["state"].items())  # epoch 2's weights, not the last
+    assert RerankDevEvaluator(dev)(CrossEncoder(str(out)))["dev_ndcg@10"] == pytest.approx(stored["value"])
