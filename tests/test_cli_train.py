@@ -291,7 +291,7 @@ def test_the_example_recipe_trains_end_to_end_with_options_over_it(fixtures, tin
 
     from tests.conftest import REPO
 
-    example = REPO / "configs" / "train-reranker.toml"
+    example = REPO / "configs" / "recipes" / "reranker.toml"
     shipped = tomllib.loads(example.read_text(encoding="utf-8"))
     out = tmp_path / "reranker"
     result = CliRunner().invoke(

@@ -21,7 +21,7 @@ from shopmatch.errors import ShopmatchError
 # --- options (None: not given, the recipe file's or the recipe's default value holds) ----------
 RecipeOpt = Annotated[
     Path | None,
-    typer.Option(help="Recipe file (TOML, e.g. configs/train-reranker.toml); the options given here override it."),
+    typer.Option(help="Recipe file (TOML, e.g. configs/recipes/reranker.toml); the options given here override it."),
 ]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Model directory to write.")]
 CatalogOpt = Annotated[

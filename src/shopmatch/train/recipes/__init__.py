@@ -16,7 +16,7 @@ command                         recipe                      function
 ==============================  ==========================  ==================================
 
 Example:
-    >>> recipe = load_recipe(RerankerRecipe, "configs/train-reranker.toml", {"output": "models/ce"})  # doctest: +SKIP
+    >>> recipe = load_recipe(RerankerRecipe, "configs/recipes/reranker.toml", {"output": "models/ce"})  # doctest: +SKIP
     >>> summary = run_recipe(recipe)  # doctest: +SKIP
 """
 
