@@ -23,6 +23,7 @@ from shopmatch.train.cross_encoder import (
 from shopmatch.train.data import LabeledPair
 from shopmatch.train.summary import TrainingSummary
 from tests.tiny_model import WORDS
+from tests.train.interrupt import crash_as_epoch_ends
 
 NOUNS = [w for w in WORDS if len(w) > 3]
 
@@ -178,17 +179,8 @@ def test_early_stopping_keeps_the_best_epoch(tiny_model, tmp_path):
 
 def train_until_epoch_two(monkeypatch, *args, **kwargs) -> None:
     """``train_cross_encoder(*args, **kwargs)`` interrupted as epoch 2 ends (epoch 1's checkpoint kept)."""
-    original = TrainingSummary.log_epoch
-
-    def crash_in_epoch_two(self, *, epoch, seconds, metrics=None):
-        if epoch == 2:
-            raise KeyboardInterrupt("simulated crash")
-        original(self, epoch=epoch, seconds=seconds, metrics=metrics)
-
-    monkeypatch.setattr(TrainingSummary, "log_epoch", crash_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_as_epoch_ends(monkeypatch, 2):
         train_cross_encoder(*args, **kwargs)
-    monkeypatch.setattr(TrainingSummary, "log_epoch", original)
 
 
 def step_counter():
@@ -438,17 +430,8 @@ def test_a_resumed_run_saves_the_best_epoch_of_the_whole_run(tiny_model, tmp_pat
 
     out, dev = tmp_path / "resumed", match_pairs(16, seed=1)
     cfg = config(tiny_model, epochs=3, learning_rate=5e-3, patience=0)
-    original = TrainingSummary.log_epoch
-
-    def crash_in_epoch_three(self, *, epoch, seconds, metrics=None):
-        if epoch == 3:
-            raise KeyboardInterrupt("simulated crash")
-        original(self, epoch=epoch, seconds=seconds, metrics=metrics)
-
-    monkeypatch.setattr(TrainingSummary, "log_epoch", crash_in_epoch_three)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_as_epoch_ends(monkeypatch, 3):
         train_cross_encoder(match_pairs(32), out, cfg, dev=dev)
-    monkeypatch.setattr(TrainingSummary, "log_epoch", original)
     stored = torch.load(tmp_path / "resumed.checkpoints" / BEST_WEIGHTS, weights_only=True)
     assert stored["epoch"] == 2  # the best of epochs 1-2, kept on disk for a resume
     summary = train_cross_encoder(match_pairs(32), out, cfg, dev=dev, resume=True)

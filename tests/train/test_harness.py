@@ -11,7 +11,7 @@ from shopmatch.errors import ConfigError
 from shopmatch.train.checkpoints import checkpoint_dir, latest_checkpoint, resume_point
 from shopmatch.train.device import resolve_device
 from shopmatch.train.early_stopping import BEST_WEIGHTS, EarlyStopping
-from shopmatch.train.summary import TrainingSummary
+from tests.train.interrupt import crash_as_epoch_ends
 
 
 def weights(value: float):
@@ -121,17 +121,8 @@ def test_a_resumed_baseline_is_the_model_an_uninterrupted_run_makes(tmp_path, mo
     train, dev, test = pairs(200, seed=1), pairs(40, seed=2), pairs(50, seed=3)
     whole = fit_linear(train, dev)
     folder = tmp_path / "linear.checkpoints"
-    original = TrainingSummary.log_epoch
-
-    def crash_in_epoch_three(self, *, epoch, seconds, metrics=None):
-        if epoch == 3:
-            raise KeyboardInterrupt("simulated crash")
-        original(self, epoch=epoch, seconds=seconds, metrics=metrics)
-
-    monkeypatch.setattr(TrainingSummary, "log_epoch", crash_in_epoch_three)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_as_epoch_ends(monkeypatch, 3):
         fit_linear(train, dev, checkpoints=folder)
-    monkeypatch.setattr(TrainingSummary, "log_epoch", original)
     assert latest_checkpoint(folder).name == "checkpoint-2"
     resumed = fit_linear(train, dev, checkpoints=folder, resume=True)
     assert resumed.summary.data["resumed_from"] == "checkpoint-2"
