@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -63,7 +62,8 @@ from shopmatch.catalog import read_catalog
 from shopmatch.encoders.product_text import ProductTextTemplate
 from shopmatch.eval.metrics import pair_metrics, ranking_metrics
 from shopmatch.judgments import GainMap, Judgments, Pair, read_judgments, read_pairs
-from shopmatch.train.data import labeled_pairs, split_dev
+from shopmatch.train.data import labeled_pairs
+from shopmatch.train.splits import split_dev
 
 TRAINED = {
     "linear σ(Wq+Vc+b)": (LinearMatcher, LinearMatcherConfig()),
@@ -145,13 +145,6 @@ def bm25_pair_scores(candidates: Sequence[str], pairs: Sequence[Pair]) -> np.nda
     for query, idx in by_query.items():
         out[idx] = bm25.score_rows(query, [row_of[pairs[i].text_b] for i in idx])
     return out
-
-
-def split_rows(rows: list[Pair], fraction: float = 0.1, seed: int = 0) -> tuple[list[Pair], list[Pair]]:
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    held = set(order[: max(1, round(fraction * len(rows)))])
-    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
 
 
 # --------------------------------------------------------------------------- esci-us-150
@@ -280,7 +273,7 @@ def bench_qbqtc(results: dict[str, Any]) -> dict[str, Any]:
     thresholds = choose_thresholds(train_s, np.array([p.label for p in train_all]), 3)
     out[BM25] = pair_metrics(labels, np.searchsorted(thresholds, test_s, side="right"))
     note(f"qbqtc: {BM25}: {out[BM25]} (thresholds {thresholds}, {time.perf_counter() - t0:.0f} s)")
-    train, dev = split_rows(train_all)
+    train, dev = split_dev(train_all)
     for name, (cls, config) in TRAINED.items():
         t0 = time.perf_counter()
         model = fit_pairs(cls, config, train, dev)
@@ -324,7 +317,7 @@ def bench_pairs_cv(results: dict[str, Any], name: str, key: str, zero_shot: dict
         t = choose_thresholds(bm25_all[train_idx], labels_all[train_idx], 2)
         s = bm25_all[test_idx]
         scores[BM25][test_idx], predicted[BM25][test_idx] = s, np.searchsorted(t, s, side="right")
-        fit, dev = split_rows(train_rows)
+        fit, dev = split_dev(train_rows)
         for n, (cls, config) in TRAINED.items():
             model = fit_pairs(cls, config, fit, dev)
             s = model.score_pairs(test_rows)

@@ -11,11 +11,10 @@ Protocol (``../shared/docs/benchmarks.md``, items 5–7):
 
 Each model starts from all-MiniLM-L6-v2, either as it is (Chinese is nearly all ``[UNK]``) or
 with the training data's CJK characters added to its vocabulary (``--extend-vocab`` in the CLI);
-variant ``from-qbqtc`` (zh-ecom only) starts from the vocabulary-extended zh-qbqtc model instead;
-variants ``adapted`` / ``adapted-emb`` start from MiniLM extended with the zh-qbqtc training texts'
-characters and trained as a masked language model on those texts (no labels) for one epoch, all
-weights or the word embeddings only (``shopmatch.train.adapt``; the model is cached under
-``bench/data/pairs/minilm-zh-qbqtc-mlm-*``); variants ``synthetic*`` start from MiniLM extended the
+variant ``from-qbqtc`` (zh-ecom only) starts from the vocabulary-extended zh-qbqtc model instead
+(the ``adapted*`` variants, masked-language-model adaptation, were removed with
+``shopmatch.train.adapt``: docs/experiments/2026-12-06-removed-training-options.md);
+variants ``synthetic*`` start from MiniLM extended the
 same way and trained for one epoch as a binary pair classifier on pseudo-queries of the zh-qbqtc
 titles (``shopmatch.train.synthetic``; cached under ``bench/data/pairs/minilm-zh-qbqtc-synthetic-*``),
 whose zero-shot scores on the zh-ecom sets are reported too.
@@ -61,12 +60,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "vocab-noise1-20ep": ("vocab", {"noise_scale": 1.0}, {"epochs": 20, "learning_rate": 1e-4}),
     "vocab-20ep": ("vocab", {}, {"epochs": 20, "learning_rate": 1e-4}),
     "from-qbqtc-20ep": ("from-qbqtc", {}, {"epochs": 20, "learning_rate": 1e-4}),
-    # MiniLM + the zh-qbqtc training texts' characters, then masked-language-model training on
-    # those texts (no labels): the fold's own missing characters added after that, then as vocab-20ep
-    "adapted-20ep": ("adapted", {}, {"epochs": 20, "learning_rate": 1e-4}),
-    # the same, but the masked-language-model training moved only the word embeddings
-    "adapted-emb": ("adapted-emb", {}, {}),
-    "adapted-emb-20ep": ("adapted-emb", {}, {"epochs": 20, "learning_rate": 1e-4}),
     # MiniLM + the zh-qbqtc training texts' characters, first trained as a binary pair classifier
     # on synthetic pairs from the zh-qbqtc titles (no labels; shopmatch.train.synthetic), then
     # the fold's missing characters added and fine-tuned on the fold (its head kept)
@@ -77,8 +70,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     # the same with twice as many pseudo-queries in the first stage
     "synthetic-20k": ("synthetic-20k", {}, {}),
 }
-# Epochs of masked-language-model training on the zh-qbqtc training texts for the "adapted" start.
-ADAPT_EPOCHS = 1
 # Pseudo-queries drawn from the zh-qbqtc titles for the "synthetic" start (each with one match and
 # one non-match: twice as many pairs), and how that first stage trains.
 SYNTHETIC_QUERIES = 10_000
@@ -115,35 +106,11 @@ def train(rows, out: Path, variant: str, options: dict[str, Any]) -> Path:
             if not (QBQTC_MODEL / "config.json").is_file():
                 raise SystemExit(f"from-qbqtc: train {QBQTC_MODEL.name} first (run --only qbqtc --variants vocab)")
             start = extend_vocabulary(QBQTC_MODEL, texts, Path(tmp) / "extended", **vocab_options).out_dir
-        elif variant in ("adapted", "adapted-emb"):
-            train_only = "embeddings" if variant == "adapted-emb" else "all"
-            start = extend_vocabulary(adapted_model(train_only), texts, Path(tmp) / "extended", **vocab_options).out_dir
         elif variant in ("synthetic", "synthetic-20k"):
             queries = 20_000 if variant == "synthetic-20k" else SYNTHETIC_QUERIES
             start = extend_vocabulary(synthetic_model(queries), texts, Path(tmp) / "extended", **vocab_options).out_dir
         note(f"training {out.relative_to(MODELS)} on {len(rows):,} pairs")
         train_pair_classifier(rows, out, CrossEncoderTrainConfig(**options), model_dir=start)
-    return out
-
-
-def adapted_model(train_only: str = "all") -> Path:
-    """MiniLM with the zh-qbqtc training texts' characters, adapted to those texts (MLM), cached.
-
-    ``train_only``: ``"all"`` weights, or only the word ``"embeddings"`` (``AdaptationConfig.train``)."""
-    from shopmatch.encoders.models import resolve_model_dir
-    from shopmatch.train.adapt import AdaptationConfig, adapt_to_texts
-    from shopmatch.train.vocab import extend_vocabulary
-
-    out = MODELS / (f"minilm-zh-qbqtc-mlm-{ADAPT_EPOCHS}ep" + ("-emb" if train_only == "embeddings" else ""))
-    if (out / "config.json").is_file():
-        return out
-    texts = [t for r in read("zh-qbqtc", "train.tsv") for t in (r.text_a, r.text_b)]
-    with tempfile.TemporaryDirectory(dir=MODELS) as tmp:
-        extended = extend_vocabulary(resolve_model_dir("all-MiniLM-L6-v2"), texts, Path(tmp) / "extended").out_dir
-        note(f"adapting {out.name}: masked-language-model training on {len(set(texts)):,} zh-qbqtc texts")
-        result = adapt_to_texts(extended, texts, out, AdaptationConfig(epochs=ADAPT_EPOCHS, train=train_only))
-    note(f"{out.name}: {result.steps} steps in {result.seconds / 60:.1f} min, "
-         f"loss {result.mean_loss(first=True):.2f} -> {result.mean_loss(first=False):.2f}")  # fmt: skip
     return out
 
 

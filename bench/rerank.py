@@ -85,9 +85,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "negatives": 10,
     },
     "student-2layers-32tok": {"max_layers": 2, "max_length": 32, "learning_rate": 1e-4, "epochs": 2, "negatives": 10},
-    # The same data and schedule as lr1e-4-2ep-neg, listwise: LambdaLoss over each query's list
-    # (judged + 10 unjudged products), 2 queries a step.
-    "lambda-2ep-neg": {"loss": "lambda", "learning_rate": 1e-4, "epochs": 2, "negatives": 10, "batch_size": 2},
+    # (lambda-2ep-neg, the listwise LambdaLoss, was removed with --loss lambda: no held-out gain,
+    # docs/experiments/2026-12-06-removed-training-options.md)
     # Distilled students: start from the fold's teacher (its first layers and head) and learn its
     # probabilities on the judged pairs and on every unjudged product of the hybrid top 100.
     "distilled-2layers-32tok": {
@@ -200,10 +199,8 @@ VARIANTS["from-homedepot-mean-1ep-lr2e-5-neg-len128"] = {
 # text as a match and one product text without its words as a non-match; then per fold the esci
 # recipes above, starting from it.
 VARIANTS["synthetic-esci-10k"] = {"synthetic": 10_000, "esci": False, "head": "mean", "learning_rate": 1e-4}
-# the same + one near miss per pseudo-query of 2+ words: a product whose title holds one of its
-# words but that lacks another (SyntheticPairsConfig.near_misses), closer to what tells an exact
-# match from a substitute
-VARIANTS["synthetic-near-esci-10k"] = {**VARIANTS["synthetic-esci-10k"], "near_misses": 1}
+# (synthetic-near-esci-10k and from-synthetic-near-mean-2ep-neg, near misses in the stage, were
+# removed with SyntheticPairsConfig.near_misses: no held-out gain, see docs/experiments/)
 # three times as many pseudo-queries (about 4.4 per product instead of 1.5): does the stage scale?
 VARIANTS["synthetic-esci-30k"] = {**VARIANTS["synthetic-esci-10k"], "synthetic": 30_000}
 VARIANTS["from-synthetic-mean-2ep-neg"] = {**VARIANTS["mean-head-2ep-neg"], "start": "synthetic-esci-10k"}
@@ -218,7 +215,6 @@ VARIANTS["from-synthetic-mean-1ep-lr2e-5-neg-student-2layers-32tok"] = {
     "start": "synthetic-esci-10k-student-2layers-32tok",
     **STUDENT_SHAPE,
 }
-VARIANTS["from-synthetic-near-mean-2ep-neg"] = {**VARIANTS["mean-head-2ep-neg"], "start": "synthetic-near-esci-10k"}
 # both sources of relevance that helped: the synthetic stage (lexical: which of the query's words
 # the product holds), then the whole Home Depot train split (judged relevance), then the gentle
 # esci pass per fold
@@ -301,7 +297,7 @@ def mined_negatives(judged, products, per_query: int, *, seed: int, depth: int =
     """Target-0 pairs: per training query, ``per_query`` products sampled from the default hybrid
     pipeline's top ``depth`` that are not judged for it (what re-ranking in retrieval mode sees).
     Queries are retrieved one at a time, as when the published figures were made."""
-    from shopmatch.train.data import unjudged_negatives
+    from shopmatch.train.mining import unjudged_negatives
 
     pipeline = hybrid_pipeline(products.products)
     ranked = {
@@ -339,14 +335,13 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
         options.setdefault("model", str(teacher_dir))  # unless "start" names it: the teacher's lower layers
     extra = options.pop("extra", None)
     synthetic = options.pop("synthetic", 0)  # pseudo-queries of the catalog's titles
-    near_misses = options.pop("near_misses", 0)
     use_esci = options.pop("esci", True)
     shared = not use_esci  # trained without esci judgments: once, the same model for every fold
     out = shared_model_dir(variant) if shared else MODELS / variant / f"fold{fold}"
     if (out / "config.json").is_file():
         return out, TrainingSummary.load(out).to_dict()
     if synthetic:
-        from shopmatch.train.synthetic import SyntheticPairsConfig, train_reranker_on_synthetic_pairs
+        from shopmatch.train.synthetic import train_reranker_on_synthetic_pairs
 
         note(f"{variant}: a stage on {synthetic:,} pseudo-queries of the esci titles")
         summary = train_reranker_on_synthetic_pairs(
@@ -355,7 +350,6 @@ def train_fold(variant: str, fold: int, train_judged, products, gains) -> tuple[
             CrossEncoderTrainConfig(**options),
             count=synthetic,
             learning_rate=None,
-            pairs_config=SyntheticPairsConfig(near_misses=near_misses),
         )
         return out, summary.to_dict()
     pairs = labeled_pairs(train_judged, products, gains) if use_esci else []

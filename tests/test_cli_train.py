@@ -114,48 +114,6 @@ def chinese_pairs(tmp_path):
     return pairs
 
 
-def test_train_pairs_adapted_to_unlabeled_texts(tmp_path, tiny_model):
-    from safetensors.torch import load_file
-    from transformers import AutoTokenizer
-
-    from shopmatch.store import read_manifest
-
-    texts = tmp_path / "titles.txt"
-    texts.write_text("充电宝 快充\n\n移动电源 充电宝\n", encoding="utf-8")  # 充 电 宝 快 移 动 源: not in the pairs
-    out = tmp_path / "zh-clf"
-    result = CliRunner().invoke(
-        app,
-        ["train", "pairs", str(chinese_pairs(tmp_path)), "-o", str(out), "--model", str(tiny_model),
-         "--extend-vocab", "--adapt-epochs", "3", "--adapt-texts", str(texts), "--dev-fraction", "0", *FAST],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "2 unlabeled texts" in result.output and "adapted to 5 texts" in result.output  # 3 distinct in the pairs
-    tokenizer = AutoTokenizer.from_pretrained(str(out))
-    assert tokenizer.unk_token_id not in tokenizer("充电宝 蓝牙耳机")["input_ids"]
-    adapted = out.with_name("zh-clf.adapted")
-    manifest = read_manifest(adapted, kind="adapted-model", supported_version=1)
-    assert manifest["texts"] == 5 and manifest["config"]["epochs"] == 3 and manifest["config"]["train"] == "embeddings"
-    extended = load_file(str(out.with_name("zh-clf.vocab") / "model.safetensors"))["embeddings.word_embeddings.weight"]
-    trained = load_file(str(adapted / "model.safetensors"))["embeddings.word_embeddings.weight"]
-    assert extended.shape == trained.shape and not (extended == trained).all()  # the training started from it
-
-
-def test_adapt_texts_errors(tmp_path, tiny_model):
-    pairs = chinese_pairs(tmp_path)
-    texts = tmp_path / "titles.txt"
-    texts.write_bytes("充电宝\n".encode() + b"bad \xff byte\n")
-    base = ["train", "pairs", str(pairs), "-o", str(tmp_path / "m"), "--model", str(tiny_model), *FAST]
-    result = CliRunner().invoke(app, [*base, "--adapt-texts", str(texts)])
-    assert result.exit_code == 2 and "--adapt-texts is used by --adapt-epochs" in result.output
-    result = CliRunner().invoke(app, [*base, "--adapt-epochs", "1", "--adapt-texts", str(texts)])
-    assert result.exit_code == 2 and f"{texts}:2: is not valid UTF-8" in result.output
-    result = CliRunner().invoke(app, [*base, "--adapt-epochs", "1", "--adapt-texts", str(tmp_path / "none.txt")])
-    assert result.exit_code == 2 and "none.txt: file not found" in result.output
-    result = CliRunner().invoke(app, [*base, "--adapt-epochs", "1", "--adapt-train", "layers"])
-    assert result.exit_code == 2 and "adaptation train out of range: 'layers'" in result.output
-    assert not (tmp_path / "m").exists()
-
-
 def test_train_pairs_first_on_synthetic_pairs(tmp_path, tiny_model, caplog):
     from safetensors.torch import load_file
     from transformers import AutoTokenizer
@@ -204,16 +162,6 @@ def test_synthetic_pairs_errors(tmp_path, tiny_model):
     result = CliRunner().invoke(app, [*base, "--synthetic-queries", "-1"])
     assert result.exit_code == 2 and "synthetic-queries" in result.output
     assert not (tmp_path / "m").exists()
-
-
-def test_train_cross_encoder_adapted_without_vocabulary_extension(fixtures, tiny_model, tmp_path):
-    out = tmp_path / "reranker"
-    result = train_on_the_fixture_catalog(fixtures, tiny_model, out, "--adapt-epochs", "1", "--adapt-train", "all")
-    assert result.exit_code == 0, result.output
-    assert "adapted to" in result.output and not out.with_name("reranker.vocab").exists()
-    manifest = json.loads((out.with_name("reranker.adapted") / "manifest.json").read_text())
-    assert manifest["config"]["train"] == "all"
-    assert (out.with_name("reranker.adapted") / "config.json").is_file() and (out / "config.json").is_file()
 
 
 def test_evaluate_pairs_on_a_missing_model(tmp_path, fixtures):
@@ -307,8 +255,7 @@ def test_train_cross_encoder_first_on_synthetic_pairs(fixtures, tiny_model, tmp_
     texts = tmp_path / "titles.txt"
     texts.write_text("garden hose 50 ft\nmemory foam mattress queen\n", encoding="utf-8")
     out = tmp_path / "reranker"
-    options = ("--synthetic-queries", "30", "--synthetic-texts", str(texts), "--synthetic-lr", "3e-4",
-               "--synthetic-near-misses", "1")  # fmt: skip
+    options = ("--synthetic-queries", "30", "--synthetic-texts", str(texts), "--synthetic-lr", "3e-4")
     result = train_on_the_fixture_catalog(fixtures, tiny_model, out, *options)
     assert result.exit_code == 0, result.output
     products = sum(1 for line in (fixtures / "catalog" / "products.jsonl").read_text().splitlines() if line.strip())
@@ -316,7 +263,7 @@ def test_train_cross_encoder_first_on_synthetic_pairs(fixtures, tiny_model, tmp_
     stage = out.with_name("reranker.synthetic")
     summary = json.loads((stage / "training_summary.json").read_text())
     assert summary["config"]["epochs"] == 1 and summary["config"]["learning_rate"] == 3e-4
-    assert 60 < summary["data"]["train_pairs"] <= 90 and summary["config"]["head"] == "mean"  # + near misses
+    assert 30 < summary["data"]["train_pairs"] <= 60 and summary["config"]["head"] == "mean"  # matches + non-matches
     final = json.loads((out / "training_summary.json").read_text())
     assert "reranker.synthetic" in final["model"] and final["config"]["head"] == "mean"
     result = train_on_the_fixture_catalog(fixtures, tiny_model, out, *options, "--resume")
@@ -325,4 +272,74 @@ def test_train_cross_encoder_first_on_synthetic_pairs(fixtures, tiny_model, tmp_
     result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--synthetic-texts", str(texts))
     assert result.exit_code == 2 and "--synthetic-texts is used by --synthetic-queries" in result.output
     result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--synthetic-near-misses", "1")
-    assert result.exit_code == 2 and "--synthetic-near-misses is used by --synthetic-queries" in result.output
+    assert result.exit_code == 2 and "No such option" in result.output  # removed: no held-out gain
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [(("--adapt-epochs", "1"), "No such option"), (("--adapt-texts", "t.txt"), "No such option"),
+     (("--loss", "lambda"), "loss must be one of bce, mse-logit")],
+)  # fmt: skip
+def test_options_removed_for_no_held_out_gain_are_refused(fixtures, tiny_model, tmp_path, options, message):
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", *options)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_example_recipe_trains_end_to_end_with_options_over_it(fixtures, tiny_model, tmp_path):
+    import tomllib
+
+    from tests.conftest import REPO
+
+    example = REPO / "configs" / "recipes" / "reranker.toml"
+    shipped = tomllib.loads(example.read_text(encoding="utf-8"))
+    out = tmp_path / "reranker"
+    result = CliRunner().invoke(
+        app,
+        ["train", "cross-encoder", "--recipe", str(example), *fixture_catalog_options(fixtures), "-o", str(out),
+         "--model", str(tiny_model), "--synthetic-queries", "20", "--mine-with", "lexical"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "training_summary.json").read_text())
+    # the command line's values win ...
+    assert summary["config"]["epochs"] == 1 and summary["config"]["max_length"] == 32
+    assert summary["config"]["model"] == str(tiny_model)
+    # ... the file's hold where the command line is silent
+    assert summary["config"]["learning_rate"] == shipped["train"]["learning_rate"] != 4e-5
+    assert f"mining {shipped['negatives']} unjudged negative(s) per query" in result.output
+    judged_pairs = sum(1 for line in (fixtures / "catalog" / "judgments.tsv").read_text().splitlines()[1:] if line)
+    assert summary["data"]["train_pairs"] > judged_pairs  # the mined negatives
+    stage = json.loads((out.with_name("reranker.synthetic") / "training_summary.json").read_text())
+    assert stage["config"]["learning_rate"] == shipped["synthetic"]["learning_rate"]
+    assert "20 pseudo-queries" in result.output
+    from sentence_transformers import CrossEncoder
+
+    assert CrossEncoder(str(out)).predict([("usb c cable", "USB-C cable")]).shape == (1,)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("epoch = 2\n", "unknown reranker setting(s) ['epoch']"),
+     ("[train]\nlr = 1e-4\n", "unknown train setting(s) ['lr']"),
+     ("[synthetic]\nqueries = -5\n", "synthetic.queries must be an integer ≥ 0, got -5"),
+     ("negatives = \n", "invalid TOML")],
+)  # fmt: skip
+def test_a_bad_recipe_file_is_refused_naming_the_file(fixtures, tiny_model, tmp_path, text, message):
+    recipe = tmp_path / "my-recipe.toml"
+    recipe.write_text(text, encoding="utf-8")
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--recipe", str(recipe))
+    assert result.exit_code == 2, result.output
+    assert f"error: {recipe}: {message}" in " ".join(result.output.split())
+    assert not (tmp_path / "m").exists()
+
+
+def test_errors_of_options_name_the_options(fixtures, tiny_model, tmp_path):
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--epochs", "0")
+    assert result.exit_code == 2 and "error: --epochs must be a positive integer, got 0" in result.output
+    result = CliRunner().invoke(app, ["train", "cross-encoder", "-o", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "--catalog, --judgments: required" in result.output
+    result = CliRunner().invoke(app, ["train", "pairs", "-o", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "PAIRS: required" in result.output  # an argument, not an option
+    missing = tmp_path / "nowhere.toml"
+    result = train_on_the_fixture_catalog(fixtures, tiny_model, tmp_path / "m", "--recipe", str(missing))
+    assert result.exit_code == 2 and f"{missing}: recipe file not found" in result.output

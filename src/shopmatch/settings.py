@@ -3,9 +3,10 @@
 A config section is a frozen dataclass that subclasses :class:`ConfigSection`. Its fields are
 checked against their annotations when it is made (``bool``, ``int``, ``float``, ``str``,
 ``X | None``, ``tuple[str, ...]``, ``Mapping[str, float]``, nested sections), with the bounds
-and choices given by :func:`setting`; a wrong value raises a :class:`ConfigError` that names
-``section.field``. Lists become tuples and integers become floats where the annotation says so.
-Rules that tie several fields together go in :meth:`ConfigSection.check`.
+(inclusive ``minimum``/``maximum``, exclusive ``greater_than``/``less_than``) and choices given by
+:func:`setting` (for a list, each item must be one of the choices); a wrong value raises a
+:class:`ConfigError` that names ``section.field``. Lists become tuples and integers become floats
+where the annotation says so. Rules that tie several fields together go in :meth:`ConfigSection.check`.
 
 :meth:`ConfigSection.from_dict` refuses unknown keys and builds nested sections from tables;
 :meth:`ConfigSection.to_dict` is its inverse (TOML/JSON-ready).
@@ -18,12 +19,18 @@ Example:
     ...     size: int = setting(3, minimum=1)
     ...     mode: str = setting("fast", choices=("fast", "exact"))
     ...     scale: float = setting(1.0, minimum=0.0, maximum=10.0)
-    >>> Demo.from_dict({"size": 5, "scale": 2}).to_dict()
-    {'size': 5, 'mode': 'fast', 'scale': 2.0}
+    ...     rate: float = setting(0.5, greater_than=0.0, less_than=1.0)
+    ...     fields: tuple[str, ...] = setting(("title",), choices=("title", "brand"))
+    >>> Demo.from_dict({"size": 5, "scale": 2, "fields": ["brand"]}).to_dict()
+    {'size': 5, 'mode': 'fast', 'scale': 2.0, 'rate': 0.5, 'fields': ['brand']}
     >>> Demo(size=True)
     Traceback (most recent call last):
     ...
     shopmatch.errors.ConfigError: demo.size must be a positive integer, got True
+    >>> Demo(rate=1.0)
+    Traceback (most recent call last):
+    ...
+    shopmatch.errors.ConfigError: demo.rate must be a number in (0, 1), got 1.0
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from typing import Any, ClassVar
 
 from shopmatch.errors import ConfigError
 
-__all__ = ["ConfigSection", "require_int", "setting"]
+__all__ = ["ConfigSection", "require_int", "require_number", "setting"]
 
 
 def setting(
@@ -47,10 +54,22 @@ def setting(
     default_factory: Any = MISSING,
     minimum: float | None = None,
     maximum: float | None = None,
+    greater_than: float | None = None,
+    less_than: float | None = None,
     choices: tuple[Any, ...] | None = None,
 ) -> Any:
-    """A dataclass field with the bounds (inclusive) or the choices its value must respect."""
-    metadata = {"minimum": minimum, "maximum": maximum, "choices": tuple(choices) if choices else None}
+    """A dataclass field with the bounds or the choices its value must respect.
+
+    ``minimum``/``maximum`` are inclusive, ``greater_than``/``less_than`` exclusive; ``choices``
+    constrain a scalar's value or, for a ``tuple`` field, each of its items.
+    """
+    metadata = {
+        "minimum": minimum,
+        "maximum": maximum,
+        "greater_than": greater_than,
+        "less_than": less_than,
+        "choices": tuple(choices) if choices else None,
+    }
     return field(default=default, default_factory=default_factory, metadata=metadata)
 
 
@@ -90,6 +109,13 @@ def require_int(section: str, name: str, value: Any, minimum: int = 1) -> None:
     _check_number(f"{section}.{name}", value, int, minimum, None)
 
 
+def require_number(
+    section: str, name: str, value: Any, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """``value`` as a float; ConfigError unless it is a finite number in [``minimum``, ``maximum``] (not a boolean)."""
+    return _check_number(f"{section}.{name}", value, float, minimum, maximum)
+
+
 # ---- checks ------------------------------------------------------------------------------------
 
 
@@ -113,21 +139,23 @@ def _checked(name: str, value: Any, kind: Any, spec: Field) -> Any:
         return None
     meta = spec.metadata
     choices = meta.get("choices")
-    if choices is not None:
-        if not any(value == c and type(value) is type(c) for c in choices):
-            raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
-        return value
     origin = typing.get_origin(kind)
+    if choices is not None and origin is not tuple:
+        _check_choice(name, value, choices)
+        return value
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{name} must be true or false, got {value!r}")
     elif kind in (int, float):
-        value = _check_number(name, value, kind, meta.get("minimum"), meta.get("maximum"))
+        bounds = (meta.get(k) for k in ("minimum", "maximum", "greater_than", "less_than"))
+        value = _check_number(name, value, kind, *bounds)
     elif kind is str:
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be a string, got {value!r}")
     elif origin is tuple:
         value = _check_tuple(name, value, typing.get_args(kind))
+        for item in value if choices is not None else ():
+            _check_choice(f"{name} item", item, choices)
     elif origin in (dict, Mapping, typing.Mapping):
         value = _check_mapping(name, value, typing.get_args(kind))
     elif isinstance(kind, type) and issubclass(kind, ConfigSection):
@@ -136,20 +164,47 @@ def _checked(name: str, value: Any, kind: Any, spec: Field) -> Any:
     return value
 
 
-def _check_number(name: str, value: Any, kind: type, minimum: float | None, maximum: float | None) -> Any:
+def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
+    if not any(value == c and type(value) is type(c) for c in choices):
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
+def _check_number(
+    name: str,
+    value: Any,
+    kind: type,
+    minimum: float | None,
+    maximum: float | None,
+    greater_than: float | None = None,
+    less_than: float | None = None,
+) -> Any:
     is_int = isinstance(value, int) and not isinstance(value, bool)
     ok = is_int if kind is int else (is_int or isinstance(value, float)) and math.isfinite(value)
     if ok and minimum is not None and value < minimum:
         ok = False
     if ok and maximum is not None and value > maximum:
         ok = False
+    if ok and greater_than is not None and value <= greater_than:
+        ok = False
+    if ok and less_than is not None and value >= less_than:
+        ok = False
     if not ok:
-        raise ConfigError(f"{name} must be {_describe(kind, minimum, maximum)}, got {value!r}")
+        raise ConfigError(f"{name} must be {_describe(kind, minimum, maximum, greater_than, less_than)}, got {value!r}")
     return float(value) if kind is float else value
 
 
-def _describe(kind: type, minimum: float | None, maximum: float | None) -> str:
+def _describe(
+    kind: type,
+    minimum: float | None,
+    maximum: float | None,
+    greater_than: float | None = None,
+    less_than: float | None = None,
+) -> str:
     noun = "an integer" if kind is int else "a number"
+    if greater_than is not None or less_than is not None:
+        low = f"[{minimum:g}" if minimum is not None else f"({greater_than:g}" if greater_than is not None else "(-inf"
+        high = f"{maximum:g}]" if maximum is not None else f"{less_than:g})" if less_than is not None else "inf)"
+        return f"{noun} in {low}, {high}"
     if minimum is not None and maximum is not None:
         return f"{noun} in [{minimum:g}, {maximum:g}]"
     if kind is int and minimum == 1:

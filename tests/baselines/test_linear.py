@@ -9,7 +9,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from shopmatch.baselines import LinearMatcher, LinearMatcherConfig, load_baseline
-from shopmatch.baselines.trained import as_examples, choose_thresholds, rerank_ndcg
+from shopmatch.baselines.examples import as_examples
+from shopmatch.baselines.trained import choose_thresholds, rerank_ndcg
 from shopmatch.errors import ConfigError, DataError
 from shopmatch.judgments import Pair
 from shopmatch.store import read_manifest

@@ -129,7 +129,7 @@ def test_bad_config():
 
 
 def test_random_negatives():
-    from shopmatch.baselines.trained import as_examples, with_random_negatives
+    from shopmatch.baselines.examples import as_examples, with_random_negatives
 
     train = [LabeledPair(q, t, y, query_id=f"q{i // 4}") for i, (q, t, y) in enumerate(pairs(200, seed=5))]
     base = as_examples(train)

@@ -9,14 +9,11 @@ import pytest
 from shopmatch.catalog import Product
 from shopmatch.errors import ConfigError, DataError
 from shopmatch.judgments import GainMap, Judgment, Judgments
-from shopmatch.train.bi_encoder import (
-    MODEL_KIND,
-    BiEncoderTrainConfig,
-    checkpoint_dir,
-    mine_negatives,
-    train_bi_encoder,
-)
-from shopmatch.train.data import LabeledPair, labeled_pairs, split_dev
+from shopmatch.train.bi_encoder import MODEL_KIND, BiEncoderTrainConfig, train_bi_encoder
+from shopmatch.train.checkpoints import checkpoint_dir
+from shopmatch.train.data import LabeledPair, labeled_pairs
+from shopmatch.train.mining import mine_negatives
+from shopmatch.train.splits import split_dev
 from shopmatch.train.summary import TrainingSummary
 
 
@@ -151,6 +148,16 @@ def test_training_lowers_the_loss_and_writes_a_summary(trained):
     assert (trained / "training_summary.png").stat().st_size > 0
     assert json.loads((trained / "manifest.json").read_text())["kind"] == MODEL_KIND
     assert not checkpoint_dir(trained).exists()  # removed after a successful run
+
+
+def test_patience_stops_the_bi_encoder_and_keeps_the_best_epoch(tiny_model, catalog, judgments, tmp_path):
+    train, dev = split_dev(judgments, 0.25, seed=0)
+    # a learning rate too small to change the ranking: nothing improves after epoch 1
+    config = _config(tiny_model, epochs=5, learning_rate=1e-12, patience=2)
+    out = train_bi_encoder(train, catalog, config, tmp_path / "m", dev=dev, gains=GainMap.esci())
+    summary = TrainingSummary.load(out)
+    assert [e["epoch"] for e in summary.epochs] == [1, 2, 3] and summary.best_epoch == 1
+    assert json.loads((out / "manifest.json").read_text())["best_epoch"] == 1
 
 
 def test_saved_model_loads_in_sentence_transformers_and_in_a_pipeline(trained, catalog):

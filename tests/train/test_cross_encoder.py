@@ -13,8 +13,8 @@ from shopmatch.judgments import Pair
 from shopmatch.train import cross_encoder as ce_module
 from shopmatch.train.cross_encoder import (
     CrossEncoderTrainConfig,
-    _has_mean_head,
     _resample,
+    has_mean_head,
     load_cross_encoder,
     load_pair_classifier,
     train_cross_encoder,
@@ -23,6 +23,7 @@ from shopmatch.train.cross_encoder import (
 from shopmatch.train.data import LabeledPair
 from shopmatch.train.summary import TrainingSummary
 from tests.tiny_model import WORDS
+from tests.train.interrupt import crash_as_epoch_ends
 
 NOUNS = [w for w in WORDS if len(w) > 3]
 
@@ -178,25 +179,36 @@ def test_early_stopping_keeps_the_best_epoch(tiny_model, tmp_path):
 
 def train_until_epoch_two(monkeypatch, *args, **kwargs) -> None:
     """``train_cross_encoder(*args, **kwargs)`` interrupted as epoch 2 ends (epoch 1's checkpoint kept)."""
-    original = TrainingSummary.log_epoch
-
-    def crash_in_epoch_two(self, *, epoch, seconds, metrics=None):
-        if epoch == 2:
-            raise KeyboardInterrupt("simulated crash")
-        original(self, epoch=epoch, seconds=seconds, metrics=metrics)
-
-    monkeypatch.setattr(TrainingSummary, "log_epoch", crash_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
+    with crash_as_epoch_ends(monkeypatch, 2):
         train_cross_encoder(*args, **kwargs)
-    monkeypatch.setattr(TrainingSummary, "log_epoch", original)
+
+
+def step_counter():
+    """A trainer callback whose ``steps`` lists the optimizer steps a run trains."""
+    from transformers import TrainerCallback
+
+    class StepCounter(TrainerCallback):
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.steps.append(state.global_step)
+
+    return StepCounter()
 
 
 def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     train_until_epoch_two(monkeypatch, match_pairs(32), out, config(tiny_model, epochs=2))
     assert not out.exists() and (tmp_path / "resumed.checkpoints" / "checkpoint-4").is_dir()
-    summary = train_cross_encoder(match_pairs(32), out, config(tiny_model, epochs=2), resume=True)
-    assert min(p["step"] for p in summary.losses) > 4  # the first epoch's 4 steps were not trained again
+    trained = step_counter()
+    summary = train_cross_encoder(
+        match_pairs(32), out, config(tiny_model, epochs=2), resume=True, callbacks=[trained]
+    )  # fmt: skip
+    assert trained.steps == [5, 6, 7, 8]  # the first epoch's 4 steps were not trained again
+    assert summary.data["resumed_from"] == "checkpoint-4" and summary.data["steps"] == 8
+    # the summary keeps the epoch before the interruption (from the checkpoint's log history)
+    assert [e["epoch"] for e in summary.epochs] == [1, 2] and summary.losses[0]["step"] == 1
     assert (out / "model.safetensors").is_file()
 
 
@@ -241,10 +253,12 @@ def test_pair_classifier_warns_when_it_gets_few_optimizer_steps(tiny_model, capl
 
     with caplog.at_level("WARNING", logger="shopmatch.train.cross_encoder"):
         _warn_if_few_steps(400, config(tiny_model, epochs=4, batch_size=16))  # 100 steps
-    assert "400 pairs × 4 epoch(s) = 100 optimizer steps" in caplog.text and "about 20 epochs" in caplog.text
+    assert "400 pairs × 4 epoch(s) = 100 optimizer steps" in caplog.text
+    # the advice names the threshold the warning fires below (300 steps: 12 epochs of 25 steps)
+    assert f"about 12 epochs give {ce_module.FEW_STEPS} steps" in caplog.text and ce_module.FEW_STEPS == 300
     caplog.clear()
     with caplog.at_level("WARNING", logger="shopmatch.train.cross_encoder"):
-        _warn_if_few_steps(400, config(tiny_model, epochs=20, batch_size=16))  # 500 steps
+        _warn_if_few_steps(400, config(tiny_model, epochs=12, batch_size=16))  # 300 steps: enough
     assert caplog.text == ""
 
 
@@ -271,35 +285,14 @@ def test_augmentation_changes_what_the_model_sees(tiny_model, tmp_path, monkeypa
         "stainless steel kitchen towel".split()) for q in seen)  # fmt: skip
 
 
-def test_listwise_lambda_loss_learns_the_order_within_queries(tiny_model, tmp_path, monkeypatch):
-    from sklearn.metrics import roc_auc_score
-
-    lists = []
-    original = ce_module._listwise
-
-    def spy(model, pairs):
-        loss, dataset = original(model, pairs)
-        lists.extend(dataset)
-        return loss, dataset
-
-    monkeypatch.setattr(ce_module, "_listwise", spy)
-    out = tmp_path / "lambda"
-    summary = train_cross_encoder(
-        match_pairs(96), out, config(tiny_model, epochs=6, batch_size=2, learning_rate=5e-3, loss="lambda")
-    )
-    assert len(lists) == 24 and all(len(row["docs"]) == 4 and sorted(row["labels"]) == [0, 0, 1, 1] for row in lists)
-    assert summary.config["loss"] == "lambda"
-    held_out = match_pairs(40, seed=5)
-    scores = load_pair_classifier(out).predict([(p.query, p.text) for p in held_out])
-    assert roc_auc_score([p.target for p in held_out], scores) > 0.95
-
-
-def test_lambda_loss_refuses_pointwise_options_and_pair_classifiers(tiny_model, tmp_path):
-    for bad in ({"imbalance": "pos_weight"}, {"augment": ("typo",)}, {"fgm_epsilon": 1.0}, {"loss": "hinge"}):
-        with pytest.raises(ConfigError):
-            config(tiny_model, **{"loss": "lambda", **bad})
+def test_unknown_losses_and_pointwise_only_pair_classifiers(tiny_model, tmp_path):
+    # "lambda" (the listwise LambdaLoss) was removed 2026-12-06: no held-out gain
+    for bad in ({"loss": "lambda"}, {"loss": "hinge"}, {"loss": "mse-logit", "imbalance": "pos_weight"}):
+        with pytest.raises(ConfigError, match="loss|imbalance"):
+            config(tiny_model, **bad)
     with pytest.raises(ConfigError, match="a pair classifier trains with"):
-        train_pair_classifier([Pair("a", "b", 1), Pair("a", "c", 0)], tmp_path / "x", config(tiny_model, loss="lambda"))
+        rows = [Pair("a", "b", 1), Pair("a", "c", 0)]
+        train_pair_classifier(rows, tmp_path / "x", config(tiny_model, loss="mse-logit"))
 
 
 def test_a_three_class_classifier_can_be_fine_tuned_as_a_binary_one(tiny_model, tmp_path, caplog):
@@ -307,7 +300,7 @@ def test_a_three_class_classifier_can_be_fine_tuned_as_a_binary_one(tiny_model, 
     train_pair_classifier(rows3, tmp_path / "three", config(tiny_model, epochs=1))
     assert load_pair_classifier(tmp_path / "three").num_labels == 3
     rows2 = [Pair(r.text_a, r.text_b, int(r.label > 0)) for r in rows3]
-    with caplog.at_level("INFO", logger="shopmatch.train.cross_encoder"):
+    with caplog.at_level("INFO", logger="shopmatch.train"):  # the model is loaded in train.cross_encoder_model
         train_pair_classifier(rows2, tmp_path / "two", config(tiny_model, epochs=1), model_dir=tmp_path / "three")
     assert load_pair_classifier(tmp_path / "two").num_labels == 1
     assert "3-output classifier; it gets a new 1-output one" in caplog.text
@@ -399,7 +392,7 @@ def test_auto_head_is_mean_for_a_plain_encoder_and_keeps_a_trained_head(tiny_mod
     # what training records is the head it used
     summary = train_cross_encoder(match_pairs(16), tmp_path / "auto", auto)
     assert summary.config["head"] == "mean"
-    assert _has_mean_head(tmp_path / "auto") and not _has_mean_head(cls_dir)
+    assert has_mean_head(tmp_path / "auto") and not has_mean_head(cls_dir)
     assert TrainingSummary.load(cls_dir).config["head"] == "cls"
 
 
@@ -426,3 +419,24 @@ def test_resume_refuses_a_checkpoint_made_with_the_other_head(tiny_model, tmp_pa
         train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=2, head="auto"), resume=True)
     summary = train_cross_encoder(match_pairs(16), out, config(tiny_model, epochs=2, head="cls"), resume=True)
     assert summary.config["head"] == "cls" and (out / "config.json").is_file()
+
+
+def test_a_resumed_run_saves_the_best_epoch_of_the_whole_run(tiny_model, tmp_path, monkeypatch):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from shopmatch.train.early_stopping import BEST_WEIGHTS
+    from shopmatch.train.evaluation import RerankDevEvaluator
+
+    out, dev = tmp_path / "resumed", match_pairs(16, seed=1)
+    cfg = config(tiny_model, epochs=3, learning_rate=5e-3, patience=0)
+    with crash_as_epoch_ends(monkeypatch, 3):
+        train_cross_encoder(match_pairs(32), out, cfg, dev=dev)
+    stored = torch.load(tmp_path / "resumed.checkpoints" / BEST_WEIGHTS, weights_only=True)
+    assert stored["epoch"] == 2  # the best of epochs 1-2, kept on disk for a resume
+    summary = train_cross_encoder(match_pairs(32), out, cfg, dev=dev, resume=True)
+    assert [e["epoch"] for e in summary.epochs] == [1, 2, 3]
+    assert summary.best_epoch == 2  # epoch 3 ties it: not an improvement
+    saved = CrossEncoder(str(out)).state_dict()
+    assert all(torch.equal(saved[k], v) for k, v in stored["state"].items())  # epoch 2's weights, not the last
+    assert RerankDevEvaluator(dev)(CrossEncoder(str(out)))["dev_ndcg@10"] == pytest.approx(stored["value"])

@@ -5,7 +5,8 @@ import pytest
 from shopmatch.catalog import Product
 from shopmatch.errors import DataError
 from shopmatch.judgments import GainMap, Judgment, Judgments
-from shopmatch.train.data import labeled_pairs, split_dev
+from shopmatch.train.data import labeled_pairs
+from shopmatch.train.splits import split_dev
 
 
 def _judged(rows):
@@ -58,7 +59,7 @@ def test_dev_split_is_by_query_seeded_and_disjoint():
 def test_unjudged_negatives_skip_judged_and_unknown_products():
     from shopmatch.catalog import Product
     from shopmatch.judgments import Judgment, Judgments
-    from shopmatch.train.data import unjudged_negatives
+    from shopmatch.train.mining import unjudged_negatives
 
     judged = Judgments(
         [Judgment("q1", "red mug", "a", "E"), Judgment("q1", "red mug", "b", "I"), Judgment("q2", "hose", "c", "E")]

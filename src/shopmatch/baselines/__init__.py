@@ -5,6 +5,9 @@
   interaction features; trained with BCE.
 - :class:`TwoTowerLSTM`: two BiLSTM towers and a dot product, trained from scratch with BCE.
 - :func:`load_baseline`: loads a trained baseline directory of either kind.
+
+The trained ones run on the training harness's from-scratch loop (:mod:`shopmatch.train.loop`):
+the same early stopping, checkpoints, summary and device setting as the transformer models.
 """
 
 from shopmatch.baselines.linear import LinearMatcher, LinearMatcherConfig

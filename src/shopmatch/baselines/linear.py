@@ -32,24 +32,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shopmatch.baselines.trained import (
-    Example,
-    Examples,
-    TrainedMatcher,
-    TrainingConfig,
-    as_examples,
-    dev_metrics,
-    threads,
-    train_loop,
-)
-from shopmatch.errors import ConfigError
+from shopmatch.baselines.examples import Example, Examples, as_examples
+from shopmatch.baselines.trained import TrainedMatcher, TrainingConfig, dev_metric, dev_metrics, threads
 from shopmatch.retrieval.word_vectors import WordVectorConfig, train_word2vec, word_analyzer
+from shopmatch.settings import setting
+from shopmatch.train.device import resolve_device
+from shopmatch.train.loop import fit_module
 from shopmatch.train.summary import TrainingSummary
 
 logger = logging.getLogger(__name__)
@@ -64,23 +58,18 @@ class LinearMatcherConfig(TrainingConfig):
         dim, window, min_count, w2v_epochs, skip_gram: word2vec (gensim, one worker: reproducible).
     """
 
-    interaction: bool = False
-    dim: int = 64
-    window: int = 5
-    min_count: int = 2
-    w2v_epochs: int = 10
-    skip_gram: bool = True
-    epochs: int = 30
-    batch_size: int = 256
-    learning_rate: float = 1e-2
-    weight_decay: float = 1e-4
+    SECTION = "linear"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name in ("dim", "window", "min_count", "w2v_epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    interaction: bool = False
+    dim: int = setting(64, minimum=1)
+    window: int = setting(5, minimum=1)
+    min_count: int = setting(2, minimum=1)
+    w2v_epochs: int = setting(10, minimum=1)
+    skip_gram: bool = True
+    epochs: int = setting(30, minimum=1)
+    batch_size: int = setting(256, minimum=1)
+    learning_rate: float = setting(1e-2, greater_than=0.0)
+    weight_decay: float = setting(1e-4, minimum=0.0)
 
 
 class LinearMatcher(TrainedMatcher):
@@ -149,6 +138,8 @@ class LinearMatcher(TrainedMatcher):
         *,
         dev: Sequence[Example] | Examples | None = None,
         config: LinearMatcherConfig | None = None,
+        checkpoints: Path | None = None,
+        resume: bool = False,
     ) -> LinearMatcher:
         """Train word2vec on the training texts, then the logistic regression.
 
@@ -156,6 +147,7 @@ class LinearMatcher(TrainedMatcher):
             examples: LabeledPairs, ``(query, text, target)`` tuples, or Pairs (integer classes).
             dev: examples of the same kind for early stopping and (pair sets) class thresholds.
             config: settings (default :class:`LinearMatcherConfig`).
+            checkpoints: a folder for one checkpoint per epoch; ``resume`` continues from the latest.
 
         Returns:
             The trained model; ``model.summary`` holds the training summary.
@@ -189,14 +181,14 @@ class LinearMatcher(TrainedMatcher):
             mean = x.mean(axis=0)
             std = x.std(axis=0)
             std[std < 1e-8] = 1.0
-            x_std = torch.as_tensor((x - mean) / std)
+            x_std = torch.as_tensor((x - mean) / std).to(resolve_device(config.device))
             torch.manual_seed(config.seed)
             linear = torch.nn.Linear(x.shape[1], 1)
 
             def fold_back() -> None:
                 # σ(w·(x − μ)/σ + b) = σ((w/σ)·x + b − Σ w μ/σ): store the literal parameters
-                w = linear.weight.detach().numpy()[0].astype(np.float64) / std
-                b = float(linear.bias.detach().numpy()[0]) - float(np.dot(w, mean))
+                w = linear.weight.detach().cpu().numpy()[0].astype(np.float64) / std
+                b = float(linear.bias.detach().cpu().numpy()[0]) - float(np.dot(w, mean))
                 model.weights = {"W": w[:dim], "V": w[dim : 2 * dim], "b": np.array([b])}
                 if config.interaction:
                     model.weights |= {"U": w[2 * dim : 3 * dim], "u": w[3 * dim : 3 * dim + 1]}
@@ -208,17 +200,23 @@ class LinearMatcher(TrainedMatcher):
 
             summary = TrainingSummary(
                 model=f"{cls.KIND}{' (interaction)' if config.interaction else ''}",
-                config=config_to_dict(config),
+                config=config.to_dict(),
                 data={"train_pairs": len(train), "dev_pairs": len(dev_set) if dev_set else 0, "words": len(words)},
             )
-            train_loop(
+            metric, greater_is_better = dev_metric(dev_set)
+            fit_module(
                 linear,
                 lambda idx: linear(x_std[idx])[:, 0],  # (batch,)
                 train.targets,
                 config,
                 summary,
                 evaluate=evaluate if dev_set is not None and len(dev_set) else None,
+                metric=metric,
+                greater_is_better=greater_is_better,
                 description="linear" + (" + interaction" if config.interaction else ""),
+                checkpoints=checkpoints,
+                resume=resume,
+                log_every=config.log_every,
             )
             fold_back()
             model.summary = summary
@@ -229,7 +227,7 @@ class LinearMatcher(TrainedMatcher):
     # -- persistence
 
     def config_dict(self) -> dict[str, Any]:
-        return config_to_dict(self.config)
+        return self.config.to_dict()
 
     def _save_weights(self, directory: Path) -> dict[str, Any]:
         from safetensors.numpy import save_file
@@ -253,7 +251,3 @@ class LinearMatcher(TrainedMatcher):
             raise ValueError(f"{len(words)} words but {len(vectors)} word vectors")
         weights = load_file(str(directory / "weights.safetensors"))
         return cls(words, vectors, weights, config)
-
-
-def config_to_dict(config: TrainingConfig) -> dict[str, Any]:
-    return asdict(config)

@@ -7,7 +7,7 @@ with binary cross-entropy on soft targets in [0, 1]. They share one interface:
 - ``Model.fit(examples, *, dev=None, config=...) -> model`` where ``examples`` are
   :class:`~shopmatch.train.data.LabeledPair` objects (from judgments and a catalog),
   ``(query, text, target)`` tuples, or :class:`~shopmatch.judgments.Pair` rows of a pair set
-  (integer classes);
+  (integer classes; :mod:`shopmatch.baselines.examples`);
 - ``score_pairs(pairs) -> (n,)`` probabilities, ``score(query, texts) -> (n,)``;
 - ``predict_classes(pairs) -> (n,)`` integer classes;
 - ``save(directory)`` / ``Model.load(directory)`` and :func:`load_baseline`, which dispatches on
@@ -20,9 +20,11 @@ by ``C − 1`` increasing thresholds chosen to maximize macro-F1 — on the dev 
 else on the training pairs (:func:`choose_thresholds`). Trained from graded judgments or plain
 targets, a model has two classes with the threshold 0.5.
 
-**Early stopping.** With a dev set the weights of the best epoch are kept: the highest dev
-NDCG@10 when the dev examples carry query ids (judgments), else the lowest dev loss. Training
-stops after ``patience`` epochs without improvement.
+**Training** runs on the harness's from-scratch loop (:func:`shopmatch.train.loop.fit_module`):
+the same early stopping as the transformer models — with a dev set the weights of the best epoch
+are kept (the highest dev NDCG@10 when the dev examples carry query ids, else the lowest dev
+loss) and training stops after ``patience`` epochs without improvement — checkpoints and resume
+(``fit(..., checkpoints=DIR, resume=True)``), the summary and the device setting.
 
 Example:
     >>> examples = [("red mug", "red coffee mug", 1.0), ("red mug", "garden hose", 0.0)] * 20
@@ -34,29 +36,27 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from shopmatch.errors import ConfigError, DataError, IndexFormatError
+from shopmatch.baselines.examples import Examples
+from shopmatch.errors import IndexFormatError
 from shopmatch.judgments import Pair
-from shopmatch.progress import track
+from shopmatch.settings import ConfigSection, setting
 from shopmatch.store import MANIFEST, atomic_directory, read_manifest, write_manifest
-from shopmatch.train.data import LabeledPair
+from shopmatch.train.device import DEVICES
 from shopmatch.train.summary import TrainingSummary
 
 logger = logging.getLogger(__name__)
 
-Example = LabeledPair | Pair | tuple[str, str, float]
 M = TypeVar("M", bound="TrainedMatcher")
 
 FORMAT_VERSION = 1
@@ -64,129 +64,6 @@ KINDS: dict[str, str] = {
     "shopmatch-baseline-linear": "shopmatch.baselines.linear:LinearMatcher",
     "shopmatch-baseline-lstm": "shopmatch.baselines.two_tower_lstm:TwoTowerLSTM",
 }
-
-
-# --------------------------------------------------------------------------- examples
-
-
-@dataclass
-class Examples:
-    """Training or dev examples in columns.
-
-    Attributes:
-        queries, texts: the two sides of each pair.
-        targets: ``(n,)`` float32 targets in [0, 1].
-        query_ids: one per pair when the examples came from judgments (enables dev NDCG@10), else None.
-        labels: ``(n,)`` integer classes when the examples came from a pair set, else None.
-        num_classes: ``C`` for a pair set, else 2.
-    """
-
-    queries: list[str]
-    texts: list[str]
-    targets: np.ndarray
-    query_ids: list[str] | None = None
-    labels: np.ndarray | None = None
-    num_classes: int = 2
-
-    def __len__(self) -> int:
-        return len(self.queries)
-
-
-def as_examples(examples: Sequence[Example] | Examples, *, num_classes: int | None = None) -> Examples:
-    """Turn LabeledPairs, Pairs or ``(query, text, target)`` tuples into :class:`Examples`.
-
-    Args:
-        examples: all of one kind.
-        num_classes: for Pairs: ``C`` (default: the largest label + 1, at least 2).
-
-    Raises:
-        DataError: no examples, mixed kinds, a target outside [0, 1], a class ≥ ``num_classes``.
-    """
-    if isinstance(examples, Examples):
-        return examples
-    examples = list(examples)
-    if not examples:
-        raise DataError("no training examples")
-    first = examples[0]
-    if isinstance(first, Pair):
-        if not all(isinstance(e, Pair) for e in examples):
-            raise DataError("examples mix pair-set rows with other kinds")
-        labels = np.array([e.label for e in examples], dtype=np.int64)
-        classes = num_classes if num_classes is not None else max(int(labels.max()) + 1, 2)
-        if labels.max() >= classes:
-            raise DataError(f"class {int(labels.max())} in the examples, but the model knows {classes} classes")
-        return Examples(
-            [e.text_a for e in examples],
-            [e.text_b for e in examples],
-            (labels / (classes - 1)).astype(np.float32),
-            labels=labels,
-            num_classes=classes,
-        )
-    if isinstance(first, LabeledPair):
-        if not all(isinstance(e, LabeledPair) for e in examples):
-            raise DataError("examples mix LabeledPairs with other kinds")
-        out = Examples(
-            [e.query for e in examples],
-            [e.text for e in examples],
-            np.array([e.target for e in examples], dtype=np.float32),
-            query_ids=[e.query_id for e in examples] if all(e.query_id for e in examples) else None,
-        )
-    else:
-        try:
-            out = Examples(
-                [str(e[0]) for e in examples],
-                [str(e[1]) for e in examples],
-                np.array([float(e[2]) for e in examples], dtype=np.float32),
-            )
-        except (TypeError, IndexError, ValueError) as error:
-            raise DataError(f"examples must be (query, text, target) tuples: {error}") from None
-    bad = np.flatnonzero(~((out.targets >= 0) & (out.targets <= 1)))
-    if bad.size:
-        raise DataError(f"{bad.size} target(s) outside [0, 1] (first: example {bad[0]}, {out.targets[bad[0]]})")
-    return out
-
-
-def with_random_negatives(examples: Examples, per_pair: int, seed: int) -> Examples:
-    """Add ``per_pair`` random negatives (target 0) for every pair: the same query with the text of
-    a pair of another query, drawn with a seeded generator.
-
-    Judged candidates are all about their query; a model trained on them alone never sees an
-    off-topic product, which retrieval over a whole catalog needs. Classes, if any, become 0.
-
-    Example:
-        >>> e = as_examples([("mug", "red mug", 1.0), ("sofa", "blue sofa", 1.0)])
-        >>> [(q, t) for q, t in zip(*(lambda x: (x.queries, x.texts))(with_random_negatives(e, 1, 0)))][2:]
-        [('mug', 'blue sofa'), ('sofa', 'red mug')]
-    """
-    if per_pair <= 0:
-        return examples
-    groups = examples.query_ids or examples.queries
-    texts_of: dict[str, set[str]] = {}
-    for g, t in zip(groups, examples.texts, strict=True):
-        texts_of.setdefault(g, set()).add(t)
-    rng = np.random.default_rng(seed)
-    queries, texts, ids = [], [], []
-    n = len(examples)
-    for i in range(n):
-        for _ in range(per_pair):
-            for _attempt in range(10):
-                j = int(rng.integers(n))
-                if examples.texts[j] not in texts_of[groups[i]]:
-                    queries.append(examples.queries[i])
-                    texts.append(examples.texts[j])
-                    ids.append(groups[i])
-                    break
-    extra = len(queries)
-    return Examples(
-        examples.queries + queries,
-        examples.texts + texts,
-        np.concatenate([examples.targets, np.zeros(extra, dtype=np.float32)]),
-        query_ids=examples.query_ids + ids if examples.query_ids is not None else None,
-        labels=np.concatenate([examples.labels, np.zeros(extra, dtype=np.int64)])
-        if examples.labels is not None
-        else None,
-        num_classes=examples.num_classes,
-    )
 
 
 # --------------------------------------------------------------------------- classes
@@ -238,7 +115,7 @@ def choose_thresholds(scores: np.ndarray, labels: np.ndarray, num_classes: int, 
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(ConfigSection):
     """Optimization settings shared by the trained baselines.
 
     Attributes:
@@ -250,41 +127,20 @@ class TrainingConfig:
         log_every: steps between two loss points of the training summary.
         threads: torch CPU threads while training and scoring (0: leave torch's setting); 1 by
             default: these models are small, and one thread is reproducible and polite on a shared machine.
+        device: ``auto`` (a CUDA GPU if there is one), ``cpu`` or ``cuda``.
     """
 
-    epochs: int = 10
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    patience: int = 3
-    seed: int = 0
-    log_every: int = 20
-    threads: int = 1
+    SECTION = "baseline"
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("patience", "seed", "threads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if not self.weight_decay >= 0:
-            raise ConfigError(f"weight_decay must be non-negative, got {self.weight_decay!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown {cls.__name__} key(s): {', '.join(unknown)}")
-        return cls(**data)
+    epochs: int = setting(10, minimum=1)
+    batch_size: int = setting(64, minimum=1)
+    learning_rate: float = setting(1e-3, greater_than=0.0)
+    weight_decay: float = setting(0.0, minimum=0.0)
+    patience: int = setting(3, minimum=0)
+    seed: int = setting(0, minimum=0)
+    log_every: int = setting(20, minimum=1)
+    threads: int = setting(1, minimum=0)
+    device: str = setting("auto", choices=DEVICES)
 
 
 class threads:  # noqa: N801 (used as a context manager, like torch.no_grad)
@@ -308,85 +164,12 @@ class threads:  # noqa: N801 (used as a context manager, like torch.no_grad)
             torch.set_num_threads(self.previous)
 
 
-def train_loop(
-    module: Any,
-    batch_logits: Callable[[np.ndarray], Any],
-    targets: np.ndarray,
-    config: TrainingConfig,
-    summary: TrainingSummary,
-    *,
-    evaluate: Callable[[], dict[str, float]] | None = None,
-    description: str = "training",
-) -> None:
-    """Minimize BCE of ``batch_logits(indices)`` against ``targets[indices]`` with AdamW.
-
-    Args:
-        module: the ``torch.nn.Module`` whose parameters are trained; on return it holds the
-            weights of the best dev epoch (or of the last epoch without a dev set).
-        batch_logits: example indices ``(batch,)`` → logits ``(batch,)``.
-        targets: ``(n,)`` soft targets in [0, 1].
-        evaluate: dev metrics after each epoch (``dev_ndcg@10`` is maximized when present, else
-            ``dev_loss`` minimized).
-        summary: receives the loss curve, the per-epoch metrics and the best epoch.
-    """
-    import torch
-
-    generator = torch.Generator().manual_seed(config.seed)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    target_tensor = torch.as_tensor(np.asarray(targets, dtype=np.float32))
-    n = len(target_tensor)
-    steps_per_epoch = math.ceil(n / config.batch_size)
-    best_value: float | None = None
-    best_state = None
-    stale = 0
-    step = 0
-    started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        epoch_started = time.perf_counter()
-        module.train()
-        order = torch.randperm(n, generator=generator).numpy()
-        running, running_count = 0.0, 0
-        batches = range(steps_per_epoch)
-        for b in track(batches, total=steps_per_epoch, description=f"{description}, epoch {epoch}/{config.epochs}"):
-            indices = order[b * config.batch_size : (b + 1) * config.batch_size]
-            logits = batch_logits(indices)  # (batch,)
-            loss = loss_fn(logits, target_tensor[indices])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            step += 1
-            running += float(loss.detach()) * len(indices)
-            running_count += len(indices)
-            if step % config.log_every == 0 or b == steps_per_epoch - 1:
-                summary.log_loss(step=step, epoch=epoch - 1 + (b + 1) / steps_per_epoch, loss=running / running_count)
-                running, running_count = 0.0, 0
-        metrics: dict[str, float] = {}
-        if evaluate is not None:
-            module.eval()
-            metrics = evaluate()
-        summary.log_epoch(epoch=epoch, seconds=time.perf_counter() - epoch_started, metrics=metrics)
-        last_loss = summary.losses[-1]["loss"] if summary.losses else float("nan")
-        logger.info("%s: epoch %d, training loss %.4f, %s", description, epoch, last_loss, metrics or "no dev set")
-        if not metrics:
-            continue
-        if "dev_ndcg@10" in metrics:
-            value = metrics["dev_ndcg@10"]
-        else:
-            value = -metrics["dev_loss"]
-        if best_value is None or value > best_value + 1e-9:
-            best_value, stale = value, 0
-            best_state = copy.deepcopy(module.state_dict())
-            summary.best_epoch = epoch
-        else:
-            stale += 1
-            if config.patience and stale >= config.patience:
-                logger.info("%s: no dev improvement for %d epochs, stopping", description, stale)
-                break
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    module.eval()
-    summary.seconds = round(time.perf_counter() - started, 2)
+def dev_metric(dev: Examples | None) -> tuple[str, bool]:
+    """The dev metric that picks the best epoch, and whether greater is better: NDCG@10 when the
+    dev pairs carry query ids (judgments), else the dev loss."""
+    if dev is not None and dev.query_ids is not None:
+        return "dev_ndcg@10", True
+    return "dev_loss", False
 
 
 def dev_metrics(model: TrainedMatcher, dev: Examples) -> dict[str, float]:

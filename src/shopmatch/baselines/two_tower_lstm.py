@@ -34,25 +34,17 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shopmatch.baselines.trained import (
-    Example,
-    Examples,
-    TrainedMatcher,
-    TrainingConfig,
-    as_examples,
-    dev_metrics,
-    threads,
-    train_loop,
-    with_random_negatives,
-)
-from shopmatch.errors import ConfigError
+from shopmatch.baselines.examples import Example, Examples, as_examples, with_random_negatives
+from shopmatch.baselines.trained import TrainedMatcher, TrainingConfig, dev_metric, dev_metrics, threads
+from shopmatch.settings import setting
 from shopmatch.text.tokenize import Analyzer
+from shopmatch.train.loop import fit_module
 from shopmatch.train.summary import TrainingSummary
 
 logger = logging.getLogger(__name__)
@@ -78,31 +70,20 @@ class TwoTowerLSTMConfig(TrainingConfig):
             never show the towers an off-topic product, which retrieval over a catalog needs.
     """
 
-    embedding_dim: int = 64
-    hidden_dim: int = 64
-    output_dim: int = 64
-    pooling: str = "max"
-    min_count: int = 2
-    max_query_tokens: int = 16
-    max_text_tokens: int = 64
-    dropout: float = 0.1
-    random_negatives: int = 0
-    epochs: int = 8
-    batch_size: int = 64
-    learning_rate: float = 2e-3
+    SECTION = "lstm"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not isinstance(self.random_negatives, int) or self.random_negatives < 0:
-            raise ConfigError(f"random_negatives must be a non-negative integer, got {self.random_negatives!r}")
-        for name in ("embedding_dim", "hidden_dim", "output_dim", "min_count", "max_query_tokens", "max_text_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.pooling not in POOLINGS:
-            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+    embedding_dim: int = setting(64, minimum=1)
+    hidden_dim: int = setting(64, minimum=1)
+    output_dim: int = setting(64, minimum=1)
+    pooling: str = setting("max", choices=POOLINGS)
+    min_count: int = setting(2, minimum=1)
+    max_query_tokens: int = setting(16, minimum=1)
+    max_text_tokens: int = setting(64, minimum=1)
+    dropout: float = setting(0.1, minimum=0.0, less_than=1.0)
+    random_negatives: int = setting(0, minimum=0)
+    epochs: int = setting(8, minimum=1)
+    batch_size: int = setting(64, minimum=1)
+    learning_rate: float = setting(2e-3, greater_than=0.0)
 
 
 def analyzer() -> Analyzer:
@@ -185,7 +166,7 @@ class TwoTowerLSTM(TrainedMatcher):
     def _batch(id_lists: Sequence[list[int]]):
         import torch
 
-        lengths = torch.tensor([len(ids) for ids in id_lists], dtype=torch.int64)
+        lengths = torch.tensor([len(ids) for ids in id_lists], dtype=torch.int64)  # on the CPU, for packing
         padded = torch.zeros((len(id_lists), int(lengths.max())), dtype=torch.int64)  # (batch, time)
         for i, ids in enumerate(id_lists):
             padded[i, : len(ids)] = torch.tensor(ids, dtype=torch.int64)
@@ -193,7 +174,8 @@ class TwoTowerLSTM(TrainedMatcher):
 
     def _encode_ids(self, id_lists: Sequence[list[int]], tower: str):
         padded, lengths = self._batch(id_lists)
-        return self.network.encode(padded, lengths, tower)
+        device = self.network.bias.device
+        return self.network.encode(padded.to(device), lengths, tower)
 
     def _encode(self, texts: Sequence[str], tower: str, batch_size: int = 256) -> np.ndarray:
         import torch
@@ -204,7 +186,7 @@ class TwoTowerLSTM(TrainedMatcher):
         with threads(self.config.threads), torch.no_grad():
             for start in range(0, len(texts), batch_size):
                 chunk = [self.ids(t, limit) for t in texts[start : start + batch_size]]
-                out[start : start + len(chunk)] = self._encode_ids(chunk, tower).numpy()
+                out[start : start + len(chunk)] = self._encode_ids(chunk, tower).cpu().numpy()
         return out
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -239,6 +221,8 @@ class TwoTowerLSTM(TrainedMatcher):
         *,
         dev: Sequence[Example] | Examples | None = None,
         config: TwoTowerLSTMConfig | None = None,
+        checkpoints: Path | None = None,
+        resume: bool = False,
     ) -> TwoTowerLSTM:
         """Build the vocabulary from the training texts and train both towers.
 
@@ -246,6 +230,7 @@ class TwoTowerLSTM(TrainedMatcher):
             examples: LabeledPairs, ``(query, text, target)`` tuples, or Pairs (integer classes).
             dev: examples of the same kind for early stopping and (pair sets) class thresholds.
             config: settings (default :class:`TwoTowerLSTMConfig`).
+            checkpoints: a folder for one checkpoint per epoch; ``resume`` continues from the latest.
 
         Returns:
             The trained model; ``model.summary`` holds the training summary.
@@ -280,13 +265,13 @@ class TwoTowerLSTM(TrainedMatcher):
                 unique = list(dict.fromkeys(queries))
                 row = {q: i for i, q in enumerate(unique)}
                 u = model._encode_ids([query_ids[q] for q in unique], "query")  # (unique, dim)
-                u = u[torch.as_tensor([row[q] for q in queries])]  # (batch, dim)
+                u = u[torch.as_tensor([row[q] for q in queries], device=u.device)]  # (batch, dim)
                 v = model._encode_ids([text_ids[train.texts[i]] for i in indices], "product")  # (batch, dim)
                 return (u * v).sum(dim=1) + network.bias  # (batch,)
 
             summary = TrainingSummary(
                 model=f"{cls.KIND} ({config.pooling} pooling)",
-                config=asdict(config),
+                config=config.to_dict(),
                 data={
                     "train_pairs": given,
                     "random_negatives": len(train) - given,
@@ -295,14 +280,20 @@ class TwoTowerLSTM(TrainedMatcher):
                     "texts_cut": cut,
                 },
             )
-            train_loop(
+            metric, greater_is_better = dev_metric(dev_set)
+            fit_module(
                 network,
                 batch_logits,
                 train.targets,
                 config,
                 summary,
                 evaluate=(lambda: dev_metrics(model, dev_set)) if dev_set is not None and len(dev_set) else None,
+                metric=metric,
+                greater_is_better=greater_is_better,
                 description="two-tower LSTM",
+                checkpoints=checkpoints,
+                resume=resume,
+                log_every=config.log_every,
             )
             model.summary = summary
             model._fit_classes(train_for_classes, dev_set)
@@ -312,7 +303,7 @@ class TwoTowerLSTM(TrainedMatcher):
     # -- persistence
 
     def config_dict(self) -> dict[str, Any]:
-        return asdict(self.config)
+        return self.config.to_dict()
 
     def _save_weights(self, directory: Path) -> dict[str, Any]:
         from safetensors.torch import save_file

@@ -1,163 +1,210 @@
-"""`shopmatch train …`: fine-tune re-rankers, pair classifiers, bi-encoders and classic baselines."""
+"""`shopmatch train …`: parse the options into a training recipe, run it, render its summary.
+
+Every option sets one setting of the command's recipe (:mod:`shopmatch.train.recipes`); given
+with ``--recipe FILE`` (TOML), the options on the command line override the file's values, and
+options left out keep the file's (or the recipe's default) value. Errors name the option (or the
+file and key) that is wrong.
+"""
 
 from __future__ import annotations
 
-import time
+import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from shopmatch.cli.common import err, fail, out, train_app
-from shopmatch.errors import ConfigError, ShopmatchError
+from shopmatch.errors import ShopmatchError
 
-# --- training -------------------------------------------------------------------------------
-# Options shared by `train cross-encoder` and `train pairs`.
-ModelOpt = Annotated[str, typer.Option(help="Pretrained model to start from: bundled name or local directory.")]
-EpochsOpt = Annotated[int, typer.Option(min=1, help="Epochs (at most; early stopping may end sooner).")]
-BatchOpt = Annotated[int, typer.Option(min=1, help="Pairs per step.")]
-LrOpt = Annotated[float, typer.Option("--lr", help="Peak AdamW learning rate (linear warm-up, then decay).")]
-WarmupOpt = Annotated[float, typer.Option(help="Share of steps spent warming up.")]
-MaxLenOpt = Annotated[int, typer.Option(min=8, help="Token limit of a pair.")]
-SeedOpt = Annotated[int, typer.Option(min=0, help="Random seed (initialization, shuffling, augmentation).")]
-PatienceOpt = Annotated[int, typer.Option(min=0, help="Stop after N epochs without a better dev score (0: never).")]
-ImbalanceOpt = Annotated[str, typer.Option(help="Class imbalance: none, pos_weight or resample.")]
-LoraOpt = Annotated[
-    bool, typer.Option("--lora", help="Train LoRA adapters (merged when saved) instead of all weights.")
+# --- options (None: not given, the recipe file's or the recipe's default value holds) ----------
+RecipeOpt = Annotated[
+    Path | None,
+    typer.Option(help="Recipe file (TOML, e.g. configs/recipes/reranker.toml); the options given here override it."),
 ]
-LoraRankOpt = Annotated[int, typer.Option(min=1, help="LoRA rank.")]
-FgmOpt = Annotated[float, typer.Option("--fgm", min=0.0, help="FGM adversarial training: perturbation size (0: off).")]
-AugmentOpt = Annotated[
-    str, typer.Option(help="Comma-separated augmentations: token_dropout, word_swap, typo, field_shuffle, synonym.")
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Model directory to write.")]
+CatalogOpt = Annotated[
+    Path | None, typer.Option(help="Catalog the judgments refer to (.jsonl[.gz], .csv, .tsv, .parquet).")
 ]
-AugmentProbOpt = Annotated[float, typer.Option(help="Chance that a training pair is augmented.")]
-MaxLayersOpt = Annotated[int | None, typer.Option(min=1, help="Keep only the first N transformer layers.")]
-ExtendVocabOpt = Annotated[
-    bool, typer.Option("--extend-vocab", help="Add the training data's CJK characters to the vocabulary first.")
+JudgmentsOpt = Annotated[Path | None, typer.Option(help="judgments.tsv to train on.")]
+GainsOpt = Annotated[
+    str | None,
+    typer.Option(help="Label gains → targets gain / top gain (default: E=1,S=0.1,C=0.01,I=0; numeric: offset=1)."),
 ]
-AdaptEpochsOpt = Annotated[
-    int,
+DevOpt = Annotated[Path | None, typer.Option(help="Dev file (the training file's format): picks the best epoch.")]
+DevFractionOpt = Annotated[
+    float | None,
     typer.Option(
-        min=0,
-        help="Before fine-tuning, this many epochs of masked-language-model training on the training "
-        "texts and --adapt-texts (0: off). Gives --extend-vocab's new characters a meaning first.",
+        help="Without --dev: share of the queries (pair sets: rows) held out, seeded; 0: none "
+        "(default: 0.1; bi-encoder: 0)."
     ),
 ]
-AdaptTrainOpt = Annotated[
-    str, typer.Option(help="What --adapt-epochs trains: embeddings (the word embeddings only) or all weights.")
+ModelOpt = Annotated[
+    str | None, typer.Option(help="Model to start from: bundled name or local directory (default: all-MiniLM-L6-v2).")
 ]
-AdaptTextsOpt = Annotated[
-    Path | None,
-    typer.Option(help="Unlabeled texts, one a line (titles, queries), for --adapt-epochs and --extend-vocab."),
+EpochsOpt = Annotated[int | None, typer.Option(help="Epochs (at most; early stopping may end sooner).")]
+BatchOpt = Annotated[int | None, typer.Option(help="Examples per optimizer step (per process under torchrun).")]
+LrOpt = Annotated[float | None, typer.Option("--lr", help="Peak learning rate (linear warm-up, then decay).")]
+WarmupOpt = Annotated[float | None, typer.Option(help="Share of steps spent warming up (default: 0.1).")]
+MaxLenOpt = Annotated[int | None, typer.Option(help="Token limit of a pair (default: 128).")]
+SeedOpt = Annotated[
+    int | None, typer.Option(help="Random seed (initialization, order, augmentation, dev split; default: 0).")
+]
+PatienceOpt = Annotated[
+    int | None,
+    typer.Option(help="Stop after N epochs without a better dev score (0: never; default: 1, bi-encoder: 0)."),
+]
+DeviceOpt = Annotated[
+    str | None, typer.Option(help="auto (a CUDA GPU when torch sees one, else the CPU), cpu or cuda.")
+]
+ImbalanceOpt = Annotated[str | None, typer.Option(help="Class imbalance: none, pos_weight or resample.")]
+LoraOpt = Annotated[bool | None, typer.Option("--lora/--no-lora", help="Train LoRA adapters (merged when saved).")]
+LoraRankOpt = Annotated[int | None, typer.Option(help="LoRA rank (alpha: twice the rank; default: 16).")]
+FgmOpt = Annotated[float | None, typer.Option("--fgm", help="FGM adversarial training: perturbation size (0: off).")]
+AugmentOpt = Annotated[
+    str | None,
+    typer.Option(help="Comma-separated augmentations: token_dropout, word_swap, typo, field_shuffle, synonym."),
+]
+AugmentProbOpt = Annotated[float | None, typer.Option(help="Chance that a training pair is augmented (default: 0.3).")]
+MaxLayersOpt = Annotated[int | None, typer.Option(help="Keep only the first N transformer layers.")]
+ExtendVocabOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--extend-vocab/--no-extend-vocab", help="Add the training data's CJK characters to the vocabulary first."
+    ),
 ]
 SyntheticQueriesOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
-        min=0,
-        help="Before fine-tuning, one epoch on this many pseudo-queries drawn from the training pairs' "
-        "text_b and --synthetic-texts, each with its text as a match and one text without its words as a "
-        "non-match (0: off). Teaches a model that knows little of the language which words match.",
-    ),
-]
-SyntheticLrOpt = Annotated[
-    float, typer.Option("--synthetic-lr", help="Learning rate of the --synthetic-queries stage.")
-]
-SyntheticNearMissesOpt = Annotated[
-    int,
-    typer.Option(
-        "--synthetic-near-misses",
-        min=0,
-        help="More non-matches per pseudo-query of 2+ words: texts that hold one of its words and lack "
-        "another (a blue mug for 'red mug').",
+        help="Before fine-tuning, one epoch on this many pseudo-queries (a few words of a title or text_b, with its "
+        "text as a match and a text without its words as a non-match); 0: off."
     ),
 ]
 SyntheticTextsOpt = Annotated[
-    Path | None,
-    typer.Option(help="Unlabeled texts, one a line (catalog titles), for --synthetic-queries and --extend-vocab."),
+    Path | None, typer.Option(help="Unlabeled texts, one a line, for --synthetic-queries and --extend-vocab.")
 ]
-DevOpt = Annotated[Path | None, typer.Option(help="Dev file (same format as the training file).")]
-DevFractionOpt = Annotated[float, typer.Option(help="Without --dev: share of queries/rows held out (0: none).")]
+SyntheticLrOpt = Annotated[
+    float | None, typer.Option("--synthetic-lr", help="Learning rate of the synthetic stage (default: 1e-4).")
+]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")]
 
+# option → recipe setting(s) it sets
+CROSS_ENCODER_TRAINING = {
+    "model": "train.model",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "train.learning_rate",
+    "warmup_ratio": "train.warmup_ratio",
+    "max_length": "train.max_length",
+    "seed": "train.seed",
+    "patience": "train.patience",
+    "imbalance": "train.imbalance",
+    "lora": "train.lora",
+    "lora_rank": ("train.lora_rank", "train.lora_alpha"),
+    "fgm": "train.fgm_epsilon",
+    "augment": "train.augment",
+    "augment_probability": "train.augment_probability",
+    "max_layers": "train.max_layers",
+    "device": "train.device",
+    "output": "output",
+    "dev": "dev",
+    "dev_fraction": "dev_fraction",
+    "extend_vocab": "extend_vocab",
+    "synthetic_queries": "synthetic.queries",
+    "synthetic_texts": "synthetic.texts",
+    "synthetic_lr": "synthetic.learning_rate",
+}
+RERANKER = {
+    **CROSS_ENCODER_TRAINING,
+    "loss": "train.loss",
+    "head": "train.head",
+    **{name: name for name in ("catalog", "judgments", "gains", "skip_missing", "negatives", "negatives_depth")},
+    **{name: name for name in ("mine_with", "teacher", "teacher_weight")},
+}
+PAIRS = {**CROSS_ENCODER_TRAINING, "pairs": "pairs"}
+BI_ENCODER = {
+    **{name: f"train.{name}" for name in ("model", "epochs", "batch_size", "seed", "patience", "device", "mine_with")},
+    "lr": "train.learning_rate",
+    **{name: name for name in ("catalog", "judgments", "output", "gains", "teacher", "dev", "dev_fraction")},
+}
+BASELINE = {
+    **{name: (f"linear.{name}", f"lstm.{name}") for name in ("epochs", "seed", "device")},
+    **{name: name for name in ("kind", "output", "catalog", "judgments", "gains", "pairs", "dev", "dev_fraction")},
+}
 
-def _train_config(**options):
-    from shopmatch.train.cross_encoder import CrossEncoderTrainConfig
 
-    augment = tuple(a.strip() for a in options.pop("augment").split(",") if a.strip())
-    return CrossEncoderTrainConfig(augment=augment, **options)
-
-
-def _start_model(
-    config, texts: list[str], out: Path, *, extend_vocab: bool, adapt_epochs: int, adapt_texts, adapt_train: str
-):
-    """The model fine-tuning starts from: ``config.model`` as it is (``None``), or a copy next to
-    ``out`` with the CJK characters of the texts added (``--extend-vocab``) and/or adapted to them
-    by masked-language-model training (``--adapt-epochs``)."""
-    from shopmatch.encoders.models import resolve_model_dir
-
-    if adapt_texts is not None:
-        from shopmatch.train.adapt import read_texts
-
-        if not (extend_vocab or adapt_epochs):
-            raise ConfigError("--adapt-texts is used by --adapt-epochs N or --extend-vocab; give one of them")
-        extra = read_texts(adapt_texts)
-        err.print(f"{len(extra):,} unlabeled texts from {adapt_texts}")
-        texts = texts + extra
-    if not (extend_vocab or adapt_epochs):
+def _listed(value: str | None, *, none: str | None = None) -> list[str] | None:
+    """A comma-separated option as a list (``none``: the word for an empty list)."""
+    if value is None:
         return None
-    start = resolve_model_dir(config.model)
-    if extend_vocab:
-        from shopmatch.train.vocab import extend_vocabulary
-
-        extension = extend_vocabulary(start, texts, out.with_name(out.name + ".vocab"))
-        added = len(extension.added)
-        err.print(f"vocabulary: {extension.old_size:,} → {extension.new_size:,} tokens ({added:,} added)")
-        start = extension.out_dir
-    if adapt_epochs:
-        from shopmatch.train.adapt import AdaptationConfig, adapt_to_texts
-
-        options = AdaptationConfig(
-            epochs=adapt_epochs, max_length=min(config.max_length, 128), train=adapt_train, seed=config.seed
-        )
-        result = adapt_to_texts(start, texts, out.with_name(out.name + ".adapted"), options)
-        err.print(
-            f"adapted to {result.texts:,} texts: {result.steps:,} steps in {result.seconds:.0f} s, masked-token "
-            f"loss {result.mean_loss(first=True):.2f} → {result.mean_loss(first=False):.2f}"
-        )
-        start = result.out_dir
-    return start
+    return [v.strip() for v in value.split(",") if v.strip() and v.strip() != none]
 
 
-def _read_synthetic_texts(path: Path | None, synthetic_queries: int, near_misses: int = 0) -> list[str]:
-    """The lines of ``--synthetic-texts`` (none without it)."""
-    if near_misses and not synthetic_queries:
-        raise ConfigError("--synthetic-near-misses is used by --synthetic-queries N; give it too")
-    if path is None:
-        return []
-    from shopmatch.train.adapt import read_texts
+def _overrides(options: dict[str, Any], settings: dict[str, str | tuple[str, ...]]) -> dict[str, Any]:
+    """The recipe settings the given options set, as nested tables."""
+    tables: dict[str, Any] = {}
+    for name, value in options.items():
+        if value is None:
+            continue
+        if isinstance(value, Path):
+            value = str(value)
+        paths = settings[name]
+        for path in (paths,) if isinstance(paths, str) else paths:
+            *parents, leaf = path.split(".")
+            table = tables
+            for parent in parents:
+                table = table.setdefault(parent, {})
+            table[leaf] = 2 * value if leaf == "lora_alpha" else value
+    return tables
 
-    if not synthetic_queries:
-        raise ConfigError("--synthetic-texts is used by --synthetic-queries N; give it too")
-    texts = read_texts(path)
-    err.print(f"{len(texts):,} unlabeled texts from {path}")
-    return texts
+
+def _in_option_words(
+    message: str, recipe_class: type, settings: dict[str, str | tuple[str, ...]], arguments: tuple[str, ...] = ()
+) -> str:
+    """``message`` with the recipe's setting names (``train.epochs``) written as options (``--epochs``)
+    or, for the command's ``arguments``, as their upper-case names (``PAIRS``)."""
+    words: dict[str, str] = {}
+    for name, paths in settings.items():
+        for path in (paths,) if isinstance(paths, str) else paths:
+            *parents, leaf = path.split(".")
+            section = recipe_class
+            for parent in parents:
+                section = typing.get_type_hints(section)[parent]
+            words[f"{section.SECTION}.{leaf}"] = name.upper() if name in arguments else "--" + name.replace("_", "-")
+    for setting_name in sorted(words, key=len, reverse=True):
+        message = message.replace(setting_name, words[setting_name])
+    return message
 
 
-def _synthetic_stage(out: Path, resume: bool, what: str, train) -> Path:
-    """Run ``train(stage_dir)``, the synthetic-pair stage, into ``OUT.synthetic/`` (kept: it is the
-    start model of the fine-tuning; ``--resume`` reuses it once complete)."""
-    stage_dir = out.with_name(out.name + ".synthetic")
-    if resume and (stage_dir / "training_summary.json").is_file():
-        err.print(f"synthetic-pair stage: reusing {stage_dir}")
-        return stage_dir
-    err.print(f"synthetic-pair stage: {what} → {stage_dir}")
-    summary = train(stage_dir)
-    err.print(f"synthetic-pair stage done in {summary.seconds:.0f} s")
-    return stage_dir
+def _run(
+    recipe_class: type,
+    runner,
+    recipe_file: Path | None,
+    options: dict[str, Any],
+    settings: dict,
+    resume: bool,
+    arguments: tuple[str, ...] = (),
+):
+    """Build the recipe (file, then options), run it; errors exit 2 naming the option or the file."""
+    from shopmatch.train.recipes import load_recipe
+
+    try:
+        recipe = load_recipe(recipe_class, recipe_file, _overrides(options, settings))
+        summary = runner(recipe, resume=resume, notify=lambda message: err.print(message, highlight=False))
+    except (ShopmatchError, ValueError) as error:
+        message = str(error)
+        if recipe_file is None or not message.startswith(f"{recipe_file}:"):  # a file's errors name its keys
+            message = _in_option_words(message, recipe_class, settings, arguments)
+        raise fail(ValueError(message)) from None
+    return recipe, summary
 
 
 def _print_summary(summary, out_dir: Path) -> None:
+    from shopmatch.train import distributed
+
+    if not distributed.is_main_process():  # under torchrun, one report
+        return
     table = Table(title=f"trained {out_dir} in {summary.seconds:.0f} s", title_justify="left")
     metrics = sorted({k for e in summary.epochs for k in e if k not in ("epoch", "seconds")})
     for column in ("epoch", "seconds", *metrics):
@@ -171,407 +218,173 @@ def _print_summary(summary, out_dir: Path) -> None:
 
 @train_app.command("cross-encoder")
 def train_cross_encoder_command(
-    catalog: Annotated[Path, typer.Option(help="Catalog the judgments refer to.")],
-    judgments: Annotated[Path, typer.Option(help="judgments.tsv to train on.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
-    gains: Annotated[str, typer.Option(help="Label gains; targets are gains / top gain.")] = "E=1,S=0.1,C=0.01,I=0",
+    recipe: RecipeOpt = None,
+    catalog: CatalogOpt = None,
+    judgments: JudgmentsOpt = None,
+    output: OutputOpt = None,
+    gains: GainsOpt = None,
     dev: DevOpt = None,
-    dev_fraction: DevFractionOpt = 0.1,
-    model: ModelOpt = "all-MiniLM-L6-v2",
-    epochs: EpochsOpt = 1,
-    batch_size: BatchOpt = 16,
-    learning_rate: LrOpt = 4e-5,
-    warmup_ratio: WarmupOpt = 0.1,
-    max_length: MaxLenOpt = 128,
-    seed: SeedOpt = 0,
-    patience: PatienceOpt = 1,
-    imbalance: ImbalanceOpt = "none",
-    lora: LoraOpt = False,
-    lora_rank: LoraRankOpt = 16,
-    fgm: FgmOpt = 0.0,
-    augment: AugmentOpt = "",
-    augment_probability: AugmentProbOpt = 0.3,
+    dev_fraction: DevFractionOpt = None,
+    model: ModelOpt = None,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    lr: LrOpt = None,
+    warmup_ratio: WarmupOpt = None,
+    max_length: MaxLenOpt = None,
+    seed: SeedOpt = None,
+    patience: PatienceOpt = None,
+    imbalance: ImbalanceOpt = None,
+    lora: LoraOpt = None,
+    lora_rank: LoraRankOpt = None,
+    fgm: FgmOpt = None,
+    augment: AugmentOpt = None,
+    augment_probability: AugmentProbOpt = None,
     max_layers: MaxLayersOpt = None,
-    extend_vocab: ExtendVocabOpt = False,
-    adapt_epochs: AdaptEpochsOpt = 0,
-    adapt_texts: AdaptTextsOpt = None,
-    adapt_train: AdaptTrainOpt = "embeddings",
-    synthetic_queries: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            help="Before fine-tuning, one epoch on this many pseudo-queries drawn from the catalog's titles "
-            "(and --synthetic-texts), each with its product's text as a match and one product text without "
-            "its words as a non-match (0: off).",
-        ),
-    ] = 0,
+    extend_vocab: ExtendVocabOpt = None,
+    synthetic_queries: SyntheticQueriesOpt = None,
     synthetic_texts: SyntheticTextsOpt = None,
-    synthetic_lr: SyntheticLrOpt = 1e-4,
-    synthetic_near_misses: SyntheticNearMissesOpt = 0,
+    synthetic_lr: SyntheticLrOpt = None,
     skip_missing: Annotated[
-        bool, typer.Option("--skip-missing", help="Skip judged products missing from the catalog (reported).")
-    ] = False,
+        bool | None,
+        typer.Option("--skip-missing/--no-skip-missing", help="Skip judged products missing from the catalog."),
+    ] = None,
     negatives: Annotated[
-        int,
+        int | None,
         typer.Option(
-            min=0,
-            help="Per training query, this many unjudged products from the top --negatives-depth of "
-            "--mine-with added with target 0.",
+            help="Per training query, this many unjudged products from the top --negatives-depth of --mine-with, "
+            "with target 0."
         ),
-    ] = 0,
-    negatives_depth: Annotated[int, typer.Option(min=1, help="Depth the unjudged negatives are drawn from.")] = 50,
+    ] = None,
+    negatives_depth: Annotated[
+        int | None, typer.Option(help="Depth the unjudged negatives are drawn from (default: 50).")
+    ] = None,
     mine_with: Annotated[
-        str, typer.Option(help="Retrievers that find the unjudged negatives: lexical,dense | lexical | dense.")
-    ] = "lexical,dense",
+        str | None, typer.Option(help="Retrievers that find the unjudged negatives: lexical,dense | lexical | dense.")
+    ] = None,
     loss: Annotated[
-        str,
-        typer.Option(
-            help="bce (per pair, calibrated probabilities), lambda (listwise LambdaLoss per query) or "
-            "mse-logit (squared error of logits; for --teacher distillation)."
-        ),
-    ] = "bce",
+        str | None,
+        typer.Option(help="bce (calibrated probabilities) or mse-logit (squared error of logits; for --teacher)."),
+    ] = None,
     head: Annotated[
-        str,
-        typer.Option(
-            help="auto (the start model's own head; for a plain encoder: mean, with --lora: cls), cls (BERT's "
-            "classifier over [CLS]) or mean (a linear layer over the mean token state)."
-        ),
-    ] = "auto",
+        str | None,
+        typer.Option(help="auto (the start model's own head; a plain encoder: mean, with --lora: cls), cls or mean."),
+    ] = None,
     teacher: Annotated[
         Path | None,
         typer.Option(
-            help="Distil: a trained cross-encoder whose probabilities become the targets (of the judged "
-            "pairs and of the --negatives candidates). Start the student from it with --model TEACHER --max-layers N.",
+            help="Distil: a trained cross-encoder whose probabilities become the targets (judged and mined pairs)."
         ),
     ] = None,
     teacher_weight: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="With --teacher: share of its probability in a target (rest: the label)."),
-    ] = 1.0,
+        float | None, typer.Option(help="With --teacher: its share of a target (the rest: the label) (default: 1).")
+    ] = None,
+    device: DeviceOpt = None,
     resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune a cross-encoder re-ranker on judged (query, product) pairs, or distil one into a smaller student."""
-    from shopmatch.catalog import read_catalog
-    from shopmatch.judgments import GainMap, read_judgments
-    from shopmatch.train.cross_encoder import resolved_head, train_cross_encoder
-    from shopmatch.train.data import labeled_pairs, split_dev
+    options = {k: v for k, v in locals().items() if k not in ("recipe", "resume")}
+    from shopmatch.train.recipes import RerankerRecipe, train_reranker
 
-    try:
-        config = _train_config(
-            model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-            warmup_ratio=warmup_ratio, max_length=max_length, seed=seed, patience=patience, imbalance=imbalance,
-            lora=lora, lora_rank=lora_rank, lora_alpha=2 * lora_rank, fgm_epsilon=fgm, augment=augment,
-            augment_probability=augment_probability, max_layers=max_layers, loss=loss, head=head,
-        )  # fmt: skip
-        resolved_head(config, config.model)  # a head that cannot be had fails now, not after mining
-        gain_map = GainMap.parse(gains)
-        products = read_catalog(catalog)
-        judged = read_judgments(judgments, gains=gain_map)
-        if dev is not None:
-            train_set, dev_set = judged, read_judgments(dev, gains=gain_map)
-        elif dev_fraction > 0:
-            train_set, dev_set = split_dev(judged, dev_fraction, seed=seed)
-        else:
-            train_set, dev_set = judged, None
-        train_pairs = labeled_pairs(train_set, products, gain_map, skip_missing=skip_missing)
-        dev_pairs = labeled_pairs(dev_set, products, gain_map, skip_missing=skip_missing) if dev_set else None
-        if negatives:
-            retrievers = tuple(r.strip() for r in mine_with.split(",") if r.strip())
-            train_pairs += _mined_negatives(products, train_set, negatives, negatives_depth, seed, retrievers)
-        if teacher is not None:
-            from shopmatch.train.distill import teacher_targets
-
-            err.print(f"the teacher {teacher} labels {len(train_pairs):,} training pairs")
-            train_pairs = teacher_targets(teacher, train_pairs, teacher_weight=teacher_weight)
-        err.print(
-            f"training on {len(train_pairs):,} pairs ({len(train_set.queries)} queries)"
-            + (f", dev {len(dev_pairs):,} pairs ({len(dev_set.queries)} queries)" if dev_pairs else ", no dev set")
-        )
-        texts = [p.query for p in train_pairs] + [p.text for p in train_pairs]
-        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries, synthetic_near_misses)
-        if synthetic_queries:
-            texts += [p.title for p in products.products] + unlabeled
-        start = _start_model(
-            config, texts, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs, adapt_texts=adapt_texts,
-            adapt_train=adapt_train,
-        )  # fmt: skip
-        if synthetic_queries:
-            from shopmatch.train.synthetic import SyntheticPairsConfig, train_reranker_on_synthetic_pairs
-
-            start = _synthetic_stage(
-                output, resume,
-                f"{synthetic_queries:,} pseudo-queries from {len(products.products):,} titles"
-                + (f" and {len(set(unlabeled)):,} texts" if unlabeled else ""),
-                lambda stage_dir, start=start: train_reranker_on_synthetic_pairs(
-                    products.products, stage_dir, config, count=synthetic_queries, texts=unlabeled,
-                    model_dir=start, learning_rate=synthetic_lr,
-                    pairs_config=SyntheticPairsConfig(near_misses=synthetic_near_misses),
-                ),
-            )  # fmt: skip
-        summary = train_cross_encoder(train_pairs, output, config, dev=dev_pairs, resume=resume, model_dir=start)
-    except (ShopmatchError, ValueError) as error:
-        raise fail(error) from None
-    _print_summary(summary, output)
-
-
-def _mined_negatives(products, judged, per_query: int, depth: int, seed: int, retrievers: tuple[str, ...]) -> list:
-    """Unjudged products from the top ``depth`` of a default pipeline of ``retrievers``, target 0."""
-    from shopmatch.config import PipelineConfig
-    from shopmatch.pipeline import SearchPipeline
-    from shopmatch.train.bi_encoder import retrieve_candidates
-    from shopmatch.train.data import unjudged_negatives
-
-    err.print(f"mining {per_query} unjudged negative(s) per query from the top {depth} of {' + '.join(retrievers)}")
-    pipeline = SearchPipeline.build(products.products, PipelineConfig(retrievers=retrievers))
-    mined = unjudged_negatives(judged, products, retrieve_candidates(pipeline, judged, depth), per_query, seed=seed)
-    err.print(f"{len(mined):,} negative pairs added")
-    return mined
+    options.update(augment=_listed(augment), mine_with=_listed(mine_with))
+    made, summary = _run(RerankerRecipe, train_reranker, recipe, options, RERANKER, resume)
+    _print_summary(summary, Path(made.output))
 
 
 @train_app.command("pairs")
 def train_pairs_command(
-    pairs: Annotated[Path, typer.Argument(help="pairs.tsv (text_a, text_b, label) to train on.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
+    pairs: Annotated[Path | None, typer.Argument(help="pairs.tsv (text_a, text_b, label) to train on.")] = None,
+    recipe: RecipeOpt = None,
+    output: OutputOpt = None,
     dev: DevOpt = None,
-    dev_fraction: DevFractionOpt = 0.1,
-    model: ModelOpt = "all-MiniLM-L6-v2",
-    epochs: EpochsOpt = 1,
-    batch_size: BatchOpt = 16,
-    learning_rate: LrOpt = 4e-5,
-    warmup_ratio: WarmupOpt = 0.1,
-    max_length: MaxLenOpt = 128,
-    seed: SeedOpt = 0,
-    patience: PatienceOpt = 1,
-    imbalance: ImbalanceOpt = "none",
-    lora: LoraOpt = False,
-    lora_rank: LoraRankOpt = 16,
-    fgm: FgmOpt = 0.0,
-    augment: AugmentOpt = "",
-    augment_probability: AugmentProbOpt = 0.3,
+    dev_fraction: DevFractionOpt = None,
+    model: ModelOpt = None,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    lr: LrOpt = None,
+    warmup_ratio: WarmupOpt = None,
+    max_length: MaxLenOpt = None,
+    seed: SeedOpt = None,
+    patience: PatienceOpt = None,
+    imbalance: ImbalanceOpt = None,
+    lora: LoraOpt = None,
+    lora_rank: LoraRankOpt = None,
+    fgm: FgmOpt = None,
+    augment: AugmentOpt = None,
+    augment_probability: AugmentProbOpt = None,
     max_layers: MaxLayersOpt = None,
-    extend_vocab: ExtendVocabOpt = False,
-    adapt_epochs: AdaptEpochsOpt = 0,
-    adapt_texts: AdaptTextsOpt = None,
-    adapt_train: AdaptTrainOpt = "embeddings",
-    synthetic_queries: SyntheticQueriesOpt = 0,
+    extend_vocab: ExtendVocabOpt = None,
+    synthetic_queries: SyntheticQueriesOpt = None,
     synthetic_texts: SyntheticTextsOpt = None,
-    synthetic_lr: SyntheticLrOpt = 1e-4,
-    synthetic_near_misses: SyntheticNearMissesOpt = 0,
+    synthetic_lr: SyntheticLrOpt = None,
+    device: DeviceOpt = None,
     resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune a cross-encoder pair classifier (two or more classes) on pairs.tsv."""
-    import random
+    options = {k: v for k, v in locals().items() if k not in ("recipe", "resume")}
+    from shopmatch.train.recipes import PairClassifierRecipe, train_pair_classifier_recipe
 
-    from shopmatch.judgments import read_pairs
-    from shopmatch.train.cross_encoder import train_pair_classifier
-
-    try:
-        config = _train_config(
-            model=model, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-            warmup_ratio=warmup_ratio, max_length=max_length, seed=seed, patience=patience, imbalance=imbalance,
-            lora=lora, lora_rank=lora_rank, lora_alpha=2 * lora_rank, fgm_epsilon=fgm, augment=augment,
-            augment_probability=augment_probability, max_layers=max_layers,
-        )  # fmt: skip
-        rows = read_pairs(pairs)
-        if dev is not None:
-            train_rows, dev_rows = rows, read_pairs(dev)
-        elif dev_fraction > 0:
-            if not 0 < dev_fraction < 1:
-                raise ValueError(f"--dev-fraction must be in [0, 1), got {dev_fraction}")
-            order = list(range(len(rows)))
-            random.Random(seed).shuffle(order)
-            held = set(order[: max(1, round(dev_fraction * len(rows)))])
-            train_rows = [r for i, r in enumerate(rows) if i not in held]
-            dev_rows = [r for i, r in enumerate(rows) if i in held]
-        else:
-            train_rows, dev_rows = rows, None
-        err.print(f"training on {len(train_rows):,} pairs" + (f", dev {len(dev_rows):,}" if dev_rows else ""))
-        texts = [t for r in train_rows for t in (r.text_a, r.text_b)]
-        unlabeled = _read_synthetic_texts(synthetic_texts, synthetic_queries, synthetic_near_misses)
-        start = _start_model(
-            config, texts + unlabeled, output, extend_vocab=extend_vocab, adapt_epochs=adapt_epochs,
-            adapt_texts=adapt_texts, adapt_train=adapt_train,
-        )  # fmt: skip
-        if synthetic_queries:
-            from shopmatch.train.synthetic import SyntheticPairsConfig, train_on_synthetic_pairs
-
-            sources = [r.text_b for r in train_rows] + unlabeled
-            start = _synthetic_stage(
-                output, resume, f"{synthetic_queries:,} pseudo-queries from {len(set(sources)):,} texts",
-                lambda stage_dir, start=start: train_on_synthetic_pairs(
-                    sources, stage_dir, config, count=synthetic_queries, model_dir=start, learning_rate=synthetic_lr,
-                    pairs_config=SyntheticPairsConfig(near_misses=synthetic_near_misses),
-                ),
-            )  # fmt: skip
-        summary = train_pair_classifier(train_rows, output, config, dev=dev_rows, resume=resume, model_dir=start)
-    except (ShopmatchError, ValueError) as error:
-        raise fail(error) from None
-    _print_summary(summary, output)
-
-
-BASELINE_KINDS = ("linear", "linear-interaction", "lstm")
+    options.update(augment=_listed(augment))
+    made, summary = _run(
+        PairClassifierRecipe, train_pair_classifier_recipe, recipe, options, PAIRS, resume, arguments=("pairs",)
+    )
+    _print_summary(summary, Path(made.output))
 
 
 @train_app.command("baseline")
-def train_baseline(
-    kind: Annotated[str, typer.Option(help="linear (σ(W·q+V·c+b)), linear-interaction (+ q∘c, cosine) or lstm.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
-    catalog: Annotated[Path | None, typer.Option(help="Catalog the judged product ids refer to.")] = None,
+def train_baseline_command(
+    kind: Annotated[
+        str | None, typer.Option(help="linear (σ(W·q+V·c+b)), linear-interaction (+ q∘c, cosine) or lstm.")
+    ] = None,
+    output: OutputOpt = None,
+    recipe: RecipeOpt = None,
+    catalog: CatalogOpt = None,
     judgments: Annotated[Path | None, typer.Option(help="judgments.tsv to train on (with --catalog).")] = None,
-    gains: Annotated[
-        str, typer.Option(help="Label gains → targets gain/top gain, e.g. E=1,S=0.1,C=0.01,I=0 or offset=1.")
-    ] = "E=1,S=0.1,C=0.01,I=0",
+    gains: GainsOpt = None,
     pairs: Annotated[Path | None, typer.Option(help="pairs.tsv (text_a, text_b, integer label) instead.")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Training epochs (default: the model's).")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of initialization, order and dev split.")] = 0,
-    dev: Annotated[Path | None, typer.Option(help="Dev set (judgments or pairs, like the training data).")] = None,
-    dev_fraction: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="Without --dev: share of queries (pairs: rows) held out; 0: none.")
-    ] = 0.1,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the model's).")] = None,
+    seed: SeedOpt = None,
+    dev: DevOpt = None,
+    dev_fraction: DevFractionOpt = None,
+    device: DeviceOpt = None,
+    resume: ResumeOpt = False,
 ) -> None:
     """Train a classic baseline (linear or two-tower BiLSTM) from scratch on judgments or pairs."""
-    from shopmatch.baselines import LinearMatcher, LinearMatcherConfig, TwoTowerLSTM, TwoTowerLSTMConfig
+    options = {k: v for k, v in locals().items() if k not in ("recipe", "resume")}
+    from shopmatch.train.recipes import BaselineRecipe, train_baseline
 
-    if kind not in BASELINE_KINDS:
-        raise fail(ShopmatchError(f"--kind must be one of {', '.join(BASELINE_KINDS)}, got {kind!r}"))
-    if (pairs is None) == (judgments is None):
-        raise fail(ShopmatchError("give either --judgments (with --catalog) or --pairs"))
-    if judgments is not None and catalog is None:
-        raise fail(ShopmatchError("--judgments needs --catalog (the product texts)"))
-    overrides: dict = {"seed": seed} | ({"epochs": epochs} if epochs else {})
-    if kind == "lstm":
-        model_cls, config = TwoTowerLSTM, TwoTowerLSTMConfig(**overrides)
-    else:
-        model_cls, config = LinearMatcher, LinearMatcherConfig(interaction=kind == "linear-interaction", **overrides)
-    try:
-        if pairs is not None:
-            train_set, dev_set = _baseline_pairs(pairs, dev, dev_fraction, seed)
-        else:
-            train_set, dev_set = _baseline_judgments(catalog, judgments, gains, dev, dev_fraction, seed)  # type: ignore[arg-type]
-        started = time.perf_counter()
-        model = model_cls.fit(train_set, dev=dev_set or None, config=config)
-        model.save(output)
-    except ShopmatchError as error:
-        raise fail(error) from None
-    summary = model.summary
-    best = f"; best epoch {summary.best_epoch}: {summary.epochs[summary.best_epoch - 1]}" if summary.best_epoch else ""
-    err.print(
-        f"trained {kind} on {len(train_set):,} pairs ({len(dev_set or []):,} dev) in "
-        f"{time.perf_counter() - started:.1f} s{best}; saved to {output}",
-        highlight=False,
-    )
-
-
-def _baseline_pairs(path: Path, dev: Path | None, fraction: float, seed: int) -> tuple[list, list]:
-    """Training and dev pairs: ``--dev`` or a seeded random share of the rows."""
-    import random
-
-    from shopmatch.judgments import read_pairs
-
-    rows = read_pairs(path)
-    if not rows:
-        raise ShopmatchError(f"{path}: no pairs")
-    if dev is not None:
-        return rows, read_pairs(dev)
-    if not fraction:
-        return rows, []
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    held = set(order[: max(1, round(fraction * len(rows)))])
-    return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
-
-
-def _baseline_judgments(
-    catalog: Path, judgments: Path, gains: str, dev: Path | None, fraction: float, seed: int
-) -> tuple[list, list]:
-    """Training and dev LabeledPairs from judgments: ``--dev`` or a seeded share of the queries."""
-    from shopmatch.catalog import read_catalog
-    from shopmatch.judgments import GainMap, read_judgments
-    from shopmatch.train.data import labeled_pairs, split_dev
-
-    try:
-        gain_map = GainMap.parse(gains)
-    except ValueError as error:
-        raise ShopmatchError(f"--gains: {error}") from None
-    products = read_catalog(catalog)
-    judged = read_judgments(judgments, gains=gain_map)
-    if dev is not None:
-        train_j, dev_j = judged, read_judgments(dev, gains=gain_map)
-    elif fraction:
-        train_j, dev_j = split_dev(judged, fraction, seed=seed)
-    else:
-        train_j, dev_j = judged, None
-    train_set = labeled_pairs(train_j, products, gain_map)
-    return train_set, labeled_pairs(dev_j, products, gain_map) if dev_j is not None else []
+    made, summary = _run(BaselineRecipe, train_baseline, recipe, options, BASELINE, resume)
+    _print_summary(summary, Path(made.output))
 
 
 @train_app.command("bi-encoder")
 def train_bi_encoder_command(
-    catalog: Annotated[Path, typer.Option("--catalog", help="Catalog file (.jsonl[.gz], .csv, .tsv, .parquet).")],
-    judgments: Annotated[Path, typer.Option("--judgments", help="judgments.tsv to learn from.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
-    model: Annotated[str, typer.Option(help="Model to start from: bundled name or local directory.")] = (
-        "all-MiniLM-L6-v2"
-    ),
-    gains: Annotated[
-        str, typer.Option(help="Label gains, e.g. E=1,S=0.1,C=0.01,I=0; numeric labels: offset=1.")
-    ] = "E=1,S=0.1,C=0.01,I=0",
+    recipe: RecipeOpt = None,
+    catalog: CatalogOpt = None,
+    judgments: Annotated[Path | None, typer.Option(help="judgments.tsv to learn from.")] = None,
+    output: OutputOpt = None,
+    model: ModelOpt = None,
+    gains: GainsOpt = None,
     teacher: Annotated[
-        Path | None, typer.Option(help="Cross-encoder directory: distill its margins (MarginMSE).")
+        Path | None, typer.Option(help="Cross-encoder directory: distil its margins (MarginMSE).")
     ] = None,
-    dev: Annotated[Path | None, typer.Option(help="Dev judgments, evaluated every epoch (best kept).")] = None,
-    dev_fraction: Annotated[
-        float | None, typer.Option(help="Hold out this share of the training queries as the dev set.")
-    ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 1,
-    batch_size: Annotated[int, typer.Option(min=1)] = 32,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-5,
-    seed: Annotated[int, typer.Option(min=0)] = 0,
+    dev: DevOpt = None,
+    dev_fraction: DevFractionOpt = None,
+    epochs: EpochsOpt = None,
+    batch_size: BatchOpt = None,
+    lr: LrOpt = None,
+    seed: SeedOpt = None,
+    patience: PatienceOpt = None,
     mine_with: Annotated[
-        str, typer.Option(help="Retrievers that mine unjudged negatives: lexical,dense | lexical | dense | none.")
-    ] = "lexical,dense",
-    resume: Annotated[bool, typer.Option(help="Continue from the latest checkpoint in OUTPUT.checkpoints.")] = False,
+        str | None,
+        typer.Option(help="Retrievers that mine unjudged negatives: lexical,dense | lexical | dense | none."),
+    ] = None,
+    device: DeviceOpt = None,
+    resume: ResumeOpt = False,
 ) -> None:
     """Fine-tune the bi-encoder on judgments (MultipleNegativesRanking + hard negatives, or MarginMSE)."""
-    from shopmatch.catalog import read_catalog
-    from shopmatch.judgments import GainMap, read_judgments
-    from shopmatch.train.bi_encoder import BiEncoderTrainConfig, train_bi_encoder
-    from shopmatch.train.data import split_dev
+    options = {k: v for k, v in locals().items() if k not in ("recipe", "resume")}
+    from shopmatch.train.recipes import BiEncoderRecipe, train_bi_encoder_recipe
 
-    if dev is not None and dev_fraction is not None:
-        raise fail(ShopmatchError("give --dev or --dev-fraction, not both"))
-    try:
-        gain_map = GainMap.parse(gains)
-    except ValueError as error:
-        raise fail(ShopmatchError(f"--gains: {error}")) from None
-    retrievers = tuple(r.strip() for r in mine_with.split(",") if r.strip() and r.strip() != "none")
-    try:
-        config = BiEncoderTrainConfig(
-            model=model,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=lr,
-            seed=seed,
-            mine_with=retrievers,
-            distill=teacher is not None,
-        )
-        started = time.perf_counter()
-        products = read_catalog(catalog)
-        train = read_judgments(judgments, gains=gain_map)
-        held_out = None
-        if dev is not None:
-            held_out = read_judgments(dev, gains=gain_map)
-        elif dev_fraction is not None:
-            train, held_out = split_dev(train, dev_fraction, seed=seed)
-        train_bi_encoder(train, products, config, output, dev=held_out, gains=gain_map, teacher=teacher, resume=resume)
-    except (ShopmatchError, ValueError) as error:
-        raise fail(error) from None
-    from shopmatch.train.summary import TrainingSummary
-
-    summary = TrainingSummary.load(output)
-    best = summary.best("dev_ndcg@10")
-    err.print(
-        f"trained {output} in {time.perf_counter() - started:.0f} s ({summary.data['rows']:,} rows, "
-        f"{summary.data['loss']})"
-        + (f"; best dev NDCG@10 {best['dev_ndcg@10']:.4f} at epoch {best['epoch']}" if best else "")
-    )
+    options.update(mine_with=_listed(mine_with, none="none"))
+    made, summary = _run(BiEncoderRecipe, train_bi_encoder_recipe, recipe, options, BI_ENCODER, resume)
+    _print_summary(summary, Path(made.output))

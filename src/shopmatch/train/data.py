@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -94,58 +93,4 @@ def labeled_pairs(
             texts[row.product_id] = template.render(product)
         target = min(gains.gain(row.label) / scale, 1.0)
         out.append(LabeledPair(row.query, texts[row.product_id], target, row.query_id, row.product_id))
-    return out
-
-
-def split_dev(judgments: Judgments, fraction: float = 0.1, *, seed: int = 0) -> tuple[Judgments, Judgments]:
-    """Hold out a share of the queries (not of the pairs) as a dev set: ``(train, dev)``.
-
-    The dev queries are a seeded random sample of the sorted query ids; at least one query
-    goes to each side when there are two or more.
-    """
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"dev fraction must be in (0, 1), got {fraction}")
-    query_ids = judgments.query_ids
-    if len(query_ids) < 2:
-        raise DataError(f"{len(query_ids)} judged query: need at least 2 to hold out a dev set")
-    shuffled = list(query_ids)
-    random.Random(seed).shuffle(shuffled)
-    n_dev = min(max(1, round(fraction * len(shuffled))), len(shuffled) - 1)
-    dev = set(shuffled[:n_dev])
-    return judgments.subset(q for q in query_ids if q not in dev), judgments.subset(dev)
-
-
-def unjudged_negatives(
-    judgments: Judgments,
-    products: Catalog | Mapping[str, Product] | Sequence[Product],
-    ranked: Mapping[str, Sequence[str]],
-    per_query: int,
-    template: ProductTextTemplate | None = None,
-    *,
-    seed: int = 0,
-) -> list[LabeledPair]:
-    """Target-0 pairs for a cross-encoder: per judged query, ``per_query`` products sampled from
-    what the retrievers return for it (``ranked``: query id → product ids, best first, e.g. from
-    :func:`shopmatch.train.bi_encoder.retrieve_candidates`) that are not judged for that query.
-
-    Judged pairs alone are mostly good matches (ESCI: over half exact); re-ranking in retrieval
-    mode, the cross-encoder mostly sees products nobody judged. These pairs show it some.
-
-    Example:
-        >>> from shopmatch.judgments import Judgment, Judgments
-        >>> judged = Judgments([Judgment("q1", "red mug", "a", "E")])
-        >>> products = {"a": Product("a", "Red mug"), "b": Product("b", "Red plate")}
-        >>> [(p.text, p.target) for p in unjudged_negatives(judged, products, {"q1": ["a", "b"]}, 1)]
-        [('Red plate', 0.0)]
-    """
-    template = template or ProductTextTemplate()
-    lookup = product_lookup(products)
-    rng = random.Random(seed)
-    out = []
-    for query_id in judgments.query_ids:
-        judged_ids = {r.product_id for r in judgments.by_query[query_id]}
-        unjudged = [pid for pid in ranked.get(query_id, ()) if pid not in judged_ids and pid in lookup]
-        for product_id in rng.sample(unjudged, min(per_query, len(unjudged))):
-            query = judgments.queries[query_id]
-            out.append(LabeledPair(query, template.render(lookup[product_id]), 0.0, query_id, product_id))
     return out

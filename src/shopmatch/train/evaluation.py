@@ -4,6 +4,8 @@
   NDCG@10 (the training targets are the gains scaled to [0, 1], and linear NDCG does not change
   under scaling, so this is the benchmark's NDCG) and MRR@10 (target 1 counts as relevant).
 - :class:`PairDevEvaluator`: accuracy, macro-F1 (and AUC for two classes) of a pair classifier.
+- :class:`RetrievalDevEvaluator`: a bi-encoder searches the whole catalog for each dev query;
+  graded NDCG@10, MRR@10 and Recall@100.
 
 Example:
     >>> from shopmatch.train.data import LabeledPair
@@ -14,14 +16,24 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sentence_transformers.base.evaluation.evaluator import SentenceEvaluator
 
 from shopmatch.eval.metrics import pair_metrics, ranking_metrics
+from shopmatch.progress import progress_enabled
 from shopmatch.train.data import LabeledPair
+
+if TYPE_CHECKING:
+    from shopmatch.catalog import Product
+    from shopmatch.encoders.product_text import ProductTextTemplate
+    from shopmatch.judgments import GainMap, Judgments
+
+logger = logging.getLogger(__name__)
 
 
 class RerankDevEvaluator(SentenceEvaluator):
@@ -109,3 +121,55 @@ def predict_classes(
     )
     probabilities = torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float64)
     return probabilities.argmax(axis=1).astype(np.int64), probabilities
+
+
+class RetrievalDevEvaluator(SentenceEvaluator):
+    """The bi-encoder being trained searches the whole catalog for each dev query (exact inner
+    product over normalized vectors); graded NDCG@10, MRR@10 and Recall@100 with the project's metrics.
+
+    Args:
+        dev: the dev judgments.
+        products: the catalog searched.
+        gains: label → gain (and what counts as relevant).
+        template: how a product becomes text.
+        batch_size: texts per forward pass.
+    """
+
+    def __init__(
+        self,
+        dev: Judgments,
+        products: Sequence[Product],
+        gains: GainMap,
+        template: ProductTextTemplate,
+        batch_size: int = 64,
+    ) -> None:
+        super().__init__()
+        self.name = "dev"
+        self.primary_metric = "dev_ndcg@10"
+        self.batch_size = batch_size
+        self.texts = [template.render(p) for p in products]
+        self.ids = [p.id for p in products]
+        self.query_ids = dev.query_ids
+        self.queries = [dev.queries[q] for q in self.query_ids]
+        self.qrels, self.relevant = dev.qrels(gains), dev.relevant(gains)
+        self.recall_relevant = dev.relevant(gains, for_recall=True)
+        self.depth = min(100, len(self.ids))
+
+    def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict:
+        started = time.perf_counter()
+        kwargs = dict(batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        docs = model.encode(self.texts, show_progress_bar=progress_enabled(), **kwargs)  # (n_products, dim)
+        vectors = model.encode(self.queries, show_progress_bar=False, **kwargs)  # (n_queries, dim)
+        scores = vectors @ docs.T  # (n_queries, n_products)
+        top = np.argpartition(-scores, self.depth - 1, axis=1)[:, : self.depth]
+        run = {}
+        for i, q in enumerate(self.query_ids):
+            order = top[i][np.argsort(-scores[i, top[i]], kind="stable")]
+            run[q] = [(self.ids[r], float(scores[i, r])) for r in order]
+        metrics = ranking_metrics(
+            self.qrels, self.relevant, run, ("ndcg@10", "mrr@10", "recall@100"), recall_relevant=self.recall_relevant
+        ).mean
+        logger.info("dev retrieval (epoch %s) in %.1f s", epoch, time.perf_counter() - started)
+        metrics = self.prefix_name_to_metrics(metrics, self.name)
+        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
+        return metrics

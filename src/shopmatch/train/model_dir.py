@@ -1,9 +1,8 @@
 """Where the transformer sits in a model directory, and how to copy the rest of a sentence-transformers one.
 
-Steps that rewrite a model's weights or vocabulary (:mod:`shopmatch.train.vocab`,
-:mod:`shopmatch.train.adapt`) accept a Hugging Face directory (``config.json``) or a
-sentence-transformers one (``modules.json``); these helpers find the transformer inside and
-carry the other modules (pooling, normalize, ...) over to the output.
+Steps that rewrite a model's vocabulary (:mod:`shopmatch.train.vocab`) accept a Hugging Face
+directory (``config.json``) or a sentence-transformers one (``modules.json``); these helpers find
+the transformer inside and carry the other modules (pooling, normalize, ...) over to the output.
 """
 
 from __future__ import annotations

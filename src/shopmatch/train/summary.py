@@ -1,7 +1,8 @@
 """A training run's summary: the loss curve and the dev metrics of every epoch, as JSON and a PNG.
 
 Every trainer in shopmatch (cross-encoder, bi-encoder, the classic baselines) writes
-``training_summary.json`` and ``training_summary.png`` next to the model it saves.
+``training_summary.json`` and ``training_summary.png`` next to the model it saves, through the
+training harness (:mod:`shopmatch.train.harness`, :mod:`shopmatch.train.loop`).
 
 Example:
     >>> s = TrainingSummary(model="tiny")
@@ -51,6 +52,26 @@ class TrainingSummary:
 
     def log_epoch(self, *, epoch: int, seconds: float, metrics: dict[str, float] | None = None) -> None:
         self.epochs.append({"epoch": int(epoch), "seconds": round(float(seconds), 2), **(metrics or {})})
+
+    def add_history(self, history: list[dict[str, Any]]) -> None:
+        """Add the losses and epochs of a Hugging Face trainer's ``log_history`` (kept in its
+        checkpoints: a resumed run's summary starts with the epochs before the interruption).
+
+        Entries with ``loss`` are loss points, those with ``epoch_seconds`` epoch ends (written by
+        the training harness), those with ``eval_dev_*`` keys the dev metrics of an epoch.
+        """
+        epochs: dict[int, dict[str, Any]] = {}
+        for entry in history:
+            if "loss" in entry:
+                self.log_loss(step=entry.get("step", 0), epoch=entry.get("epoch", 0.0), loss=entry["loss"])
+            elif "epoch_seconds" in entry:
+                epochs.setdefault(int(entry["epoch"]), {})["seconds"] = entry["epoch_seconds"]
+            elif any(k.startswith("eval_dev_") for k in entry):
+                metrics = {k.removeprefix("eval_"): v for k, v in entry.items() if k.startswith("eval_dev_")}
+                epochs.setdefault(round(entry.get("epoch", 0)), {}).update(metrics)
+        for epoch in sorted(epochs):
+            values = dict(epochs[epoch])
+            self.log_epoch(epoch=epoch, seconds=values.pop("seconds", 0.0), metrics=values)
 
     def best(self, metric: str) -> dict[str, Any] | None:
         """The epoch with the highest ``metric`` (None if no epoch has it)."""

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from shopmatch.errors import ConfigError, DataError
 from shopmatch.judgments import Pair
+from shopmatch.settings import ConfigSection, require_int, setting
 from shopmatch.text.tokenize import _CJK_RUN, _TOKEN, _jieba
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SyntheticPairsConfig:
+class SyntheticPairsConfig(ConfigSection):
     """How pseudo-queries are drawn.
 
     Attributes:
@@ -53,25 +54,16 @@ class SyntheticPairsConfig:
         window: The words come from a run of at most ``window`` × the query's word count
             consecutive words, so a query stays about one thing, as typed queries do.
         negatives: Non-matching texts per pseudo-query.
-        near_misses: Further non-matches per pseudo-query of two or more words: texts whose
-            source holds one of its words but that lack another (``red ceramic mug`` → a blue
-            ceramic mug). They teach that every word of a query counts, as the difference between
-            an exact match and a substitute does. A query without one gets none.
         tries: Random texts tried for each negative before that negative is given up (a text
-            is rejected when it shares a query word, a near miss when it holds them all).
+            is rejected when it shares a query word).
     """
 
-    max_words: int = 3
-    window: int = 2
-    negatives: int = 1
-    near_misses: int = 0
-    tries: int = 20
+    SECTION = "synthetic"
 
-    def __post_init__(self) -> None:
-        for name, low in (("max_words", 1), ("window", 1), ("negatives", 0), ("near_misses", 0), ("tries", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}")
+    max_words: int = setting(3, minimum=1)
+    window: int = setting(2, minimum=1)
+    negatives: int = setting(1, minimum=0)
+    tries: int = setting(20, minimum=1)
 
 
 def words_of(text: str) -> list[str]:
@@ -110,9 +102,8 @@ def synthetic_pairs(
 
     Each pseudo-query gives one ``Pair(query, text, 1)`` and ``config.negatives`` pairs
     ``Pair(query, other_text, 0)``, where ``other_text`` contains none of the query's words
-    (case-insensitive substring test), then up to ``config.near_misses`` pairs with a text whose
-    source holds one of the query's words and that lacks another. Texts without words are
-    skipped. The same texts (in any order), count, config and seed give the same pairs.
+    (case-insensitive substring test). Texts without words are skipped. The same texts (in any
+    order), count, config and seed give the same pairs.
 
     Args:
         sources: the part of each text its pseudo-queries are drawn from (``sources[i]`` for
@@ -123,8 +114,7 @@ def synthetic_pairs(
         DataError: fewer than two distinct texts with words (no negative could be drawn).
     """
     config = config or SyntheticPairsConfig()
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ConfigError(f"count must be a positive integer, got {count!r}")
+    require_int(SyntheticPairsConfig.SECTION, "count", count)
     if sources is not None and len(sources) != len(texts):
         raise ConfigError(f"sources must give one text per text: {len(sources)} sources for {len(texts)} texts")
     pairs_in = zip(texts, texts if sources is None else sources, strict=True)
@@ -134,7 +124,6 @@ def synthetic_pairs(
     if len(segmented) < 2:
         raise DataError(f"synthetic pairs need at least two distinct texts with words, got {len(segmented)}")
     lowered = [t.lower() for t, _ in segmented]
-    holding = _texts_by_word(segmented) if config.near_misses else {}
     rng = random.Random(seed)
     pairs: list[Pair] = []
     for _ in range(count):
@@ -154,26 +143,7 @@ def synthetic_pairs(
                 if other != index and not any(n in lowered[other] for n in needles):
                     pairs.append(Pair(query, segmented[other][0], 0))
                     break
-        if len(set(needles)) < 2:
-            continue
-        # a text is drawn once per query word its source holds: the more it shares, the likelier
-        sharing = [i for n in set(needles) for i in holding.get(n, ())]
-        for _ in range(config.near_misses):
-            for _ in range(config.tries):
-                other = rng.choice(sharing)
-                if other != index and not all(n in lowered[other] for n in needles):
-                    pairs.append(Pair(query, segmented[other][0], 0))
-                    break
     return pairs
-
-
-def _texts_by_word(segmented: Sequence[tuple[str, list[str]]]) -> dict[str, list[int]]:
-    """Lower-cased word → the indices of the texts whose source words hold it (each once)."""
-    holding: dict[str, list[int]] = {}
-    for i, (_, words) in enumerate(segmented):
-        for word in {w.lower() for w in words}:
-            holding.setdefault(word, []).append(i)
-    return holding
 
 
 def train_on_synthetic_pairs(

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shopmatch.errors import ConfigError
+from shopmatch.settings import ConfigSection, require_int, setting
 from shopmatch.store import atomic_directory, write_manifest
 from shopmatch.train.model_dir import load_model, save_model, transformer_dir
 
@@ -65,6 +66,28 @@ _CJK_IDEOGRAPHS = (
 # inside a word, and one id per character would not help; normalize them (NFKC) before the
 # tokenizer instead, as shopmatch's text normalization does.
 _CJK_PUNCTUATION_BLOCKS = ((0x3000, 0x303F), (0xFE10, 0xFE1F), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF))
+
+
+@dataclass(frozen=True)
+class VocabExtensionConfig(ConfigSection):
+    """How :func:`extend_vocabulary` picks and starts the new characters (its keyword arguments).
+
+    Attributes:
+        min_count: Only characters occurring at least this many times.
+        max_new: At most this many characters (the most frequent); ``None``: all.
+        init: Initial embedding of the new rows: ``"unk"`` (the ``[UNK]`` row) or ``"mean"`` (the
+            mean row), plus small noise.
+        noise_scale: Std of that noise relative to the old rows' mean per-dimension std.
+        seed: Seed of that noise.
+    """
+
+    SECTION = "vocab"
+
+    min_count: int = setting(1, minimum=1)
+    max_new: int | None = setting(None, minimum=0)
+    init: str = setting("unk", choices=("unk", "mean"))
+    noise_scale: float = setting(NOISE_SCALE, minimum=0.0, less_than=100.0)
+    seed: int = setting(0, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -143,8 +166,7 @@ def missing_characters(tokenizer: Any, texts: Iterable[str], *, min_count: int =
         >>> missing_characters(tok, ["手机壳 手机膜", "phone case"])  # 手 is in the vocab
         ['机', '壳', '膜']
     """
-    if min_count < 1:
-        raise ConfigError(f"min_count must be at least 1, got {min_count}")
+    require_int(VocabExtensionConfig.SECTION, "min_count", min_count)
     raw: Counter[str] = Counter()
     for text in texts:
         raw.update(text)
@@ -273,12 +295,7 @@ def extend_vocabulary(
     from transformers import AutoTokenizer
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    if max_new is not None and max_new < 0:
-        raise ConfigError(f"max_new must be None or at least 0, got {max_new}")
-    if init not in ("unk", "mean"):
-        raise ConfigError(f"init must be 'unk' or 'mean', got {init!r}")
-    if isinstance(noise_scale, bool) or not isinstance(noise_scale, int | float) or not 0 <= noise_scale < 100:
-        raise ConfigError(f"noise_scale must be a number in [0, 100), got {noise_scale!r}")
+    VocabExtensionConfig(min_count=min_count, max_new=max_new, init=init, noise_scale=noise_scale, seed=seed)
     if out_dir.resolve() == model_dir.resolve():
         raise ConfigError(f"{out_dir}: out_dir must not be the model directory itself")
     hf_dir, modules = transformer_dir(model_dir)
