@@ -61,6 +61,12 @@ class Filters:
         return {f.name: (list(v) if isinstance(v, tuple) else v) for f in fields(self) if (v := getattr(self, f.name))}
 
 
+def category_path(text: str | None) -> tuple[str, ...]:
+    """A category path typed as text, ``"Home > Kitchen"`` → ``("Home", "Kitchen")`` (the form the
+    HTTP API's ``category=`` and the CLI's ``--category`` take)."""
+    return tuple(part.strip() for part in (text or "").split(">") if part.strip())
+
+
 def _fold(value: Any) -> str:
     return str(value).strip().casefold()
 

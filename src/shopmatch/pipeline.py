@@ -79,11 +79,11 @@ class SearchPipeline:
         """The index as the searcher reads it (nothing deleted, no delta)."""
         return Snapshot.of(self.index)
 
-    def with_config(self, **sections: Any) -> SearchPipeline:
+    def with_config(self, **settings: Any) -> SearchPipeline:
         """The same index searched with other query-time settings, e.g. ``feedback=FeedbackConfig(...)``
-        (sections of :class:`PipelineConfig` that need no re-indexing: fusion, negation, feedback,
-        candidates)."""
-        return SearchPipeline(replace(self.config, **sections), self.products, self.retrievers, self.reranker)
+        or ``retrievers=("lexical",)`` (what needs no re-indexing: fusion, negation, feedback,
+        candidates, a subset of the retrievers)."""
+        return SearchPipeline.of(self.index.with_config(replace(self.config, **settings)))
 
     @classmethod
     def build(

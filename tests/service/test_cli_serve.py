@@ -24,3 +24,21 @@ def test_serve_help_lists_the_options():
     result = CliRunner().invoke(app, ["serve", "--help"])
     for option in ("--host", "--port", "--token", "--cors", "--compact-after", "--header-timeout", "--body-timeout"):
         assert option in result.output
+
+
+def test_serve_an_index_written_in_a_newer_format(index_dir, tmp_path, monkeypatch):
+    """Refused before the server starts, with the index module's own kind and version."""
+    import json
+    import shutil
+
+    import uvicorn
+
+    newer = tmp_path / "newer"
+    shutil.copytree(index_dir, newer)
+    manifest = json.loads((newer / "manifest.json").read_text())
+    (newer / "manifest.json").write_text(json.dumps({**manifest, "format_version": manifest["format_version"] + 1}))
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(args))
+    result = CliRunner().invoke(app, ["serve", str(newer)])
+    assert result.exit_code == 2, result.output
+    assert "reads up to version" in result.output and not started

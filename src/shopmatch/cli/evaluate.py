@@ -101,7 +101,6 @@ def _baseline_pipeline(pipeline, index_dir: Path, baseline: Path | None, *, defa
 
     Returns ``(name, pipeline)``; the pipeline is None when there is no baseline.
     """
-    from dataclasses import replace
 
     from shopmatch.pipeline import SearchPipeline
 
@@ -109,15 +108,12 @@ def _baseline_pipeline(pipeline, index_dir: Path, baseline: Path | None, *, defa
         return str(baseline), SearchPipeline.load(baseline)
     if not default or len(pipeline.retrievers) < 2:
         return None, None
-    lexical = pipeline.retrievers.get("lexical")
-    if lexical is None:
+    if "lexical" not in pipeline.retrievers:
         logging.getLogger("shopmatch").warning(
             "%s has no lexical retriever to compare with; the report has no baseline", index_dir
         )
         return None, None
-    lexical_only = SearchPipeline(
-        replace(pipeline.config, retrievers=("lexical",)), pipeline.products, {"lexical": lexical}
-    )
+    lexical_only = pipeline.with_config(retrievers=("lexical",))
     return f"{index_dir} (lexical only)", lexical_only
 
 

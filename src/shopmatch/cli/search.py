@@ -1,4 +1,4 @@
-"""`shopmatch search`: ranked products for one query, as a table or JSON."""
+"""`shopmatch search`: ranked products for one query or a file of queries, as tables or JSON."""
 
 from __future__ import annotations
 
@@ -17,23 +17,53 @@ from shopmatch.errors import ShopmatchError
 @app.command()
 def search(
     index_dir: Annotated[Path, typer.Argument(help="Index directory.")],
-    query: Annotated[str, typer.Argument(help="The query text.")],
+    query: Annotated[str | None, typer.Argument(help="The query text (or --queries FILE).")] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=10_000, help="Number of results.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    offset: Annotated[int, typer.Option(min=0, help="Results to skip (paging).")] = 0,
+    brand: Annotated[list[str] | None, typer.Option(help="Only this brand (repeat for any of several).")] = None,
+    color: Annotated[list[str] | None, typer.Option(help="Only this color (repeat for any of several).")] = None,
+    category: Annotated[str | None, typer.Option(help="Category path prefix, e.g. 'Home > Kitchen'.")] = None,
+    min_price: Annotated[float | None, typer.Option(min=0)] = None,
+    max_price: Annotated[float | None, typer.Option(min=0)] = None,
+    min_rating: Annotated[float | None, typer.Option(min=0, max=5)] = None,
+    rerank: Annotated[bool, typer.Option(help="Re-rank with the index's cross-encoder, if it has one.")] = True,
+    explain: Annotated[bool, typer.Option("--explain", help="Add each result's explanation (JSON).")] = False,
+    queries: Annotated[
+        Path | None, typer.Option(help="A file of queries, one a line, searched with the same options.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query on stdout.")] = False,
 ) -> None:
     """Search an index and print the ranked products."""
+    from shopmatch.filters import Filters, category_path
     from shopmatch.pipeline import SearchPipeline
+    from shopmatch.query import Query
 
+    if (query is None) == (queries is None):
+        raise fail(ShopmatchError("give a query or --queries FILE (not both)"))
     try:
+        texts = [query] if query is not None else _read_queries(queries)
+        filters = Filters(
+            tuple(brand or ()), tuple(color or ()), category_path(category), min_price, max_price, min_rating
+        )
         pipeline = SearchPipeline.load(index_dir)
-        results = pipeline.search(query, k=k)[0]
+        pages = pipeline.search_pages([Query(t, k, offset, filters, explain, rerank) for t in texts])
     except ShopmatchError as error:
         raise fail(error) from None
-    if as_json:
-        sys.stdout.write(json.dumps({"query": query, "results": [r.to_dict() for r in results]}, ensure_ascii=False))
-        sys.stdout.write("\n")
-        return
-    if not results:
-        out.print(f"no products match {query!r}")
-        return
-    out.print(results_table(query, results))
+    for page in pages:
+        if as_json:
+            sys.stdout.write(json.dumps({**page.to_dict(), "filters": filters.to_dict()}, ensure_ascii=False) + "\n")
+        elif not page.results:
+            out.print(f"no products match {page.query.text!r}")
+        else:
+            out.print(results_table(page.query.text, page.results))
+
+
+def _read_queries(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ShopmatchError(f"{path}: cannot read the queries ({error})") from None
+    texts = [line.strip() for line in lines if line.strip()]
+    if not texts:
+        raise ShopmatchError(f"{path}: no queries (one a line)")
+    return texts

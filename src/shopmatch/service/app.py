@@ -44,7 +44,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from shopmatch.backends.inprocess.live import LiveIndex
 from shopmatch.errors import DataError, ShopmatchError
-from shopmatch.filters import CATEGORY_SEPARATOR
+from shopmatch.filters import CATEGORY_SEPARATOR, category_path
 from shopmatch.query.query import Query as SearchQuery
 from shopmatch.service.auth import AuthBeforeBody, TokenAuth
 from shopmatch.service.errors import ApiError, json_error
@@ -181,7 +181,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         rerank: bool = True,
     ) -> dict[str, Any]:
         """Search with filters in the query string; facets count the matching candidates."""
-        path = [part.strip() for part in category.split(">") if part.strip()] if category else []
+        path = list(category_path(category))
         try:  # the limits of POST /search (SearchBody), reported as errors of the query parameters
             body = SearchBody(
                 q=q,

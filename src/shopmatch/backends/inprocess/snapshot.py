@@ -51,10 +51,8 @@ class Snapshot:
         return cls(base, np.ones(len(base), dtype=bool), DeltaSegment(base.retrievers), seq)
 
     def with_config(self, config: PipelineConfig) -> Snapshot:
-        """This snapshot searched with other query-time settings (fusion, feedback, negation,
-        candidates); the retrievers and the re-ranker stay as they are."""
-        base = StaticIndex(config, self.base.products, self.base.retrievers, self.base.reranker)
-        return replace(self, base=base)
+        """This snapshot searched with other query-time settings (see :meth:`StaticIndex.with_config`)."""
+        return replace(self, base=self.base.with_config(config))
 
     # ---- what it holds ---------------------------------------------------------------------------
 

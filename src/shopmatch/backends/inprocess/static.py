@@ -30,7 +30,7 @@ from typing import Any
 from shopmatch.backends.inprocess.products import DiskProducts, MemoryProducts
 from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
-from shopmatch.errors import IndexFormatError
+from shopmatch.errors import ConfigError, IndexFormatError
 from shopmatch.filters import FilterColumns
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
@@ -69,6 +69,15 @@ class StaticIndex:
 
     def __len__(self) -> int:
         return len(self.products)
+
+    def with_config(self, config: PipelineConfig) -> StaticIndex:
+        """This index searched with other query-time settings (fusion, feedback, negation,
+        candidates, or a subset of its retrievers); nothing is indexed again."""
+        missing = [name for name in config.retrievers if name not in self.retrievers]
+        if missing:
+            raise ConfigError(f"the index has no {', '.join(missing)} retriever; it has {', '.join(self.retrievers)}")
+        retrievers = {name: self.retrievers[name] for name in config.retrievers}
+        return StaticIndex(config, self.products, retrievers, self.reranker)
 
     @cached_property
     def columns(self) -> FilterColumns:
