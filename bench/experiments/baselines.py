@@ -44,24 +44,22 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing
 
-from shopmatch.baselines import (
-    LinearMatcher,
-    LinearMatcherConfig,
-    TwoTowerLSTM,
-    TwoTowerLSTMConfig,
-    WordVectorConfig,
-    WordVectorRetriever,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+
+from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing  # noqa: E402
+
+from shopmatch.baselines import LinearMatcher, LinearMatcherConfig, TwoTowerLSTM, TwoTowerLSTMConfig
 from shopmatch.baselines.trained import choose_thresholds
 from shopmatch.catalog import read_catalog
 from shopmatch.encoders.product_text import ProductTextTemplate
 from shopmatch.eval.metrics import pair_metrics, ranking_metrics
 from shopmatch.judgments import GainMap, Judgments, Pair, read_judgments, read_pairs
+from shopmatch.retrieval.word_vectors import WordVectorConfig, WordVectorRetriever
 from shopmatch.train.data import labeled_pairs
 from shopmatch.train.splits import split_dev
 

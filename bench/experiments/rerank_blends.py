@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import machine_header, machine_info, markdown_table
-from rerank import MODELS, RESULTS, esci, hybrid_pipeline, note, shared_model_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+from _common import machine_header, machine_info, markdown_table  # noqa: E402
+from rerank import MODELS, RESULTS, esci, hybrid_pipeline, note, shared_model_dir  # noqa: E402
 
 from shopmatch.rerank.blend import RANK_CONSTANT, blended_scores, ranks_of
 

@@ -27,7 +27,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table, skip_if_missing
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table, skip_if_missing  # noqa: E402
 
 DENSE_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0, 1.5)
 RRF_KS = (10, 30, 60, 100)

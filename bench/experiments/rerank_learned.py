@@ -29,14 +29,18 @@ import argparse
 import json
 import math
 import statistics
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import machine_header, machine_info, markdown_table
-from rerank import esci
-from rerank_blends import CACHE, run_metrics, zscore
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+
+from _common import machine_header, machine_info, markdown_table  # noqa: E402
+from rerank import esci  # noqa: E402
+from rerank_blends import CACHE, run_metrics, zscore  # noqa: E402
 
 from shopmatch.rerank.blend import RANK_CONSTANT, ranks_of
 from shopmatch.text.tokenize import Analyzer

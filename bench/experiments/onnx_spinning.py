@@ -27,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO_ROOT, machine_header, machine_info, markdown_table, percentiles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+from _common import machine_header, machine_info, markdown_table, percentiles  # noqa: E402
 
 SETTINGS = ("spinning on (ONNX Runtime's default)", "spinning off")
 
@@ -48,7 +49,6 @@ def use_spinning(on: bool) -> None:
 def child(target: str, spinning: bool, requests: int) -> float:
     """p50 in ms of one target measured in this process."""
     use_spinning(spinning)
-    sys.path.insert(0, str(REPO_ROOT / "bench"))
     from rerank import esci, latency_workload
 
     if target == "encoder":

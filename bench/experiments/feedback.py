@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
 from _common import data_dir, machine_header, write_json  # noqa: E402
 
 from shopmatch.catalog import read_catalog  # noqa: E402
@@ -36,7 +36,7 @@ from shopmatch.judgments import GainMap, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
 from shopmatch.query.feedback import FeedbackConfig  # noqa: E402
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # bench/
 ESCI_INDEX = HERE / "data" / "rerank" / "hybrid-index"
 HOMEDEPOT_INDEX = HERE / "data" / "feedback" / "homedepot-index"
 HOMEDEPOT_GAINS = "offset=1,relevant>=2.5"  # gain = label − 1; MRR and Recall count label ≥ 2.5

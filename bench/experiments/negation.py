@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
 from _common import data_dir, write_json  # noqa: E402
 
 from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval  # noqa: E402
@@ -35,7 +35,7 @@ from shopmatch.query.feedback import FeedbackConfig  # noqa: E402
 from shopmatch.query.negation import parse_exclusions  # noqa: E402
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker  # noqa: E402
 
-HYBRID_INDEX = Path(__file__).parent / "data" / "rerank" / "hybrid-index"
+HYBRID_INDEX = Path(__file__).resolve().parents[1] / "data" / "rerank" / "hybrid-index"
 
 
 def pipeline_with(

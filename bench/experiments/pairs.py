@@ -39,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "pairs"
 MODELS = REPO_ROOT / "bench" / "data" / "pairs"

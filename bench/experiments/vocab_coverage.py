@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing  # noqa: E402
 
 SETS = {
     "qbqtc train": "zh-qbqtc/train.tsv",

@@ -28,14 +28,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO_ROOT, machine_header, machine_info, markdown_table, percentiles
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+from _common import machine_header, machine_info, markdown_table, percentiles  # noqa: E402
 
 WAYS = ("whole texts (before)", "texts cut to the limit")
 
 
 def child(model: str, backend: str, requests: int) -> dict:
     """p50 in ms of each way and the largest score difference, measured in this process."""
-    sys.path.insert(0, str(REPO_ROOT / "bench"))
     import numpy as np
     from rerank import latency_workload
 
@@ -71,7 +71,6 @@ def child(model: str, backend: str, requests: int) -> dict:
 def check_inputs(model: str) -> tuple[list[list[int]], str]:
     """Whether cutting changes what the re-ranker's tokenizer produces, on every judged esci pair
     at several token limits; rows of (limit, pairs, pairs cut, pairs whose input differs)."""
-    sys.path.insert(0, str(REPO_ROOT / "bench"))
     from rerank import esci
 
     from shopmatch.rerank import CrossEncoderReranker, RerankConfig

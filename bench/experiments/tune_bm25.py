@@ -49,7 +49,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common and the canonical benches
+from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing  # noqa: E402
 
 from shopmatch.backends.inprocess.products import MemoryProducts
 from shopmatch.catalog import Product, read_catalog
