@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint docs bench-quality bench-speed clean
+.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,48 @@ docs: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[docs]"
 	$(BIN)/mkdocs build --strict --site-dir site
 
+# Canonical benchmarks (protocols: ../shared/docs/benchmarks.md): each prints markdown tables and writes
+# bench/results/NAME.json (+ NAME.md). One-off studies live in bench/experiments/ (see its README).
+RESULTS := bench/results
+SHOP    := demo-index/shop
+
+$(SHOP): $(STAMP)
+	$(BIN)/shopmatch demo --no-serve --index-dir demo-index
+
+bench: bench-quality bench-speed bench-semantic bench-load bench-live
+
 bench-quality: $(STAMP)
-	$(BIN)/python bench/quality.py
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/quality.py --json $(RESULTS)/quality.json | tee $(RESULTS)/quality.md
 
 bench-speed: $(STAMP)
-	$(BIN)/python bench/speed.py
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/speed.py --json $(RESULTS)/speed.json | tee $(RESULTS)/speed.md
+
+bench-semantic: $(STAMP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/semantic.py --json $(RESULTS)/semantic.json | tee $(RESULTS)/semantic.md
+
+# A million generated products: the catalog, the vectors (hours, resumable), then the tables.
+bench-scale: $(STAMP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/make_scale_catalog.py
+	$(BIN)/python bench/dense_scale.py encode
+	$(BIN)/python bench/dense_scale.py run --json $(RESULTS)/scale.json | tee $(RESULTS)/scale.md
+
+# Cross-encoder re-rankers, 5-fold CV on esci-us-150 (hours on a CPU), then the table.
+bench-rerank: $(STAMP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/rerank.py cv --variant full
+	$(BIN)/python bench/rerank.py table --json $(RESULTS)/rerank.json | tee $(RESULTS)/rerank.md
+
+bench-load: $(SHOP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/load.py $(SHOP) --json $(RESULTS)/load.json | tee $(RESULTS)/load.md
+
+bench-live: $(SHOP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/live_updates.py $(SHOP) --json $(RESULTS)/live_updates.json | tee $(RESULTS)/live_updates.md
 
 clean:
 	rm -rf $(VENV) demo-index

@@ -22,7 +22,6 @@ import asyncio
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -30,9 +29,7 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.service.server import Server  # noqa: E402  (the same launcher the tests use)
+from shopmatch.service.process import ServiceProcess
 
 
 def queries() -> list[str]:
@@ -109,7 +106,7 @@ async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict
 
 
 def run_one(index: Path, label: str, texts: list[str], args: argparse.Namespace) -> dict:
-    server = Server(index, *(["--numba"] if args.numba else [])).start()
+    server = ServiceProcess(index, *(["--numba"] if args.numba else [])).start()
     try:
         with httpx.Client(base_url=server.url, timeout=120) as warm:  # load lazy parts before timing
             for text in texts[:5]:

@@ -1,4 +1,5 @@
-"""Quality benchmark: ranking metrics of the lexical stage on esci-us-150, homedepot and zh-ecom-query-item.
+"""Quality benchmark: the default pipeline, its best single retriever (BM25F) and the naive peer on
+esci-us-150, homedepot and zh-ecom-query-item, with paired significance tests.
 
 Protocol (``../shared/docs/benchmarks.md``, "Quality"; data from ``../shared/data``):
 
@@ -16,6 +17,16 @@ Protocol (``../shared/docs/benchmarks.md``, "Quality"; data from ``../shared/dat
     weight 1, k1 1.2, b 0.75 (plain BM25).
   - *shopmatch BM25F defaults*: ``LexicalConfig()``.
   - *shopmatch BM25F ``--config``*: a TOML config (default ``configs/bm25.toml``) when it exists.
+  - *shopmatch default*: ``PipelineConfig()``, what ``shopmatch index`` builds with no config:
+    BM25F + the bundled all-MiniLM-L6-v2 (int8 ONNX) fused by RRF, pseudo-relevance feedback,
+    the exclusion stage for negated queries.
+  - *naive peer*: bm25s (as above) and sentence-transformers all-MiniLM-L6-v2 (PyTorch fp32,
+    title + brand + color, numpy dot products) fused by RRF (k 60) over their top 100 each: what a
+    team gets by gluing the two libraries together.
+
+  Every dataset ends with paired tests of *shopmatch default* against *shopmatch BM25F, defaults*
+  and against the naive peer (per-query NDCG@10, paired bootstrap 95% interval, sign-flip
+  randomization p, queries better/worse; ``shopmatch.eval.significance``).
 
   The published reference rows are printed in a table of their own. A second small table
   re-scores the random and bm25s rows with binary E-only NDCG gains (E=1, others 0), the
@@ -31,16 +42,15 @@ Protocol (``../shared/docs/benchmarks.md``, "Quality"; data from ``../shared/dat
   query whose label-1 titles are relevant (numeric labels ``1``/``0``, gain = label). NDCG@10, MRR@10 in
   retrieval mode (and rerank NDCG@10 over each query's judged titles). jieba word segmentation
   vs character unigrams, with the default field config and with plain BM25 (title weight 1),
-  and bm25s' default tokenizer for reference.
+  bm25s' default tokenizer for reference, the default pipeline and the naive peer.
 
 A data set whose folder is missing is skipped with a message.
 
 Usage::
 
-    .venv/bin/python bench/quality.py
-    .venv/bin/python bench/quality.py --config bench/results/bm25-tuned.toml \\
-        --json bench/results/quality.json | tee bench/results/quality.md
-    .venv/bin/python bench/quality.py --only esci --shuffles 50
+    make bench-quality      # = the next line
+    .venv/bin/python bench/quality.py --json bench/results/quality.json | tee bench/results/quality.md
+    .venv/bin/python bench/quality.py --only esci --shuffles 50 --no-default
 
 Markdown goes to stdout (machine header first); progress notes go to stderr.
 """
@@ -48,7 +58,6 @@ Markdown goes to stdout (machine header first); progress notes go to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -57,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table, skip_if_missing
+from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table, skip_if_missing, write_json
 
 from shopmatch.catalog import Product, read_catalog
 from shopmatch.config import PipelineConfig
@@ -150,6 +159,93 @@ class RandomScorer:
         return np.array([self.rng.random() for _ in product_ids], dtype=np.float64)
 
 
+class NaivePeer:
+    """bm25s + sentence-transformers MiniLM (fp32) + RRF, as a team would glue them together."""
+
+    def __init__(self, bm25: Bm25sSearcher, dense_texts: Sequence[str], depth: int = 100) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from shopmatch.encoders.models import DEFAULT_MODEL, resolve_model_dir
+
+        self.bm25, self.depth = bm25, depth
+        self.model = SentenceTransformer(str(resolve_model_dir(DEFAULT_MODEL)), device="cpu")
+        self.vectors = self.model.encode(list(dense_texts), batch_size=64, normalize_embeddings=True)
+
+    def _cosines(self, query: str) -> np.ndarray:
+        return self.vectors @ self.model.encode([query], normalize_embeddings=True)[0]
+
+    @staticmethod
+    def _rrf(*rankings: Sequence[int]) -> dict[int, float]:
+        fused: dict[int, float] = {}
+        for ranking in rankings:
+            for rank, row in enumerate(ranking, start=1):
+                fused[row] = fused.get(row, 0.0) + 1.0 / (60 + rank)
+        return fused
+
+    def search_ids(self, queries: Sequence[str], k: int = 100) -> list[list[tuple[str, float]]]:
+        out = []
+        for query in queries:
+            lexical = self.bm25._scores(query)
+            cosines = self._cosines(query)
+            top_lexical = [int(r) for r in np.argsort(-lexical, kind="stable")[: self.depth] if lexical[r] > 0]
+            fused = self._rrf(top_lexical, np.argsort(-cosines, kind="stable")[: self.depth].tolist())
+            ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+            out.append([(self.bm25.ids[row], score) for row, score in ranked])
+        return out
+
+    def score_candidates(self, query: str, product_ids: Sequence[str]) -> np.ndarray:
+        rows = [self.bm25.row_of.get(p) for p in product_ids]
+        known = [r for r in rows if r is not None]
+        lexical, cosines = self.bm25._scores(query)[known], self._cosines(query)[known]
+        by_lexical = [known[i] for i in np.argsort(-lexical, kind="stable") if lexical[i] > 0]
+        fused = self._rrf(by_lexical, [known[i] for i in np.argsort(-cosines, kind="stable")])
+        return np.array([fused.get(r, 0.0) if r is not None else -np.inf for r in rows], dtype=np.float64)
+
+
+def naive_peer(products: Sequence[Product], bm25_fields: Sequence[str]) -> NaivePeer:
+    bm25 = Bm25sSearcher(
+        [p.id for p in products],
+        [" ".join(filter(None, (field_text(p, f) for f in bm25_fields))) for p in products],
+        stem=True,
+        stopwords="en",
+    )
+    return NaivePeer(bm25, [" ".join(filter(None, (p.title, p.brand, p.color))) for p in products])
+
+
+DEFAULT_LABEL = "**shopmatch default** (BM25F + MiniLM int8, RRF, feedback, exclusion stage)"
+BM25F_LABEL = "shopmatch BM25F, defaults"
+PEER_LABEL = "naive peer (bm25s + sentence-transformers MiniLM fp32, RRF)"
+
+
+def significance_block(
+    dataset: str, results: dict[str, tuple[EvalResult, EvalResult]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Paired tests of the default pipeline against BM25F alone and against the naive peer."""
+    from _common import SIGNIFICANCE_HEADERS, significance_columns
+
+    from shopmatch.eval.significance import compare_paired
+
+    if DEFAULT_LABEL not in results:
+        return [], []
+    rows, record = [], []
+    for baseline in (BM25F_LABEL, PEER_LABEL):
+        if baseline not in results:
+            continue
+        for mode, index in (("retrieval", 0), ("rerank", 1)):
+            a = results[baseline][index].per_query["ndcg@10"]
+            b = results[DEFAULT_LABEL][index].per_query["ndcg@10"]
+            rows.append(
+                [f"default vs {baseline.split(' (')[0].split(',')[0]}", f"{mode} NDCG@10", *significance_columns(a, b)]
+            )
+            record.append({"baseline": baseline, "mode": mode, **compare_paired(a, b).to_dict()})
+    blocks = [
+        f"\n{dataset}: is the default pipeline better than BM25F alone and than the naive peer? "
+        "(per-query NDCG@10; paired bootstrap 95% interval, sign-flip randomization p, queries better/worse)\n",
+        markdown_table(["comparison", "metric", *SIGNIFICANCE_HEADERS], rows),
+    ]
+    return blocks, record
+
+
 def random_rerank(judgments: Judgments, gains: GainMap, shuffles: int, seed: int) -> tuple[float, float]:
     """Mean and standard deviation of rerank NDCG@10 over ``shuffles`` seeded random orders."""
     values = [evaluate_rerank(RandomScorer(seed + i), judgments, gains).metrics["ndcg@10"] for i in range(shuffles)]
@@ -170,18 +266,29 @@ def evaluate_both(system: Searchable, judgments: Judgments, gains: GainMap) -> t
 
 
 def evaluate_systems(
-    dataset: str, systems: Sequence[tuple[str, Callable[[], Searchable]]], judgments: Judgments, gains: GainMap
+    dataset: str,
+    systems: Sequence[tuple[str, Callable[[], Searchable]]],
+    judgments: Judgments,
+    gains: GainMap,
+    results: dict[str, tuple[EvalResult, EvalResult]] | None = None,
 ) -> list[tuple[str, dict[str, float], float, dict[str, Any]]]:
-    """Build and evaluate each system: (label, retrieval metrics, rerank NDCG@10, JSON record) per system."""
+    """Build and evaluate each system: (label, retrieval metrics, rerank NDCG@10, JSON record) per
+    system; both evaluations of each also go into ``results`` (label → (retrieval, rerank))."""
     out = []
     for label, make in systems:
         log(f"{dataset}: {label} …")
-        retrieval, rerank = evaluate_both(make(), judgments, gains)
+        t0 = time.perf_counter()
+        system = make()
+        built = time.perf_counter() - t0
+        retrieval, rerank = evaluate_both(system, judgments, gains)
+        if results is not None:
+            results[label] = (retrieval, rerank)
         m = retrieval.metrics
         record = {
             "system": label,
             **{f"retrieval_{k}": v for k, v in m.items()},
             "rerank_ndcg@10": rerank.metrics["ndcg@10"],
+            "build_seconds": built,
         }
         out.append((label, m, rerank.metrics["ndcg@10"], record))
     return out
@@ -191,7 +298,9 @@ def evaluate_systems(
 # esci-us-150
 
 
-def bench_esci(folder: Path, config_path: Path | None, shuffles: int, seed: int) -> tuple[list[str], dict[str, Any]]:
+def bench_esci(
+    folder: Path, config_path: Path | None, shuffles: int, seed: int, with_default: bool = True
+) -> tuple[list[str], dict[str, Any]]:
     """Items 1 and 2: the markdown blocks and a JSON-able record."""
     products = read_catalog(folder / "products.jsonl").products
     judgments = read_judgments(folder / "judgments.tsv")
@@ -213,11 +322,15 @@ def bench_esci(folder: Path, config_path: Path | None, shuffles: int, seed: int)
             'shopmatch BM25, single field "all" (k1 1.2, b 0.75)',
             lambda: shopmatch_pipeline(products, lexical_config({"fields": {"all": 1.0}})),
         ),
-        ("shopmatch BM25F, defaults", lambda: shopmatch_pipeline(products, lexical_config())),
+        (BM25F_LABEL, lambda: shopmatch_pipeline(products, lexical_config())),
     ]
     if config_path is not None:
         config = PipelineConfig.from_toml(config_path)
         systems.append((f"shopmatch BM25F, `{_shown(config_path)}`", lambda: shopmatch_pipeline(products, config)))
+    if with_default:
+        systems.append((DEFAULT_LABEL, lambda: shopmatch_pipeline(products, PipelineConfig())))
+        systems.append((PEER_LABEL, lambda: naive_peer(products, BM25S_FIELDS)))
+    results: dict[str, tuple[EvalResult, EvalResult]] = {}
 
     rows: list[list[Any]] = []
     record: dict[str, Any] = {"queries": len(judgments.queries), "products": len(products), "rows": []}
@@ -236,6 +349,7 @@ def bench_esci(folder: Path, config_path: Path | None, shuffles: int, seed: int)
         system = make()
         built = time.perf_counter() - t0
         retrieval, rerank = evaluate_both(system, judgments, gains)
+        results[label] = (retrieval, rerank)
         m = retrieval.metrics
         rows.append([label, m["ndcg@10"], m["mrr@10"], m["recall@100"], m["map@100"], rerank.metrics["ndcg@10"]])
         record["rows"].append(
@@ -288,7 +402,8 @@ def bench_esci(folder: Path, config_path: Path | None, shuffles: int, seed: int)
             e_only_rows,
         ),
     ]
-    return blocks, record
+    significance, record["significance"] = significance_block("esci-us-150", results)
+    return blocks + significance, record
 
 
 def _shown(path: Path) -> str:
@@ -303,7 +418,7 @@ def _shown(path: Path) -> str:
 
 
 def bench_homedepot(
-    folder: Path, config_path: Path | None, shuffles: int, seed: int
+    folder: Path, config_path: Path | None, shuffles: int, seed: int, with_default: bool = True
 ) -> tuple[list[str], dict[str, Any]]:
     """Item 4: dev queries (every 10th sorted query id), rerank and full-catalog retrieval."""
     gains = GainMap.parse(HOMEDEPOT_GAINS)
@@ -321,14 +436,15 @@ def bench_homedepot(
             "shopmatch BM25, title weight 1 (k1 1.2, b 0.75)",
             lambda: shopmatch_pipeline(products, lexical_config({"fields": {"title": 1.0}})),
         ),
-        (
-            "shopmatch BM25F, defaults (title weight 3: k1/3 in effect)",
-            lambda: shopmatch_pipeline(products, lexical_config()),
-        ),
+        (BM25F_LABEL, lambda: shopmatch_pipeline(products, lexical_config())),
     ]
     if config_path is not None:
         config = PipelineConfig.from_toml(config_path)
         systems.append((f"shopmatch BM25F, `{_shown(config_path)}`", lambda: shopmatch_pipeline(products, config)))
+    if with_default:
+        systems.append((DEFAULT_LABEL, lambda: shopmatch_pipeline(products, PipelineConfig())))
+        systems.append((PEER_LABEL, lambda: naive_peer(products, ("title",))))
+    results: dict[str, tuple[EvalResult, EvalResult]] = {}
 
     log(f"homedepot: random order, {shuffles} shuffles …")
     rand_mean, rand_std = random_rerank(dev, gains, shuffles, seed)
@@ -340,20 +456,22 @@ def bench_homedepot(
         "gains": str(gains),
         "rows": [{"system": "random order", "rerank_ndcg@10": rand_mean, "rerank_ndcg@10_std": rand_std}],
     }
-    for label, m, rerank_ndcg, rec in evaluate_systems("homedepot", systems, dev, gains):
+    for label, m, rerank_ndcg, rec in evaluate_systems("homedepot", systems, dev, gains, results):
         rows.append([label, rerank_ndcg, m["ndcg@10"], m["mrr@10"], m["recall@100"]])
         record["rows"].append(rec)
     blocks = [
         "## homedepot (item 4), dev queries\n",
         f"dev = every 10th query id in ascending order: {len(dev.queries):,} queries "
-        f"({len(dev):,} judgments); train = the other {record['train_queries']:,} (unused: nothing is "
-        f"trained yet). Catalog {len(products):,} products, titles only. Gain = label − 1; MRR@10 and "
+        f"({len(dev):,} judgments); train = the other {record['train_queries']:,} (unused here). "
+        f"Catalog {len(products):,} products, titles only. Gain = label − 1; MRR@10 and "
         f"Recall@100 count label ≥ 2.5. Random order: mean of {shuffles} shuffles (std {rand_std:.3f}).\n",
         markdown_table(
             ["system", "NDCG@10 rerank (dev)", "NDCG@10 retrieval (dev, full catalog)", "MRR@10", "Recall@100"], rows
         ),
+        "\nBM25F's default title weight is 3 (k1/3 in effect on a titles-only catalog).\n",
     ]
-    return blocks, record
+    significance, record["significance"] = significance_block("homedepot dev", results)
+    return blocks + significance, record
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,8 +504,9 @@ def zh_query_item(path: Path) -> tuple[list[Product], Judgments, int]:
     return products, Judgments(rows), len(query_id) - len(has_relevant)
 
 
-def bench_zh(folder: Path) -> tuple[list[str], dict[str, Any]]:
-    """Item 6a: jieba vs character unigrams, BM25 retrieval over the distinct titles."""
+def bench_zh(folder: Path, with_default: bool = True) -> tuple[list[str], dict[str, Any]]:
+    """Item 6a: jieba vs character unigrams, BM25 retrieval over the distinct titles; the default
+    pipeline and the naive peer."""
     products, judgments, dropped = zh_query_item(folder / "pairs.tsv")
     gains = GainMap.parse("offset=0")  # numeric labels: gain = label (1 or 0); relevant = label 1
 
@@ -411,9 +530,12 @@ def bench_zh(folder: Path) -> tuple[list[str], dict[str, Any]]:
             ("jieba+char", "characters + jieba words (default)"),
         ):
             what = "plain BM25 (title weight 1, k1 1.2)" if plain else "BM25F defaults"
-            systems.append(
-                (f"shopmatch {what}, {name}", lambda c=chinese, p=plain: shopmatch_pipeline(products, config(c, p)))
-            )
+            label = BM25F_LABEL if (chinese, plain) == ("jieba+char", False) else f"shopmatch {what}, {name}"
+            systems.append((label, lambda c=chinese, p=plain: shopmatch_pipeline(products, config(c, p))))
+    if with_default:
+        systems.append((DEFAULT_LABEL, lambda: shopmatch_pipeline(products, PipelineConfig())))
+        systems.append((PEER_LABEL, lambda: naive_peer(products, ("title",))))
+    results: dict[str, tuple[EvalResult, EvalResult]] = {}
 
     rows: list[list[Any]] = []
     record: dict[str, Any] = {
@@ -422,7 +544,7 @@ def bench_zh(folder: Path) -> tuple[list[str], dict[str, Any]]:
         "titles": len(products),
         "rows": [],
     }
-    for label, m, rerank_ndcg, rec in evaluate_systems("zh-ecom-query-item", systems, judgments, gains):
+    for label, m, rerank_ndcg, rec in evaluate_systems("zh-ecom-query-item", systems, judgments, gains, results):
         rows.append([label, m["ndcg@10"], m["mrr@10"], m["recall@100"], rerank_ndcg])
         record["rows"].append(rec)
     blocks = [
@@ -430,8 +552,10 @@ def bench_zh(folder: Path) -> tuple[list[str], dict[str, Any]]:
         f"Catalog: the {len(products)} distinct titles (text_b); {len(judgments.queries)} queries (text_a), "
         f"relevant = label-1 titles ({dropped} queries without one left out); {len(judgments)} judged pairs.\n",
         markdown_table(["system", "NDCG@10 retrieval", "MRR@10", "Recall@100", "NDCG@10 rerank (judged titles)"], rows),
+        f"\n`{BM25F_LABEL}` is BM25F with the default characters + jieba words analysis.\n",
     ]
-    return blocks, record
+    significance, record["significance"] = significance_block("zh-ecom-query-item", results)
+    return blocks + significance, record
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,8 +575,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", choices=("esci", "homedepot", "zh"), help="run only these sections (repeatable)"
     )
+    parser.add_argument(
+        "--no-default",
+        action="store_true",
+        help="leave out the default pipeline and the naive peer (lexical rows only)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    with_default = not args.no_default
 
     data = args.data or data_dir()
     config_path = args.config
@@ -471,9 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     out: dict[str, Any] = {"machine": info, "config": str(config_path) if config_path else None}
     runs: list[tuple[str, str, Callable[[Path], tuple[list[str], dict[str, Any]]]]] = [
-        ("esci", "esci-us-150", lambda f: bench_esci(f, config_path, args.shuffles, args.seed)),
-        ("homedepot", "homedepot", lambda f: bench_homedepot(f, config_path, args.shuffles, args.seed)),
-        ("zh", "zh-ecom-query-item", bench_zh),
+        ("esci", "esci-us-150", lambda f: bench_esci(f, config_path, args.shuffles, args.seed, with_default)),
+        ("homedepot", "homedepot", lambda f: bench_homedepot(f, config_path, args.shuffles, args.seed, with_default)),
+        ("zh", "zh-ecom-query-item", lambda f: bench_zh(f, with_default)),
     ]
     for key, name, run in runs:
         if key not in sections:
@@ -489,10 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(blocks) + "\n", flush=True)
     print(f"Total time {time.perf_counter() - started:.0f} s.")
 
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2, ensure_ascii=False), encoding="utf-8")
-        log(f"wrote {args.json}")
+    write_json(args.json, out)
     return 0
 
 

@@ -16,8 +16,8 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
+from shopmatch.service.process import ServiceProcess as Server
 from tests.service.conftest import HOSTILE_TITLE
-from tests.service.server import Server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -9,8 +9,8 @@ import time
 
 import httpx
 
+from shopmatch.service.process import ServiceProcess as Server
 from shopmatch.store import read_manifest
-from tests.service.server import Server
 
 TOKEN = "durable"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

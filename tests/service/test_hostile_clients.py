@@ -12,7 +12,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.service.server import Server
+from shopmatch.service.process import ServiceProcess as Server
 
 TOKEN = "hostile"
 HEADER_TIMEOUT, BODY_TIMEOUT = 1.0, 3.0
