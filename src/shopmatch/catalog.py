@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shopmatch.errors import DataError, SkipReport
+from shopmatch.extras import require
 
 logger = logging.getLogger(__name__)
 
@@ -528,10 +529,9 @@ def _decode_csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _parquet_records(path: Path, fmt: str, report: SkipReport, on_error: OnError) -> Iterator[tuple[int, Any]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("reading Parquet needs pyarrow: pip install 'shopmatch[parquet]'") from err
+    require("parquet", "reading Parquet catalogs")
+    import pyarrow.parquet as pq
+
     try:
         table = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for a damaged file

@@ -64,16 +64,29 @@ def test_every_recipe_reads_judgments_through_the_one_reader(recipe, fixtures, m
     class Read(Exception):
         pass
 
-    def spy(path, gains):
-        seen.append((str(path), str(gains)))
+    def spy(path, gains, duplicates):
+        seen.append((str(path), str(gains), duplicates))
         raise Read
 
     monkeypatch.setattr(inputs, "read_training_judgments", spy)
     catalog, judgments = fixtures / "catalog" / "products.jsonl", fixtures / "catalog" / "judgments.tsv"
-    recipe = replace(recipe, catalog=str(catalog), judgments=str(judgments), output=str(tmp_path / "m"))
+    recipe = replace(
+        recipe, catalog=str(catalog), judgments=str(judgments), output=str(tmp_path / "m"), duplicates="max"
+    )
     with pytest.raises(Read):
         run_recipe(recipe)
-    assert seen == [(str(judgments), "E=1,S=0.1,C=0.01,I=0")]
+    assert seen == [(str(judgments), "E=1,S=0.1,C=0.01,I=0", "max")]
+
+
+def test_several_ratings_of_a_pair_follow_the_duplicates_policy(fixtures):
+    crowd = fixtures / "catalog" / "judgments_crowd.tsv"
+    gains = inputs.parse_gains("E=1,S=0.1,C=0.01,I=0")
+    merged = inputs.read_training_judgments(crowd, gains)
+    assert merged.merged is not None and merged.merged.pairs > 0
+    with pytest.raises(DataError, match=r"judgments_crowd.tsv:\d+"):
+        inputs.read_training_judgments(crowd, gains, "error")
+    with pytest.raises(ConfigError, match="duplicates must be one of"):
+        RerankerRecipe(duplicates="median")
 
 
 def test_a_baseline_recipe_on_pairs_saves_a_model_and_clears_its_checkpoints(tmp_path):

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from shopmatch.judgments import DUPLICATE_POLICIES
 
@@ -37,7 +38,8 @@ DuplicatesOpt = Annotated[
     ),
 ]
 """``--duplicates mean|max|first|error``, for every command that reads judgments. Declare
-``duplicates: DuplicatesOpt = Duplicates.mean`` and pass ``duplicates.value`` to ``read_judgments``."""
+``duplicates: DuplicatesOpt = Duplicates.mean`` and pass ``duplicates.value`` to ``read_judgments``
+(the training commands take ``Duplicates | None``: unset, the recipe's value holds)."""
 
 out = Console()
 # soft_wrap: an error's "file:line: field" must stay on one line for grep and CI logs.
@@ -67,5 +69,6 @@ def _setup(
 
 
 def fail(error: Exception, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    """Print ``error`` (as written: ``[lexical]`` or ``shopmatch[serve]`` are not markup) and exit ``code``."""
+    err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False)
     return typer.Exit(code)

@@ -58,16 +58,19 @@ def serve_index(
     header_timeout: float = 15.0,
     body_timeout: float = 60.0,
 ) -> None:
-    import uvicorn
-
     from shopmatch.backends.inprocess.static import read_index_manifest
-    from shopmatch.service import ServiceSettings, create_app
-    from shopmatch.service.protocol import timed_h11_protocol
+    from shopmatch.extras import require
 
     try:
+        require("serve", "shopmatch serve")
         read_index_manifest(index_dir)  # a clear error now rather than from the server's start-up
     except ShopmatchError as error:
         raise fail(error) from None
+    import uvicorn
+
+    from shopmatch.service import ServiceSettings, create_app
+    from shopmatch.service.protocol import timed_h11_protocol
+
     options = {
         "index_dir": index_dir,
         "cors_origins": cors or [],

@@ -9,13 +9,14 @@ file and key) that is wrong.
 from __future__ import annotations
 
 import typing
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from shopmatch.cli.common import err, fail, out, train_app
+from shopmatch.cli.common import Duplicates, err, fail, out, train_app
 from shopmatch.errors import ShopmatchError
 
 # --- options (None: not given, the recipe file's or the recipe's default value holds) ----------
@@ -87,6 +88,14 @@ SyntheticTextsOpt = Annotated[
 SyntheticLrOpt = Annotated[
     float | None, typer.Option("--synthetic-lr", help="Learning rate of the synthetic stage (default: 1e-4).")
 ]
+DuplicatesOption = Annotated[
+    Duplicates | None,
+    typer.Option(
+        "--duplicates",
+        case_sensitive=False,
+        help="Several ratings of one (query, product) pair: mean (default), max, first or error.",
+    ),
+]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")]
 
 # option → recipe setting(s) it sets
@@ -119,18 +128,21 @@ RERANKER = {
     **CROSS_ENCODER_TRAINING,
     "loss": "train.loss",
     "head": "train.head",
-    **{name: name for name in ("catalog", "judgments", "gains", "skip_missing", "negatives", "negatives_depth")},
+    **{name: name for name in ("catalog", "judgments", "gains", "duplicates", "skip_missing", "negatives")},
+    "negatives_depth": "negatives_depth",
     **{name: name for name in ("mine_with", "teacher", "teacher_weight")},
 }
 PAIRS = {**CROSS_ENCODER_TRAINING, "pairs": "pairs"}
 BI_ENCODER = {
     **{name: f"train.{name}" for name in ("model", "epochs", "batch_size", "seed", "patience", "device", "mine_with")},
     "lr": "train.learning_rate",
-    **{name: name for name in ("catalog", "judgments", "output", "gains", "teacher", "dev", "dev_fraction")},
+    **{name: name for name in ("catalog", "judgments", "output", "gains", "duplicates", "teacher", "dev")},
+    "dev_fraction": "dev_fraction",
 }
 BASELINE = {
     **{name: (f"linear.{name}", f"lstm.{name}") for name in ("epochs", "seed", "device")},
-    **{name: name for name in ("kind", "output", "catalog", "judgments", "gains", "pairs", "dev", "dev_fraction")},
+    **{name: name for name in ("kind", "output", "catalog", "judgments", "gains", "duplicates", "pairs", "dev")},
+    "dev_fraction": "dev_fraction",
 }
 
 
@@ -149,6 +161,8 @@ def _overrides(options: dict[str, Any], settings: dict[str, str | tuple[str, ...
             continue
         if isinstance(value, Path):
             value = str(value)
+        if isinstance(value, Enum):
+            value = value.value
         paths = settings[name]
         for path in (paths,) if isinstance(paths, str) else paths:
             *parents, leaf = path.split(".")
@@ -187,9 +201,12 @@ def _run(
     arguments: tuple[str, ...] = (),
 ):
     """Build the recipe (file, then options), run it; errors exit 2 naming the option or the file."""
-    from shopmatch.train.recipes import load_recipe
+    from shopmatch.extras import require
 
     try:
+        require(recipe_class.EXTRA, "training")
+        from shopmatch.train.recipes import load_recipe
+
         recipe = load_recipe(recipe_class, recipe_file, _overrides(options, settings))
         summary = runner(recipe, resume=resume, notify=lambda message: err.print(message, highlight=False))
     except (ShopmatchError, ValueError) as error:
@@ -223,6 +240,7 @@ def train_cross_encoder_command(
     judgments: JudgmentsOpt = None,
     output: OutputOpt = None,
     gains: GainsOpt = None,
+    duplicates: DuplicatesOption = None,
     dev: DevOpt = None,
     dev_fraction: DevFractionOpt = None,
     model: ModelOpt = None,
@@ -340,6 +358,7 @@ def train_baseline_command(
     catalog: CatalogOpt = None,
     judgments: Annotated[Path | None, typer.Option(help="judgments.tsv to train on (with --catalog).")] = None,
     gains: GainsOpt = None,
+    duplicates: DuplicatesOption = None,
     pairs: Annotated[Path | None, typer.Option(help="pairs.tsv (text_a, text_b, integer label) instead.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the model's).")] = None,
     seed: SeedOpt = None,
@@ -364,6 +383,7 @@ def train_bi_encoder_command(
     output: OutputOpt = None,
     model: ModelOpt = None,
     gains: GainsOpt = None,
+    duplicates: DuplicatesOption = None,
     teacher: Annotated[
         Path | None, typer.Option(help="Cross-encoder directory: distil its margins (MarginMSE).")
     ] = None,

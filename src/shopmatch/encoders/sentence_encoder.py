@@ -22,6 +22,7 @@ import numpy as np
 from shopmatch.encoders.config import EncoderConfig, detect_quantization_target
 from shopmatch.encoders.models import resolve_model_dir
 from shopmatch.encoders.onnx_export import cached_export, onnx_file_name, onnx_model_kwargs
+from shopmatch.extras import MODEL_RUNTIME, require
 from shopmatch.progress import track
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class SentenceEncoder:
         folder) when given; otherwise from the export cache (:func:`cached_export`), exporting
         it there on first use.
         """
+        require("semantic", "the bi-encoder", MODEL_RUNTIME)
         kwargs = dict(
             batch_size=config.batch_size,
             max_length=config.max_length,

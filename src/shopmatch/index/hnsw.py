@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shopmatch.extras import require
 from shopmatch.hits import SearchHits
 from shopmatch.index.base import IdTable, check_ids, check_vectors
 from shopmatch.progress import track
@@ -26,6 +27,7 @@ FILE = "hnsw.faiss"
 
 
 def _faiss():
+    require("semantic", "the HNSW vector index", ("faiss",))
     import faiss
 
     return faiss

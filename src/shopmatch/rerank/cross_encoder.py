@@ -25,6 +25,7 @@ from shopmatch.catalog import Product
 from shopmatch.encoders.config import detect_quantization_target
 from shopmatch.encoders.onnx_export import cached_export, onnx_file_name, onnx_model_kwargs
 from shopmatch.errors import ConfigError
+from shopmatch.extras import MODEL_RUNTIME, require
 from shopmatch.rerank.config import RerankConfig
 from shopmatch.text.clip import clip_words
 
@@ -57,6 +58,7 @@ class CrossEncoderReranker:
     """
 
     def __init__(self, model_dir: str | Path, config: RerankConfig, *, onnx_file: str | None = None) -> None:
+        require("semantic", "the cross-encoder re-ranker", MODEL_RUNTIME)
         from sentence_transformers import CrossEncoder
 
         self.model_dir = Path(model_dir)

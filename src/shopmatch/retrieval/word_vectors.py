@@ -29,6 +29,7 @@ import numpy as np
 
 from shopmatch.catalog import Product
 from shopmatch.encoders.product_text import ProductTextTemplate
+from shopmatch.extras import require
 from shopmatch.index.base import VectorIndex, VectorIndexConfig
 from shopmatch.index.factory import build_vector_index, load_vector_index, save_vector_index
 from shopmatch.retrieval.vectors import VectorRetriever
@@ -70,6 +71,7 @@ def word_analyzer() -> Analyzer:
 def train_word2vec(sentences: Sequence[Sequence[str]], config: WordVectorConfig) -> tuple[list[str], np.ndarray]:
     """Word2vec (gensim) on analyzed ``sentences``: the vocabulary and its ``(words, dim)``
     float32 vectors. Every word-vector model of the project trains through here."""
+    require("baselines", "training word vectors", ("gensim",))
     from gensim.models import Word2Vec
 
     model = Word2Vec(

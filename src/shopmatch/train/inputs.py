@@ -37,14 +37,15 @@ def parse_gains(spec: str) -> GainMap:
         raise ConfigError(f"gains: {error}") from None
 
 
-def read_training_judgments(path: str | Path, gains: GainMap) -> Judgments:
-    """The judgments a recipe trains (or picks its best epoch) on; labels unknown to ``gains`` are errors.
+def read_training_judgments(path: str | Path, gains: GainMap, duplicates: str = "mean") -> Judgments:
+    """The judgments a recipe trains (or picks its best epoch) on; labels unknown to ``gains`` are
+    errors; several ratings of one pair are merged by ``duplicates`` (see :func:`read_judgments`).
 
     Every recipe reads judgments here, so a reader option reaches them all from one place.
     """
     from shopmatch.judgments import read_judgments
 
-    return read_judgments(path, gains=gains)
+    return read_judgments(path, gains=gains, duplicates=duplicates)
 
 
 def read_training_pairs(path: str | Path) -> list[Pair]:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from shopmatch.extras import require
 from shopmatch.progress import track
 from shopmatch.train import distributed
 from shopmatch.train.checkpoints import latest_checkpoint, resume_point
@@ -75,6 +76,7 @@ def fit_module(
             latest one is continued from.
         log_every: steps between two loss points.
     """
+    require("baselines", "the classic baselines", ("torch",))
     import torch
 
     device = resolve_device(config.device)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopmatch.extras import require
 from shopmatch.train.recipes.baseline import BaselineRecipe, train_baseline
 from shopmatch.train.recipes.bi_encoder import BiEncoderRecipe, train_bi_encoder_recipe
 from shopmatch.train.recipes.common import Notify, Recipe, SyntheticStage, load_recipe
@@ -56,4 +57,5 @@ RUNNERS: dict[type, Any] = {
 
 def run_recipe(recipe: Recipe, *, resume: bool = False, notify: Notify | None = None) -> TrainingSummary:
     """Run any recipe with its family's function."""
+    require(recipe.EXTRA, "training")
     return RUNNERS[type(recipe)](recipe, resume=resume, notify=notify)

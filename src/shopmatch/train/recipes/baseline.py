@@ -17,6 +17,7 @@ from pathlib import Path
 from shopmatch.baselines.linear import LinearMatcherConfig
 from shopmatch.baselines.two_tower_lstm import TwoTowerLSTMConfig
 from shopmatch.errors import ConfigError
+from shopmatch.judgments import DUPLICATE_POLICIES
 from shopmatch.settings import setting
 from shopmatch.train.recipes.common import Notify, Recipe, join_processes, reporter
 from shopmatch.train.recipes.reranker import ESCI_GAINS
@@ -34,15 +35,18 @@ class BaselineRecipe(Recipe):
         catalog, judgments: judgments on a catalog's products to train on, or
         pairs: a ``pairs.tsv`` (text_a, text_b, integer class) instead.
         gains: label gains of the judgments (targets are gain / top gain).
+        duplicates: how several ratings of one (query, product) pair merge: mean, max, first or error.
         linear, lstm: the settings of each kind (``[linear]``, ``[lstm]``).
     """
 
     SECTION = "baseline"
+    EXTRA = "baselines"
 
     kind: str | None = setting(None, choices=KINDS)
     catalog: str | None = None
     judgments: str | None = None
     gains: str = ESCI_GAINS
+    duplicates: str = setting("mean", choices=DUPLICATE_POLICIES)
     pairs: str | None = None
     linear: LinearMatcherConfig = field(default_factory=LinearMatcherConfig)
     lstm: TwoTowerLSTMConfig = field(default_factory=TwoTowerLSTMConfig)
@@ -102,7 +106,7 @@ def _examples(recipe: BaselineRecipe, seed: int) -> tuple[list, list | None]:
         raise ConfigError(f"{recipe.SECTION}.judgments needs {recipe.SECTION}.catalog (the product texts)")
     gains = parse_gains(recipe.gains)
     products = read_products(recipe.catalog)
-    judged = read_training_judgments(recipe.judgments, gains)  # type: ignore[arg-type]
-    dev = read_training_judgments(recipe.dev, gains) if recipe.dev is not None else None
+    judged = read_training_judgments(recipe.judgments, gains, recipe.duplicates)  # type: ignore[arg-type]
+    dev = read_training_judgments(recipe.dev, gains, recipe.duplicates) if recipe.dev is not None else None
     train_j, dev_j = hold_out(judged, dev=dev, fraction=fraction, seed=seed)
     return labeled_pairs(train_j, products, gains), labeled_pairs(dev_j, products, gains) if dev_j else None

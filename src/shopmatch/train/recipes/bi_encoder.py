@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from shopmatch.judgments import DUPLICATE_POLICIES
+from shopmatch.settings import setting
 from shopmatch.train.bi_encoder import BiEncoderTrainConfig
 from shopmatch.train.recipes.common import Notify, Recipe, join_processes, reporter
 from shopmatch.train.recipes.reranker import ESCI_GAINS
@@ -28,6 +30,7 @@ class BiEncoderRecipe(Recipe):
     Attributes:
         catalog, judgments: the catalog and the judgments on its products.
         gains: label gains (targets are gain / top gain; positives and exclusions by target).
+        duplicates: how several ratings of one (query, product) pair merge: mean, max, first or error.
         teacher: a cross-encoder directory: distil its margins with MarginMSE (``train.distill``
             follows it).
         train: the bi-encoder's training settings (``[train]``).
@@ -39,6 +42,7 @@ class BiEncoderRecipe(Recipe):
     catalog: str | None = None
     judgments: str | None = None
     gains: str = ESCI_GAINS
+    duplicates: str = setting("mean", choices=DUPLICATE_POLICIES)
     teacher: str | None = None
     train: BiEncoderTrainConfig = field(default_factory=BiEncoderTrainConfig)
 
@@ -57,8 +61,8 @@ def train_bi_encoder_recipe(
     config = replace(recipe.train, distill=recipe.teacher is not None)
     gains = parse_gains(recipe.gains)
     products = read_products(recipe.catalog)  # type: ignore[arg-type]
-    judged = read_training_judgments(recipe.judgments, gains)  # type: ignore[arg-type]
-    dev = read_training_judgments(recipe.dev, gains) if recipe.dev is not None else None
+    judged = read_training_judgments(recipe.judgments, gains, recipe.duplicates)  # type: ignore[arg-type]
+    dev = read_training_judgments(recipe.dev, gains, recipe.duplicates) if recipe.dev is not None else None
     train, dev = hold_out(judged, dev=dev, fraction=recipe.held_out_fraction, seed=config.seed)
     report(
         f"training on {len(train.queries):,} queries"

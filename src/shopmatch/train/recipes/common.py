@@ -44,6 +44,7 @@ class Recipe(ConfigSection):
 
     SECTION = "recipe"
     DEFAULT_DEV_FRACTION = 0.1
+    EXTRA = "train"  # the pip extra the family needs (shopmatch.extras)
 
     output: str | None = None
     dev: str | None = None

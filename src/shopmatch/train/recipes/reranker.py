@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shopmatch.judgments import DUPLICATE_POLICIES
 from shopmatch.settings import setting
 from shopmatch.train.cross_encoder import CrossEncoderTrainConfig
 from shopmatch.train.mining import RETRIEVERS
@@ -42,6 +43,7 @@ class RerankerRecipe(Recipe):
     Attributes:
         catalog, judgments: the catalog and the judgments on its products.
         gains: label gains; a pair's target is its gain / the top gain.
+        duplicates: how several ratings of one (query, product) pair merge: mean, max, first or error.
         skip_missing: skip judged products missing from the catalog (else an error).
         negatives: per training query, this many unjudged products from the top
             ``negatives_depth`` of the ``mine_with`` retrievers, with target 0.
@@ -57,6 +59,7 @@ class RerankerRecipe(Recipe):
     catalog: str | None = None
     judgments: str | None = None
     gains: str = ESCI_GAINS
+    duplicates: str = setting("mean", choices=DUPLICATE_POLICIES)
     skip_missing: bool = False
     negatives: int = setting(0, minimum=0)
     negatives_depth: int = setting(50, minimum=1)
@@ -87,8 +90,8 @@ def train_reranker(recipe: RerankerRecipe, *, resume: bool = False, notify: Noti
     resolved_head(config, config.model)  # a head that cannot be had fails now, not after mining
     gains = parse_gains(recipe.gains)
     products = read_products(recipe.catalog)  # type: ignore[arg-type]
-    judged = read_training_judgments(recipe.judgments, gains)  # type: ignore[arg-type]
-    dev = read_training_judgments(recipe.dev, gains) if recipe.dev is not None else None
+    judged = read_training_judgments(recipe.judgments, gains, recipe.duplicates)  # type: ignore[arg-type]
+    dev = read_training_judgments(recipe.dev, gains, recipe.duplicates) if recipe.dev is not None else None
     train_set, dev_set = hold_out(judged, dev=dev, fraction=recipe.held_out_fraction, seed=config.seed)
     train_pairs = labeled_pairs(train_set, products, gains, skip_missing=recipe.skip_missing)
     dev_pairs = labeled_pairs(dev_set, products, gains, skip_missing=recipe.skip_missing) if dev_set else None
