@@ -150,7 +150,7 @@ def test_search_json(index_dir, pipeline, catalog):
     result = invoke("search", index_dir, "充电器 65W", "-k", "2", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data.keys() == {"query", "results"}
+    assert {"query", "total", "results", "filters"} <= data.keys()  # one JSON object per query, as the HTTP API answers
     assert data["query"] == "充电器 65W"
     expected = pipeline.search("充电器 65W", k=2)[0]
     assert len(data["results"]) == 2

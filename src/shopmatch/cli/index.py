@@ -67,11 +67,15 @@ def validate(
     """Check a catalog and list every bad row (exit code 2 if there is any)."""
     from shopmatch.catalog import read_catalog
 
-    logging.getLogger("shopmatch.catalog").setLevel(logging.ERROR)  # the full report is printed below
+    catalog_log = logging.getLogger("shopmatch.catalog")
+    level = catalog_log.level
+    catalog_log.setLevel(logging.ERROR)  # the full report is printed below, not each skip as a warning
     try:
         products = read_catalog(catalog, on_error="skip")
     except ShopmatchError as error:
         raise fail(error) from None
+    finally:
+        catalog_log.setLevel(level)
     report = products.skipped
     if report and report.count:
         err.print(report.summary(limit=50), highlight=False)

@@ -75,7 +75,7 @@ def evaluate_retrieval(
     for batch in track(batches, total=len(batches), description="Evaluating"):
         results = pipeline.search_ids([judgments.queries[q] for q in batch], k=depth)
         run.update(zip(batch, results, strict=True))
-    return _score(run, judgments, gains, "retrieval")
+    return score_run(run, judgments, gains, "retrieval")
 
 
 def evaluate_rerank(pipeline: Searchable, judgments: Judgments, gains: GainMap) -> EvalResult:
@@ -86,10 +86,16 @@ def evaluate_rerank(pipeline: Searchable, judgments: Judgments, gains: GainMap) 
         scores = pipeline.score_candidates(judgments.queries[q], candidates)
         order = sorted(range(len(candidates)), key=lambda i: (-float(scores[i]), candidates[i]))
         run[q] = [(candidates[i], float(scores[i])) for i in order]
-    return _score(run, judgments, gains, "rerank")
+    return score_run(run, judgments, gains, "rerank")
 
 
-def _score(run: Mapping[str, list[tuple[str, float]]], judgments: Judgments, gains: GainMap, mode: str) -> EvalResult:
+def score_run(
+    run: Mapping[str, list[tuple[str, float]]], judgments: Judgments, gains: GainMap, mode: str
+) -> EvalResult:
+    """The metrics of a ranked ``run`` (query id → (product id, score) best first), however it was made.
+
+    ``mode`` is ``"retrieval"`` (NDCG@10, MRR@10, Recall@100, MAP@100) or ``"rerank"`` (no recall).
+    """
     metrics = (
         ("ndcg@10", "mrr@10", "recall@100", "map@100") if mode == "retrieval" else ("ndcg@10", "mrr@10", "map@100")
     )
