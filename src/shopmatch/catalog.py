@@ -1,7 +1,7 @@
 """Product records and catalog readers/writers with validation.
 
 A catalog is a file of products: JSON lines (``.jsonl``, optionally ``.gz``), CSV, TSV or
-Parquet, with the fields described in ``docs/data-format.md``. ``id`` and ``title`` are
+Parquet, with the fields described in ``docs/data-formats.md``. ``id`` and ``title`` are
 required; unknown keys are kept in :attr:`Product.extra` and returned with results.
 
 Bad rows raise :class:`~shopmatch.errors.DataError` naming file, line and field. With

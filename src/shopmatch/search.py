@@ -32,7 +32,6 @@ Example:
     >>> from shopmatch.backends.inprocess.static import StaticIndex
     >>> from shopmatch.catalog import Product
     >>> from shopmatch.config import PipelineConfig
-from shopmatch.filters import Filters
     >>> index = StaticIndex.build([Product("1", "USB-C cable"), Product("2", "HDMI cable")],
     ...                           PipelineConfig(retrievers=("lexical",)))
     >>> page = search(Snapshot.of(index), [Query("usb cable", k=5)])[0]

@@ -44,7 +44,7 @@ class EncoderConfig(ConfigSection):
         batch_size: texts per forward pass when encoding products.
         max_length: token limit of product texts (``None``: the model's own limit); longer
             texts are truncated and counted in a log line. 64 is the default because on
-            esci-us-150 it was both faster and better than 128 and 256 (README, benchmarks).
+            esci-us-150 it was both faster and better than 128 and 256 (docs/configuration.md, ``[dense]``).
         query_prefix, document_prefix: prepended to queries / product texts (e.g. ``"query: "``
             for E5-style models).
     """

@@ -9,6 +9,7 @@ the demotion), for explanations. Which product fields are read is ``[negation] f
 Example:
     >>> config = NegationConfig()
     >>> records = {0: {"id": "a", "title": "Chicken cat treats"}, 1: {"id": "b", "title": "Salmon cat treats"}}
+    >>> from shopmatch.query.negation import parse_exclusions
     >>> exclusions = parse_exclusions("cat treats without chicken")
     >>> excluded_rows(exclusions, [0, 1], records.__getitem__, config).tolist()
     [True, False]

@@ -17,7 +17,7 @@ Example:
     >>> import numpy as np
     >>> query = np.array([[1.0, 0.0]], dtype=np.float32)
     >>> found = [np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32)]
-    >>> np.round(expanded_vectors(query, found, weight=1.0), 3).tolist()
+    >>> np.round(expanded_vectors(query, found, weight=1.0).astype(np.float64), 3).tolist()
     [[0.707, 0.707]]
 """
 

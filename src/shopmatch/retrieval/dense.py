@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,10 @@ class DenseConfig(ConfigSection):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DenseConfig:
         data = dict(data)
+        known = {f.name for f in fields(EncoderConfig)} | {"max_unknown", "text", "index"}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown dense setting(s) {sorted(unknown)}; known: {sorted(known)}")
         max_unknown = data.pop("max_unknown", 0.5)
         text = data.pop("text", {})
         index = data.pop("index", {})

@@ -1,6 +1,6 @@
 """The FastAPI app: ``create_app(settings)``.
 
-Endpoints (all JSON unless noted; see the README's "HTTP API", ``/openapi.json`` for the schema
+Endpoints (all JSON unless noted; see docs/http-api.md, ``/openapi.json`` for the schema
 and ``/docs`` for a page that lists it):
 
 - ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=``

@@ -21,7 +21,7 @@ READ_TOKEN_ENV = "SHOPMATCH_READ_TOKEN"
 
 
 class ServiceSettings(BaseModel):
-    """How ``shopmatch serve`` runs (see the README's "HTTP API").
+    """How ``shopmatch serve`` runs (see docs/http-api.md).
 
     Attributes:
         index_dir: the index directory to serve (``shopmatch index`` writes one).

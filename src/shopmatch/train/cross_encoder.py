@@ -344,7 +344,7 @@ def _logit_regression(model: Any, pairs: list[LabeledPair], config: CrossEncoder
 
 # Fewer optimizer steps than this and a pair classifier from a bi-encoder start model may learn
 # only the class prior: on zh-ecom-query-item folds (400 rows, batch 16) 100 steps predicted "no
-# match" for every pair, 500 steps (20 epochs) did not (README, "Cross-encoder pair classification").
+# match" for every pair, 500 steps (20 epochs) did not (docs/experiments/2026-11-25-chinese-pairs.md).
 FEW_STEPS = 300
 
 

@@ -32,7 +32,7 @@ def resolved_head(config: CrossEncoderTrainConfig, model_dir: str | Path) -> str
 
     ``auto`` keeps the head a trained cross-encoder already has (mean-token or ``[CLS]``). A model
     without one (e.g. the bundled bi-encoder) gets the mean-token head — on esci-us-150 it
-    re-ranks better than a new ``[CLS]`` head (README, "Cross-encoder re-ranking") — and ``[CLS]``
+    re-ranks better than a new ``[CLS]`` head (docs/experiments/2026-11-25-cross-encoder-reranking.md) — and ``[CLS]``
     with LoRA. Pair classifiers always use ``[CLS]`` (:func:`train_pair_classifier`).
 
     Raises:

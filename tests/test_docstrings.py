@@ -1,0 +1,46 @@
+"""The examples in the public modules' docstrings run and print what they say (doctest)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "shopmatch.settings",
+    "shopmatch.extras",
+    "shopmatch.hits",
+    "shopmatch.filters",
+    "shopmatch.config",
+    "shopmatch.search",
+    "shopmatch.pipeline",
+    "shopmatch.query.query",
+    "shopmatch.query.negation",
+    "shopmatch.query.exclusion",
+    "shopmatch.query.feedback",
+    "shopmatch.retrieval.registry",
+    "shopmatch.retrieval.fusion",
+    "shopmatch.retrieval.lexical",
+    "shopmatch.retrieval.lexical_segment",
+    "shopmatch.retrieval.vectors",
+    "shopmatch.backends.inprocess.static",
+    "shopmatch.backends.inprocess.snapshot",
+    "shopmatch.backends.inprocess.delta",
+    "shopmatch.backends.inprocess.wal",
+    "shopmatch.text.normalize",
+    "shopmatch.text.highlight",
+    "shopmatch.index.base",
+    "shopmatch.index.factory",
+    "shopmatch.eval.significance",
+    "shopmatch.errors",
+    "shopmatch.demo",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0, f"{name} has no example"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} fail (run doctest on it)"
