@@ -40,7 +40,7 @@ import numpy as np
 
 from shopmatch.baselines.examples import Example, Examples, as_examples
 from shopmatch.baselines.trained import TrainedMatcher, TrainingConfig, dev_metric, dev_metrics, threads
-from shopmatch.retrieval.word_vectors import WordVectorConfig, train_word2vec, word_analyzer
+from shopmatch.retrieval.word_vectors import WordVectorConfig, mean_word_vectors, train_word2vec, word_analyzer
 from shopmatch.settings import setting
 from shopmatch.train.device import resolve_device
 from shopmatch.train.loop import fit_module
@@ -98,14 +98,7 @@ class LinearMatcher(TrainedMatcher):
     def mean_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length mean word vectors ``(n, dim)`` (zero for a text with no known word)."""
         unique = list(dict.fromkeys(texts))
-        out = np.zeros((len(unique), self.word_vectors.shape[1]), dtype=np.float32)  # (unique, dim)
-        for i, tokens in enumerate(self.analyzer.many(unique)):
-            ids = [self.word_ids[t] for t in tokens if t in self.word_ids]
-            if ids:
-                mean = self.word_vectors[ids].mean(axis=0)
-                norm = float(np.linalg.norm(mean))
-                if norm > 0:
-                    out[i] = mean / norm
+        out = mean_word_vectors(self.analyzer.many(unique), self.word_ids, self.word_vectors)  # (unique, dim)
         row = {t: i for i, t in enumerate(unique)}
         return out[[row[t] for t in texts]]
 

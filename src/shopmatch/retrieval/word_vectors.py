@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,6 +87,21 @@ def train_word2vec(sentences: Sequence[Sequence[str]], config: WordVectorConfig)
     return list(model.wv.index_to_key), np.asarray(model.wv.vectors, dtype=np.float32)
 
 
+def mean_word_vectors(
+    token_lists: Sequence[Sequence[str]], word_ids: Mapping[str, int], word_vectors: np.ndarray
+) -> np.ndarray:
+    """Each token list's unit-length mean word vector, ``(n, dim)`` float32 (zero: no known word)."""
+    out = np.zeros((len(token_lists), word_vectors.shape[1]), dtype=np.float32)
+    for i, tokens in enumerate(token_lists):
+        ids = [word_ids[t] for t in tokens if t in word_ids]
+        if ids:
+            mean = word_vectors[ids].mean(axis=0)
+            norm = float(np.linalg.norm(mean))
+            if norm > 0:
+                out[i] = mean / norm
+    return out
+
+
 class WordVectorRetriever(VectorRetriever):
     """Mean word2vec vectors + cosine similarity, searched in a vector index."""
 
@@ -140,15 +155,7 @@ class WordVectorRetriever(VectorRetriever):
         return retriever
 
     def _mean_vectors(self, token_lists: Sequence[list[str]]) -> np.ndarray:
-        out = np.zeros((len(token_lists), self.word_vectors.shape[1]), dtype=np.float32)
-        for i, tokens in enumerate(token_lists):
-            ids = [self.word_ids[t] for t in tokens if t in self.word_ids]
-            if ids:
-                mean = self.word_vectors[ids].mean(axis=0)
-                norm = float(np.linalg.norm(mean))
-                if norm > 0:
-                    out[i] = mean / norm
-        return out
+        return mean_word_vectors(token_lists, self.word_ids, self.word_vectors)
 
     @property
     def index_config(self) -> VectorIndexConfig:
