@@ -68,7 +68,7 @@ class FieldWeight(ConfigSection):
 
 
 def _default_fields() -> dict[str, FieldWeight]:
-    # Tuned on esci-us-150 by coordinate ascent (bench/tune_bm25.py): +0.017 NDCG@10 on all 150
+    # Tuned on esci-us-150 by coordinate ascent (bench/experiments/tune_bm25.py): +0.017 NDCG@10 on all 150
     # queries, +0.005 held out by 5-fold CV. What held in every fold: k1 ≈ 0.75, more weight on
     # category, less on bullets. Same values as configs/bm25.toml.
     return {
