@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import REPO_ROOT, machine_header, machine_info, markdown_table, peak_rss_mib, percentiles
+from _common import REPO_ROOT, machine_header, machine_info, markdown_table, peak_rss_mib, percentiles, write_json
 
 DATA = REPO_ROOT / "bench" / "data"
 CATALOG = DATA / "scale-1m.jsonl"
@@ -148,7 +148,7 @@ def worker_load(args: argparse.Namespace) -> dict[str, Any]:
     for q in queries[:50]:
         pipe.search(q, k=10)
     stages = {
-        "dense (query encoding + HNSW, k=100)": lambda q: dense.search([q], k=K),
+        "dense (query encoding + HNSW, k=100)": lambda q: dense.search_texts([q], k=K),
         "hybrid end to end (k=10, records)": lambda q: pipe.search(q, k=10),
     }
     per_run = []
@@ -268,8 +268,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"\n## HNSW over {len(vectors):,} vectors ({args.dtype}): recall@{K} vs exact, search latency (no encoding)\n"
     )
     print(markdown_table(["M", "efConstruction", "build s", "efSearch", f"recall@{K}", "p50 ms", "p99 ms"], rows))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=float))
+    write_json(args.json, results)
     return 0
 
 
@@ -361,8 +360,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
     ]
     print("\n".join(out))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=float))
+    write_json(args.json, results)
     return 0
 
 

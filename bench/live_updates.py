@@ -10,11 +10,11 @@ On a private copy of INDEX (the demo shop: 6,809 products, hybrid int8), in one 
 - re-open with the log holding those batches (replay) against a plain open;
 - compaction of the delta into a new index directory.
 
-Medians over ``--runs``.
+Medians over ``--runs``; ``--json FILE`` also writes every timing (ms) with the machine.
 
 Usage::
 
-    .venv/bin/python bench/live_updates.py demo-index/shop [--runs 5]
+    .venv/bin/python bench/live_updates.py demo-index/shop [--runs 5] [--json bench/results/live_updates.json]
 """
 
 from __future__ import annotations
@@ -22,15 +22,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import machine_info, write_json
 
-from shopmatch.backends.inprocess.live import LiveIndex, wal_path_for  # noqa: E402
-from shopmatch.query import Query  # noqa: E402
+from shopmatch.backends.inprocess.live import LiveIndex, wal_path_for
+from shopmatch.query import Query
 
 
 def product(i: int, run: int) -> dict:
@@ -42,7 +41,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("index", type=Path)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the timings (ms) and the machine here")
     args = parser.parse_args()
+    info = machine_info()
     timings: dict[str, list[float]] = {}
 
     def timed(name: str, seconds: float) -> None:
@@ -61,7 +62,7 @@ def main() -> int:
                 live.upsert([product(i, run)])
                 timed("upsert 1 product", time.perf_counter() - started)
                 found = live.search(Query(f"zq{run}x{i}", k=1)).results
-                assert found and found[0]["product_id"] == f"bench-{run}-{i}", "upsert not searchable"
+                assert found and found[0].product_id == f"bench-{run}-{i}", "upsert not searchable"
             started = time.perf_counter()
             live.upsert([product(100 + i, run) for i in range(100)])
             timed("upsert batch of 100", time.perf_counter() - started)
@@ -83,6 +84,11 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for name, values in timings.items():
         print(f"| {name} | {statistics.median(values):.1f} | {min(values):.1f} | {max(values):.1f} | {len(values)} |")
+    summary = {
+        name: {"median_ms": statistics.median(v), "min_ms": min(v), "max_ms": max(v), "n": len(v), "ms": v}
+        for name, v in timings.items()
+    }
+    write_json(args.json, {"machine": info, "index": str(args.index), "runs": args.runs, "operations": summary})
     return 0
 
 

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table, percentiles
+from _common import REPO_ROOT, data_dir, machine_header, machine_info, markdown_table, percentiles, write_json
 
 RESULTS = REPO_ROOT / "bench" / "results" / "rerank"
 MODELS = REPO_ROOT / "bench" / "data" / "rerank"
@@ -274,12 +274,11 @@ def unlabeled_query_pairs(products, n_queries: int, depth: int, seed: int = 0):
     queries = [train.queries[q] for q in chosen]
     pipeline = hybrid_pipeline(products.products)
     template = ProductTextTemplate()
-    hits = pipeline.retrieve(queries, k=depth)
+    found = pipeline.search_ids(queries, k=depth)
     return [
-        LabeledPair(query, template.render(products[int(row)]), 0.0, f"hd:{q}", products[int(row)].id)
-        for i, (q, query) in enumerate(zip(chosen, queries, strict=True))
-        for row in hits.rows[i]
-        if row >= 0
+        LabeledPair(query, template.render(products.get(pid)), 0.0, f"hd:{q}", pid)
+        for q, query, ranked in zip(chosen, queries, found, strict=True)
+        for pid, _ in ranked
     ]
 
 
@@ -300,10 +299,7 @@ def mined_negatives(judged, products, per_query: int, *, seed: int, depth: int =
     from shopmatch.train.mining import unjudged_negatives
 
     pipeline = hybrid_pipeline(products.products)
-    ranked = {
-        q: [products[int(r)].id for r in pipeline.retrieve([judged.queries[q]], k=depth).rows[0] if r >= 0]
-        for q in judged.query_ids
-    }
+    ranked = {q: [pid for pid, _ in pipeline.search_ids([judged.queries[q]], k=depth)[0]] for q in judged.query_ids}
     return unjudged_negatives(judged, products, ranked, per_query, seed=seed)
 
 
@@ -383,19 +379,21 @@ def evaluate_fold(
     pipeline, model_dir: Path, test_judged, gains, backend: str, top_n: int, fusion_weight: float = 0.0
 ) -> dict[str, Any]:
     from shopmatch.eval.evaluator import evaluate_rerank, evaluate_retrieval
+    from shopmatch.pipeline import SearchPipeline
     from shopmatch.rerank import CrossEncoderReranker, RerankConfig
 
     config = RerankConfig(backend=backend, top_n=top_n, fusion_weight=fusion_weight).with_model(model_dir)
-    pipeline.config = replace(pipeline.config, rerank=config)
-    pipeline.reranker = CrossEncoderReranker.from_config(config)
-    try:
-        started = time.perf_counter()
-        retrieval = evaluate_retrieval(pipeline, test_judged, gains)
-        retrieval_s = time.perf_counter() - started
-        rerank = evaluate_rerank(pipeline, test_judged, gains)
-    finally:
-        pipeline.reranker = None
-        pipeline.config = replace(pipeline.config, rerank=RerankConfig())
+    # the same index with this re-ranker (the hybrid pipeline itself is left as it is)
+    reranking = SearchPipeline(
+        replace(pipeline.config, rerank=config),
+        pipeline.products,
+        pipeline.retrievers,
+        CrossEncoderReranker.from_config(config),
+    )
+    started = time.perf_counter()
+    retrieval = evaluate_retrieval(reranking, test_judged, gains)
+    retrieval_s = time.perf_counter() - started
+    rerank = evaluate_rerank(reranking, test_judged, gains)
     return {
         "retrieval": retrieval.metrics,
         "rerank": rerank.metrics,
@@ -410,6 +408,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     products, judged, gains = esci()
     pipeline = hybrid_pipeline(products.products)
     folds = judged.folds(5)
+    record: dict[str, Any] = {"machine": machine_info(), "hybrid": {}, "variants": {}}  # what --json writes
     for fold in args.folds:
         train_judged, test_judged = folds[fold]
         baseline_path = RESULTS / "hybrid" / f"fold{fold}.json"
@@ -420,11 +419,13 @@ def cmd_cv(args: argparse.Namespace) -> int:
                 "rerank": evaluate_rerank(pipeline, test_judged, gains).metrics,
             }
             baseline_path.write_text(json.dumps(result, indent=2))
+        record["hybrid"][f"fold{fold}"] = json.loads(baseline_path.read_text())
         for variant in args.variant:
             blend = f"-fw{args.fusion_weight:g}" if args.fusion_weight else ""
             path = RESULTS / variant / f"fold{fold}-{args.backend}-top{args.top_n}{blend}.json"
             if path.is_file() and not args.force:
                 note(f"{variant} fold {fold}: cached ({path})")
+                record["variants"].setdefault(variant, {})[f"fold{fold}"] = json.loads(path.read_text())
                 continue
             model_dir, summary = train_fold(variant, fold, train_judged, products, gains)
             note(f"{variant} fold {fold}: evaluating ({args.backend}, top {args.top_n})")
@@ -446,10 +447,12 @@ def cmd_cv(args: argparse.Namespace) -> int:
             )
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(result, indent=2, default=float))
+            record["variants"].setdefault(variant, {})[f"fold{fold}"] = result
             note(
                 f"{variant} fold {fold}: retrieval NDCG@10 {result['retrieval']['ndcg@10']:.3f}, "
                 f"rerank NDCG@10 {result['rerank']['ndcg@10']:.3f}, trained in {summary['seconds']:.0f} s"
             )
+    write_json(args.json, record)
     return 0
 
 
@@ -462,7 +465,8 @@ def cmd_table(args: argparse.Namespace) -> int:
         rows.append(["hybrid BM25F + dense int8, RRF (no re-ranking)", "–", "–", mean["ndcg@10"], mean["mrr@10"],
                      mean["recall@100"], mean["map@100"], statistics.mean(b["rerank"]["ndcg@10"] for b in baseline),
                      "–"])  # fmt: skip
-    for variant_dir in sorted(p for p in RESULTS.iterdir() if p.is_dir() and p.name != "hybrid"):
+    variant_dirs = sorted(p for p in RESULTS.iterdir() if p.is_dir() and p.name != "hybrid") if RESULTS.is_dir() else []
+    for variant_dir in variant_dirs:
         groups: dict[str, list[dict]] = {}
         for path in sorted(variant_dir.glob("fold*-*.json")):
             result = json.loads(path.read_text())
@@ -483,13 +487,24 @@ def cmd_table(args: argparse.Namespace) -> int:
                          mean("rerank", "ndcg@10"), f"{results[0]['training']['pairs']:,}"])  # fmt: skip
             fold_rows.append([variant_dir.name, setting, *(f"{r['retrieval']['ndcg@10']:.3f} / "
                               f"{r['rerank']['ndcg@10']:.3f}" for r in results)])  # fmt: skip
-    print("\n".join(machine_header()))
+    info = machine_info()
+    headers = ["system", "re-ranker backend, depth", "train min/fold (median)", "NDCG@10 retrieval", "MRR@10",
+               "Recall@100", "MAP@100", "NDCG@10 rerank", "training pairs"]  # fmt: skip
+    fold_headers = ["variant", "setting", *(f"fold {f}" for f in range(5))]
+    print("\n".join(machine_header(info)))
     print()
     print("## Cross-encoder re-ranking, esci-us-150, 5-fold CV by query (mean over folds)\n")
-    print(markdown_table(["system", "re-ranker backend, depth", "train min/fold (median)", "NDCG@10 retrieval",
-                          "MRR@10", "Recall@100", "MAP@100", "NDCG@10 rerank", "training pairs"], rows))  # fmt: skip
+    print(markdown_table(headers, rows))
     print("\nPer fold (retrieval / rerank NDCG@10):\n")
-    print(markdown_table(["variant", "setting", *(f"fold {f}" for f in range(5))], fold_rows))
+    print(markdown_table(fold_headers, fold_rows))
+    write_json(
+        args.json,
+        {
+            "machine": info,
+            "rows": [dict(zip(headers, row, strict=True)) for row in rows],
+            "per_fold": [dict(zip(fold_headers, row, strict=True)) for row in fold_rows],
+        },
+    )
     return 0
 
 
@@ -552,8 +567,7 @@ def cmd_homedepot(args: argparse.Namespace) -> int:
     print("\n".join(machine_header(results["machine"])))
     print(f"\n## Home Depot dev ({len(dev.queries):,} queries, {len(dev):,} judged pairs), rerank mode\n")
     print(markdown_table(["system", "NDCG@10 rerank", "RMSE of predicted label"], rows))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=float))
+    write_json(args.json, results)
     return 0
 
 
@@ -582,10 +596,21 @@ def cmd_agreement(args: argparse.Namespace) -> int:
         student = scores(variant)
         table.append([variant, float(np.corrcoef(student, teacher)[0, 1]), float(spearmanr(student, teacher).statistic),
                       roc_auc_score(exact, student)])  # fmt: skip
-    print("\n".join(machine_header()))
+    info = machine_info()
+    headers = ["model", "Pearson with teacher", "Spearman with teacher", "ROC-AUC exact vs rest"]
+    print("\n".join(machine_header(info)))
     print(f"\n## Agreement with the teacher: fold {args.fold}'s {len(test_judged.query_ids)} test queries, "
           f"{len(rows):,} judged pairs (PyTorch fp32)\n")  # fmt: skip
-    print(markdown_table(["model", "Pearson with teacher", "Spearman with teacher", "ROC-AUC exact vs rest"], table))
+    print(markdown_table(headers, table))
+    write_json(
+        args.json,
+        {
+            "machine": info,
+            "fold": args.fold,
+            "pairs": len(rows),
+            "rows": [dict(zip(headers, row, strict=True)) for row in table],
+        },
+    )
     return 0
 
 
@@ -597,8 +622,8 @@ def latency_workload(template, n: int) -> tuple[list[str], list[list[str]]]:
     queries = [judged.queries[q] for q in judged.query_ids]
     candidates = []
     for query in queries:
-        rows = pipeline.retrieve([query], k=n).rows[0]
-        candidates.append([template.render(products[int(r)]) for r in rows if r >= 0])
+        found = pipeline.search_ids([query], k=n)[0]
+        candidates.append([template.render(products.get(pid)) for pid, _ in found])
     return queries, candidates
 
 
@@ -632,8 +657,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
     print(f"\n## Re-ranking {args.candidates} candidates, {args.model} (max_length {base.max_length}),"
           f" median of {args.runs} runs × {args.requests} requests\n")  # fmt: skip
     print(markdown_table(["backend", "p50 ms", "p99 ms", "pairs/s"], table))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=float))
+    write_json(args.json, results)
     return 0
 
 
@@ -647,7 +671,9 @@ def main(argv: list[str] | None = None) -> int:
     cv.add_argument("--top-n", type=int, default=100, help="hybrid candidates re-ranked per query")
     cv.add_argument("--fusion-weight", type=float, default=0.0, help="rerank.fusion_weight (0: CE order only)")
     cv.add_argument("--force", action="store_true", help="evaluate again even if cached")
-    sub.add_parser("table", help="print the table of cached results")
+    cv.add_argument("--json", type=Path, help="also write the results of these folds (cached or new) here")
+    table = sub.add_parser("table", help="print the table of cached results")
+    table.add_argument("--json", type=Path)
     hd = sub.add_parser("homedepot", help="Home Depot dev: rerank NDCG@10 and RMSE")
     hd.add_argument("--backend", default="onnx-int8", choices=("torch", "onnx", "onnx-int8"))
     hd.add_argument("--json", type=Path)
@@ -669,6 +695,7 @@ def main(argv: list[str] | None = None) -> int:
     agreement.add_argument("--teacher", default="lr1e-4-2ep-neg", choices=sorted(VARIANTS))
     agreement.add_argument("--students", nargs="+", required=True, choices=sorted(VARIANTS))
     agreement.add_argument("--fold", type=int, default=0, choices=range(5))
+    agreement.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.command == "agreement":
         return cmd_agreement(args)

@@ -28,7 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import data_dir, machine_header, machine_info, markdown_table, percentiles, skip_if_missing
+from _common import data_dir, machine_header, machine_info, markdown_table, percentiles, skip_if_missing, write_json
 
 K = 10
 REQUESTS = 600
@@ -155,12 +154,11 @@ def latency(products, queries: Sequence[str], runs: int) -> tuple[list[list[Any]
         build_s = time.perf_counter() - started
         pipe = SearchPipeline.load(Path(tmp) / "idx", backend="numba")
         dense, lexical = pipe.retrievers["dense"], pipe.retrievers["lexical"]
-        no_feedback = replace(pipe.config, feedback=FeedbackConfig(enabled=False))
-        pipe_no_feedback = SearchPipeline(no_feedback, pipe.products, pipe.retrievers, pipe.reranker)
+        pipe_no_feedback = pipe.with_config(feedback=FeedbackConfig(enabled=False))
         stages = {
             "query encoding (int8)": lambda q: dense.encoder.encode_queries([q]),
-            "BM25F": lambda q: lexical.search([q], k=100),
-            "dense (encoding + exact search)": lambda q: dense.search([q], k=100),
+            "BM25F": lambda q: lexical.search_texts([q], k=100),
+            "dense (encoding + exact search)": lambda q: dense.search_texts([q], k=100),
             "hybrid end to end (k=10, records)": lambda q: pipe.search(q, k=K),
             "the same without pseudo-relevance feedback": lambda q: pipe_no_feedback.search(q, k=K),
         }
@@ -238,9 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Index build (hybrid, default config): {record['latency']['build_s']:.1f} s",
         ]
     print("\n".join(out))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2, default=float))
+    write_json(args.json, record)
     return 0
 
 

@@ -5,7 +5,8 @@ Protocol (``../shared/docs/benchmarks.md``, "Speed"):
 1. **Latency per stage on esci-us-150.** Build the pipeline over the 6,764 products (index build
    time recorded), save it, load it back with ``backend="numba"`` and warm up (numba compiles
    bm25s' kernels on the first query). Then single queries, sequential: the 150 judged queries
-   cycled to 600 requests, timed one by one, for the BM25 stage (``pipe.lexical.search([q], k=10)``)
+   cycled to 600 requests, timed one by one, for the BM25 stage
+   (``pipe.retrievers["lexical"].search_texts([q], k=10)``: query analysis + BM25F top 10)
    and end to end (``pipe.search(q, k=10)``, product records included). The 600-request loop is
    repeated ``--runs`` times; the tables give the median of the per-run p50 and p99.
    The pipeline is built lexical-only (BM25F); dense and hybrid stages are in bench/semantic.py.
@@ -60,6 +61,7 @@ from _common import (
     peak_rss_mib,
     percentiles,
     skip_if_missing,
+    write_json,
 )
 
 from shopmatch.config import PipelineConfig
@@ -156,9 +158,10 @@ def bench_esci(runs: int) -> dict[str, Any] | None:
         start = time.perf_counter()
         pipe = SearchPipeline.load(directory, backend="numba")
         out["load_s"] = time.perf_counter() - start
+        lexical = pipe.retrievers["lexical"]
         start = time.perf_counter()
         for query in queries:
-            pipe.lexical.search([query], k=K)
+            lexical.search_texts([query], k=K)
             pipe.search(query, k=K)
         out["warmup_s"] = time.perf_counter() - start
 
@@ -169,7 +172,7 @@ def bench_esci(runs: int) -> dict[str, Any] | None:
         )
         out["latency"] = latency_runs(
             {
-                "bm25": (lambda q: pipe.lexical.search([q], k=K), requests),
+                "bm25": (lambda q: lexical.search_texts([q], k=K), requests),
                 "end_to_end": (lambda q: pipe.search(q, k=K), requests),
                 "rank_bm25": (okapi_top, queries),
                 "bm25s": (bm25s_top, requests),
@@ -261,7 +264,12 @@ def report_esci(result: dict[str, Any], runs: int) -> list[str]:
         markdown_table(
             ["stage", "p50 ms", "p99 ms", f"target p50 ≤ {TARGET_BM25_P50_MS:g} ms"],
             [
-                ["BM25 (`pipe.lexical.search([q], k=10)`)", bm25[0], bm25[1], mark(bm25[0] <= TARGET_BM25_P50_MS)],
+                [
+                    'BM25 (`pipe.retrievers["lexical"].search_texts([q], k=10)`)',
+                    bm25[0],
+                    bm25[1],
+                    mark(bm25[0] <= TARGET_BM25_P50_MS),
+                ],
                 ["end to end, BM25 + product records (`pipe.search(q, k=10)`)", e2e[0], e2e[1], ""],
                 ["dense (query encoding included)", "–", "–", ""],
                 ["hybrid", "–", "–", ""],
@@ -335,8 +343,9 @@ def worker_build(catalog: Path, index_dir: Path) -> dict[str, Any]:
     pipe = SearchPipeline.build(products, LEXICAL_ONLY, backend="numba")
     out["build_s"] = time.perf_counter() - start
     out["peak_rss_after_build_mib"] = peak_rss_mib()
-    out["terms"] = len(pipe.lexical.vocab)
-    out["postings"] = int(len(pipe.lexical.model.scores["data"]))
+    lexical = pipe.retrievers["lexical"]
+    out["terms"] = len(lexical.vocab)
+    out["postings"] = int(len(lexical.model.scores["data"]))
     start = time.perf_counter()
     pipe.save(index_dir)
     out["save_s"] = time.perf_counter() - start
@@ -354,17 +363,18 @@ def worker_load(index_dir: Path, queries_path: Path, runs: int) -> dict[str, Any
     pipe = SearchPipeline.load(index_dir, backend="numba")
     out["load_s"] = time.perf_counter() - start
     out["rss_after_load_mib"] = current_rss_mib()
+    lexical = pipe.retrievers["lexical"]
     start = time.perf_counter()
-    pipe.lexical.search([queries[0]], k=K)
+    lexical.search_texts([queries[0]], k=K)
     out["first_query_s"] = time.perf_counter() - start
     start = time.perf_counter()
     for query in queries[:100]:
-        pipe.lexical.search([query], k=K)
+        lexical.search_texts([query], k=K)
         pipe.search(query, k=K)
     out["warmup_s"] = time.perf_counter() - start
     out["latency"] = latency_runs(
         {
-            "bm25": (lambda q: pipe.lexical.search([q], k=K), queries),
+            "bm25": (lambda q: lexical.search_texts([q], k=K), queries),
             "end_to_end": (lambda q: pipe.search(q, k=K), queries),
         },
         runs,
@@ -440,7 +450,7 @@ def report_scale(result: dict[str, Any], runs: int) -> list[str]:
             ["stage", "p50 ms", "p99 ms", f"target p50 ≤ {TARGET_SCALE_BM25_P50_MS:g} ms"],
             [
                 [
-                    "BM25 (`pipe.lexical.search([q], k=10)`)",
+                    'BM25 (`pipe.retrievers["lexical"].search_texts([q], k=10)`)',
                     bm25[0],
                     bm25[1],
                     mark(bm25[0] <= TARGET_SCALE_BM25_P50_MS),
@@ -499,8 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["loadavg_at_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"- load average at end: {results['loadavg_at_end']} (nproc={info['nproc']}; more means shared CPUs)")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+        write_json(args.json, results)
         note(f"wrote {args.json}")
     return 0
 

@@ -29,9 +29,9 @@ Protocols (``../shared/docs/benchmarks.md``; data from ``../shared/data``):
 
 Usage::
 
-    .venv/bin/python bench/baselines.py --json bench/results/baselines.json | tee bench/results/baselines.md
-    .venv/bin/python bench/baselines.py --only esci,qbqtc
-    .venv/bin/python bench/baselines.py --only qbqtc,ecom --unsupervised   # word2vec and BM25 rows only
+    .venv/bin/python bench/experiments/baselines.py --json bench/results/baselines.json | tee bench/results/baselines.md
+    .venv/bin/python bench/experiments/baselines.py --only esci,qbqtc
+    .venv/bin/python bench/experiments/baselines.py --only qbqtc,ecom --unsupervised   # word2vec and BM25 rows only
 
 Markdown goes to stdout (machine header first); progress notes go to stderr. Models run with one
 torch thread. Training times are noted as rough figures only (the machine is shared).
@@ -141,7 +141,8 @@ def bm25_pair_scores(candidates: Sequence[str], pairs: Sequence[Pair]) -> np.nda
         by_query.setdefault(p.text_a, []).append(i)
     out = np.zeros(len(pairs), dtype=np.float64)
     for query, idx in by_query.items():
-        out[idx] = bm25.score_rows(query, [row_of[pairs[i].text_b] for i in idx])
+        rows = np.asarray([row_of[pairs[i].text_b] for i in idx], dtype=np.int64)
+        out[idx] = np.nan_to_num(bm25.score_rows(bm25.prepare([query])[0], rows), nan=0.0)  # NaN: no term matches
     return out
 
 
@@ -170,14 +171,16 @@ def bench_esci(results: dict[str, Any]) -> None:
     wv = WordVectorRetriever.build(catalog.products, WV_CONFIG)
     note(f"esci: word2vec on the catalog in {time.perf_counter() - started:.0f} s")
     row_of = {pid: i for i, pid in enumerate(all_ids)}
+
+    def wv_scores(query: str, ids: list[str]) -> np.ndarray:
+        """Cosine of the query's and the products' mean word vectors; 0 for a query with no known word."""
+        rows = np.asarray([row_of[i] for i in ids], dtype=np.int64)
+        return np.nan_to_num(wv.score_rows(wv.prepare([query])[0], rows), nan=0.0)
+
     for fold, (train_j, test_j) in enumerate(folds[: QUICK.get("folds")]):
-        rerank[WV].append(
-            rank_metrics(test_j, gains, rerank_run(test_j, lambda q, ids: wv.score_rows(q, [row_of[i] for i in ids])))[
-                "ndcg@10"
-            ]
-        )
+        rerank[WV].append(rank_metrics(test_j, gains, rerank_run(test_j, wv_scores))["ndcg@10"])
         queries = [test_j.queries[q] for q in test_j.query_ids]
-        hits = wv.search(queries, k=100)
+        hits = wv.search_texts(queries, k=100)
         run = {
             qid: [(all_ids[r], float(s)) for r, s in zip(hits.rows[i], hits.scores[i], strict=True) if r >= 0]
             for i, qid in enumerate(test_j.query_ids)
@@ -427,7 +430,7 @@ def main() -> None:
     print("\n".join(machine_header(info)))
     results: dict[str, Any] = {"machine": info}
     started = time.perf_counter()
-    if args.quick:
+    if args.quick and not args.unsupervised:  # --unsupervised trains nothing, --quick included
         ESCI_EXTRA[LSTM_NEG] = (TwoTowerLSTM, TwoTowerLSTMConfig(random_negatives=1, epochs=1))
     if "esci" in parts:
         bench_esci(results)

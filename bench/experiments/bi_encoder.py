@@ -26,9 +26,10 @@ with one epoch there is no epoch to choose. Latency is not measured here (see be
 
 Usage::
 
-    .venv/bin/python bench/bi_encoder.py --json bench/results/bi_encoder.json | tee bench/results/bi_encoder.md
-    .venv/bin/python bench/bi_encoder.py --teacher-dir 'models/ce-fold{fold}'   # + distillation rows
-    .venv/bin/python bench/bi_encoder.py --homedepot --only-homedepot               # Home Depot rows
+    .venv/bin/python bench/experiments/bi_encoder.py --json bench/results/bi_encoder.json \\
+        | tee bench/results/bi_encoder.md
+    .venv/bin/python bench/experiments/bi_encoder.py --teacher-dir 'models/ce-fold{fold}'   # + distillation rows
+    .venv/bin/python bench/experiments/bi_encoder.py --homedepot --only-homedepot               # Home Depot rows
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: _common 
 from _common import data_dir, machine_header, machine_info, markdown_table, skip_if_missing  # noqa: E402
 
 METRICS = ("ndcg@10", "mrr@10", "recall@100")
-CACHE = Path(__file__).resolve().parent / "data" / "bi_encoder"
+CACHE = Path(__file__).resolve().parents[1] / "data" / "bi_encoder"  # bench/data/bi_encoder
 TRAINING_LIBRARIES = ("sentence-transformers", "transformers", "torch", "onnxruntime")
 
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/feedback.py [--only esci|homedepot] [--json bench/results/feedback.json]
+    python bench/experiments/feedback.py [--only esci|homedepot] [--json bench/results/feedback.json]
 
 - **esci-us-150** (the default hybrid index of ``bench/rerank.py``, ``bench/data/rerank/
   hybrid-index``): feedback off, then ``docs`` 3 / 5 / 10 × ``weight`` 0.5 / 1 / 2, in retrieval
@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -52,8 +51,7 @@ def loaded(index: Path, products: Path) -> SearchPipeline:
 
 
 def with_feedback(base: SearchPipeline, feedback: FeedbackConfig) -> SearchPipeline:
-    config = dataclasses.replace(base.config, feedback=feedback)
-    return SearchPipeline(config, base.products, base.retrievers, base.reranker)
+    return base.with_config(feedback=feedback)
 
 
 def setting_name(feedback: FeedbackConfig) -> str:

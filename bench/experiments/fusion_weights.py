@@ -10,12 +10,12 @@ and reports, per bi-encoder:
 - nested: each fold tested with the setting that is best on the other four folds — the figure to
   quote — and the settings the folds chose.
 
-BM25F's field weights were themselves tuned on these 150 queries (``bench/tune_bm25.py``), so every
+BM25F's field weights were themselves tuned on these 150 queries (``bench/experiments/tune_bm25.py``), so every
 row leans the lexical way a little; the untuned-weights row shows by how much.
 
 Usage::
 
-    .venv/bin/python bench/fusion_weights.py [--encoder bench/data/bi_encoder/homedepot-mnrl-4pos]
+    .venv/bin/python bench/experiments/fusion_weights.py [--encoder bench/data/bi_encoder/homedepot-mnrl-4pos]
 """
 
 from __future__ import annotations

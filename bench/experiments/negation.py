@@ -2,7 +2,8 @@
 
 Usage::
 
-    python bench/negation.py [--reranker DIR --fusion-weight 2] [--feedback off | --feedback 3,2] [--json FILE]
+    python bench/experiments/negation.py [--reranker DIR --fusion-weight 2] [--feedback off | --feedback 3,2] \\
+        [--json FILE]
 
 The default hybrid pipeline (BM25F + MiniLM int8, RRF; built once into ``bench/data/rerank/
 hybrid-index``, shared with ``bench/rerank.py``) is evaluated with ``[negation] enabled`` false
@@ -12,7 +13,7 @@ only split the 150 queries; the table gives their mean, each fold, and the queri
 exclusion apart. With ``--reranker`` the pipeline re-ranks its top 100 with that cross-encoder
 first (the settings of ``bench/rerank.py cv``). ``--feedback off`` turns the bi-encoder's
 pseudo-relevance feedback (``[feedback]``, on by default) off, as it was before it existed;
-``--feedback DOCS,WEIGHT`` sets it (``3,2``: the setting ``bench/feedback.py`` picks by nested choice).
+``--feedback DOCS,WEIGHT`` sets it (``3,2``: the setting ``bench/experiments/feedback.py`` picks by nested choice).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ alternated, ``--rounds`` rounds.
 
 Usage::
 
-    .venv/bin/python bench/onnx_spinning.py --models bench/data/rerank/student-2layers-32tok/fold0 \\
+    .venv/bin/python bench/experiments/onnx_spinning.py --models bench/data/rerank/student-2layers-32tok/fold0 \\
         bench/data/rerank/homedepot-all-student-2layers-32tok/all-folds --encoder --rounds 3
 """
 

@@ -22,8 +22,8 @@ Results are cached per (set, variant, fold) as JSON under ``bench/results/pairs/
 
 Usage::
 
-    .venv/bin/python bench/pairs.py run [--only ecom] [--variants plain,vocab]
-    .venv/bin/python bench/pairs.py table
+    .venv/bin/python bench/experiments/pairs.py run [--only ecom] [--variants plain,vocab]
+    .venv/bin/python bench/experiments/pairs.py table
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ A weight is either fixed for every fold, or chosen per test fold on the other fo
 
 Usage::
 
-    .venv/bin/python bench/rerank_blends.py --variants lr1e-4-2ep-neg mean-head-2ep-neg
+    .venv/bin/python bench/experiments/rerank_blends.py --variants lr1e-4-2ep-neg mean-head-2ep-neg
 """
 
 from __future__ import annotations
@@ -93,20 +93,20 @@ def fold_scores(fold: int, variants: list[str], products, judged, pipeline) -> d
         query = test_judged.queries[q]
         entry = cached["queries"].get(q)
         if entry is None:
-            hits = pipeline.retrieve([query], k=100)
-            rows = [int(r) for r in hits.rows[0] if r >= 0]
+            results = pipeline.search([query], k=100)[0]  # the fused top 100 (the pipeline re-ranks nothing)
+            retrieved_ids = [r.product_id for r in results]
             judged_ids = sorted(r.product_id for r in test_judged.by_query[q])
-            judged_rows = [pipeline.products.row_of(pid) for pid in judged_ids]
             entry = {"query": query}
-            for mode, ids, rs, fused in (
-                ("retrieval", [pipeline.products.id_of(r) for r in rows], rows, hits.scores[0][: len(rows)]),
-                ("rerank", judged_ids, judged_rows, pipeline.score_candidates(query, judged_ids)),
+            for mode, ids, fused in (
+                ("retrieval", retrieved_ids, [r.score for r in results]),
+                ("rerank", judged_ids, pipeline.score_candidates(query, judged_ids)),
             ):
+                rows = np.asarray([pipeline.products.row_of(pid) for pid in ids], dtype=np.int64)
                 entry[mode] = {
                     "ids": ids,
                     "fused": [float(s) for s in fused],
-                    "lexical": pipeline.retrievers["lexical"].score_rows(query, rs).astype(float).tolist(),
-                    "dense": pipeline.retrievers["dense"].score_rows(query, rs).astype(float).tolist(),
+                    "lexical": retriever_scores(pipeline, "lexical", query, rows),
+                    "dense": retriever_scores(pipeline, "dense", query, rows),
                 }
             cached["queries"][q] = entry
         for variant in missing:
@@ -121,6 +121,14 @@ def fold_scores(fold: int, variants: list[str], products, judged, pipeline) -> d
     path.write_text(json.dumps(cached))
     note(f"fold {fold}: scores cached ({path})")
     return cached
+
+
+def retriever_scores(pipeline, name: str, query: str, rows: np.ndarray) -> list[float]:
+    """One retriever's raw scores of catalog ``rows`` for ``query`` (its plain query: no feedback);
+    0 where it would not return the row (BM25F: no query term in the product)."""
+    retriever = pipeline.retrievers[name]
+    scores = retriever.score_rows(retriever.prepare([query])[0], rows)
+    return np.nan_to_num(scores.astype(np.float64), nan=0.0).tolist()
 
 
 def ranks(scores: np.ndarray, *, returned: np.ndarray) -> np.ndarray:

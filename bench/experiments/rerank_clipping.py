@@ -13,7 +13,7 @@ compares the first model's tokenized input with and without the cut on every jud
 
 Usage::
 
-    .venv/bin/python bench/rerank_clipping.py --models bench/data/rerank/student-2layers-32tok/fold0 \\
+    .venv/bin/python bench/experiments/rerank_clipping.py --models bench/data/rerank/student-2layers-32tok/fold0 \\
         bench/data/rerank/homedepot-all-student-2layers-32tok/all-folds --check-inputs --rounds 3
 """
 

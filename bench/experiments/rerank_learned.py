@@ -1,6 +1,6 @@
 """A learned combination of the first stage, the cross-encoders and lexical match features.
 
-``bench/rerank_blends.py`` blends the cross-encoder with the first stage by one weight. This
+``bench/experiments/rerank_blends.py`` blends the cross-encoder with the first stage by one weight. This
 script asks whether a model *learned* on the judgments combines the same signals better, with
 features a hand-made blend cannot weigh: per candidate, the fused, BM25F, bi-encoder and each
 cross-encoder score (raw, z-scored within the query's candidates, and as ``1 / (60 + rank)``),
@@ -16,11 +16,11 @@ in the hybrid top 100: 0), and it orders the test fold's top 100 (retrieval) and
 on the gain, and scikit-learn's histogram gradient boosting (regression on the gain;
 classification of "exact").
 
-Needs the score cache of ``bench/rerank_blends.py`` (run it first with the same variants).
+Needs the score cache of ``bench/experiments/rerank_blends.py`` (run it first with the same variants).
 
 Usage::
 
-    .venv/bin/python bench/rerank_learned.py --variants lr1e-4-2ep-neg mean-head-2ep-neg
+    .venv/bin/python bench/experiments/rerank_learned.py --variants lr1e-4-2ep-neg mean-head-2ep-neg
 """
 
 from __future__ import annotations
@@ -95,11 +95,15 @@ class FoldData:
         for fold in range(5):
             path = CACHE / f"fold{fold}.json"
             if not path.is_file():
-                raise SystemExit(f"{path}: run bench/rerank_blends.py --variants {' '.join(variants)} first")
+                raise SystemExit(
+                    f"{path}: run bench/experiments/rerank_blends.py --variants {' '.join(variants)} first"
+                )
             cached = json.loads(path.read_text())
             absent = [v for v in variants if v not in cached.get("stamps", {})]
             if absent:
-                raise SystemExit(f"{path} has no scores of {absent}: run bench/rerank_blends.py with them first")
+                raise SystemExit(
+                    f"{path} has no scores of {absent}: run bench/experiments/rerank_blends.py with them first"
+                )
             qrels = judged.folds(5)[fold][1].qrels(gains)
             for mode in MODES:
                 rows = []

@@ -29,10 +29,10 @@ that this shortcut ranks exactly like ``SearchPipeline.build`` for the default c
 
 Usage::
 
-    .venv/bin/python bench/tune_bm25.py                                  # search + CV + checks
-    .venv/bin/python bench/tune_bm25.py --json bench/results/tune_bm25.json \\
+    .venv/bin/python bench/experiments/tune_bm25.py                                  # search + CV + checks
+    .venv/bin/python bench/experiments/tune_bm25.py --json bench/results/tune_bm25.json \\
         --toml-out bench/results/bm25-tuned.toml | tee bench/results/tune_bm25.md
-    .venv/bin/python bench/tune_bm25.py --no-cv                          # the full-data search only
+    .venv/bin/python bench/experiments/tune_bm25.py --no-cv                          # the full-data search only
 
 Markdown goes to stdout (machine header first); progress notes go to stderr.
 """
@@ -446,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n{full.evaluated} configs evaluated in {full_seconds:.0f} s. Path:\n")
     print("\n".join(f"- {line}" for line in full.trace))
     header = [
-        "Tuned on esci-us-150 retrieval NDCG@10 by bench/tune_bm25.py",
+        "Tuned on esci-us-150 retrieval NDCG@10 by bench/experiments/tune_bm25.py",
         f"(all 150 queries: {full.score:.4f} vs defaults {tuner.objective(start, all_ids):.4f}; "
         + (
             f"5-fold CV held-out: {means['test_ndcg@10_tuned']:.4f} vs {means['test_ndcg@10_default']:.4f})"

@@ -9,7 +9,7 @@ zh-qbqtc train (the texts the vocabulary was built from), zh-qbqtc test and zh-e
 
 Usage::
 
-    .venv/bin/python bench/vocab_coverage.py | tee bench/results/vocab_coverage.md
+    .venv/bin/python bench/experiments/vocab_coverage.py | tee bench/results/vocab_coverage.md
 """
 
 from __future__ import annotations
