@@ -62,7 +62,6 @@ def test_train_cross_encoder_names_missing_products(fixtures, tiny_model, tmp_pa
     assert result.exit_code == 0, result.output
 
 
-
 @pytest.mark.parametrize("command", ["cross-encoder", "bi-encoder"])
 def test_training_commands_take_the_duplicates_policy(fixtures, tiny_model, tmp_path, command):
     crowd = fixtures / "catalog" / "judgments_crowd.tsv"
@@ -71,6 +70,7 @@ def test_training_commands_take_the_duplicates_policy(fixtures, tiny_model, tmp_
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "judgments_crowd.tsv:" in result.output and "twice" in result.output
+
 
 def test_bad_training_option_is_a_clean_error(fixtures, tiny_model, tmp_path):
     result = CliRunner().invoke(

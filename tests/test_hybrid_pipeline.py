@@ -111,7 +111,6 @@ def test_chinese_queries_skip_an_english_only_encoder(hybrid):
     assert results and all(r.sources["dense"]["rank"] is None for r in results)
 
 
-
 def test_rerank_mode_gives_an_unreadable_query_no_dense_scores(hybrid, catalog):
     """In rerank mode too, a query the bi-encoder cannot read gets no cosine noise: the candidates
     are ordered as BM25F alone orders them (reciprocal ranks), the unmatched ones score 0."""
@@ -125,6 +124,7 @@ def test_rerank_mode_gives_an_unreadable_query_no_dense_scores(hybrid, catalog):
     ranks = np.argsort(np.argsort(-lexical[matched], kind="stable"), kind="stable") + 1
     assert np.allclose(scores[matched], 1 / (60 + ranks))
     assert (scores[~matched] == 0).all()
+
 
 def test_version_2_index_without_rerank_section_loads(hybrid, hybrid_dir, tmp_path):
     target = tmp_path / "v2"
