@@ -77,6 +77,54 @@ print(json.dumps(out))
 
 GAINS = {"esci": "E=1,S=0.1,C=0.01,I=0", "zh": "offset=0", "hd": "offset=1,relevant>=2.5"}
 
+# Latency: one saved default index, loaded by each tree; the 150 esci queries cycled to 600 single
+# queries (`pipeline.search(q, k=10)`, records included) after a warm-up; p50/p99 in ms on stdout.
+TIMER = r"""
+import json, statistics, sys, time
+from shopmatch.judgments import read_judgments
+from shopmatch.pipeline import SearchPipeline
+index, judgments = sys.argv[1], sys.argv[2]
+queries = sorted(read_judgments(judgments).queries.values())
+pipe = SearchPipeline.load(index)
+for q in queries[:20]:
+    pipe.search(q, k=10)
+times = []
+for i in range(600):
+    q = queries[i % len(queries)]
+    started = time.perf_counter()
+    pipe.search(q, k=10)
+    times.append((time.perf_counter() - started) * 1000)
+times.sort()
+print(json.dumps({"p50": statistics.median(times), "p99": times[int(0.99 * len(times)) - 1]}))
+"""
+
+
+def latency(old_src: Path, new_src: Path, runs: int) -> list[list]:
+    """p50/p99 of the default hybrid (k = 10) in each tree, the trees alternating run by run."""
+    with tempfile.TemporaryDirectory() as work:
+        index = Path(work) / "index"
+        products = data_dir() / "esci-us-150" / "products.jsonl"
+        subprocess.run(
+            [sys.executable, "-m", "shopmatch.cli", "-q", "index", str(products), "-o", str(index)],
+            env={**os.environ, "PYTHONPATH": str(new_src)}, check=True, cwd=work,
+        )  # fmt: skip
+        judgments = str(data_dir() / "esci-us-150" / "judgments.tsv")
+        seen: dict[str, list[dict]] = {"old": [], "new": []}
+        for _ in range(runs):
+            for name, src in (("old", old_src), ("new", new_src)):
+                done = subprocess.run(
+                    [sys.executable, "-c", TIMER, str(index), judgments],
+                    env={**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"},
+                    capture_output=True, text=True, check=True, cwd=work,
+                )  # fmt: skip
+                seen[name].append(json.loads(done.stdout.splitlines()[-1]))
+    rows = []
+    for name in ("old", "new"):
+        p50 = sorted(r["p50"] for r in seen[name])[runs // 2]
+        p99 = sorted(r["p99"] for r in seen[name])[runs // 2]
+        rows.append([name, f"{p50:.2f}", f"{p99:.2f}", runs])
+    return rows
+
 
 def run_tree(src: Path, dataset: str, encode_singly: bool) -> dict:
     args = {
@@ -128,8 +176,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--old-src", type=Path, required=True, help="the src/ of a checkout of the old code")
     parser.add_argument("--new-src", type=Path, default=REPO_ROOT / "src")
-    parser.add_argument("--only", nargs="+", choices=tuple(GAINS), default=list(GAINS))
+    parser.add_argument("--only", nargs="*", choices=tuple(GAINS), default=list(GAINS))
     parser.add_argument("--old-encode-singly", action="store_true", help="the old tree encodes queries one by one")
+    parser.add_argument("--latency-runs", type=int, default=0, help="also time both trees, alternating, N runs")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     from shopmatch.eval.significance import compare_paired, format_interval, format_p
@@ -162,6 +211,11 @@ def main() -> int:
             rows,
         )
     )  # fmt: skip
+    if args.latency_runs:
+        timing = latency(args.old_src, args.new_src, args.latency_runs)
+        print("\nHybrid search, k = 10, records included (median of per-run p50 / p99, ms):\n")
+        print(markdown_table(["tree", "p50", "p99", "runs"], timing))
+        record["latency"] = timing
     write_json(args.json, record)
     return 0
 
