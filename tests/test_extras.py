@@ -83,3 +83,16 @@ def test_commands_name_the_missing_extra(index_dir, blocked, args, extra):
     assert done.returncode == 2, done.stderr + done.stdout
     assert f"pip install 'shopmatch[{extra}]'" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_the_serving_path_imports_nothing_of_training():
+    done = run_without(
+        (),
+        """
+        import shopmatch.cli.serve, shopmatch.service.app, shopmatch.pipeline, shopmatch.search
+        import shopmatch.backends.inprocess.live
+        loaded = sorted(m for m in sys.modules if m.startswith(("shopmatch.train", "shopmatch.baselines")))
+        assert not loaded, loaded
+        """,
+    )
+    assert done.returncode == 0, done.stderr
