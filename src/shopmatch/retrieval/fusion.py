@@ -104,11 +104,12 @@ def fuse(runs: Mapping[str, SearchHits], k: int, config: FusionConfig) -> FusedH
         fused = {row: sum(contributions[n].get(row, missing[n]) for n in names) for row in candidates}
         best_rank = {row: min(seen[n][row][0] for n in names if row in seen[n]) for row in candidates}
         top = sorted(candidates, key=lambda row: (-fused[row], best_rank[row], row))[:k]
-        for i, row in enumerate(top):
-            rows[q, i] = row
-            scores[q, i] = fused[row]
-            for name in names:
-                if row in seen[name]:
-                    ranks[name][q, i], raw[name][q, i] = seen[name][row]
+        n = len(top)
+        rows[q, :n] = top
+        scores[q, :n] = [fused[row] for row in top]
+        for name in names:  # one array assignment per retriever, not one per result
+            places = [seen[name].get(row, (0, np.nan)) for row in top]
+            ranks[name][q, :n] = [rank for rank, _ in places]
+            raw[name][q, :n] = [score for _, score in places]
     sources = {name: SourceHits(ranks[name], raw[name]) for name in names}
     return FusedHits(scores, rows, sources)
