@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live clean
+.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,14 @@ bench-load: $(SHOP)
 bench-live: $(SHOP)
 	@mkdir -p $(RESULTS)
 	$(BIN)/python bench/live_updates.py $(SHOP) --json $(RESULTS)/live_updates.json | tee $(RESULTS)/live_updates.md
+
+# The Milvus backend against in-process: parity, latency and ingest at 10k and 100k, 1 vs 2 workers.
+bench-milvus: $(STAMP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/milvus.py --only parity --json $(RESULTS)/milvus-parity.json | tee $(RESULTS)/milvus-parity.md
+	$(BIN)/python bench/milvus.py --only scale --sizes 10000 100000 --json $(RESULTS)/milvus-scale.json \
+		| tee $(RESULTS)/milvus-scale.md
+	$(BIN)/python bench/milvus.py --only load --json $(RESULTS)/milvus-load.json | tee $(RESULTS)/milvus-load.md
 
 clean:
 	rm -rf $(VENV) demo-index

@@ -105,8 +105,9 @@ async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict
     }
 
 
-def run_one(index: Path, label: str, texts: list[str], args: argparse.Namespace) -> dict:
-    server = ServiceProcess(index, *(["--numba"] if args.numba else [])).start()
+def run_one(index: Path, label: str, texts: list[str], args: argparse.Namespace, extra: tuple[str, ...] = ()) -> dict:
+    """Serve ``index`` (with more ``shopmatch serve`` options ``extra``) and load it."""
+    server = ServiceProcess(index, *(["--numba"] if args.numba else []), *extra).start()
     try:
         with httpx.Client(base_url=server.url, timeout=120) as warm:  # load lazy parts before timing
             for text in texts[:5]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_require_names_the_extra():
     with pytest.raises(MissingExtra, match=r"pip install 'shopmatch\[serve\]'") as info:
         require("serve", "the HTTP service", ("no_such_module_xyz",))
     assert isinstance(info.value, ImportError)
-    assert set(EXTRAS) >= {"semantic", "serve", "train", "baselines", "parquet"}
+    assert set(EXTRAS) >= {"semantic", "serve", "train", "baselines", "parquet", "milvus"}
 
 
 def test_the_core_indexes_searches_and_evaluates_without_any_extra(fixtures):
@@ -75,10 +76,12 @@ def test_the_default_hybrid_pipeline_names_the_semantic_extra(fixtures):
         (("fastapi",), ["serve", "INDEX"], "serve"),
         (("datasets",), ["train", "cross-encoder", "--catalog", "C", "--judgments", "J", "-o", "OUT"], "train"),
         (("gensim",), ["train", "baseline", "--kind", "linear", "--pairs", "P", "-o", "OUT"], "baselines"),
+        (("pymilvus",), ["index", "CATALOG", "-o", "OUT", "--milvus-uri", "x.db"], "milvus"),
     ],
 )
 def test_commands_name_the_missing_extra(index_dir, blocked, args, extra):
-    args = [str(index_dir) if a == "INDEX" else a for a in args]
+    catalog = str(Path(__file__).parent / "fixtures" / "catalog" / "products.jsonl")
+    args = [str(index_dir) if a == "INDEX" else catalog if a == "CATALOG" else a for a in args]
     done = run_without(blocked, f"from shopmatch.cli import main\nsys.argv = ['shopmatch', *{args!r}]\nmain()")
     assert done.returncode == 2, done.stderr + done.stdout
     assert f"pip install 'shopmatch[{extra}]'" in done.stderr + done.stdout

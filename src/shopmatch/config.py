@@ -34,6 +34,9 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     docs = 5
     weight = 1.0
 
+    [backend]
+    kind = "inprocess"                  # or "milvus", with uri = "shop.db" or "http://host:19530"
+
 Example:
     >>> cfg = PipelineConfig.from_dict({"pipeline": {"retrievers": ["lexical"]}, "lexical": {"k1": 1.5}})
     >>> cfg.retrievers, cfg.lexical.k1
@@ -48,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shopmatch.backends.config import BackendConfig
 from shopmatch.errors import ConfigError
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.feedback import FeedbackConfig
@@ -60,7 +64,7 @@ from shopmatch.retrieval.word_vectors import WordVectorConfig
 from shopmatch.settings import ConfigSection, setting
 
 RETRIEVERS = RETRIEVER_NAMES
-SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank", "negation", "feedback")
+SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank", "negation", "feedback", "backend")
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class PipelineConfig(ConfigSection):
         fusion, lexical, dense, word_vectors, rerank: each stage's own section.
         negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
         feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
+        backend: where the index lives: in this process (the default) or in Milvus.
     """
 
     SECTION = "pipeline"
@@ -87,6 +92,7 @@ class PipelineConfig(ConfigSection):
     rerank: RerankConfig = field(default_factory=RerankConfig)
     negation: NegationConfig = field(default_factory=NegationConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
 
     def check(self) -> None:
         retrievers = self.retrievers

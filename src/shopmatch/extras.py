@@ -25,6 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("torch", "sentence_transformers", "transformers", "datasets", "accelerate", "peft"),
     "baselines": ("torch", "gensim"),
     "parquet": ("pyarrow",),
+    "milvus": ("pymilvus", "milvus_lite"),
 }
 
 

@@ -1,8 +1,9 @@
-"""SearchPipeline: the Python API of a static index — build it, save it, load it, search it.
+"""SearchPipeline: the Python API of an index — build it, save it, load it, search it.
 
 It holds a :class:`~shopmatch.backends.inprocess.static.StaticIndex` (the catalog, the
-retrievers, the re-ranker) and searches it through :mod:`shopmatch.search`, the same searcher the
-CLI and the HTTP service use: a static index is a live index with no delta.
+retrievers, the re-ranker) or, for an index directory that points into Milvus, a
+:class:`~shopmatch.backends.milvus.index.MilvusIndex`, and searches it through
+:mod:`shopmatch.search`, the same searcher the CLI and the HTTP service use.
 
 Example:
     >>> from shopmatch.catalog import Product
@@ -21,20 +22,26 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shopmatch.backends.base import IndexSnapshot
 from shopmatch.backends.inprocess.products import DiskProducts, MemoryProducts
 from shopmatch.backends.inprocess.snapshot import Snapshot
 from shopmatch.backends.inprocess.static import INDEX_FORMAT_VERSION, INDEX_KIND, StaticIndex
+from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
 from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
+from shopmatch.errors import ShopmatchError
 from shopmatch.explain import explain_product
 from shopmatch.query.query import Query
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
 from shopmatch.search import SearchPage, SearchResult, score_candidates, search
+
+if TYPE_CHECKING:
+    from shopmatch.backends.milvus.index import MilvusIndex
 
 __all__ = ["INDEX_FORMAT_VERSION", "INDEX_KIND", "SearchPipeline", "SearchResult"]
 
@@ -52,8 +59,10 @@ class SearchPipeline:
         self.index = StaticIndex(config, products, retrievers, reranker)
 
     @classmethod
-    def of(cls, index: StaticIndex) -> SearchPipeline:
-        return cls(index.config, index.products, index.retrievers, index.reranker)
+    def of(cls, index: StaticIndex | MilvusIndex) -> SearchPipeline:
+        pipeline = cls.__new__(cls)
+        pipeline.index = index
+        return pipeline
 
     @property
     def config(self) -> PipelineConfig:
@@ -61,6 +70,9 @@ class SearchPipeline:
 
     @property
     def products(self) -> MemoryProducts | DiskProducts:
+        """The catalog copy of an in-process index (a Milvus index holds its products in Milvus)."""
+        if not isinstance(self.index, StaticIndex):
+            raise ShopmatchError("a Milvus index keeps its products in Milvus: use missing() or search")
         return self.index.products
 
     @property
@@ -74,10 +86,21 @@ class SearchPipeline:
     def __len__(self) -> int:
         return len(self.index)
 
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        """The index as the searcher reads it (in-process: nothing deleted, no delta)."""
+        if isinstance(self.index, StaticIndex):
+            return self._static_snapshot
+        return self.index.snapshot()
+
     @cached_property
-    def snapshot(self) -> Snapshot:
-        """The index as the searcher reads it (nothing deleted, no delta)."""
+    def _static_snapshot(self) -> Snapshot:
         return Snapshot.of(self.index)
+
+    def missing(self, product_ids: Sequence[str]) -> list[str]:
+        """Which of these products the index does not hold."""
+        rows = self.snapshot.rows_of(product_ids)
+        return [pid for pid, row in zip(product_ids, rows, strict=True) if row is None]
 
     def with_config(self, **settings: Any) -> SearchPipeline:
         """The same index searched with other query-time settings, e.g. ``feedback=FeedbackConfig(...)``
@@ -94,11 +117,18 @@ class SearchPipeline:
 
     def save(self, directory: str | Path, **manifest_extra: Any) -> Path:
         """Write the index directory atomically; ``manifest_extra`` entries are added to its manifest."""
+        if not isinstance(self.index, StaticIndex):
+            raise ShopmatchError("a Milvus index is saved in Milvus as it is written")
         return self.index.save(directory, **manifest_extra)
 
     @classmethod
     def load(cls, directory: str | Path, *, backend: str = "numpy", mmap: bool = True) -> SearchPipeline:
-        """Load an index directory (arrays memory-mapped); see :meth:`StaticIndex.load`."""
+        """Load an index directory (arrays memory-mapped; see :meth:`StaticIndex.load`), or open
+        the Milvus index it points to."""
+        if index_kind(directory) == MILVUS_INDEX_KIND:
+            from shopmatch.backends.milvus.index import MilvusIndex
+
+            return cls.of(MilvusIndex.open(directory))
         return cls.of(StaticIndex.load(directory, backend=backend, mmap=mmap))
 
     def search_pages(self, queries: Sequence[Query | str]) -> list[SearchPage]:

@@ -128,13 +128,15 @@ def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequ
     excludes score below all the others.
     """
     query = _understood(index.config, query)
-    rows = [index.row_of(pid) for pid in product_ids]
+    rows = index.rows_of(product_ids)
     known = np.asarray([r for r in rows if r is not None], dtype=np.int64)
     out = np.full(len(product_ids), -np.inf, dtype=np.float64)
     if not len(known):
         return out
     stages = _Stages(index, query)
-    candidates = stages.first_stage(lambda name, prepared: _ranked_rows(index, name, prepared, known), len(known))
+    candidates = stages.first_stage(
+        lambda prepared: {name: _ranked_rows(index, name, one, known) for name, one in prepared.items()}, len(known)
+    )
     candidates = _with_unreturned(candidates, known)
     if stages.reranker is not None:
         candidates = rerank_hits(stages.reranker, [query.text], candidates, len(known), index.record, top_n=len(known))
@@ -169,14 +171,14 @@ class _Stages:
         self.reranker = index.reranker if query.rerank else None
 
     def first_stage(self, retrieve, keep: int) -> FusedHits:
-        """Retrieve (``retrieve(name, prepared) -> one query's hits``), fuse, and with feedback
-        retrieve again with the moved query vectors and fuse again; the best ``keep`` kept."""
-        runs = {name: retrieve(name, prepared) for name, prepared in self.prepared.items()}
+        """Retrieve (``retrieve({name: prepared}) -> {name: one query's hits}``), fuse, and with
+        feedback retrieve again with the moved query vectors and fuse again; the best ``keep`` kept."""
+        runs = retrieve(self.prepared)
         pool = self.fused(runs, keep)
         moved = self.feedback(pool)
         if moved:
             self.prepared.update(moved)
-            runs.update({name: retrieve(name, prepared) for name, prepared in moved.items()})
+            runs.update(retrieve(moved))
             pool = self.fused(runs, keep)
         return pool
 
@@ -219,15 +221,13 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
     stages = _Stages(index, query)
     alive = index.allowed(Filters())  # every row a search may return
 
-    def retrieve(name: str, prepared: Any, allowed: np.ndarray | None = alive) -> SearchHits:
-        return index.search(name, [prepared], depth, allowed)
+    def retrieve(prepared: Mapping[str, Any], allowed: Any = alive) -> dict[str, SearchHits]:
+        return index.search_each(prepared, depth, allowed)
 
     pool = stages.first_stage(retrieve, depth)
     facets = index.facets(pool.found(0), query.filters) if query.facets else {}
     if query.filters:
-        allowed = index.allowed(query.filters)
-        runs = {name: retrieve(name, prepared, allowed) for name, prepared in stages.prepared.items()}
-        matching = stages.fused(runs, depth)
+        matching = stages.fused(retrieve(stages.prepared, index.allowed(query.filters)), depth)
     else:
         matching = pool
     total = len(matching.found(0))

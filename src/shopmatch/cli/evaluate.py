@@ -55,7 +55,7 @@ def evaluate(
     try:
         pipeline = SearchPipeline.load(index_dir)
         judged = read_judgments(judgments, gains=gain_map, duplicates=duplicates.value)
-        missing = {r.product_id for r in judged.rows if pipeline.products.row_of(r.product_id) is None}
+        missing = set(pipeline.missing(list(dict.fromkeys(r.product_id for r in judged.rows))))
         if missing:
             logging.getLogger("shopmatch").warning(
                 "%d judged product id(s) are not in the index (e.g. %s); they count as never retrieved",

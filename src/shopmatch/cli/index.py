@@ -29,8 +29,16 @@ def index(
     encoder: Annotated[
         Path | None, typer.Option(help="Use this (fine-tuned) bi-encoder directory for dense retrieval.")
     ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="Where the index lives: inprocess (default) or milvus ([backend] kind).")
+    ] = None,
+    milvus_uri: Annotated[
+        str | None, typer.Option(help="Milvus: a .db path (Milvus Lite, embedded) or http://host:19530.")
+    ] = None,
+    collection: Annotated[str | None, typer.Option(help="Milvus: the collection name prefix.")] = None,
 ) -> None:
-    """Build an index directory from a catalog."""
+    """Build an index directory from a catalog (with --backend milvus: load the catalog into
+    Milvus, resuming an interrupted load, and write a directory that points to it)."""
     from dataclasses import replace
 
     from shopmatch.catalog import read_catalog
@@ -45,8 +53,23 @@ def index(
             cfg = replace(cfg, rerank=cfg.rerank.with_model(reranker))
         if rerank_top is not None:
             cfg = replace(cfg, rerank=replace(cfg.rerank, top_n=rerank_top))
+        if backend not in (None, "inprocess", "milvus"):
+            raise ShopmatchError(f"--backend must be inprocess or milvus, got {backend!r}")
         started = time.perf_counter()
-        products = read_catalog(catalog, on_error="skip" if skip_bad_rows else "raise")
+        on_error = "skip" if skip_bad_rows else "raise"
+        if (backend or cfg.backend.kind) == "milvus" or milvus_uri:
+            from shopmatch.backends.milvus.index import MilvusIndex, milvus_config
+
+            cfg = milvus_config(cfg, uri=milvus_uri, collection=collection)
+            built = MilvusIndex.build(catalog, output, cfg, on_error=on_error)
+            err.print(
+                f"loaded {len(built):,} products into Milvus collection {cfg.backend.collection!r} at "
+                f"{cfg.backend.uri} in {time.perf_counter() - started:.1f} s ({describe_pipeline(cfg)}); "
+                f"index directory {output}"
+            )
+            built.close()
+            return
+        products = read_catalog(catalog, on_error=on_error)
         if not len(products):
             raise fail(ShopmatchError(f"{catalog}: no products to index"))
         pipeline = SearchPipeline.build(products.products, cfg)
@@ -81,3 +104,34 @@ def validate(
         err.print(report.summary(limit=50), highlight=False)
         raise typer.Exit(2)
     out.print(f"{catalog}: {len(products):,} products, no problems found")
+
+
+@app.command()
+def reweight(
+    index_dir: Annotated[Path, typer.Argument(help="A Milvus index directory (shopmatch index … --backend milvus).")],
+    force: Annotated[bool, typer.Option("--force", help="Reweight even below [backend] reweight_after.")] = False,
+) -> None:
+    """Compute a Milvus index's term statistics again and rewrite its BM25F vectors when the catalog
+    has drifted from them (more than [backend] reweight_after of the products written since)."""
+    from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
+
+    try:
+        if index_kind(index_dir) != MILVUS_INDEX_KIND:
+            raise ShopmatchError(f"{index_dir}: not a Milvus index (an in-process index is rebuilt by compaction)")
+        from shopmatch.backends.milvus.index import MilvusIndex
+
+        index = MilvusIndex.open(index_dir)
+        stats = index.stats()
+        threshold = index.backend.reweight_after
+        if stats["statistics_drift"] <= threshold and not force:
+            out.print(
+                f"statistics drift {stats['statistics_drift']:.3f} ≤ {threshold}: nothing to do (--force to reweight)"
+            )
+            return
+        report = index.reweight()
+    except ShopmatchError as error:
+        raise fail(error) from None
+    out.print(
+        f"reweighted {report['products']:,} products in {report['seconds']:.1f} s "
+        f"(statistics version {report['statistics_version']}; drift was {stats['statistics_drift']:.3f})"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,9 @@ def serve(
     body_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds a client has to send a request's body (then 408, closed).")
     ] = 60.0,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (a Milvus index only: workers share no state).")
+    ] = 1,
 ) -> None:
     """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
     serve_index(
@@ -43,6 +47,7 @@ def serve(
         numba=numba,
         header_timeout=header_timeout,
         body_timeout=body_timeout,
+        workers=workers,
     )
 
 
@@ -57,19 +62,30 @@ def serve_index(
     numba: bool = False,
     header_timeout: float = 15.0,
     body_timeout: float = 60.0,
+    workers: int = 1,
 ) -> None:
     from shopmatch.backends.inprocess.static import read_index_manifest
+    from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
     from shopmatch.extras import require
 
     try:
         require("serve", "shopmatch serve")
-        read_index_manifest(index_dir)  # a clear error now rather than from the server's start-up
+        if index_kind(index_dir) == MILVUS_INDEX_KIND:
+            require("milvus", "a Milvus index")
+        else:
+            read_index_manifest(index_dir)  # a clear error now rather than from the server's start-up
+            if workers > 1:
+                raise ShopmatchError(
+                    f"{index_dir}: an in-process index lives in one process (its live updates and log); "
+                    "--workers needs an index in Milvus (shopmatch index … --backend milvus)"
+                )
     except ShopmatchError as error:
         raise fail(error) from None
     import uvicorn
 
     from shopmatch.service import ServiceSettings, create_app
-    from shopmatch.service.protocol import timed_h11_protocol
+    from shopmatch.service.protocol import BODY_TIMEOUT_ENV, HEADER_TIMEOUT_ENV, timed_h11_protocol
+    from shopmatch.service.settings import SETTINGS_ENV
 
     options = {
         "index_dir": index_dir,
@@ -86,6 +102,20 @@ def serve_index(
     writes = "enabled (bearer token)" if settings.writes_enabled else "disabled (no --token / $SHOPMATCH_TOKEN)"
     out.print(f"Serving {index_dir} at [bold]http://{host}:{port}/[/] — API docs at /docs; writes {writes}.")
     out.print("Press Ctrl-C to stop.")
+    if workers > 1:  # each worker process imports the app and the protocol by name
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
+        os.environ[HEADER_TIMEOUT_ENV] = str(settings.header_timeout)
+        os.environ[BODY_TIMEOUT_ENV] = str(settings.body_timeout)
+        uvicorn.run(
+            "shopmatch.service.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            http="shopmatch.service.protocol:EnvironmentTimedH11Protocol",
+        )
+        return
     # uvicorn's h11 protocol with header and body read deadlines (it has none of its own)
     protocol = timed_h11_protocol(settings.header_timeout, settings.body_timeout)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", http=protocol)

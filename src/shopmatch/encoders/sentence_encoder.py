@@ -162,16 +162,24 @@ class SentenceEncoder:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors of product texts, longest first in batches, with progress."""
+        chunks = self.document_chunks(texts)
         texts = [self.document_prefix + t for t in texts]
         self._log_truncation(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        order = length_sorted_order(texts)
-        chunk = self.batch_size * CHUNK_BATCHES
-        starts = range(0, len(texts), chunk)
-        for start in track(starts, total=len(starts), description="encoding products"):
-            rows = order[start : start + chunk]
+        for rows in track(chunks, total=len(chunks), description="encoding products"):
             out[rows] = self._encode([texts[i] for i in rows])
         return out
+
+    def document_chunks(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The rows :meth:`encode_documents` encodes together, chunk by chunk.
+
+        An int8 model quantizes activations with one scale per batch, so a product's vector
+        depends on the products encoded with it; encoding one of these chunks on its own gives the
+        vectors the whole list would (a catalog loaded in these chunks matches one encoded at once).
+        """
+        order = length_sorted_order([self.document_prefix + t for t in texts])
+        chunk = self.batch_size * CHUNK_BATCHES
+        return [order[start : start + chunk] for start in range(0, len(order), chunk)]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

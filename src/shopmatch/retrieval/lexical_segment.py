@@ -25,7 +25,7 @@ from shopmatch.text.fields import field_text
 
 if TYPE_CHECKING:
     from shopmatch.catalog import Product
-    from shopmatch.retrieval.lexical import LexicalRetriever
+    from shopmatch.retrieval.lexical import LexicalConfig, LexicalRetriever
 
 
 def idf(num_docs: int, document_frequency: int) -> float:
@@ -36,21 +36,38 @@ def idf(num_docs: int, document_frequency: int) -> float:
 def lexical_term_weights(retriever: LexicalRetriever, product: Product) -> dict[str, float]:
     """A product's BM25F weighted term frequencies (before idf and saturation), length-normalized
     with the retriever's average field lengths."""
-    average_lengths = retriever.average_lengths or {}
-    weights: Counter[str] = Counter()
-    for name, fw in retriever.config.fields.items():
+    counts = field_term_counts(retriever.config, retriever.analyzer, product)
+    return weighted_term_frequencies(counts, retriever.config, retriever.average_lengths or {})
+
+
+def field_term_counts(
+    config: LexicalConfig, analyzer: Callable[[str], list[str]], product: Product
+) -> dict[str, Counter]:
+    """Each weighted field's term counts in one product (fields without a term left out)."""
+    out: dict[str, Counter] = {}
+    for name, fw in config.fields.items():
         if fw.weight <= 0:
             continue
         text = field_text(product, name)
-        if not text:
-            continue
-        tokens = retriever.analyzer(text)
-        if not tokens:
-            continue
-        average = average_lengths.get(name) or len(tokens)
-        norm = 1.0 - fw.b + fw.b * len(tokens) / average
+        tokens = analyzer(text) if text else []
+        if tokens:
+            out[name] = Counter(tokens)
+    return out
+
+
+def weighted_term_frequencies(
+    counts: Mapping[str, Counter], config: LexicalConfig, average_lengths: Mapping[str, float]
+) -> dict[str, float]:
+    """BM25F's ``tf~(t, d) = Σ_f w_f · tf_f(t, d) / (1 − b_f + b_f · len_f(d) / avglen_f)`` of one
+    product's :func:`field_term_counts`."""
+    weights: Counter[str] = Counter()
+    for name, field_counts in counts.items():
+        fw = config.fields[name]
+        length = sum(field_counts.values())
+        average = average_lengths.get(name) or length
+        norm = 1.0 - fw.b + fw.b * length / average
         norm = norm or 1.0
-        for term, count in Counter(tokens).items():
+        for term, count in field_counts.items():
             weights[term] += fw.weight * count / norm
     return dict(weights)
 

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -42,7 +43,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from shopmatch.backends.inprocess.live import LiveIndex
+from shopmatch.backends.base import ServedIndex
 from shopmatch.errors import DataError, ShopmatchError
 from shopmatch.filters import CATEGORY_SEPARATOR, category_path
 from shopmatch.query.query import Query as SearchQuery
@@ -53,20 +54,45 @@ from shopmatch.service.limits import BodyLimit
 from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
 from shopmatch.service.schemas import FilterBody, SearchBody, UpsertBody
 from shopmatch.service.security import SecurityHeaders
-from shopmatch.service.settings import ServiceSettings
+from shopmatch.service.settings import SETTINGS_ENV, ServiceSettings
 
 logger = logging.getLogger(__name__)
 STATIC = Path(str(files("shopmatch") / "service" / "static"))
 CATEGORY_HELP = f"Category path prefix, e.g. 'Home{CATEGORY_SEPARATOR}Kitchen'."
+WORKER = str(os.getpid())
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
 
-def _live(request: Request) -> LiveIndex:
+def _live(request: Request) -> ServedIndex:
     return request.app.state.live
 
 
 # At module level: endpoint annotations are strings (postponed evaluation) that FastAPI resolves here.
-Live = Annotated[LiveIndex, Depends(_live)]
+Live = Annotated[ServedIndex, Depends(_live)]
+
+
+def open_served(settings: ServiceSettings) -> ServedIndex:
+    """The index ``settings.index_dir`` names: in-process with live updates, or in Milvus."""
+    from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
+
+    if index_kind(settings.index_dir) == MILVUS_INDEX_KIND:
+        from shopmatch.backends.milvus.index import MilvusIndex
+
+        return MilvusIndex.open(settings.index_dir)
+    from shopmatch.backends.inprocess.live import LiveIndex
+
+    return LiveIndex(
+        settings.index_dir,
+        wal_path=settings.wal_path,
+        compact_after=settings.compact_after,
+        backend=settings.lexical_backend,
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of a worker process started by ``shopmatch serve --workers N`` (uvicorn imports
+    this by name): its settings come from ``$SHOPMATCH_SERVICE_SETTINGS`` (JSON)."""
+    return create_app(ServiceSettings.model_validate_json(os.environ[SETTINGS_ENV]))
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -76,12 +102,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         started = time.perf_counter()
-        app.state.live = LiveIndex(
-            settings.index_dir,
-            wal_path=settings.wal_path,
-            compact_after=settings.compact_after,
-            backend=settings.lexical_backend,
-        )
+        app.state.live = open_served(settings)
         seconds = time.perf_counter() - started
         logger.info("serving %s (%s), loaded in %.1f s", settings.index_dir, app.state.live.stats(), seconds)
         try:
@@ -108,6 +129,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         except Exception:  # never a stack trace to the client
             logger.exception("unhandled error on %s %s", request.method, request.url.path)
             response = json_error(500, "internal_error", "internal error; see the server log")
+        response.headers["x-shopmatch-worker"] = WORKER  # which process answered (several with --workers)
         route = request.scope.get("route")
         metrics.observe(
             request.method, getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started
@@ -153,7 +175,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             message = f"q has {len(q)} characters; at most {settings.max_query_chars}"
             raise ApiError(422, "query_too_long", message, field="q")
 
-    def run_search(index: LiveIndex, body: SearchBody) -> dict[str, Any]:
+    def run_search(index: ServedIndex, body: SearchBody) -> dict[str, Any]:
         check_query(body.q)
         if body.k > settings.max_k:
             raise ApiError(422, "k_too_large", f"k is {body.k}; at most {settings.max_k}", field="k")
@@ -266,10 +288,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         """Liveness and what is served."""
         return {
             "status": "ok",
+            "worker": WORKER,
             "index": str(settings.index_dir),
             "writes": settings.writes_enabled,
-            "reranker": index.state.base.reranker is not None,
-            "retrievers": list(index.state.base.retrievers),
+            "reranker": index.reranker is not None,
+            "retrievers": list(index.retrievers),
             "last_compaction_error": index.last_compaction_error,
             **index.stats(),
         }

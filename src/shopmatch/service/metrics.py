@@ -47,6 +47,11 @@ class ServiceMetrics:
         self.index = Gauge("shopmatch_index_products", "Products by segment", ("segment",), registry=self.registry)
         self.last_seq = Gauge("shopmatch_wal_last_seq", "Last applied write batch", registry=self.registry)
         self.compactions = Gauge("shopmatch_compactions", "Compactions since start", registry=self.registry)
+        self.drift = Gauge(
+            "shopmatch_statistics_drift",
+            "Milvus index: share of products written since the term statistics",
+            registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request (``route``: the matched route's path, or ``unmatched``)."""
@@ -59,9 +64,12 @@ class ServiceMetrics:
         if stats is not None:
             current = stats()
             self.index.labels("all").set(current["products"])
-            self.index.labels("base").set(current["base_products"])
-            self.index.labels("delta").set(current["delta_products"])
-            self.index.labels("deleted").set(current["deleted_in_base"])
-            self.last_seq.set(current["last_seq"])
-            self.compactions.set(current["compactions"])
+            if "statistics_drift" in current:  # a Milvus index: no segments, log or compactions here
+                self.drift.set(current["statistics_drift"])
+            else:
+                self.index.labels("base").set(current["base_products"])
+                self.index.labels("delta").set(current["delta_products"])
+                self.index.labels("deleted").set(current["deleted_in_base"])
+                self.last_seq.set(current["last_seq"])
+                self.compactions.set(current["compactions"])
         return generate_latest(self.registry)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from typing import Any
 
 import h11
@@ -106,6 +107,18 @@ def timed_h11_protocol(header_timeout: float, body_timeout: float) -> type[Timed
     """A :class:`TimedH11Protocol` subclass with these timeouts, for ``uvicorn.run(http=...)``."""
     attributes = {"header_timeout": header_timeout, "body_timeout": body_timeout}
     return type("TimedH11Protocol", (TimedH11Protocol,), attributes)
+
+
+HEADER_TIMEOUT_ENV = "SHOPMATCH_HEADER_TIMEOUT"
+BODY_TIMEOUT_ENV = "SHOPMATCH_BODY_TIMEOUT"
+
+
+class EnvironmentTimedH11Protocol(TimedH11Protocol):
+    """The protocol of worker processes (``shopmatch serve --workers N``; uvicorn imports it by
+    name): the timeouts from ``$SHOPMATCH_HEADER_TIMEOUT`` and ``$SHOPMATCH_BODY_TIMEOUT``."""
+
+    header_timeout = float(os.environ.get(HEADER_TIMEOUT_ENV, TimedH11Protocol.header_timeout))
+    body_timeout = float(os.environ.get(BODY_TIMEOUT_ENV, TimedH11Protocol.body_timeout))
 
 
 def _request_timeout(phase: str, timeout: float) -> bytes:

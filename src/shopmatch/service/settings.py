@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TOKEN_ENV = "SHOPMATCH_TOKEN"
 READ_TOKEN_ENV = "SHOPMATCH_READ_TOKEN"
+SETTINGS_ENV = "SHOPMATCH_SERVICE_SETTINGS"  # the settings of worker processes (shopmatch serve --workers)
 
 
 class ServiceSettings(BaseModel):

@@ -26,12 +26,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from shopmatch.backends.base import WriteResult, parse_products
 from shopmatch.backends.inprocess.delta import DeltaEntry
 from shopmatch.backends.inprocess.products import MemoryProducts
 from shopmatch.backends.inprocess.snapshot import Snapshot
@@ -48,31 +49,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_COMPACT_AFTER = 5_000
 
 
-@dataclass(frozen=True)
-class WriteResult:
-    """What a write did: its log sequence number, and the ids it upserted, deleted or did not find."""
-
-    seq: int
-    upserted: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
-
-
 def wal_path_for(index_dir: str | Path) -> Path:
     """The write-ahead log of an index directory: a sibling file ``<index>.wal``."""
     index_dir = Path(index_dir)
     return index_dir.with_name(index_dir.name + ".wal")
-
-
-def parse_products(records: Sequence[Any], *, source: str = "request") -> list[Product]:
-    """Validate upsert records; a bad one raises DataError naming its position and field."""
-    products = []
-    for i, record in enumerate(records):
-        try:
-            products.append(Product.from_dict(record))
-        except DataError as err:
-            raise DataError(err.message, path=f"{source} products[{i}]", field=err.field) from None
-    return products
 
 
 class LiveIndex:
@@ -124,6 +104,18 @@ class LiveIndex:
     @property
     def state(self) -> Snapshot:
         """The current state; a search holds on to one so it reads a single consistent catalog."""
+        return self._state
+
+    @property
+    def retrievers(self):
+        return self._state.retrievers
+
+    @property
+    def reranker(self):
+        return self._state.reranker
+
+    def snapshot(self) -> Snapshot:
+        """The searcher's view (the current state)."""
         return self._state
 
     # ---- reading -------------------------------------------------------------------------

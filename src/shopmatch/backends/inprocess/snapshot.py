@@ -115,6 +115,9 @@ class Snapshot:
             return row
         return None
 
+    def rows_of(self, product_ids: Sequence[str]) -> list[int | None]:
+        return [self.row_of(pid) for pid in product_ids]
+
     # ---- IndexSnapshot -------------------------------------------------------------------------
 
     def allowed(self, filters: Filters) -> np.ndarray | None:
@@ -138,6 +141,9 @@ class Snapshot:
             return hits
         found = self.delta.segments[name].search(prepared, k, None if allowed is None else allowed[n:])
         return merged(hits, found, n, k)
+
+    def search_each(self, prepared: Mapping[str, Any], k: int, allowed: np.ndarray | None) -> dict[str, SearchHits]:
+        return {name: self.search(name, [one], k, allowed) for name, one in prepared.items()}
 
     def score_rows(self, name: str, prepared: Any, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)

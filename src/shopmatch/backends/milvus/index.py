@@ -1,0 +1,435 @@
+"""An index whose catalog lives in Milvus: loading a catalog into it, searching it, writing to it.
+
+The local index directory holds only what a worker runs: ``manifest.json`` (kind
+``shopmatch-milvus-index``: the URI and collection), the exported query encoder (``dense/encoder``)
+and the re-ranker (``rerank/``). The pipeline config, the term statistics and every product are in
+Milvus, so any number of workers on any number of machines serve the same collection, and a write
+through one is seen by all (as their consistency level allows).
+
+Loading a catalog (:meth:`MilvusIndex.build`) is resumable: the statistics are computed and
+stored first, then the products are written in batches by primary key (an upsert, so a batch
+written twice is still one copy of each product), and the number of products done is recorded
+after each batch. Run the same command again after a crash and it goes on from there.
+
+Example::
+
+    index = MilvusIndex.build("catalog.jsonl", "shop-index", PipelineConfig.from_toml("milvus.toml"))
+    index.search(Query("usb cable")).results[0].product_id
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopmatch.backends.base import WriteResult, parse_products
+from shopmatch.backends.config import BackendConfig
+from shopmatch.backends.kinds import MILVUS_INDEX_KIND
+from shopmatch.backends.milvus.documents import lexical_vector, product_rows
+from shopmatch.backends.milvus.snapshot import MilvusSnapshot
+from shopmatch.backends.milvus.statistics import TermStatistics, analyze
+from shopmatch.backends.milvus.store import MilvusError, MilvusStore
+from shopmatch.backends.milvus.vocabulary import Vocabulary
+from shopmatch.catalog import Product, read_catalog
+from shopmatch.config import PipelineConfig
+from shopmatch.errors import ConfigError, DataError, IndexFormatError
+from shopmatch.explain import explain_product
+from shopmatch.progress import track
+from shopmatch.query.query import Query
+from shopmatch.rerank.cross_encoder import CrossEncoderReranker
+from shopmatch.search import SearchPage, search
+from shopmatch.store import atomic_directory, read_manifest, write_manifest
+
+logger = logging.getLogger(__name__)
+
+
+MILVUS_INDEX_VERSION = 1
+SUPPORTED_RETRIEVERS = ("lexical", "dense")
+STATS_CHECK_SECONDS = 5.0
+LIVE_ORDINALS = 2**40  # products written after the catalog load sort after it on ties
+
+
+def milvus_config(config: PipelineConfig, **backend: Any) -> PipelineConfig:
+    """``config`` with its ``[backend]`` settings overridden (``uri``, ``collection``, …), kind milvus."""
+    settings = {**config.backend.to_dict(), **{k: v for k, v in backend.items() if v is not None}, "kind": "milvus"}
+    return replace(config, backend=BackendConfig.from_dict(settings))
+
+
+def _stored_config(config: PipelineConfig) -> dict[str, Any]:
+    """The config as stored in Milvus and the manifest: never the token."""
+    data = config.to_dict()
+    data["backend"] = {**data["backend"], "token": ""}
+    return data
+
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check(config: PipelineConfig) -> None:
+    unsupported = [name for name in config.retrievers if name not in SUPPORTED_RETRIEVERS]
+    if unsupported:
+        raise ConfigError(
+            f"the Milvus backend runs the {' and '.join(SUPPORTED_RETRIEVERS)} retrievers, not {', '.join(unsupported)}"
+        )
+
+
+class MilvusIndex:
+    """The served form of a Milvus index: search, explain, get, upsert, delete, reweight.
+
+    The same methods as the in-process live index, so the CLI and the service use either.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        config: PipelineConfig,
+        store: MilvusStore,
+        retrievers: dict[str, Any],
+        reranker: CrossEncoderReranker | None,
+    ) -> None:
+        self.directory = directory
+        self.config = config
+        self.store = store
+        self.retrievers = retrievers
+        self.reranker = reranker
+        self.last_compaction_error: str | None = None
+        self._stats_checked = 0.0
+        self._lock = threading.Lock()
+        self._load_statistics()
+
+    @property
+    def backend(self) -> BackendConfig:
+        return self.config.backend
+
+    # ---- opening ---------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: str | Path, *, uri: str | None = None, collection: str | None = None) -> MilvusIndex:
+        """Open a Milvus index directory (``uri``/``collection`` override the manifest's)."""
+        directory = Path(directory)
+        manifest = read_manifest(directory, kind=MILVUS_INDEX_KIND, supported_version=MILVUS_INDEX_VERSION)
+        local = PipelineConfig.from_dict(manifest["config"])
+        backend = milvus_config(local, uri=uri, collection=collection).backend
+        store = MilvusStore(backend)
+        if not store.exists():
+            raise IndexFormatError(f"{directory}: collection {backend.collection!r} is not in Milvus at {backend.uri}")
+        stored = store.get_meta("config")
+        if stored is None:
+            raise IndexFormatError(f"{directory}: collection {backend.collection!r} holds no config; load it again")
+        config = replace(PipelineConfig.from_dict(stored), backend=backend)
+        load = store.get_meta("load") or {}
+        if load.get("status") != "done":
+            raise IndexFormatError(
+                f"{directory}: the catalog load into {backend.collection!r} did not finish "
+                f"({load.get('written', 0):,} of {load.get('total', 0):,} products); "
+                "run shopmatch index again to resume"
+            )
+        return cls(directory, config, store, _query_side(directory, config), _reranker(directory, config))
+
+    def with_config(self, config: PipelineConfig) -> MilvusIndex:
+        """This index searched with other query-time settings (fusion, feedback, negation,
+        candidates, a subset of the retrievers)."""
+        missing = [name for name in config.retrievers if name not in self.retrievers]
+        if missing:
+            raise ConfigError(f"the index has no {', '.join(missing)} retriever; it has {', '.join(self.retrievers)}")
+        config = replace(config, backend=self.backend)
+        retrievers = {name: self.retrievers[name] for name in config.retrievers}
+        return MilvusIndex(self.directory, config, self.store, retrievers, self.reranker)
+
+    def _load_statistics(self) -> None:
+        header = self.store.get_meta("statistics") or {}
+        version = int(header.get("version", 0))
+        vocabulary = Vocabulary.load(self.store, version)
+        self.statistics = TermStatistics(
+            version,
+            int(header.get("num_docs", 0)),
+            dict(header.get("average_lengths", {})),
+            vocabulary.document_frequencies,
+        )
+        self.vocabulary = vocabulary
+        self._stats_checked = time.monotonic()
+
+    def _current_statistics(self) -> None:
+        """Pick up statistics a reweight published (checked at most every few seconds)."""
+        if time.monotonic() - self._stats_checked < STATS_CHECK_SECONDS:
+            return
+        self._stats_checked = time.monotonic()
+        header = self.store.get_meta("statistics") or {}
+        if int(header.get("version", 0)) != self.statistics.version:
+            with self._lock:
+                self._load_statistics()
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> MilvusSnapshot:
+        """The searcher's view for one search."""
+        self._current_statistics()
+        return MilvusSnapshot(self)
+
+    def search(self, query: Query) -> SearchPage:
+        return search(self.snapshot(), [query])[0]
+
+    def explain(self, query: str, product_id: str) -> dict[str, Any] | None:
+        return explain_product(self.snapshot(), query, product_id)
+
+    def get(self, product_id: str) -> dict[str, Any] | None:
+        found = self.store.get([product_id], ["record"])
+        return found[0]["record"] if found else None
+
+    def __len__(self) -> int:
+        return self.store.count()
+
+    def stats(self) -> dict[str, Any]:
+        products = self.store.count()
+        stale = self.store.count("not counted")
+        return {
+            "backend": "milvus",
+            "collection": self.backend.collection,
+            "products": products,
+            "statistics_version": self.statistics.version,
+            "statistics_products": self.statistics.num_docs,
+            "written_since_statistics": stale,
+            "statistics_drift": round(self.drift(products, stale), 4),
+        }
+
+    def drift(self, products: int, stale: int) -> float:
+        """How far the statistics are from the catalog: the larger of the share of products written
+        under older statistics (or since them) and the relative change in the product count."""
+        base = max(self.statistics.num_docs, 1)
+        return max(stale / max(products, 1), abs(products - self.statistics.num_docs) / base)
+
+    # ---- writing ---------------------------------------------------------------------------------
+
+    def upsert(self, records: Sequence[Mapping[str, Any]]) -> WriteResult:
+        """Add or replace products (validated first: a bad record rejects the whole batch);
+        durable in Milvus's log when this returns."""
+        products = parse_products(records)
+        if not products:
+            raise DataError("no products to upsert", path="request", field="products")
+        products = list({p.id: p for p in products}.values())  # the last of a repeated id wins
+        ordinals = [LIVE_ORDINALS + time.time_ns() // 1000 + i for i in range(len(products))]
+        dense = _encode(self.retrievers, products)
+        self.store.upsert(
+            product_rows(products, ordinals, self.config, self.statistics, self.vocabulary, dense, counted=False)
+        )
+        return WriteResult(time.time_ns() // 1_000_000, upserted=[p.id for p in products])
+
+    def delete(self, product_ids: Sequence[str]) -> WriteResult:
+        """Delete products; ids that are not in the catalog come back in ``not_found``."""
+        wanted = list(dict.fromkeys(product_ids))
+        found = {row["id"] for row in self.store.get(wanted, ["ordinal"])}
+        present = [pid for pid in wanted if pid in found]
+        if present:
+            self.store.delete(present)
+        return WriteResult(
+            time.time_ns() // 1_000_000, deleted=present, not_found=[pid for pid in wanted if pid not in found]
+        )
+
+    def compact(self) -> dict[str, Any]:
+        """Reweight (the in-process backend's compaction folds its delta; here the statistics catch up)."""
+        return self.reweight()
+
+    def reweight(self) -> dict[str, Any]:
+        """Compute the term statistics again over every product and rewrite the sparse vectors.
+
+        Products written meanwhile may keep the older weights until the next reweight.
+        """
+        started = time.perf_counter()
+        config = self.config
+        if "lexical" not in config.retrievers:
+            return {"products": self.store.count(), "statistics_version": self.statistics.version, "seconds": 0.0}
+        last_pk = self.vocabulary.last_pk
+        products = [Product.from_dict(row["record"]) for row in self.store.scan(self.store.products, ["record"])]
+        analyses = [analyze(p, config.lexical) for p in products]
+        version = self.statistics.version + 1
+        statistics = TermStatistics.of(analyses, version=version)
+        vocabulary = self.vocabulary
+        vocabulary.register(statistics.df)
+        self.store.add_terms(
+            [
+                {"term": term, "dim": dim, "df": df, "version": version}
+                for term, df in statistics.df.items()
+                for dim in vocabulary.dims(term)
+            ]
+        )
+        size = self.backend.batch_size
+        for start in track(range(0, len(products), size), description="Reweighting"):
+            ids = [p.id for p in products[start : start + size]]
+            stored = {row["id"]: row for row in self.store.get(ids, self.store.product_fields)}
+            batch = []
+            for product, counts in zip(products[start : start + size], analyses[start : start + size], strict=True):
+                row = stored.get(product.id)
+                if row is None or row["record"] != product.to_dict():
+                    continue  # deleted or replaced meanwhile: its writer weighted it
+                row = {**row, "lexical": lexical_vector(counts, config, statistics, vocabulary)}
+                batch.append({**row, "stats_version": version, "counted": True})
+            if batch:
+                self.store.upsert(batch)
+        self.store.put_meta("statistics", statistics.header())
+        self.store.drop_terms_before(version, up_to_pk=last_pk)
+        with self._lock:
+            self._load_statistics()
+        seconds = time.perf_counter() - started
+        logger.info("reweighted %d products (statistics version %d) in %.1f s", len(products), version, seconds)
+        return {"products": len(products), "statistics_version": version, "seconds": round(seconds, 2)}
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ---- building --------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls, catalog: str | Path, directory: str | Path, config: PipelineConfig, *, on_error: str = "raise"
+    ) -> MilvusIndex:
+        """Load a catalog file into Milvus (resuming an unfinished load of the same file and config)
+        and write the local index directory (``on_error="skip"``: skip bad rows, as read_catalog)."""
+        _check(config)
+        catalog, directory = Path(catalog), Path(directory)
+        products = read_catalog(catalog, on_error=on_error).products
+        if not products:
+            raise DataError("no products to index", path=catalog)
+        fingerprint = _fingerprint(catalog)
+        store = MilvusStore(config.backend)
+        stored = _stored_config(config)
+        load = store.get_meta("load") if store.exists() else None
+        resuming = (
+            load is not None
+            and load.get("fingerprint") == fingerprint
+            and load.get("config") == stored
+            and load.get("status") != "done"
+        )
+        retrievers = _query_side(None, config)  # the encoder, exported below
+        if resuming:
+            done = int(load["done"])
+            logger.info("resuming the load of %s after %d products", catalog, int(load.get("written", 0)))
+        else:
+            done = 0
+            dense = retrievers.get("dense")
+            store.create(
+                dense_dim=dense.encoder.dim if dense is not None else None, lexical="lexical" in config.retrievers
+            )
+            store.put_meta("config", stored)
+            load = {
+                "fingerprint": fingerprint,
+                "config": stored,
+                "status": "statistics",
+                "done": 0,
+                "total": len(products),
+            }
+            store.put_meta("load", load)
+        if load.get("status") == "statistics":
+            _write_statistics(store, products, config)
+            load = {**load, "status": "products"}
+            store.put_meta("load", load)
+        header = store.get_meta("statistics") or {}
+        vocabulary = Vocabulary.load(store, int(header["version"]))
+        statistics = TermStatistics(
+            int(header["version"]),
+            int(header["num_docs"]),
+            dict(header["average_lengths"]),
+            vocabulary.document_frequencies,
+        )
+        batches = _load_batches(retrievers, products, config.backend.batch_size)
+        written = sum(len(rows) for rows in batches[:done])
+        for number in track(range(done, len(batches)), total=len(batches) - done, description="Loading into Milvus"):
+            rows = batches[number]
+            batch = [products[i] for i in rows]
+            dense = _encode(retrievers, batch)
+            store.upsert(product_rows(batch, rows.tolist(), config, statistics, vocabulary, dense, counted=True))
+            written += len(rows)
+            store.put_meta("load", {**load, "done": number + 1, "written": written})
+        store.flush()
+        store.put_meta("load", {**load, "done": len(batches), "written": written, "status": "done"})
+        _write_directory(directory, config, retrievers, products=len(products))
+        store.close()
+        return cls.open(directory)
+
+
+def _write_statistics(store: MilvusStore, products: Sequence[Product], config: PipelineConfig) -> None:
+    """The catalog's term statistics and vocabulary (dimensions ``0 .. V-1``), stored in Milvus."""
+    if "lexical" not in config.retrievers:
+        store.put_meta("statistics", TermStatistics(1).header())
+        return
+    analyses = (analyze(p, config.lexical) for p in track(products, total=len(products), description="Term statistics"))
+    statistics = TermStatistics.of(analyses, version=1)
+    store.drop_terms_before(2)  # a load interrupted while writing the vocabulary writes it again
+    store.add_terms(
+        [{"term": t, "dim": dim, "df": df, "version": 1} for dim, (t, df) in enumerate(statistics.df.items())]
+    )
+    store.put_meta("statistics", statistics.header())
+
+
+def _load_batches(retrievers: Mapping[str, Any], products: Sequence[Product], size: int) -> list[np.ndarray]:
+    """The catalog rows written together: the encoder's chunks when there is a bi-encoder (so the
+    vectors are those of the whole catalog encoded at once), else runs of ``size`` rows."""
+    dense = retrievers.get("dense")
+    if dense is None:
+        return [np.arange(start, min(start + size, len(products))) for start in range(0, len(products), size)]
+    return dense.encoder.document_chunks(dense.product_texts(products, dense.config.text))
+
+
+def _encode(retrievers: Mapping[str, Any], products: Sequence[Product]) -> np.ndarray | None:
+    dense = retrievers.get("dense")
+    return None if dense is None else dense.document_vectors(products)
+
+
+def _query_side(directory: Path | None, config: PipelineConfig) -> dict[str, Any]:
+    """The retrievers' query side (analysis, the encoder) with no index of their own: Milvus holds it."""
+    from shopmatch.retrieval.lexical import LexicalRetriever
+
+    out: dict[str, Any] = {}
+    for name in config.retrievers:
+        if name == "lexical":
+            out[name] = LexicalRetriever(config.lexical, model=None)
+        elif name == "dense":
+            from shopmatch.encoders.sentence_encoder import SentenceEncoder
+            from shopmatch.retrieval.dense import DenseRetriever
+
+            exported = directory / "dense" / "encoder" if directory is not None else None
+            onnx_dir = exported if exported is not None and exported.is_dir() else None
+            if directory is not None and config.dense.encoder.backend != "torch" and onnx_dir is None:
+                raise IndexFormatError(f"{directory}: the exported encoder (dense/encoder) is missing")
+            encoder = SentenceEncoder.from_config(config.dense.encoder, onnx_dir=onnx_dir)
+            out[name] = DenseRetriever(config.dense, encoder, index=None)
+        else:
+            raise ConfigError(f"the Milvus backend has no {name!r} retriever")
+    return out
+
+
+def _reranker(directory: Path, config: PipelineConfig) -> CrossEncoderReranker | None:
+    if not config.rerank.enabled:
+        return None
+    return CrossEncoderReranker.load(directory / "rerank", config.rerank)
+
+
+def _write_directory(directory: Path, config: PipelineConfig, retrievers: Mapping[str, Any], *, products: int) -> None:
+    with atomic_directory(directory) as tmp:
+        dense = retrievers.get("dense")
+        if dense is not None and dense.encoder.backend != "torch":
+            dense.encoder.save_onnx(tmp / "dense" / "encoder")
+        if config.rerank.enabled:
+            CrossEncoderReranker.from_config(config.rerank).save(tmp / "rerank")
+        write_manifest(
+            tmp,
+            kind=MILVUS_INDEX_KIND,
+            format_version=MILVUS_INDEX_VERSION,
+            config=_stored_config(config),
+            products=products,
+        )
+
+
+__all__ = ["MILVUS_INDEX_KIND", "MilvusError", "MilvusIndex", "milvus_config"]
