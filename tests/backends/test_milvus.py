@@ -173,6 +173,24 @@ def test_a_reopened_directory_serves_the_same(hybrid_pair, tmp_path):
     assert len(again) == len(index) == 32
 
 
+def test_a_worker_needs_nothing_but_the_uri_and_collection(hybrid_pair):
+    _, index = hybrid_pair
+    connected = MilvusIndex.connect(index.backend.uri, index.backend.collection)
+    assert connected.directory is None
+    assert _ranking(connected.search(Query("usb cable"))) == _ranking(index.search(Query("usb cable")))
+
+
+def test_a_worker_with_another_encoder_is_refused(hybrid_pair):
+    _, index = hybrid_pair
+    stored = index.store.get_meta("encoder")
+    index.store.put_meta("encoder", {**stored, "probe": [-x for x in stored["probe"]]})
+    try:
+        with pytest.raises(IndexFormatError, match="encoder gives other vectors"):
+            MilvusIndex.connect(index.backend.uri, index.backend.collection)
+    finally:
+        index.store.put_meta("encoder", stored)
+
+
 # ---- writes ------------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from shopmatch.backends.milvus.index import MilvusIndex, milvus_config
 from shopmatch.backends.milvus.lite_server import LiteServer
+from shopmatch.config import PipelineConfig
 from shopmatch.service import ServiceSettings, create_app
 from shopmatch.service.process import ServiceProcess
 
@@ -85,6 +86,18 @@ def test_two_workers_serve_one_collection(tmp_path, fixtures):
             assert len({worker for worker, _ in seen}) == 2  # from both workers
         finally:
             server.stop()
+
+
+def test_a_service_over_nothing_but_a_milvus_uri(tmp_path, fixtures):
+    config = milvus_config(PipelineConfig(retrievers=("lexical",)), uri=str(tmp_path / "u.db"), collection="byuri")
+    MilvusIndex.build(fixtures / "catalog" / "products.jsonl", tmp_path / "index", config).close()
+    settings = ServiceSettings(milvus_uri=str(tmp_path / "u.db"), milvus_collection="byuri")
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/health").json()
+        assert health["index"] == f"{tmp_path / 'u.db'} (byuri)" and health["products"] == 32
+        assert client.get("/search", params={"q": "usb cable"}).json()["total"] > 0
+    with pytest.raises(ValueError, match="not both"):
+        ServiceSettings(index_dir=tmp_path / "index", milvus_uri="x.db")
 
 
 def test_workers_need_a_milvus_index(service_index):

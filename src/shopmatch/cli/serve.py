@@ -14,7 +14,9 @@ from shopmatch.errors import ShopmatchError
 
 @app.command()
 def serve(
-    index_dir: Annotated[Path, typer.Argument(help="Index directory (from `shopmatch index`).")],
+    index_dir: Annotated[
+        Path | None, typer.Argument(help="Index directory (from `shopmatch index`); or --milvus-uri.")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8000,
     token: Annotated[
@@ -35,6 +37,10 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Worker processes (a Milvus index only: workers share no state).")
     ] = 1,
+    milvus_uri: Annotated[
+        str | None, typer.Option(help="Serve the Milvus index at this URI (no index directory needed).")
+    ] = None,
+    collection: Annotated[str, typer.Option(help="With --milvus-uri: the collection name prefix.")] = "shopmatch",
 ) -> None:
     """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
     serve_index(
@@ -48,11 +54,13 @@ def serve(
         header_timeout=header_timeout,
         body_timeout=body_timeout,
         workers=workers,
+        milvus_uri=milvus_uri,
+        collection=collection,
     )
 
 
 def serve_index(
-    index_dir: Path,
+    index_dir: Path | None,
     *,
     host: str,
     port: int,
@@ -63,6 +71,8 @@ def serve_index(
     header_timeout: float = 15.0,
     body_timeout: float = 60.0,
     workers: int = 1,
+    milvus_uri: str | None = None,
+    collection: str = "shopmatch",
 ) -> None:
     from shopmatch.backends.inprocess.static import read_index_manifest
     from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
@@ -70,7 +80,9 @@ def serve_index(
 
     try:
         require("serve", "shopmatch serve")
-        if index_kind(index_dir) == MILVUS_INDEX_KIND:
+        if (index_dir is None) == (milvus_uri is None):
+            raise ShopmatchError("give an index directory or --milvus-uri (not both)")
+        if milvus_uri is not None or index_kind(index_dir) == MILVUS_INDEX_KIND:
             require("milvus", "a Milvus index")
         else:
             read_index_manifest(index_dir)  # a clear error now rather than from the server's start-up
@@ -89,6 +101,8 @@ def serve_index(
 
     options = {
         "index_dir": index_dir,
+        "milvus_uri": milvus_uri,
+        "milvus_collection": collection,
         "cors_origins": cors or [],
         "compact_after": compact_after,
         "header_timeout": header_timeout,
@@ -100,7 +114,7 @@ def serve_index(
         options["lexical_backend"] = "numba"
     settings = ServiceSettings(**options)
     writes = "enabled (bearer token)" if settings.writes_enabled else "disabled (no --token / $SHOPMATCH_TOKEN)"
-    out.print(f"Serving {index_dir} at [bold]http://{host}:{port}/[/] — API docs at /docs; writes {writes}.")
+    out.print(f"Serving {settings.served} at [bold]http://{host}:{port}/[/] — API docs at /docs; writes {writes}.")
     out.print("Press Ctrl-C to stop.")
     if workers > 1:  # each worker process imports the app and the protocol by name
         os.environ[SETTINGS_ENV] = settings.model_dump_json()

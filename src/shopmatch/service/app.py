@@ -72,9 +72,13 @@ Live = Annotated[ServedIndex, Depends(_live)]
 
 
 def open_served(settings: ServiceSettings) -> ServedIndex:
-    """The index ``settings.index_dir`` names: in-process with live updates, or in Milvus."""
+    """The index ``settings`` names: in-process with live updates, or in Milvus."""
     from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
 
+    if settings.milvus_uri is not None:
+        from shopmatch.backends.milvus.index import MilvusIndex
+
+        return MilvusIndex.connect(settings.milvus_uri, settings.milvus_collection)
     if index_kind(settings.index_dir) == MILVUS_INDEX_KIND:
         from shopmatch.backends.milvus.index import MilvusIndex
 
@@ -96,7 +100,7 @@ def app_from_environment() -> FastAPI:
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
-    """The service over ``settings.index_dir``; the index loads when the app starts (lifespan)."""
+    """The service over the index ``settings`` names; it loads when the app starts (lifespan)."""
     metrics = ServiceMetrics()
 
     @asynccontextmanager
@@ -104,7 +108,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         started = time.perf_counter()
         app.state.live = open_served(settings)
         seconds = time.perf_counter() - started
-        logger.info("serving %s (%s), loaded in %.1f s", settings.index_dir, app.state.live.stats(), seconds)
+        logger.info("serving %s (%s), loaded in %.1f s", settings.served, app.state.live.stats(), seconds)
         try:
             yield
         finally:
@@ -289,7 +293,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         return {
             "status": "ok",
             "worker": WORKER,
-            "index": str(settings.index_dir),
+            "index": settings.served,
             "writes": settings.writes_enabled,
             "reranker": index.reranker is not None,
             "retrievers": list(index.retrievers),

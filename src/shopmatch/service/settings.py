@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 TOKEN_ENV = "SHOPMATCH_TOKEN"
 READ_TOKEN_ENV = "SHOPMATCH_READ_TOKEN"
@@ -26,6 +26,8 @@ class ServiceSettings(BaseModel):
 
     Attributes:
         index_dir: the index directory to serve (``shopmatch index`` writes one).
+        milvus_uri, milvus_collection: instead of a directory, an index in Milvus reached with
+            nothing but these (its config, statistics and models named by its config).
         wal_path: the write-ahead log (default: ``<index_dir>.wal``).
         token: bearer token of the write endpoints (default: ``$SHOPMATCH_TOKEN``); without one,
             writes are refused.
@@ -43,7 +45,9 @@ class ServiceSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    index_dir: Path
+    index_dir: Path | None = None
+    milvus_uri: str | None = None
+    milvus_collection: str = "shopmatch"
     wal_path: Path | None = None
     token: str | None = Field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None)
     read_token: str | None = Field(default_factory=lambda: os.environ.get(READ_TOKEN_ENV) or None)
@@ -57,6 +61,17 @@ class ServiceSettings(BaseModel):
     body_timeout: float = Field(default=60.0, gt=0)
     compact_after: int = 5_000
     lexical_backend: str = "numpy"
+
+    @model_validator(mode="after")
+    def _an_index(self) -> ServiceSettings:
+        if (self.index_dir is None) == (self.milvus_uri is None):
+            raise ValueError("give an index directory or a Milvus URI (not both)")
+        return self
+
+    @property
+    def served(self) -> str:
+        """What is served, for logs and /health."""
+        return str(self.index_dir) if self.index_dir is not None else f"{self.milvus_uri} ({self.milvus_collection})"
 
     @property
     def writes_enabled(self) -> bool:

@@ -118,26 +118,46 @@ class MilvusIndex:
 
     @classmethod
     def open(cls, directory: str | Path, *, uri: str | None = None, collection: str | None = None) -> MilvusIndex:
-        """Open a Milvus index directory (``uri``/``collection`` override the manifest's)."""
+        """Open a Milvus index directory (``uri``/``collection`` override the manifest's); the
+        models come from the directory."""
         directory = Path(directory)
         manifest = read_manifest(directory, kind=MILVUS_INDEX_KIND, supported_version=MILVUS_INDEX_VERSION)
-        local = PipelineConfig.from_dict(manifest["config"])
-        backend = milvus_config(local, uri=uri, collection=collection).backend
+        local = milvus_config(PipelineConfig.from_dict(manifest["config"]), uri=uri, collection=collection)
+        return cls._connected(local.backend, directory)
+
+    @classmethod
+    def connect(cls, uri: str, collection: str = "shopmatch", *, token: str = "") -> MilvusIndex:
+        """Open an index with nothing but its URI and collection name: the config and statistics
+        come from Milvus, the encoder (and any re-ranker) from the model names in the config (the
+        bundled model needs nothing else; it is exported here once and cached). A worker whose
+        encoder does not give the vectors the catalog was loaded with is refused."""
+        backend = BackendConfig(kind="milvus", uri=uri, collection=collection, token=token)
+        return cls._connected(backend, None)
+
+    @classmethod
+    def _connected(cls, backend: BackendConfig, directory: Path | None) -> MilvusIndex:
+        where = str(directory) if directory is not None else f"{backend.uri} ({backend.collection})"
         store = MilvusStore(backend)
         if not store.exists():
-            raise IndexFormatError(f"{directory}: collection {backend.collection!r} is not in Milvus at {backend.uri}")
+            raise IndexFormatError(f"{where}: collection {backend.collection!r} is not in Milvus at {backend.uri}")
         stored = store.get_meta("config")
         if stored is None:
-            raise IndexFormatError(f"{directory}: collection {backend.collection!r} holds no config; load it again")
-        config = replace(PipelineConfig.from_dict(stored), backend=backend)
+            raise IndexFormatError(f"{where}: collection {backend.collection!r} holds no config; load it again")
+        config = PipelineConfig.from_dict(stored)
+        config = replace(
+            config, backend=replace(config.backend, uri=backend.uri, collection=backend.collection, token=backend.token)
+        )
         load = store.get_meta("load") or {}
         if load.get("status") != "done":
             raise IndexFormatError(
-                f"{directory}: the catalog load into {backend.collection!r} did not finish "
+                f"{where}: the catalog load into {backend.collection!r} did not finish "
                 f"({load.get('written', 0):,} of {load.get('total', 0):,} products); "
                 "run shopmatch index again to resume"
             )
-        return cls(directory, config, store, _query_side(directory, config), _reranker(directory, config))
+        retrievers = _query_side(directory, config)
+        _check_encoder(store, retrievers, where)
+        reranker = _reranker(directory, config)
+        return cls(directory, config, store, retrievers, reranker)
 
     def with_config(self, config: PipelineConfig) -> MilvusIndex:
         """This index searched with other query-time settings (fusion, feedback, negation,
@@ -323,6 +343,7 @@ class MilvusIndex:
                 dense_dim=dense.encoder.dim if dense is not None else None, lexical="lexical" in config.retrievers
             )
             store.put_meta("config", stored)
+            store.put_meta("encoder", {"model": config.dense.encoder.model, "probe": _probe(retrievers)})
             load = {
                 "fingerprint": fingerprint,
                 "config": stored,
@@ -410,10 +431,36 @@ def _query_side(directory: Path | None, config: PipelineConfig) -> dict[str, Any
     return out
 
 
-def _reranker(directory: Path, config: PipelineConfig) -> CrossEncoderReranker | None:
+def _reranker(directory: Path | None, config: PipelineConfig) -> CrossEncoderReranker | None:
     if not config.rerank.enabled:
         return None
+    if directory is None:
+        return CrossEncoderReranker.from_config(config.rerank)
     return CrossEncoderReranker.load(directory / "rerank", config.rerank)
+
+
+ENCODER_PROBE = "shopmatch encoder probe: stainless steel water bottle 750 ml"
+
+
+def _probe(retrievers: Mapping[str, Any]) -> list[float] | None:
+    dense = retrievers.get("dense")
+    return None if dense is None else dense.encoder.encode_queries([ENCODER_PROBE])[0].astype(float).tolist()
+
+
+def _check_encoder(store: MilvusStore, retrievers: Mapping[str, Any], where: str) -> None:
+    """Refuse a worker whose query encoder is not the one that encoded the catalog."""
+    probe, stored = _probe(retrievers), (store.get_meta("encoder") or {}).get("probe")
+    if probe is None or stored is None:
+        return
+    cosine = float(np.dot(probe, stored) / (np.linalg.norm(probe) * np.linalg.norm(stored)))
+    if cosine < ENCODER_AGREEMENT:
+        raise IndexFormatError(
+            f"{where}: this worker's encoder gives other vectors than the one that loaded the catalog "
+            f"(cosine {cosine:.4f} on a probe sentence); serve the index directory, which holds that encoder"
+        )
+
+
+ENCODER_AGREEMENT = 0.999
 
 
 def _write_directory(directory: Path, config: PipelineConfig, retrievers: Mapping[str, Any], *, products: int) -> None:
