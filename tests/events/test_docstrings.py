@@ -11,6 +11,8 @@ MODULES = [
     "shopmatch.events",
     "shopmatch.events.model",
     "shopmatch.events.io",
+    "shopmatch.events.stats",
+    "shopmatch.events.plots",
     "tests.events.schema_check",
 ]
 
