@@ -13,6 +13,7 @@ MODULES = [
     "shopmatch.events.io",
     "shopmatch.events.stats",
     "shopmatch.events.plots",
+    "shopmatch.events.click_models",
     "tests.events.schema_check",
 ]
 
