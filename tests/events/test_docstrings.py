@@ -14,6 +14,7 @@ MODULES = [
     "shopmatch.events.stats",
     "shopmatch.events.plots",
     "shopmatch.events.click_models",
+    "shopmatch.events.labels",
     "tests.events.schema_check",
 ]
 

@@ -41,16 +41,21 @@ def plot_rates_by_position(positions: Sequence, path: str | Path, *, title: str 
 
 
 def plot_propensities(
-    propensities: np.ndarray, path: str | Path, *, title: str, reference: np.ndarray | None = None
+    propensities: np.ndarray,
+    path: str | Path,
+    *,
+    title: str,
+    reference: np.ndarray | None = None,
+    reference_label: str = "raw click-through, relative to position 1",
 ) -> None:
     """Fitted examination propensity by position (position 1 = 1), with an optional reference curve."""
     values = np.asarray(propensities, dtype=np.float64)
     xs = np.arange(1, len(values) + 1)
     fig = _figure(6.5, 3.8)
     ax = fig.add_subplot()
-    ax.bar(xs, values, color="#4c72b0", width=0.7, label="fitted")
+    ax.bar(xs, values, color="#4c72b0", width=0.7, label="propensity")
     if reference is not None:
-        ax.plot(xs, np.asarray(reference)[: len(xs)], color="#c44e52", marker="o", markersize=4, label="reference")
+        ax.plot(xs, np.asarray(reference)[: len(xs)], color="#c44e52", marker="o", markersize=4, label=reference_label)
         ax.legend(frameon=False, fontsize=8)
     for x, v in zip(xs, values, strict=True):
         ax.annotate(f"{v:.2f}", (x, v), ha="center", va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
