@@ -73,6 +73,7 @@ def test_nulls_are_absent_optional_fields():
         ({**SHOWN, "query": "drill\tbits"}, "query", "tabs or line breaks"),
         ({**SHOWN, "results": "p7,p3"}, "results", "must be a list of product ids, got a string"),
         ({**SHOWN, "results": ["p7", ""]}, "results", "item 2 must not be empty"),
+        ({**SHOWN, "results": ["p7", "p\t3"]}, "results", "item 2 must not contain tabs or line breaks"),
         ({**SHOWN, "results": ["p7", {"id": "p3"}]}, "results", "item 2 must be a string, got an object"),
         ({**SHOWN, "results": ["p7", "p3", "p7"]}, "results", "lists 'p7' twice (items 1 and 3)"),
         ({**SHOWN, "ts": "06/12/2026 10:00"}, "ts", "must be an ISO 8601 date and time"),

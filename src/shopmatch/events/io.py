@@ -228,7 +228,7 @@ def _joined(event: Interaction, shown: tuple[int, Impression] | None) -> Interac
             field="product_id",
         )
     if event.position is None:
-        return dataclasses.replace(event, position=position)
+        return event.at(position)
     if event.position != position:
         raise DataError(
             f"is {event.position}, but the impression of search {event.search_id!r} (line {line}) "
@@ -250,7 +250,7 @@ def _parsed_lines(path: Path, report: SkipReport, on_error: OnError) -> Iterator
                 if not text.strip():
                     continue
                 try:
-                    record = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+                    record = _DECODER.decode(text)
                 except json.JSONDecodeError as err:
                     raise DataError(f"invalid JSON: {err.msg} at column {err.colno}") from None
                 yield line, parse_event(record)
@@ -270,6 +270,9 @@ def _finite_float(text: str) -> float:
     if value in (float("inf"), float("-inf")):
         raise DataError(f"the number {text} is too large")
     return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 
 
 def write_events(events: Iterable[Event], path: str | Path) -> int:

@@ -109,21 +109,14 @@ class Impression:
             raise DataError("is required (the product ids shown, in order; [] for none)", field="results")
         if not isinstance(results, list):
             raise DataError(f"must be a list of product ids, got {_kind(results)}", field="results")
-        ids: list[str] = []
-        seen: dict[str, int] = {}
-        for i, item in enumerate(results):
-            product_id = _parse_id(item, "results", f"item {i + 1} ")
-            if product_id in seen:
-                raise DataError(f"lists {product_id!r} twice (items {seen[product_id]} and {i + 1})", field="results")
-            seen[product_id] = i + 1
-            ids.append(product_id)
+        ids = _parse_results(results)
         filters = record.get("filters")
         if filters is not None and not isinstance(filters, Mapping):
             raise DataError(f"must be an object, got {_kind(filters)}", field="filters")
         return cls(
             search_id=_parse_id(record.get("search_id"), "search_id"),
             query=_parse_query(record.get("query")),
-            results=tuple(ids),
+            results=ids,
             ts=parse_timestamp(record.get("ts")),
             user_id=_optional_id(record, "user_id"),
             session_id=_optional_id(record, "session_id"),
@@ -173,6 +166,20 @@ class Interaction:
     user_id: str | None = None
     session_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def at(self, position: int) -> Interaction:
+        """This interaction with ``position`` set."""
+        return Interaction(
+            self.type,
+            self.search_id,
+            self.product_id,
+            self.ts,
+            position,
+            self.event_id,
+            self.user_id,
+            self.session_id,
+            self.extra,
+        )
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> Interaction:
@@ -276,6 +283,26 @@ def query_key(query: str) -> str:
     return " ".join(query.casefold().split())
 
 
+_BREAKS = re.compile(r"[\t\r\n]")
+
+
+def _parse_results(results: list[Any]) -> tuple[str, ...]:
+    """The product ids of ``results``; a fast path for the usual list of clean, distinct strings."""
+    if all(type(item) is str for item in results):
+        ids = [item.strip() for item in results]
+        if "" not in ids and not _BREAKS.search("".join(ids)) and len(set(ids)) == len(ids):
+            return tuple(ids)
+    parsed: list[str] = []  # the slow path finds and names the first problem
+    seen: dict[str, int] = {}
+    for i, item in enumerate(results):
+        product_id = _parse_id(item, "results", f"item {i + 1} ")
+        if product_id in seen:
+            raise DataError(f"lists {product_id!r} twice (items {seen[product_id]} and {i + 1})", field="results")
+        seen[product_id] = i + 1
+        parsed.append(product_id)
+    return tuple(parsed)
+
+
 def _parse_id(value: Any, name: str, what: str = "") -> str:
     if value is None:
         raise DataError(f"{what}is required", field=name)
@@ -286,7 +313,7 @@ def _parse_id(value: Any, name: str, what: str = "") -> str:
     text = str(value).strip()
     if not text:
         raise DataError(f"{what}must not be empty", field=name)
-    if any(c in text for c in "\t\r\n"):
+    if _BREAKS.search(text):
         raise DataError(f"{what}must not contain tabs or line breaks", field=name)
     return text
 
@@ -303,7 +330,7 @@ def _parse_query(value: Any) -> str:
         raise DataError(f"must be a string, got {_kind(value)}", field="query")
     if not value.strip():
         raise DataError("must not be empty", field="query")
-    if any(c in value for c in "\t\r\n"):
+    if _BREAKS.search(value):
         raise DataError("must not contain tabs or line breaks", field="query")
     return value
 
