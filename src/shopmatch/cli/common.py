@@ -25,6 +25,14 @@ train_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(train_app, name="train")
+events_app = typer.Typer(
+    help="Shopper events (events.jsonl): what searches showed and what shoppers did.", no_args_is_help=True
+)
+app.add_typer(events_app, name="events")
+judgments_app = typer.Typer(
+    help="Make judgments files (judgments.tsv), e.g. from shopper events.", no_args_is_help=True
+)
+app.add_typer(judgments_app, name="judgments")
 Duplicates = Enum("Duplicates", {policy: policy for policy in DUPLICATE_POLICIES}, type=str)
 """The policies of ``read_judgments(duplicates=...)`` as choices (an Enum works with every Typer)."""
 
