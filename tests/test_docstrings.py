@@ -38,6 +38,14 @@ MODULES = [
     "shopmatch.eval.significance",
     "shopmatch.errors",
     "shopmatch.demo",
+    "shopmatch.events",
+    "shopmatch.events.model",
+    "shopmatch.events.io",
+    "shopmatch.events.stats",
+    "shopmatch.events.plots",
+    "shopmatch.events.click_models",
+    "shopmatch.events.labels",
+    "tests.events.schema_check",
 ]
 
 
