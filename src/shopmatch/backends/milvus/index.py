@@ -272,10 +272,10 @@ class MilvusIndex:
         if "lexical" not in config.retrievers:
             return {"products": self.store.count(), "statistics_version": self.statistics.version, "seconds": 0.0}
         last_pk = self.vocabulary.last_pk
-        products = [Product.from_dict(row["record"]) for row in self.store.scan(self.store.products, ["record"])]
-        analyses = [analyze(p, config.lexical) for p in products]
         version = self.statistics.version + 1
-        statistics = TermStatistics.of(analyses, version=version)
+        scanned = (Product.from_dict(row["record"]) for row in self.store.scan(self.store.products, ["record"]))
+        analyses = (analyze(p, config.lexical) for p in track(scanned, description="Term statistics"))
+        statistics = TermStatistics.of(analyses, version=version)  # one pass, nothing kept per product
         vocabulary = self.vocabulary
         vocabulary.register(statistics.df)
         self.store.add_terms(
@@ -285,26 +285,38 @@ class MilvusIndex:
                 for dim in vocabulary.dims(term)
             ]
         )
-        size = self.backend.batch_size
-        for start in track(range(0, len(products), size), description="Reweighting"):
-            ids = [p.id for p in products[start : start + size]]
-            stored = {row["id"]: row for row in self.store.get(ids, self.store.product_fields)}
-            batch = []
-            for product, counts in zip(products[start : start + size], analyses[start : start + size], strict=True):
-                row = stored.get(product.id)
-                if row is None or row["record"] != product.to_dict():
-                    continue  # deleted or replaced meanwhile: its writer weighted it
-                row = {**row, "lexical": lexical_vector(counts, config, statistics, vocabulary)}
-                batch.append({**row, "stats_version": version, "counted": True})
-            if batch:
-                self.store.upsert(batch)
+        rewritten, batch = 0, []
+        fields = self.store.product_fields
+        for row in track(self.store.scan(self.store.products, fields), description="Reweighting"):
+            batch.append(row)
+            if len(batch) >= self.backend.batch_size:
+                rewritten += self._rewrite(batch, statistics, version)
+                batch = []
+        rewritten += self._rewrite(batch, statistics, version)
         self.store.put_meta("statistics", statistics.header())
         self.store.drop_terms_before(version, up_to_pk=last_pk)
         with self._lock:
             self._load_statistics()
         seconds = time.perf_counter() - started
-        logger.info("reweighted %d products (statistics version %d) in %.1f s", len(products), version, seconds)
-        return {"products": len(products), "statistics_version": version, "seconds": round(seconds, 2)}
+        logger.info("reweighted %d products (statistics version %d) in %.1f s", rewritten, version, seconds)
+        return {"products": rewritten, "statistics_version": version, "seconds": round(seconds, 2)}
+
+    def _rewrite(self, rows: list[dict[str, Any]], statistics: TermStatistics, version: int) -> int:
+        """Rewrite scanned products' sparse vectors under new statistics; a product deleted or
+        replaced since the scan is left to its writer (it weighted it)."""
+        if not rows:
+            return 0
+        current = {row["id"]: row["record"] for row in self.store.get([r["id"] for r in rows], ["record"])}
+        batch = []
+        for row in rows:
+            if current.get(row["id"]) != row["record"]:
+                continue
+            counts = analyze(Product.from_dict(row["record"]), self.config.lexical)
+            vector = lexical_vector(counts, self.config, statistics, self.vocabulary)
+            batch.append({**row, "lexical": vector, "stats_version": version, "counted": True})
+        if batch:
+            self.store.upsert(batch)
+        return len(batch)
 
     def close(self) -> None:
         self.store.close()

@@ -113,29 +113,21 @@ class MilvusSnapshot:
             )
         raise ValueError(f"the Milvus backend has no {name!r} retriever")
 
-    def _hits(self, found: list[dict[str, Any]], k: int) -> SearchHits:
+    def _as_hits(self, found: list[dict[str, Any]] | None, k: int) -> SearchHits:
+        """One leg's Milvus hits (None: the leg did not run) as rows of this snapshot."""
+        if not found:
+            return SearchHits.empty(1, k)
         rows = np.asarray([self._row(h["id"], h["entity"]["ordinal"], h["entity"]["record"]) for h in found], np.int64)
         scores = np.asarray([h["distance"] for h in found], dtype=np.float32)
-        return top_by_score(rows, scores, k) if len(rows) else SearchHits.empty(1, k)
+        return top_by_score(rows, scores, k)
 
     def search(self, name: str, prepared: Sequence[Any], k: int, allowed: str | None) -> SearchHits:
-        out = []
-        for one in prepared:
-            vector, params = self._leg(name, one)
-            if vector is None:
-                out.append(SearchHits.empty(1, k))
-                continue
-            (found,) = self.store.search(FIELDS[name], [vector], k, expression=allowed or "", params=params)
-            out.append(self._hits(found, k))
-        return stacked(out, k)
+        return stacked([self._as_hits(self._search_raw(name, one, k, allowed), k) for one in prepared], k)
 
     def search_each(self, prepared: Mapping[str, Any], k: int, allowed: str | None) -> dict[str, SearchHits]:
         """Every retriever's leg of one query, run concurrently."""
         futures = {name: _LEGS.submit(self._search_raw, name, one, k, allowed) for name, one in prepared.items()}
-        found = {name: future.result() for name, future in futures.items()}
-        return {
-            name: (self._hits(hits, k) if hits is not None else SearchHits.empty(1, k)) for name, hits in found.items()
-        }
+        return {name: self._as_hits(future.result(), k) for name, future in futures.items()}
 
     def _search_raw(self, name: str, prepared: Any, k: int, allowed: str | None) -> list[dict[str, Any]] | None:
         vector, params = self._leg(name, prepared)
