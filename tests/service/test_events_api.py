@@ -209,3 +209,19 @@ def test_the_log_rotates_by_size(service_index, events_dir):
     assert [p.name for p in files[:2]] == ["events-000001.jsonl", "events-000002.jsonl"] and len(files) >= 5
     assert all(p.stat().st_size <= 400 for p in files)
     assert [e["event_id"] for e in logged(events_dir)] == [f"e{n}-{j}" for n in range(10) for j in range(2)]
+
+
+def test_an_interaction_that_disagrees_with_a_served_search_is_422(client, events_dir):
+    """The readers refuse a log where a click disagrees with its impression: the service refuses it first."""
+    served = client.get("/search", params={"q": "usb cable", "k": 3}).json()
+    sid, second = served["search_id"], served["results"][1]["product_id"]
+    wrong_place = client.post("/events", json={"events": [click(sid, second, position=3)]}, headers=AUTH)
+    assert wrong_place.status_code == 422 and wrong_place.json()["error"]["field"] == "events[0].position"
+    not_shown = client.post("/events", json={"events": [click(sid, "x-zh-2")]}, headers=AUTH)
+    assert not_shown.status_code == 422 and not_shown.json()["error"]["field"] == "events[0].product_id"
+    imported = {"type": "impression", "search_id": "imp-1", "query": "mug", "results": ["p001"], "ts": TS}
+    in_batch = client.post("/events", json={"events": [imported, click("imp-1", "p001", position=2)]}, headers=AUTH)
+    assert in_batch.status_code == 422 and in_batch.json()["error"]["field"] == "events[1].position"
+    right = client.post("/events", json={"events": [click(sid, second)]}, headers=AUTH)
+    assert right.status_code == 200
+    assert [i.position for p in EventsLog(events_dir).files() for i in read_events(p).interactions] == [2]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import threading
 
-from shopmatch.events import read_events
+from shopmatch.events import Interaction, parse_event, read_events
 from shopmatch.service.events_log import EventsLog
 
 TS = "2026-12-06T10:00:04Z"
 
 
-def click(event_id: str, search_id: str = "s") -> dict:
-    return {"type": "click", "event_id": event_id, "search_id": search_id, "product_id": "p", "ts": TS}
+def click(event_id: str, search_id: str = "s") -> Interaction:
+    return parse_event({"type": "click", "event_id": event_id, "search_id": search_id, "product_id": "p", "ts": TS})
 
 
 def test_a_torn_last_line_is_cut_off_when_the_log_opens(tmp_path):

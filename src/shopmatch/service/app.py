@@ -214,19 +214,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         answer["filters"] = filters.to_dict()
         log: EventsLog | None = app.state.events
         if log is not None:
-            shown = [r["product_id"] for r in answer["results"]]
-            record = impression_record(
+            shown = impression_record(
                 search_id,
                 body.q,
-                shown,
+                [r["product_id"] for r in answer["results"]],
                 k=body.k,
                 offset=body.offset,
                 filters=answer["filters"],
                 user_id=body.user_id,
                 session_id=body.session_id,
             )
-            if record is not None:
-                log.append([record], sync=False)  # in the OS's hands: survives the process, never waits on a disk
+            if shown is not None:
+                log.append([shown], sync=False)  # in the OS's hands: survives the process, never waits on a disk
         return answer
 
     @app.get("/search", dependencies=reader, tags=["search"])
@@ -319,10 +318,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         acknowledged but not written twice; an interaction of a search this service did not serve is
         kept and counted as an orphan."""
         public = settings.events_public_clicks and is_public(request)
-        records = checked_batch(body.events, max_batch=settings.events_max_batch, public=public)
-        result = app.state.events.append(records)
+        log: EventsLog = app.state.events
+        events = checked_batch(body.events, max_batch=settings.events_max_batch, public=public, shown=log.impression)
+        result = log.append(events)
         return {
-            "accepted": len(records),
+            "accepted": len(events),
             "written": result.written,
             "duplicates": result.duplicates,
             "orphans": result.orphans,

@@ -13,9 +13,11 @@ a file of its own).
 - **Idempotency**: an ``event_id`` seen within the last ``recent_ids`` ids this process wrote is
   acknowledged but not written again (the window is per process and starts empty; the readers drop
   repeats that slip through, e.g. a client retrying across a restart).
-- **Orphans**: an interaction whose ``search_id`` is neither among the last ``recent_searches``
-  searches this process recorded nor an impression in the log since it started is written and
-  counted (:attr:`EventsLog.orphans`): it may come from another worker or from before a restart.
+- **Orphans**: an interaction whose ``search_id`` is not among the last ``recent_searches``
+  impressions this process wrote is written and counted (:attr:`EventsLog.orphans`): it may come
+  from another worker or from before a restart. Those impressions are kept in memory
+  (:meth:`EventsLog.impression`) so that the service can refuse an interaction that disagrees with
+  one (a product it did not show, another position), which would make the log unreadable.
 - A final line left torn by a crash (never acknowledged) is cut off when the log is opened.
 
 One lock covers the append (write, fsync, the id bookkeeping); validation and JSON encoding happen
@@ -23,8 +25,10 @@ before it, so searches and event batches only wait for each other's disk writes.
 
 Example:
     >>> import pathlib, tempfile
+    >>> from shopmatch.events import parse_event
     >>> log = EventsLog(pathlib.Path(tempfile.mkdtemp()))
-    >>> click = {"type": "click", "event_id": "e1", "search_id": "s1", "product_id": "p1", "ts": "2026-12-06T10:00Z"}
+    >>> click = parse_event({"type": "click", "event_id": "e1", "search_id": "s1", "product_id": "p1",
+    ...                      "ts": "2026-12-06T10:00Z"})
     >>> log.append([click]).written, log.append([click]).duplicates, log.orphans
     (1, 1, 1)
     >>> [path.name for path in log.files()]
@@ -42,6 +46,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shopmatch.events.model import Event, Impression
 
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_RECENT_IDS = 100_000
@@ -82,7 +88,7 @@ class EventsLog:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_file_bytes = max_file_bytes
         self._recent_ids: OrderedDict[str, None] = OrderedDict()
-        self._recent_searches: OrderedDict[str, None] = OrderedDict()
+        self._recent_searches: OrderedDict[str, Impression] = OrderedDict()
         self._id_window, self._search_window = recent_ids, recent_searches
         self._lock = threading.Lock()
         self.written = self.duplicates = self.orphans = 0
@@ -102,34 +108,37 @@ class EventsLog:
         """The file being appended to."""
         return self._path
 
-    def append(self, records: Iterable[Mapping[str, Any]], *, sync: bool = True) -> AppendResult:
-        """Append event records (already validated, in canonical form) and return what was done.
+    def impression(self, search_id: str) -> Impression | None:
+        """The impression of ``search_id`` if it is among the recent ones this process wrote."""
+        return self._recent_searches.get(search_id)
+
+    def append(self, events: Iterable[Event], *, sync: bool = True) -> AppendResult:
+        """Append validated events (written in canonical form) and return what was done.
 
         ``sync``: fsync before returning (the default). Repeats of an ``event_id`` in the window,
-        in the log or within ``records``, are counted and skipped.
+        in the log or within ``events``, are counted and skipped. Raises ValueError (before
+        writing anything) when an event holds NaN or infinity.
         """
-        encoded = [(record, encode_event(record)) for record in records]
+        encoded = [(event, encode_event(event.to_dict())) for event in events]
         with self._lock:
             data: list[bytes] = []
             ids: list[str] = []
-            searches: list[str] = []
+            searches: dict[str, Impression] = {}
             duplicates = orphans = 0
-            for record, line in encoded:
-                event_id = record.get("event_id")
-                if event_id is not None:
-                    if event_id in self._recent_ids or event_id in ids:
+            for event, line in encoded:
+                if event.event_id is not None:
+                    if event.event_id in self._recent_ids or event.event_id in ids:
                         duplicates += 1
                         continue
-                    ids.append(event_id)
-                search_id = record["search_id"]
-                if record["type"] == "impression":
-                    searches.append(search_id)
-                elif search_id not in self._recent_searches and search_id not in searches:
+                    ids.append(event.event_id)
+                if isinstance(event, Impression):
+                    searches[event.search_id] = event
+                elif event.search_id not in self._recent_searches and event.search_id not in searches:
                     orphans += 1
                 data.append(line)
             if data:
                 self._write(b"".join(data), sync)
-            _remember(self._recent_ids, ids, self._id_window)
+            _remember(self._recent_ids, dict.fromkeys(ids), self._id_window)
             _remember(self._recent_searches, searches, self._search_window)
             self.written += len(data)
             self.duplicates += duplicates
@@ -186,9 +195,9 @@ def encode_event(record: Mapping[str, Any]) -> bytes:
         return (json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n").encode("ascii")
 
 
-def _remember(window: OrderedDict[str, None], keys: list[str], size: int) -> None:
-    for key in keys:
-        window[key] = None
+def _remember(window: OrderedDict[str, Any], items: Mapping[str, Any], size: int) -> None:
+    for key, value in items.items():
+        window[key] = value
     while len(window) > size:
         window.popitem(last=False)
 
