@@ -65,3 +65,32 @@ def test_concurrent_appends_are_whole_lines_and_ids_are_written_once(tmp_path):
 def test_the_id_window_forgets_the_oldest(tmp_path):
     log = EventsLog(tmp_path, recent_ids=2)
     assert [log.append([click(i)]).written for i in ("a", "b", "c", "a", "c")] == [1, 1, 1, 1, 0]
+
+
+def test_an_unsynced_append_does_not_wait_for_another_batchs_fsync(tmp_path, monkeypatch):
+    """A search's impression (sync=False) goes through while an events batch waits on a slow disk."""
+    import os
+    import time
+
+    import shopmatch.service.events_log as events_log
+
+    log = EventsLog(tmp_path)
+    syncing = threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        syncing.set()
+        time.sleep(1.0)
+        real_fsync(fd)
+
+    monkeypatch.setattr(events_log.os, "fsync", slow_fsync)
+    batch = threading.Thread(target=log.append, args=([click("slow")],))
+    batch.start()
+    assert syncing.wait(5)
+    started = time.perf_counter()
+    log.append([click("search", search_id="s2")], sync=False)
+    waited = time.perf_counter() - started
+    batch.join()
+    log.close()
+    assert waited < 0.5, f"the unsynced append waited {waited:.2f} s for another batch's fsync"
+    assert [e.event_id for e in read_events(log.current).interactions] == ["slow", "search"]

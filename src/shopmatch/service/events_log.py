@@ -20,8 +20,10 @@ a file of its own).
   one (a product it did not show, another position), which would make the log unreadable.
 - A final line left torn by a crash (never acknowledged) is cut off when the log is opened.
 
-One lock covers the append (write, fsync, the id bookkeeping); validation and JSON encoding happen
-before it, so searches and event batches only wait for each other's disk writes.
+One lock covers the append (the write and the id bookkeeping); the fsync comes after it, under a
+lock of its own, and validation and JSON encoding come before it. So a search (whose impression is
+not fsync'd) never waits for an events batch's fsync, and batches that arrive together share the
+disk flushes.
 
 Example:
     >>> import pathlib, tempfile
@@ -90,7 +92,8 @@ class EventsLog:
         self._recent_ids: OrderedDict[str, None] = OrderedDict()
         self._recent_searches: OrderedDict[str, Impression] = OrderedDict()
         self._id_window, self._search_window = recent_ids, recent_searches
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the append: write and bookkeeping
+        self._sync_lock = threading.Lock()  # fsync and closing a file (taken inside _lock, never the other way)
         self.written = self.duplicates = self.orphans = 0
         existing = self.files()
         self._number = _number(existing[-1]) if existing else 1
@@ -137,13 +140,18 @@ class EventsLog:
                     orphans += 1
                 data.append(line)
             if data:
-                self._write(b"".join(data), sync)
+                self._write(b"".join(data))
+            written_to = self._file
             _remember(self._recent_ids, dict.fromkeys(ids), self._id_window)
             _remember(self._recent_searches, searches, self._search_window)
             self.written += len(data)
             self.duplicates += duplicates
             self.orphans += orphans
-            return AppendResult(len(data), duplicates, orphans)
+        if sync and data:
+            with self._sync_lock:
+                if not written_to.closed:  # a rotation closes a file only after its fsync
+                    os.fsync(written_to.fileno())
+        return AppendResult(len(data), duplicates, orphans)
 
     def stats(self) -> dict[str, Any]:
         """Counts since the service started, and the file being written (for ``/health``)."""
@@ -155,21 +163,20 @@ class EventsLog:
         }
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._sync_lock:
             self._file.close()
 
-    def _write(self, data: bytes, sync: bool) -> None:
+    def _write(self, data: bytes) -> None:
         if self._size and self._size + len(data) > self.max_file_bytes:
             self._rotate()
         self._file.write(data)
-        self._file.flush()
-        if sync:
-            os.fsync(self._file.fileno())
+        self._file.flush()  # in the OS's hands: survives the process
         self._size += len(data)
 
     def _rotate(self) -> None:
-        os.fsync(self._file.fileno())  # the closed file is complete on disk, whatever was written unsynced
-        self._file.close()
+        with self._sync_lock:  # the closed file is complete on disk, whatever was written unsynced
+            os.fsync(self._file.fileno())
+            self._file.close()
         self._number += 1
         self._path = self._file_path(self._number)
         self._file = open(self._path, "ab")
