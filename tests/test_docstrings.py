@@ -45,6 +45,8 @@ MODULES = [
     "shopmatch.events.plots",
     "shopmatch.events.click_models",
     "shopmatch.events.labels",
+    "shopmatch.service.events_log",
+    "shopmatch.service.capture",
     "tests.events.schema_check",
 ]
 

@@ -42,3 +42,9 @@ def test_serve_an_index_written_in_a_newer_format(index_dir, tmp_path, monkeypat
     result = CliRunner().invoke(app, ["serve", str(newer)])
     assert result.exit_code == 2, result.output
     assert "reads up to version" in result.output and not started
+
+
+def test_serve_events_options(index_dir):
+    assert "--events" in CliRunner().invoke(app, ["serve", "--help"]).output
+    result = CliRunner().invoke(app, ["serve", str(index_dir), "--public-clicks"])
+    assert result.exit_code == 2 and "--public-clicks needs --events DIR" in result.output

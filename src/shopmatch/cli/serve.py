@@ -41,6 +41,13 @@ def serve(
         str | None, typer.Option(help="Serve the Milvus index at this URI (no index directory needed).")
     ] = None,
     collection: Annotated[str, typer.Option(help="With --milvus-uri: the collection name prefix.")] = "shopmatch",
+    events: Annotated[
+        Path | None,
+        typer.Option(help="Log shopper events in this directory: search impressions and POST /events."),
+    ] = None,
+    public_clicks: Annotated[
+        bool, typer.Option("--public-clicks", help="With --events: take click events without a token (the web page).")
+    ] = False,
 ) -> None:
     """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
     serve_index(
@@ -56,6 +63,8 @@ def serve(
         workers=workers,
         milvus_uri=milvus_uri,
         collection=collection,
+        events=events,
+        public_clicks=public_clicks,
     )
 
 
@@ -73,6 +82,8 @@ def serve_index(
     workers: int = 1,
     milvus_uri: str | None = None,
     collection: str = "shopmatch",
+    events: Path | None = None,
+    public_clicks: bool = False,
 ) -> None:
     from shopmatch.backends.inprocess.static import read_index_manifest
     from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
@@ -91,6 +102,10 @@ def serve_index(
                     f"{index_dir}: an in-process index lives in one process (its live updates and log); "
                     "--workers needs an index in Milvus (shopmatch index … --backend milvus)"
                 )
+        if public_clicks and events is None:
+            raise ShopmatchError("--public-clicks needs --events DIR")
+        if events is not None and workers > 1:
+            raise ShopmatchError("--events logs from one process: run it with --workers 1")
     except ShopmatchError as error:
         raise fail(error) from None
     import uvicorn
@@ -107,6 +122,8 @@ def serve_index(
         "compact_after": compact_after,
         "header_timeout": header_timeout,
         "body_timeout": body_timeout,
+        "events_dir": events,
+        "events_public_clicks": public_clicks,
     }
     if token:
         options["token"] = token

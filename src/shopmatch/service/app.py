@@ -6,6 +6,9 @@ and ``/docs`` for a page that lists it):
 - ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=``
   and ``POST /search`` (the same as a JSON body, filters under ``filters``);
 - ``GET /explain?q=&id=``: why one product matches a query (the web page's explanation panel);
+- ``POST /events``: a batch of shopper events, logged durably (needs the write token, or none for
+  clicks with ``events_public_clicks``); with ``events_dir`` set, every search is logged as an
+  impression under the ``search_id`` its response carries (:mod:`.capture`, :mod:`.events_log`);
 - ``POST /products`` (batch upsert), ``GET /products/{id}``, ``DELETE /products/{id}`` (an id may
   hold ``/``), ``POST /admin/compact``: writes need ``Authorization: Bearer <token>``;
 - ``GET /health``, ``GET /metrics`` (Prometheus text format), ``GET /`` (the web page); ``HEAD``
@@ -47,12 +50,14 @@ from shopmatch.backends.base import ServedIndex
 from shopmatch.errors import DataError, ShopmatchError
 from shopmatch.filters import CATEGORY_SEPARATOR, category_path
 from shopmatch.query.query import Query as SearchQuery
-from shopmatch.service.auth import AuthBeforeBody, TokenAuth
+from shopmatch.service.auth import AuthBeforeBody, TokenAuth, is_public
+from shopmatch.service.capture import checked_batch, impression_record, new_search_id
 from shopmatch.service.errors import ApiError, json_error
+from shopmatch.service.events_log import EventsLog
 from shopmatch.service.head import HeadAsGet
 from shopmatch.service.limits import BodyLimit
 from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
-from shopmatch.service.schemas import FilterBody, SearchBody, UpsertBody
+from shopmatch.service.schemas import EventsBody, FilterBody, SearchBody, UpsertBody, Who
 from shopmatch.service.security import SecurityHeaders
 from shopmatch.service.settings import SETTINGS_ENV, ServiceSettings
 
@@ -107,12 +112,20 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         started = time.perf_counter()
         app.state.live = open_served(settings)
+        if settings.events_dir is not None:
+            app.state.events = EventsLog(
+                settings.events_dir,
+                max_file_bytes=settings.events_max_file_bytes,
+                recent_ids=settings.events_recent_ids,
+            )
         seconds = time.perf_counter() - started
         logger.info("serving %s (%s), loaded in %.1f s", settings.served, app.state.live.stats(), seconds)
         try:
             yield
         finally:
             app.state.live.close()
+            if app.state.events is not None:
+                app.state.events.close()
 
     app = FastAPI(
         title="shopmatch",
@@ -124,7 +137,13 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    auth = TokenAuth(settings.token, settings.read_token)
+    app.state.events = None  # the EventsLog once started, when settings.events_dir is set
+    auth = TokenAuth(
+        settings.token,
+        settings.read_token,
+        events=settings.events_enabled,
+        public_clicks=settings.events_public_clicks,
+    )
 
     async def measure(request: Request, call_next):
         started = time.perf_counter()
@@ -173,6 +192,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     reader = [Depends(auth.require_read)]
     writer = [Depends(auth.require_write)]
+    events_writer = [Depends(auth.require_events)]
 
     def check_query(q: str) -> None:
         if len(q) > settings.max_query_chars:
@@ -189,7 +209,24 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         filters = body.filters.to_filters()
         query = SearchQuery(body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True)
         page = index.search(query)
-        return {**page.to_dict(), "k": body.k, "offset": body.offset, "filters": filters.to_dict()}
+        search_id = new_search_id()
+        answer = {**page.to_dict(), "search_id": search_id, "k": body.k, "offset": body.offset}
+        answer["filters"] = filters.to_dict()
+        log: EventsLog | None = app.state.events
+        if log is not None:
+            shown = impression_record(
+                search_id,
+                body.q,
+                [r["product_id"] for r in answer["results"]],
+                k=body.k,
+                offset=body.offset,
+                filters=answer["filters"],
+                user_id=body.user_id,
+                session_id=body.session_id,
+            )
+            if shown is not None:
+                log.append([shown], sync=False)  # in the OS's hands: survives the process, never waits on a disk
+        return answer
 
     @app.get("/search", dependencies=reader, tags=["search"])
     def search_get(
@@ -205,6 +242,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         min_rating: Annotated[float | None, Query(ge=0, le=5, allow_inf_nan=False)] = None,
         explain: bool = False,
         rerank: bool = True,
+        user_id: Annotated[Who | None, Query(description="Who searched (kept in the logged impression).")] = None,
+        session_id: Annotated[Who | None, Query(description="The shopper's session (kept in the impression).")] = None,
     ) -> dict[str, Any]:
         """Search with filters in the query string; facets count the matching candidates."""
         path = list(category_path(category))
@@ -223,6 +262,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 ),
                 explain=explain,
                 rerank=rerank,
+                user_id=user_id,
+                session_id=session_id,
             )
         except ValidationError as error:
             raise _query_errors(error) from None
@@ -271,6 +312,22 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise ApiError(422, "invalid_product", str(error), field=error.field) from None
         return {"seq": result.seq, "upserted": result.upserted}
 
+    @app.post("/events", dependencies=events_writer, tags=["events"])
+    def post_events(request: Request, body: EventsBody) -> dict[str, Any]:
+        """Log a batch of shopper events durably (fsync'd before the answer); a repeated ``event_id`` is
+        acknowledged but not written twice; an interaction of a search this service did not serve is
+        kept and counted as an orphan."""
+        public = settings.events_public_clicks and is_public(request)
+        log: EventsLog = app.state.events
+        events = checked_batch(body.events, max_batch=settings.events_max_batch, public=public, shown=log.impression)
+        result = log.append(events)
+        return {
+            "accepted": len(events),
+            "written": result.written,
+            "duplicates": result.duplicates,
+            "orphans": result.orphans,
+        }
+
     @app.delete("/products/{product_id:path}", dependencies=writer, tags=["catalog"])
     def delete(index: Live, product_id: str) -> dict[str, Any]:
         """Delete a product; 404 if there is none with this id."""
@@ -299,12 +356,15 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "retrievers": list(index.retrievers),
             "last_compaction_error": index.last_compaction_error,
             **index.stats(),
+            "events": settings.events_enabled,
+            **(app.state.events.stats() if app.state.events is not None else {}),
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus(index: Live) -> Response:
         """Prometheus text format: request counts and latencies, index size."""
-        return Response(metrics.render(index.stats), media_type=CONTENT_TYPE)
+        log: EventsLog | None = app.state.events
+        return Response(metrics.render(index.stats, log.stats if log else None), media_type=CONTENT_TYPE)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

@@ -33,14 +33,28 @@ class TokenAuth:
     Args:
         token: the write token; ``None``: writes are disabled (403 ``writes_disabled``).
         read_token: the read token; ``None``: reads are open.
+        events: whether the service logs events (``POST /events`` is 404 ``events_disabled`` if not).
+        public_clicks: ``POST /events`` without an ``Authorization`` header is let through (the
+            endpoint then takes ``click`` events only, see :func:`is_public`); with a header, the
+            write token is checked as on any write.
     """
 
-    def __init__(self, token: str | None, read_token: str | None) -> None:
+    def __init__(
+        self, token: str | None, read_token: str | None, *, events: bool = False, public_clicks: bool = False
+    ) -> None:
         self.token, self.read_token = token, read_token
+        self.events, self.public_clicks = events, public_clicks
 
     @property
     def checks(self) -> tuple[Check, ...]:
-        return (self.require_read, self.require_write)
+        return (self.require_read, self.require_write, self.require_events)
+
+    def require_events(self, request: Request) -> None:
+        if not self.events:
+            raise ApiError(404, "events_disabled", "event capture is off: start the service with --events DIR")
+        if self.public_clicks and is_public(request):
+            return
+        self.require_write(request)
 
     def require_read(self, request: Request) -> None:
         if self.read_token:
@@ -81,6 +95,11 @@ class AuthBeforeBody:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def is_public(request: Request) -> bool:
+    """A request without an ``Authorization`` header (a page's click, when public clicks are on)."""
+    return "authorization" not in request.headers
 
 
 def _route(scope: Scope) -> BaseRoute | None:

@@ -52,6 +52,12 @@ class ServiceMetrics:
             "Milvus index: share of products written since the term statistics",
             registry=self.registry,
         )
+        self.events = Gauge(
+            "shopmatch_events",
+            "Shopper events since start: written, duplicates (not written again), orphans (no impression seen)",
+            ("kind",),
+            registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request (``route``: the matched route's path, or ``unmatched``)."""
@@ -59,8 +65,18 @@ class ServiceMetrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def render(self, stats: Callable[[], dict[str, Any]] | None = None) -> bytes:
-        """The text exposition format, with the index gauges refreshed from ``stats()``."""
+    def render(
+        self,
+        stats: Callable[[], dict[str, Any]] | None = None,
+        events: Callable[[], dict[str, Any]] | None = None,
+    ) -> bytes:
+        """The text exposition format, with the index gauges refreshed from ``stats()`` and the
+        event counts from ``events()`` (:meth:`EventsLog.stats <shopmatch.service.events_log.EventsLog.stats>`)."""
+        if events is not None:
+            counts = events()
+            self.events.labels("written").set(counts["events_written"])
+            self.events.labels("duplicates").set(counts["events_duplicates"])
+            self.events.labels("orphans").set(counts["orphan_events"])
         if stats is not None:
             current = stats()
             self.index.labels("all").set(current["products"])

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shopmatch.filters import MAX_CATEGORY_DEPTH, Filters
 
 Value = Annotated[str, Field(min_length=1, max_length=200)]
+Who = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\t\r\n]*\S[^\t\r\n]*$")]
+"""A ``user_id`` or ``session_id``: 1–200 characters, not blank, no tabs or line breaks."""
 Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
@@ -46,6 +48,8 @@ class SearchBody(BaseModel):
     filters: FilterBody = Field(default_factory=FilterBody)
     explain: bool = Field(default=False, description="Add an explanation to each result (slower).")
     rerank: bool = Field(default=True, description="Re-rank with the index's cross-encoder, if it has one.")
+    user_id: Who | None = Field(default=None, description="Who searched (kept in the logged impression).")
+    session_id: Who | None = Field(default=None, description="The shopper's session (kept in the impression).")
 
 
 class UpsertBody(BaseModel):
@@ -54,3 +58,11 @@ class UpsertBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     products: list[dict[str, Any]] = Field(min_length=1)
+
+
+class EventsBody(BaseModel):
+    """``POST /events``: a batch of shopper events (each checked by :func:`shopmatch.events.parse_event`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any] = Field(min_length=1, description="Events in the events.jsonl format.")

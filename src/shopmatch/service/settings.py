@@ -41,6 +41,13 @@ class ServiceSettings(BaseModel):
         body_timeout: seconds a client has to send a request body once its headers are in.
         compact_after: compact once the delta holds this many products (0: never on its own).
         lexical_backend: ``numpy`` (starts at once) or ``numba`` (faster on large catalogs).
+        events_dir: where shopper events are logged (``shopmatch serve --events DIR``); setting it
+            turns event capture on (impressions of ``/search``, ``POST /events``); None: off.
+        events_public_clicks: let ``POST /events`` take ``click`` events without a token (the web
+            page has none); every other event type, and imports, still need the write token.
+        events_max_file_bytes: rotate the events file once it would grow past this.
+        events_max_batch: most events in one ``POST /events`` (more: 413).
+        events_recent_ids: how many event ids the service remembers to make writes idempotent.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -61,6 +68,11 @@ class ServiceSettings(BaseModel):
     body_timeout: float = Field(default=60.0, gt=0)
     compact_after: int = 5_000
     lexical_backend: str = "numpy"
+    events_dir: Path | None = None
+    events_public_clicks: bool = False
+    events_max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    events_max_batch: int = Field(default=1_000, ge=1)
+    events_recent_ids: int = Field(default=100_000, ge=0)
 
     @model_validator(mode="after")
     def _an_index(self) -> ServiceSettings:
@@ -72,6 +84,11 @@ class ServiceSettings(BaseModel):
     def served(self) -> str:
         """What is served, for logs and /health."""
         return str(self.index_dir) if self.index_dir is not None else f"{self.milvus_uri} ({self.milvus_collection})"
+
+    @property
+    def events_enabled(self) -> bool:
+        """Whether searches and ``POST /events`` are logged (``events_dir`` is set)."""
+        return self.events_dir is not None
 
     @property
     def writes_enabled(self) -> bool:

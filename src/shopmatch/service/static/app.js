@@ -3,6 +3,8 @@
 "use strict";
 
 const PAGE_SIZE = 10;
+// The search whose results are on the page: a click on one is sent to POST /events with its id.
+let shownSearch = { id: null, offset: 0 };
 const state = { q: "", offset: 0, brand: [], color: [], category: [], min_price: null, max_price: null, min_rating: null };
 
 function el(tag, attrs = {}, ...children) {
@@ -70,6 +72,7 @@ function render(page) {
     ? `${page.total} matching products for “${page.query}” — showing ${page.offset + 1}–${page.offset + shown}` +
       ` (${page.took_ms} ms${page.reranked ? ", re-ranked" : ""})`
     : `No products match “${page.query}”.`;
+  shownSearch = { id: page.search_id || null, offset: page.offset };
   const list = document.getElementById("results");
   list.replaceChildren(...page.results.map(resultItem));
   renderFacets(page.facets);
@@ -97,12 +100,39 @@ function productImage(product) {
   return image;
 }
 
-function resultItem(result) {
+function randomId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes); // unlike crypto.randomUUID, also on plain http
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Tell the service a shown product was clicked (positions are 1-based over the whole result list).
+// keepalive: the request outlives the page if the click navigates away. Without --events (404) or
+// without public clicks (401) the service refuses it, and nothing else happens.
+function sendClick(productId, index) {
+  if (!shownSearch.id) return;
+  const event = {
+    type: "click",
+    event_id: randomId(),
+    search_id: shownSearch.id,
+    product_id: productId,
+    position: shownSearch.offset + index + 1,
+    ts: new Date().toISOString(),
+  };
+  fetch("/events", {
+    method: "POST",
+    keepalive: true,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ events: [event] }),
+  }).catch(() => {});
+}
+
+function resultItem(result, index) {
   const product = result.product;
   const image = productImage(product);
   const price = typeof product.price === "number" ? el("span", { class: "price" }, "$" + product.price.toFixed(2)) : null;
   const why = el("button", { type: "button", class: "why", onclick: () => openExplanation(product.id) }, "Why this result?");
-  return el(
+  const item = el(
     "li",
     { class: "result", "data-id": product.id },
     image,
@@ -115,6 +145,10 @@ function resultItem(result) {
       why,
     ),
   );
+  item.addEventListener("click", (event) => {
+    if (!event.target.closest(".why")) sendClick(product.id, index);
+  });
+  return item;
 }
 
 function facetGroup(title, items, render) {
