@@ -45,6 +45,10 @@ MODULES = [
     "shopmatch.events.plots",
     "shopmatch.events.click_models",
     "shopmatch.events.labels",
+    "shopmatch.rank.config",
+    "shopmatch.rank.features",
+    "shopmatch.rank.model",
+    "shopmatch.rank.training",
     "tests.events.schema_check",
 ]
 
