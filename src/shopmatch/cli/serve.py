@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shopmatch.cli.common import app, fail, out
+from shopmatch.cli.common import RankerOpt, app, fail, out
 from shopmatch.errors import ShopmatchError
 
 
@@ -41,6 +41,7 @@ def serve(
         str | None, typer.Option(help="Serve the Milvus index at this URI (no index directory needed).")
     ] = None,
     collection: Annotated[str, typer.Option(help="With --milvus-uri: the collection name prefix.")] = "shopmatch",
+    ranker: RankerOpt = None,
 ) -> None:
     """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
     serve_index(
@@ -56,6 +57,7 @@ def serve(
         workers=workers,
         milvus_uri=milvus_uri,
         collection=collection,
+        ranker=ranker,
     )
 
 
@@ -73,6 +75,7 @@ def serve_index(
     workers: int = 1,
     milvus_uri: str | None = None,
     collection: str = "shopmatch",
+    ranker: Path | None = None,
 ) -> None:
     from shopmatch.backends.inprocess.static import read_index_manifest
     from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
@@ -91,6 +94,10 @@ def serve_index(
                     f"{index_dir}: an in-process index lives in one process (its live updates and log); "
                     "--workers needs an index in Milvus (shopmatch index … --backend milvus)"
                 )
+        if ranker is not None:
+            from shopmatch.rank.model import configured_ranker
+
+            configured_ranker(str(ranker))  # a clear error now, naming the file
     except ShopmatchError as error:
         raise fail(error) from None
     import uvicorn
@@ -107,6 +114,7 @@ def serve_index(
         "compact_after": compact_after,
         "header_timeout": header_timeout,
         "body_timeout": body_timeout,
+        "ranker": ranker,
     }
     if token:
         options["token"] = token

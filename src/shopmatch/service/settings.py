@@ -41,6 +41,7 @@ class ServiceSettings(BaseModel):
         body_timeout: seconds a client has to send a request body once its headers are in.
         compact_after: compact once the delta holds this many products (0: never on its own).
         lexical_backend: ``numpy`` (starts at once) or ``numba`` (faster on large catalogs).
+        ranker: a learned ranker directory (``shopmatch train ranker``) searched with, loaded beside the index.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -61,6 +62,7 @@ class ServiceSettings(BaseModel):
     body_timeout: float = Field(default=60.0, gt=0)
     compact_after: int = 5_000
     lexical_backend: str = "numpy"
+    ranker: Path | None = None
 
     @model_validator(mode="after")
     def _an_index(self) -> ServiceSettings:
