@@ -55,6 +55,17 @@ def test_search_with_the_ranker(hybrid_index, trained):
     assert "ranker" not in plain["results"][0]["retrievers"]
 
 
+def test_explain_gives_the_ranker_contributions(hybrid_index, trained):
+    _, ranker = trained
+    pipeline = SearchPipeline.load(hybrid_index)
+    second = pipeline.with_ranker(ranker).search("usb cable", k=2)[0][1]
+    explained = pipeline.with_ranker(ranker).explain("usb cable", second.product_id)
+    assert explained["rank"] == 2
+    contributions = explained["ranker"]["contributions"]
+    assert sum(contributions.values()) == pytest.approx(second.score, abs=1e-3)
+    assert "ranker" not in pipeline.explain("usb cable", second.product_id)
+
+
 @pytest.mark.parametrize("mode", ["retrieval", "rerank"])
 def test_evaluate_with_the_ranker(hybrid_index, trained, fixtures, mode):
     _, ranker = trained
