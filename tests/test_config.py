@@ -69,7 +69,7 @@ def test_untuned_reference_config_loads_and_differs():
     ("text", "fragment"),
     [
         ("[lexical\nk1 = 1", "invalid TOML"),
-        ("[ranker]\nx = 1\n", "unknown config section(s) ['ranker']"),
+        ("[rankers]\nx = 1\n", "unknown config section(s) ['rankers']"),
         ("[lexical]\nbm25 = 1\n", "unknown lexical setting(s) ['bm25']"),
         ("[lexical]\nk1 = 0\n", "k1 must be > 0"),
         ('[lexical]\nk1 = "high"\n', "lexical.k1 must be a number ≥ 0, got 'high'"),

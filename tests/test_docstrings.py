@@ -47,6 +47,10 @@ MODULES = [
     "shopmatch.events.labels",
     "shopmatch.service.events_log",
     "shopmatch.service.capture",
+    "shopmatch.rank.config",
+    "shopmatch.rank.features",
+    "shopmatch.rank.model",
+    "shopmatch.rank.training",
     "tests.events.schema_check",
 ]
 

@@ -25,6 +25,10 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     model = "my-reranker"               # a trained cross-encoder directory ("" = no re-ranking)
     top_n = 50                          # fused candidates re-ranked per query
 
+    [ranker]
+    model = "my-ranker"                 # a trained LambdaMART ranker directory ("" = none)
+    top_n = 100                         # candidates it re-orders per query
+
     [negation]
     enabled = true                      # "… without chicken": products with chicken go last
     fields = ["title"]
@@ -55,6 +59,7 @@ from shopmatch.backends.config import BackendConfig
 from shopmatch.errors import ConfigError
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.feedback import FeedbackConfig
+from shopmatch.rank.config import RankerConfig
 from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
 from shopmatch.retrieval.fusion import FusionConfig
@@ -64,7 +69,18 @@ from shopmatch.retrieval.word_vectors import WordVectorConfig
 from shopmatch.settings import ConfigSection, setting
 
 RETRIEVERS = RETRIEVER_NAMES
-SECTIONS = ("pipeline", "fusion", "lexical", "dense", "word_vectors", "rerank", "negation", "feedback", "backend")
+SECTIONS = (
+    "pipeline",
+    "fusion",
+    "lexical",
+    "dense",
+    "word_vectors",
+    "rerank",
+    "ranker",
+    "negation",
+    "feedback",
+    "backend",
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class PipelineConfig(ConfigSection):
         candidates: how many results each retriever passes to fusion, and how many fused
             candidates a query keeps (at least ``k``) (``[pipeline]``).
         fusion, lexical, dense, word_vectors, rerank: each stage's own section.
+        ranker: the learned ranker (LambdaMART) over the candidates, after re-ranking.
         negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
         feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
         backend: where the index lives: in this process (the default) or in Milvus.
@@ -90,6 +107,7 @@ class PipelineConfig(ConfigSection):
     dense: DenseConfig = field(default_factory=DenseConfig)
     word_vectors: WordVectorConfig = field(default_factory=WordVectorConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
+    ranker: RankerConfig = field(default_factory=RankerConfig)
     negation: NegationConfig = field(default_factory=NegationConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)

@@ -61,7 +61,8 @@ def explain(
 
 def explain_product(index: IndexSnapshot, query: str, product_id: str) -> dict[str, Any] | None:
     """The explanation of one product for ``query``, with its places when the search returns it
-    among the top ``candidates`` (None: no such product)."""
+    among the top ``candidates`` (None: no such product); with a learned ranker that re-ordered it,
+    ``ranker``: its features and each one's contribution to its score."""
     from shopmatch.search import search
 
     row = index.row_of(product_id)
@@ -75,6 +76,10 @@ def explain_product(index: IndexSnapshot, query: str, product_id: str) -> dict[s
             places, rank = result.sources, result.rank
             break
     out = {"product_id": product_id, "rank": rank, **explain(index, page.query, None, row, places)}
+    if rank is not None and index.ranker is not None:  # its features and their contributions, as the search saw them
+        one = search(index, [Query(query, k=1, offset=rank - 1, explain=True)])[0]
+        if one.rows == [row] and one.results[0].explanation and "ranker" in one.results[0].explanation:
+            out["ranker"] = one.results[0].explanation["ranker"]
     if page.feedback:
         out["feedback"] = {"products": page.feedback, "weight": index.config.feedback.weight}
     return out

@@ -26,6 +26,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "baselines": ("torch", "gensim"),
     "parquet": ("pyarrow",),
     "milvus": ("pymilvus", "milvus_lite"),
+    "rank": ("lightgbm",),
 }
 
 

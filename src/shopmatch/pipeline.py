@@ -36,6 +36,7 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import ShopmatchError
 from shopmatch.explain import explain_product
 from shopmatch.query.query import Query
+from shopmatch.rank.model import Ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
 from shopmatch.search import SearchPage, SearchResult, score_candidates, search
@@ -107,6 +108,22 @@ class SearchPipeline:
         or ``retrievers=("lexical",)`` (what needs no re-indexing: fusion, negation, feedback,
         candidates, a subset of the retrievers)."""
         return SearchPipeline.of(self.index.with_config(replace(self.config, **settings)))
+
+    def with_ranker(self, directory: str | Path | None) -> SearchPipeline:
+        """The same index with the learned ranker in ``directory`` (None: this pipeline); nothing is
+        indexed again.
+
+        Raises:
+            RankerError: the directory is not a readable ranker (the message names the file).
+        """
+        if directory is None:
+            return self
+        return self.with_config(ranker=replace(self.config.ranker, model=str(directory)))
+
+    @property
+    def ranker(self) -> Ranker | None:
+        """The learned ranker (``[ranker] model``), if any."""
+        return self.index.ranker
 
     @classmethod
     def build(

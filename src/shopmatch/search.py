@@ -17,13 +17,15 @@
    searched again with the filters pushed into the retrievers, so a selective filter still returns
    everything that matches it;
 6. **re-rank** the top ``rerank.top_n`` with the cross-encoder (when the index has one);
+   then the learned ranker (``[ranker] model``) re-orders the top ``ranker.top_n`` by its
+   LambdaMART score over each candidate's features (the cross-encoder's probability among them);
 7. **demote** the products that mention what the query excludes (``… without chicken``) after
    the others;
 8. **page**: results ``offset .. offset + k``, each with its place in every stage (``sources``).
 
 Rerank mode (:func:`score_candidates`) runs the same stages over given candidates: step 2 scores
 those rows instead of searching the catalog, the feedback comes from the best of them, and every
-candidate is re-ranked.
+candidate is re-ranked (by the cross-encoder, then the ranker).
 
 Each query runs on its own: results never depend on the other queries of a batch.
 
@@ -55,6 +57,7 @@ from shopmatch.hits import FusedHits, SearchHits, SourceHits, single_source, top
 from shopmatch.query.exclusion import demote_excluded, first_not_excluded
 from shopmatch.query.feedback import expanded_vectors
 from shopmatch.query.query import Query, understand
+from shopmatch.rank.stage import rank_hits, ranker_explanation
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.fusion import fuse
 
@@ -133,13 +136,9 @@ def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequ
     out = np.full(len(product_ids), -np.inf, dtype=np.float64)
     if not len(known):
         return out
-    stages = _Stages(index, query)
-    candidates = stages.first_stage(
-        lambda prepared: {name: _ranked_rows(index, name, one, known) for name, one in prepared.items()}, len(known)
-    )
-    candidates = _with_unreturned(candidates, known)
-    if stages.reranker is not None:
-        candidates = rerank_hits(stages.reranker, [query.text], candidates, len(known), index.record, top_n=len(known))
+    stages, candidates = _reranked_candidates(index, query, known)
+    if index.ranker is not None:
+        candidates = rank_hits(index.ranker, index, query, stages.prepared, candidates, top_n=len(known))
     final = stages.demoted(candidates)
     score_of = dict(final.query(0))
     scores = np.array([score_of[int(row)] for row in known], dtype=np.float64)
@@ -152,7 +151,40 @@ def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequ
     return out
 
 
+def ranker_inputs(index: IndexSnapshot, query: Query | str, product_ids: Sequence[str]) -> RankerInputs:
+    """What the ranker stage of :func:`score_candidates` reads for these products: the understood
+    query, its prepared forms and the candidates after fusion, feedback and the cross-encoder
+    (unknown ids left out). ``shopmatch train ranker`` computes its features from them."""
+    query = _understood(index.config, query)
+    known = np.asarray([r for r in index.rows_of(product_ids) if r is not None], dtype=np.int64)
+    if not len(known):
+        return RankerInputs(query, {}, FusedHits.empty(1, 1))
+    stages, candidates = _reranked_candidates(index, query, known)
+    return RankerInputs(query, stages.prepared, candidates)
+
+
+@dataclass(frozen=True)
+class RankerInputs:
+    """One query's candidates as the ranker stage receives them (see :func:`ranker_inputs`)."""
+
+    query: Query
+    prepared: Mapping[str, Any]
+    hits: FusedHits
+
+
 # ---- the stages ----------------------------------------------------------------------------------
+
+
+def _reranked_candidates(index: IndexSnapshot, query: Query, known: np.ndarray) -> tuple[_Stages, FusedHits]:
+    """Rerank mode's stages before the ranker: the ``known`` rows fused, with feedback, re-ranked."""
+    stages = _Stages(index, query)
+    candidates = stages.first_stage(
+        lambda prepared: {name: _ranked_rows(index, name, one, known) for name, one in prepared.items()}, len(known)
+    )
+    candidates = _with_unreturned(candidates, known)
+    if stages.reranker is not None:
+        candidates = rerank_hits(stages.reranker, [query.text], candidates, len(known), index.record, top_n=len(known))
+    return stages, candidates
 
 
 def _understood(config: PipelineConfig, query: Query | str) -> Query:
@@ -233,6 +265,9 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
     total = len(matching.found(0))
     if stages.reranker is not None and total:
         matching = rerank_hits(stages.reranker, [query.text], matching, total, index.record)
+    before_ranker = matching
+    if index.ranker is not None and total:
+        matching = rank_hits(index.ranker, index, query, stages.prepared, matching, top_n=config.ranker.top_n)
     matching = stages.demoted(matching)
     results, rows = [], []
     for i in range(query.offset, min(query.window, total)):
@@ -245,6 +280,11 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
 
         for result, row in zip(results, rows, strict=True):
             result.explanation = explain(index, query, stages.prepared, row, result.sources)
+        if index.ranker is not None and total:
+            contributions = ranker_explanation(index, query, stages.prepared, before_ranker, rows, config.ranker.top_n)
+            for result, row in zip(results, rows, strict=True):
+                if row in contributions:
+                    result.explanation["ranker"] = contributions[row]
     took = (time.perf_counter() - started) * 1000
     feedback = [index.id_of(row) for row in stages.feedback_rows]
     return SearchPage(query, total, results, facets, stages.reranker is not None and total > 0, took, rows, feedback)

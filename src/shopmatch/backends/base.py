@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shopmatch.filters import Filters
     from shopmatch.hits import SearchHits
     from shopmatch.query.query import Query
+    from shopmatch.rank.model import Ranker
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
     from shopmatch.retrieval.base import Retriever
     from shopmatch.search import SearchPage
@@ -42,6 +43,11 @@ class IndexSnapshot(Protocol):
 
     @property
     def reranker(self) -> CrossEncoderReranker | None: ...
+
+    @property
+    def ranker(self) -> Ranker | None:
+        """The learned ranker (``[ranker] model``), if any."""
+        ...
 
     def record(self, row: int) -> dict[str, Any]:
         """The product record of a row."""

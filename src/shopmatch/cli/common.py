@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -48,6 +49,12 @@ DuplicatesOpt = Annotated[
 """``--duplicates mean|max|first|error``, for every command that reads judgments. Declare
 ``duplicates: DuplicatesOpt = Duplicates.mean`` and pass ``duplicates.value`` to ``read_judgments``
 (the training commands take ``Duplicates | None``: unset, the recipe's value holds)."""
+
+RankerOpt = Annotated[
+    Path | None,
+    typer.Option(help="A ranker directory (from `shopmatch train ranker`): re-order the candidates with it."),
+]
+"""``--ranker DIR``: a learned ranker loaded beside the index (no re-indexing)."""
 
 out = Console()
 # soft_wrap: an error's "file:line: field" must stay on one line for grep and CI logs.

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shopmatch.cli.common import Duplicates, DuplicatesOpt, app, err, fail, out
+from shopmatch.cli.common import Duplicates, DuplicatesOpt, RankerOpt, app, err, fail, out
 from shopmatch.cli.render import metrics_table, significance_table
 from shopmatch.errors import ShopmatchError
 
@@ -40,6 +40,7 @@ def evaluate(
         ),
     ] = None,
     duplicates: DuplicatesOpt = Duplicates.mean,
+    ranker: RankerOpt = None,
 ) -> None:
     """Measure search quality on judged queries (NDCG@10, MRR@10, Recall@100, MAP@100)."""
     from shopmatch.eval.evaluator import EVALUATORS
@@ -53,7 +54,8 @@ def evaluate(
     except ValueError as error:
         raise fail(ShopmatchError(f"--gains: {error}")) from None
     try:
-        pipeline = SearchPipeline.load(index_dir)
+        plain = SearchPipeline.load(index_dir)
+        pipeline = plain.with_ranker(ranker)
         judged = read_judgments(judgments, gains=gain_map, duplicates=duplicates.value)
         missing = set(pipeline.missing(list(dict.fromkeys(r.product_id for r in judged.rows))))
         if missing:
@@ -67,7 +69,10 @@ def evaluate(
         results = {str(index_dir): result}
         base_name, base_pipeline = None, None
         if report is not None or not as_json:  # --json alone prints only this index's metrics
-            base_name, base_pipeline = _baseline_pipeline(pipeline, index_dir, baseline, default=report is not None)
+            if ranker is not None and baseline is None:  # what the ranker changes
+                base_name, base_pipeline = f"{index_dir} (without the ranker)", plain
+            else:
+                base_name, base_pipeline = _baseline_pipeline(pipeline, index_dir, baseline, default=report is not None)
         if base_pipeline is not None:
             base_name = base_name if base_name not in results else f"{base_name} (baseline)"
             # the baseline first: tables and plots read "before, after"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from shopmatch.cli.common import app, fail, out
+from shopmatch.cli.common import RankerOpt, app, fail, out
 from shopmatch.cli.render import results_table
 from shopmatch.errors import ShopmatchError
 
@@ -32,6 +32,7 @@ def search(
         Path | None, typer.Option(help="A file of queries, one a line, searched with the same options.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query on stdout.")] = False,
+    ranker: RankerOpt = None,
 ) -> None:
     """Search an index and print the ranked products."""
     from shopmatch.filters import Filters, category_path
@@ -45,7 +46,7 @@ def search(
         filters = Filters(
             tuple(brand or ()), tuple(color or ()), category_path(category), min_price, max_price, min_rating
         )
-        pipeline = SearchPipeline.load(index_dir)
+        pipeline = SearchPipeline.load(index_dir).with_ranker(ranker)
         pages = pipeline.search_pages([Query(t, k, offset, filters, explain, rerank) for t in texts])
     except ShopmatchError as error:
         raise fail(error) from None

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from shopmatch.cli.common import app, fail, out
+from shopmatch.cli.common import RankerOpt, app, fail, out
 from shopmatch.errors import ShopmatchError
 
 
@@ -48,6 +48,7 @@ def serve(
     public_clicks: Annotated[
         bool, typer.Option("--public-clicks", help="With --events: take click events without a token (the web page).")
     ] = False,
+    ranker: RankerOpt = None,
 ) -> None:
     """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
     serve_index(
@@ -65,6 +66,7 @@ def serve(
         collection=collection,
         events=events,
         public_clicks=public_clicks,
+        ranker=ranker,
     )
 
 
@@ -84,6 +86,7 @@ def serve_index(
     collection: str = "shopmatch",
     events: Path | None = None,
     public_clicks: bool = False,
+    ranker: Path | None = None,
 ) -> None:
     from shopmatch.backends.inprocess.static import read_index_manifest
     from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
@@ -106,6 +109,10 @@ def serve_index(
             raise ShopmatchError("--public-clicks needs --events DIR")
         if events is not None and workers > 1:
             raise ShopmatchError("--events logs from one process: run it with --workers 1")
+        if ranker is not None:
+            from shopmatch.rank.model import configured_ranker
+
+            configured_ranker(str(ranker))  # a clear error now, naming the file
     except ShopmatchError as error:
         raise fail(error) from None
     import uvicorn
@@ -124,6 +131,7 @@ def serve_index(
         "body_timeout": body_timeout,
         "events_dir": events,
         "events_public_clicks": public_clicks,
+        "ranker": ranker,
     }
     if token:
         options["token"] = token

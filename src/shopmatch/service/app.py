@@ -33,6 +33,7 @@ import logging
 import os
 import time
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,14 +81,17 @@ def open_served(settings: ServiceSettings) -> ServedIndex:
     """The index ``settings`` names: in-process with live updates, or in Milvus."""
     from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
 
-    if settings.milvus_uri is not None:
+    if settings.milvus_uri is not None or index_kind(settings.index_dir) == MILVUS_INDEX_KIND:
         from shopmatch.backends.milvus.index import MilvusIndex
 
-        return MilvusIndex.connect(settings.milvus_uri, settings.milvus_collection)
-    if index_kind(settings.index_dir) == MILVUS_INDEX_KIND:
-        from shopmatch.backends.milvus.index import MilvusIndex
-
-        return MilvusIndex.open(settings.index_dir)
+        if settings.milvus_uri is not None:
+            index = MilvusIndex.connect(settings.milvus_uri, settings.milvus_collection)
+        else:
+            index = MilvusIndex.open(settings.index_dir)
+        if settings.ranker is None:
+            return index
+        ranker = replace(index.config.ranker, model=str(settings.ranker))
+        return index.with_config(replace(index.config, ranker=ranker))
     from shopmatch.backends.inprocess.live import LiveIndex
 
     return LiveIndex(
@@ -95,6 +99,7 @@ def open_served(settings: ServiceSettings) -> ServedIndex:
         wal_path=settings.wal_path,
         compact_after=settings.compact_after,
         backend=settings.lexical_backend,
+        ranker=settings.ranker,
     )
 
 

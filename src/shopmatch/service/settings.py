@@ -48,6 +48,7 @@ class ServiceSettings(BaseModel):
         events_max_file_bytes: rotate the events file once it would grow past this.
         events_max_batch: most events in one ``POST /events`` (more: 413).
         events_recent_ids: how many event ids the service remembers to make writes idempotent.
+        ranker: a learned ranker directory (``shopmatch train ranker``) searched with, loaded beside the index.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -73,6 +74,7 @@ class ServiceSettings(BaseModel):
     events_max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     events_max_batch: int = Field(default=1_000, ge=1)
     events_recent_ids: int = Field(default=100_000, ge=0)
+    ranker: Path | None = None
 
     @model_validator(mode="after")
     def _an_index(self) -> ServiceSettings:

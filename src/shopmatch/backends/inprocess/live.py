@@ -63,6 +63,8 @@ class LiveIndex:
         wal_path: the write-ahead log (default ``<directory>.wal``).
         compact_after: compact in the background once the delta holds this many products (0: never).
         backend: the lexical backend (``numba`` is faster on large catalogs, slower to start).
+        ranker: a learned ranker directory searched with (``[ranker] model``), loaded beside the
+            index and never written into it by a compaction.
     """
 
     def __init__(
@@ -72,9 +74,11 @@ class LiveIndex:
         wal_path: str | Path | None = None,
         compact_after: int = DEFAULT_COMPACT_AFTER,
         backend: str = "numpy",
+        ranker: str | Path | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.backend = backend
+        self.ranker_dir = ranker
         self.compact_after = compact_after
         self._write_lock = threading.Lock()  # one writer (and one compaction swap) at a time
         self._compaction: threading.Thread | None = None
@@ -99,7 +103,15 @@ class LiveIndex:
 
     def _load_base(self) -> tuple[StaticIndex, int]:
         manifest = read_index_manifest(self.directory)
-        return StaticIndex.load(self.directory, backend=self.backend), int(manifest.get("live_seq", 0))
+        return self._loaded(), int(manifest.get("live_seq", 0))
+
+    def _loaded(self) -> StaticIndex:
+        """The index directory loaded, with ``ranker`` when given (the saved config keeps its own)."""
+        base = StaticIndex.load(self.directory, backend=self.backend)
+        self._saved_ranker = base.config.ranker
+        if self.ranker_dir is None:
+            return base
+        return base.with_config(replace(base.config, ranker=replace(base.config.ranker, model=str(self.ranker_dir))))
 
     @property
     def state(self) -> Snapshot:
@@ -258,8 +270,10 @@ class LiveIndex:
                 if self._state is snapshot:
                     self.wal.truncate_through(snapshot.seq)
             return {"compacted": False, "seq": snapshot.seq}
-        self._merged(snapshot).save(self.directory, live_seq=snapshot.seq)
-        base = StaticIndex.load(self.directory, backend=self.backend)
+        merged = self._merged(snapshot)
+        merged.config = replace(merged.config, ranker=self._saved_ranker)  # --ranker is not written into the index
+        merged.save(self.directory, live_seq=snapshot.seq)
+        base = self._loaded()
         with self._write_lock:
             state = Snapshot.of(base, seq=snapshot.seq)
             for entry in self.wal.read():  # writes that arrived while compacting

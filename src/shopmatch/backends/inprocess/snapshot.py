@@ -32,6 +32,7 @@ from shopmatch.backends.inprocess.static import StaticIndex
 from shopmatch.config import PipelineConfig
 from shopmatch.filters import FilterColumns, Filters, SegmentedColumns
 from shopmatch.hits import SearchHits, merged
+from shopmatch.rank.model import Ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
 
@@ -67,6 +68,10 @@ class Snapshot:
     @property
     def reranker(self) -> CrossEncoderReranker | None:
         return self.base.reranker
+
+    @property
+    def ranker(self) -> Ranker | None:
+        return self.base.ranker
 
     @property
     def base_size(self) -> int:

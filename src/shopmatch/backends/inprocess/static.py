@@ -32,6 +32,7 @@ from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import ConfigError, IndexFormatError
 from shopmatch.filters import FilterColumns
+from shopmatch.rank.model import Ranker, configured_ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
 from shopmatch.retrieval.registry import retriever_class
@@ -66,6 +67,7 @@ class StaticIndex:
         self.products = products
         self.retrievers = retrievers
         self.reranker = reranker
+        self.ranker: Ranker | None = configured_ranker(config.ranker.model)  # beside the index, not in it
 
     def __len__(self) -> int:
         return len(self.products)

@@ -44,6 +44,7 @@ from shopmatch.errors import ConfigError, DataError, IndexFormatError
 from shopmatch.explain import explain_product
 from shopmatch.progress import track
 from shopmatch.query.query import Query
+from shopmatch.rank.model import Ranker, configured_ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.search import SearchPage, search
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
@@ -105,6 +106,7 @@ class MilvusIndex:
         self.store = store
         self.retrievers = retrievers
         self.reranker = reranker
+        self.ranker: Ranker | None = configured_ranker(config.ranker.model)
         self.last_compaction_error: str | None = None
         self._stats_checked = 0.0
         self._lock = threading.Lock()

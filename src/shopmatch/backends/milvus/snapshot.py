@@ -30,6 +30,7 @@ from shopmatch.hits import SearchHits, stacked, top_by_score
 if TYPE_CHECKING:
     from shopmatch.backends.milvus.index import MilvusIndex
     from shopmatch.config import PipelineConfig
+    from shopmatch.rank.model import Ranker
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
     from shopmatch.retrieval.base import Retriever
 
@@ -64,6 +65,10 @@ class MilvusSnapshot:
     @property
     def reranker(self) -> CrossEncoderReranker | None:
         return self.index.reranker
+
+    @property
+    def ranker(self) -> Ranker | None:
+        return self.index.ranker
 
     def _row(self, product_id: str, ordinal: int, record: dict[str, Any]) -> int:
         row = self._rows.get(product_id)
