@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import httpx
@@ -18,6 +21,9 @@ import pytest
 
 from shopmatch.service.process import ServiceProcess as Server
 from tests.service.conftest import HOSTILE_TITLE
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -35,32 +41,37 @@ if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip("no chromium installed (apt-get install chromium; CI installs it)", allow_module_level=True)
 
 
-@pytest.fixture
-def page(service_index):
+@contextmanager
+def offline_page(url: str) -> Iterator[Page]:
+    """A headless chromium page on ``url`` that may fetch nothing else; page errors (and Content
+    Security Policy violations) fail the test when the page is closed."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM, "CI must install Debian's chromium (see .ci/run)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "console", lambda m: m.type == "error" and "Content Security Policy" in m.text and errors.append(m.text)
+        )
+        page.goto(url + "/")
+        yield page
+        assert not errors, errors
+        browser.close()
+
+
+@pytest.fixture
+def page(service_index):
     server = Server(service_index, token="t").start()
     broken = {"id": "img-broken", "title": "Qwxyz lantern", "image": server.url + "/static/no-such-image.png"}
     added = httpx.post(server.url + "/products", json={"products": [broken]}, headers={"Authorization": "Bearer t"})
     assert added.status_code == 200, added.text
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            local = server.url
-            page.route(
-                "**/*", lambda route: route.continue_() if route.request.url.startswith(local) else route.abort()
-            )
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "console", lambda m: m.type == "error" and "Content Security Policy" in m.text and errors.append(m.text)
-            )
-            page.goto(local + "/")
+        with offline_page(server.url) as page:
             yield page
-            assert not errors, errors
-            browser.close()
     finally:
         server.stop()
 

@@ -10,29 +10,16 @@ import pytest
 from shopmatch.events import read_events
 from shopmatch.service.events_log import EventsLog
 from shopmatch.service.process import ServiceProcess as Server
-from tests.service.test_browser import CHROMIUM, FLAGS, search
+from tests.service.test_browser import offline_page, search
 
 
 @pytest.fixture
 def shop(service_index, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     events = tmp_path / "events"
     server = Server(service_index, "--events", str(events), "--public-clicks", token="t").start()
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            local = server.url
-            page.route(
-                "**/*", lambda route: route.continue_() if route.request.url.startswith(local) else route.abort()
-            )
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(local + "/")
+        with offline_page(server.url) as page:
             yield page, events
-            assert not errors, errors
-            browser.close()
     finally:
         server.stop()
 
