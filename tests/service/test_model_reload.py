@@ -125,7 +125,8 @@ def test_reload_with_a_query_time_config_and_an_empty_body(service_index, ranker
     with TestClient(create_app(ServiceSettings(index_dir=service_index, token=TOKEN))) as client:
         hybrid = client.get("/search", params={"q": "usb cable", "k": 3}).json()["results"][0]["retrievers"]
         assert "dense" in hybrid
-        answer = client.post("/admin/models/reload", json={"config": str(lexical_only), "ranker": str(up)}, headers=AUTH)
+        body = {"config": str(lexical_only), "ranker": str(up)}
+        answer = client.post("/admin/models/reload", json=body, headers=AUTH)
         assert answer.status_code == 200, answer.text
         first = client.get("/search", params={"q": "usb cable", "k": 3}).json()["results"][0]
         assert "dense" not in first["retrievers"] and "ranker" in first["retrievers"]

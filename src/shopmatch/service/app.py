@@ -52,20 +52,20 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from shopmatch.backends.base import ServedIndex
 from shopmatch.errors import DataError, ShopmatchError
-from shopmatch.filters import CATEGORY_SEPARATOR, category_path
-from shopmatch.query.query import Query as SearchQuery
-from shopmatch.service.auth import AuthBeforeBody, TokenAuth, is_public
 from shopmatch.events.interleaving import CANDIDATE, CONTROL
 from shopmatch.explain import explain_product
+from shopmatch.filters import CATEGORY_SEPARATOR, category_path
+from shopmatch.query.query import Query as SearchQuery
 from shopmatch.search import search
+from shopmatch.service.auth import AuthBeforeBody, TokenAuth, is_public
 from shopmatch.service.capture import checked_batch, impression_record, new_search_id
 from shopmatch.service.errors import ApiError, json_error
 from shopmatch.service.events_log import EventsLog
 from shopmatch.service.experiment import Experiment, ExperimentConfig
-from shopmatch.service.models import ModelRegistry, ModelRejected, ModelView, ModelWatcher
 from shopmatch.service.head import HeadAsGet
 from shopmatch.service.limits import BodyLimit
 from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
+from shopmatch.service.models import ModelRegistry, ModelRejected, ModelView, ModelWatcher
 from shopmatch.service.schemas import EventsBody, FilterBody, ReloadBody, SearchBody, UpsertBody, Who
 from shopmatch.service.security import SecurityHeaders
 from shopmatch.service.settings import SETTINGS_ENV, ServiceSettings

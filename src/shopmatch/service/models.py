@@ -433,4 +433,3 @@ def _probe_query(snapshot: IndexSnapshot) -> str | None:
         if words:
             return " ".join(words)
     return None
-
