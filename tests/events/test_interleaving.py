@@ -63,6 +63,8 @@ def test_credit_and_the_sign_test():
     assert sign_test(5, 5) == 1.0
     assert sign_test(10, 0) == pytest.approx(2 / 1024)
     assert sign_test(3, 12) == pytest.approx(sign_test(12, 3)) == pytest.approx(0.03515625)
+    assert sign_test(2600, 2400) == pytest.approx(0.0048836497375, rel=1e-8)  # scipy.stats.binomtest's value
+    assert sign_test(1000, 1000) == 1.0
 
 
 def _log():

@@ -57,8 +57,14 @@ def test_interleaved_searches_log_teams_and_clicks_are_credited(service_index, r
             ids = [r["product_id"] for r in body["results"]]
             assert len(ids) == len(set(ids)) and [r["rank"] for r in body["results"]] == list(range(1, len(ids) + 1))
             pages.append(body)
-            # the shopper clicks the first result (no token: a public click, attributed by search_id)
-            click = {"type": "click", "search_id": body["search_id"], "product_id": ids[0], "ts": "2026-12-06T10:00Z"}
+            # the web page's click on the first result: no token, its search_id and its position on the page
+            click = {
+                "type": "click",
+                "search_id": body["search_id"],
+                "product_id": ids[0],
+                "position": 1,
+                "ts": "2026-12-06T10:00Z",
+            }
             assert client.post("/events", json={"events": [click]}).status_code == 200
     assert control["results"]
     log_lines = [json.loads(line) for f in sorted(events.glob("*.jsonl")) for line in f.read_text().splitlines()]

@@ -108,7 +108,14 @@ def sign_test(wins: int, losses: int) -> float:
     if n == 0:
         return 1.0
     low = min(wins, losses)
-    tail = sum(math.comb(n, i) for i in range(low + 1)) / 2.0**n
+    if n <= 1000:
+        tail = sum(math.comb(n, i) for i in range(low + 1)) / (1 << n)
+    else:  # the same sum in log space (exact integers get slow and 2**n overflows a float)
+        logs = [
+            math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(low + 1)
+        ]
+        top = max(logs)
+        tail = math.exp(top) * sum(math.exp(v - top) for v in logs)
     return min(1.0, 2.0 * tail)
 
 
