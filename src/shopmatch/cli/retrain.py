@@ -66,7 +66,7 @@ def retrain(
     rows = [
         ("events", log.summary()),
         (
-            "impressions / clicks / queries clicked",
+            "impressions / interactions / queries clicked",
             f"{counts.impressions:,} / {counts.clicks:,} / {counts.clicked_queries:,}",
         ),
         (

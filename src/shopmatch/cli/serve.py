@@ -58,7 +58,7 @@ def serve(
         typer.Option(help="TOML of query-time settings over the index's (fusion, feedback, top_n …)."),
     ] = None,
     experiment: Annotated[
-        Path | None, typer.Option(help="TOML whose [experiment] table sets an interleaving experiment.")
+        Path | None, typer.Option(help="TOML whose \\[experiment] table sets an interleaving experiment.")
     ] = None,
     experiment_control: Annotated[
         str | None, typer.Option(help="Interleaving: the control ranker directory ('' for none).")
