@@ -30,7 +30,7 @@ from typing import Any
 
 from shopmatch.errors import ConfigError
 from shopmatch.events.interleaving import CANDIDATE, CONTROL, EXTRA_KEY, team_draft
-from shopmatch.service.models import ModelRejected, ModelSet, _load_ranker, _version
+from shopmatch.service.models import ModelRejected, ModelSet, load_ranker, model_version
 from shopmatch.settings import ConfigSection, setting
 
 
@@ -95,10 +95,10 @@ class Experiment:
         self.versions = {}
         for team, source in ((CONTROL, config.control), (CANDIDATE, config.candidate)):
             try:
-                self.rankers[team] = _load_ranker(source) if source else None
+                self.rankers[team] = load_ranker(source) if source else None
             except ModelRejected as err:
                 raise ModelRejected(f"experiment.{team}", err.message) from None
-            self.versions[team] = _version(source or None, ["ranker.json", "model.txt"], "start")
+            self.versions[team] = model_version(source or None, ["ranker.json", "model.txt"], "start")
 
     def applies(self, search_id: str, *, user_id: str | None, session_id: str | None, offset: int) -> bool:
         """Whether this search is interleaved (first pages of searches in the share)."""

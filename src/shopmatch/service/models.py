@@ -211,10 +211,10 @@ class ModelRegistry:
             ranker_model, versions["ranker"] = keep["ranker"].ranker, keep["ranker"].versions["ranker"]
         elif loaded is not None and sources["ranker"] and loaded.ranker is not None:
             ranker_model = loaded.ranker  # what the index was opened with (--ranker), already checked
-            versions["ranker"] = _version(sources["ranker"], [MANIFEST_FILE, MODEL_FILE], now)
+            versions["ranker"] = model_version(sources["ranker"], [MANIFEST_FILE, MODEL_FILE], now)
         else:
-            ranker_model = _load_ranker(sources["ranker"]) if sources["ranker"] else None
-            versions["ranker"] = _version(sources["ranker"], [MANIFEST_FILE, MODEL_FILE], now)
+            ranker_model = load_ranker(sources["ranker"]) if sources["ranker"] else None
+            versions["ranker"] = model_version(sources["ranker"], [MANIFEST_FILE, MODEL_FILE], now)
         if "reranker" in keep:
             reranker_model, versions["reranker"] = keep["reranker"].reranker, keep["reranker"].versions["reranker"]
         else:
@@ -224,7 +224,7 @@ class ModelRegistry:
                 if sources["reranker"] is None
                 else {"source": FROM_INDEX, "loaded": now}
                 if sources["reranker"] == FROM_INDEX
-                else _version(sources["reranker"], ["config.json"], now)
+                else model_version(sources["reranker"], ["config.json"], now)
             )
         ranker_config = replace(config.ranker, model=sources["ranker"] or "")
         config = replace(config, ranker=ranker_config)
@@ -375,7 +375,12 @@ def newest_version(directory: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def _load_ranker(source: str) -> Ranker:
+def load_ranker(source: str) -> Ranker:
+    """The ranker directory ``source``, checked against this version's features.
+
+    Raises:
+        ModelRejected: missing, damaged, or reading other features (the message names the file).
+    """
     from shopmatch.rank.features import FEATURE_NAMES
 
     try:
@@ -384,7 +389,8 @@ def _load_ranker(source: str) -> Ranker:
         raise ModelRejected("ranker", str(err)) from None
 
 
-def _version(source: str | None, names: list[str], when: str) -> dict[str, Any] | None:
+def model_version(source: str | None, names: list[str], when: str) -> dict[str, Any] | None:
+    """What ``/health`` shows of a model directory: its path, name, a digest of ``names`` and ``when``."""
     if source is None:
         return None
     path = Path(source)
