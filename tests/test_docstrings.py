@@ -19,6 +19,7 @@ MODULES = [
     "shopmatch.query.negation",
     "shopmatch.query.exclusion",
     "shopmatch.query.feedback",
+    "shopmatch.query.spelling",
     "shopmatch.retrieval.registry",
     "shopmatch.retrieval.fusion",
     "shopmatch.retrieval.lexical",

@@ -168,6 +168,6 @@ class SearchPipeline:
         """Scores of the given products for ``query`` (rerank mode); see :func:`shopmatch.search.score_candidates`."""
         return score_candidates(self.snapshot, query, product_ids)
 
-    def explain(self, query: str, product_id: str) -> dict[str, Any] | None:
+    def explain(self, query: str, product_id: str, *, spelling: bool = True) -> dict[str, Any] | None:
         """Why ``product_id`` matches ``query`` (None: no such product)."""
-        return explain_product(self.snapshot, query, product_id)
+        return explain_product(self.snapshot, query, product_id, spelling=spelling)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shopmatch.filters import Filters
     from shopmatch.hits import SearchHits
     from shopmatch.query.query import Query
+    from shopmatch.query.spelling import Speller
     from shopmatch.rank.model import Ranker
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
     from shopmatch.retrieval.base import Retriever
@@ -47,6 +48,11 @@ class IndexSnapshot(Protocol):
     @property
     def ranker(self) -> Ranker | None:
         """The learned ranker (``[ranker] model``), if any."""
+        ...
+
+    @property
+    def speller(self) -> Speller | None:
+        """What corrects query spelling (None: the query is searched as typed)."""
         ...
 
     def record(self, row: int) -> dict[str, Any]:
@@ -105,7 +111,7 @@ class ServedIndex(Protocol):
 
     def search(self, query: Query) -> SearchPage: ...
 
-    def explain(self, query: str, product_id: str) -> dict[str, Any] | None: ...
+    def explain(self, query: str, product_id: str, *, spelling: bool = True) -> dict[str, Any] | None: ...
 
     def get(self, product_id: str) -> dict[str, Any] | None: ...
 

@@ -28,6 +28,9 @@ def search(
     min_rating: Annotated[float | None, typer.Option(min=0, max=5)] = None,
     rerank: Annotated[bool, typer.Option(help="Re-rank with the index's cross-encoder, if it has one.")] = True,
     explain: Annotated[bool, typer.Option("--explain", help="Add each result's explanation (JSON).")] = False,
+    spelling: Annotated[
+        bool, typer.Option(help="Correct misspelled words from the catalog's words (--no-spelling: as typed).")
+    ] = True,
     queries: Annotated[
         Path | None, typer.Option(help="A file of queries, one a line, searched with the same options.")
     ] = None,
@@ -47,16 +50,21 @@ def search(
             tuple(brand or ()), tuple(color or ()), category_path(category), min_price, max_price, min_rating
         )
         pipeline = SearchPipeline.load(index_dir).with_ranker(ranker)
-        pages = pipeline.search_pages([Query(t, k, offset, filters, explain, rerank) for t in texts])
+        pages = pipeline.search_pages([Query(t, k, offset, filters, explain, rerank, spelling=spelling) for t in texts])
     except ShopmatchError as error:
         raise fail(error) from None
     for page in pages:
         if as_json:
             sys.stdout.write(json.dumps({**page.to_dict(), "filters": filters.to_dict()}, ensure_ascii=False) + "\n")
-        elif not page.results:
-            out.print(f"no products match {page.query.text!r}")
+            continue
+        if page.query.corrected:
+            out.print(
+                f"showing results for {page.query.corrected!r} (search instead for {page.query.text!r}: --no-spelling)"
+            )
+        if not page.results:
+            out.print(f"no products match {page.query.searched!r}")
         else:
-            out.print(results_table(page.query.text, page.results))
+            out.print(results_table(page.query.searched, page.results))
 
 
 def _read_queries(path: Path) -> list[str]:

@@ -1,9 +1,11 @@
 """The query: what was asked (text, filters, page, options) and what was understood, parsed once.
 
 A :class:`Query` is made by the caller (CLI, Python API, HTTP service) with the text and the
-options; :func:`understand` fills in what the search stages read — the normalized text and what
-the query excludes (``cat treats without chicken``) — once, before any stage runs. Later parts of
-query understanding (spelling, synonyms, category intent) add their fields here.
+options; :func:`understand` fills in what the search stages read — the spelling correction
+(``cordless dril`` → ``cordless drill``, :mod:`shopmatch.query.spelling`), the normalized text and
+what the query excludes (``cat treats without chicken``) — once, before any stage runs. The
+stages search :attr:`Query.searched` (the corrected text, else the text as typed). Later parts of
+query understanding (synonyms, category intent) add their fields here.
 
 Example:
     >>> from shopmatch.query.exclusion import NegationConfig
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from shopmatch.filters import Filters
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.negation import Exclusion, parse_exclusions
+from shopmatch.query.spelling import Correction, Speller
 from shopmatch.text.normalize import normalize
 
 
@@ -34,7 +37,12 @@ class Query:
         explain: add an explanation to each result.
         rerank: re-rank with the index's cross-encoder when it has one.
         facets: count facets over the candidates (the service's filter panel).
-        normalized: the text as the analyzers see it (filled by :func:`understand`).
+        spelling: correct misspelled words (when the index has a spelling model and
+            ``[spelling]`` is enabled); False searches the text as typed.
+        corrected: the text with its misspellings corrected, "" when nothing was corrected
+            (filled by :func:`understand`).
+        corrections: each corrected word (filled by :func:`understand`).
+        normalized: the searched text as the analyzers see it (filled by :func:`understand`).
         exclusions: what the query excludes (filled by :func:`understand`).
         understood: whether :func:`understand` has run.
     """
@@ -46,6 +54,9 @@ class Query:
     explain: bool = False
     rerank: bool = True
     facets: bool = False
+    spelling: bool = True
+    corrected: str = ""
+    corrections: tuple[Correction, ...] = ()
     normalized: str = ""
     exclusions: tuple[Exclusion, ...] = ()
     understood: bool = False
@@ -63,10 +74,29 @@ class Query:
         """Results up to the end of the page (``offset + k``)."""
         return self.offset + self.k
 
+    @property
+    def searched(self) -> str:
+        """The text the stages search: the corrected text, else the text as typed."""
+        return self.corrected or self.text
 
-def understand(query: Query, negation: NegationConfig) -> Query:
-    """``query`` with its understanding filled in (itself if that has been done already)."""
+
+def understand(query: Query, negation: NegationConfig, speller: Speller | None = None) -> Query:
+    """``query`` with its understanding filled in (itself if that has been done already);
+    ``speller`` corrects its spelling unless the query turned that off (``spelling=False``)."""
     if query.understood:
         return query
-    exclusions = tuple(parse_exclusions(query.text)) if negation.enabled else ()
-    return replace(query, normalized=normalize(query.text), exclusions=exclusions, understood=True)
+    corrected, corrections = "", ()
+    if speller is not None and query.spelling:
+        spelled = speller.correct(query.text)
+        if spelled.corrections:
+            corrected, corrections = spelled.text, spelled.corrections
+    text = corrected or query.text
+    exclusions = tuple(parse_exclusions(text)) if negation.enabled else ()
+    return replace(
+        query,
+        corrected=corrected,
+        corrections=corrections,
+        normalized=normalize(text),
+        exclusions=exclusions,
+        understood=True,
+    )

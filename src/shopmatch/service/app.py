@@ -3,9 +3,11 @@
 Endpoints (all JSON unless noted; see docs/http-api.md, ``/openapi.json`` for the schema
 and ``/docs`` for a page that lists it):
 
-- ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=``
-  and ``POST /search`` (the same as a JSON body, filters under ``filters``);
-- ``GET /explain?q=&id=``: why one product matches a query (the web page's explanation panel);
+- ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=&spelling=``
+  and ``POST /search`` (the same as a JSON body, filters under ``filters``); the answer's
+  ``corrected_query`` is the text searched when spelling correction changed it (``spelling=false``:
+  searched as typed);
+- ``GET /explain?q=&id=&spelling=``: why one product matches a query (the web page's explanation panel);
 - ``POST /events``: a batch of shopper events, logged durably (needs the write token, or none for
   clicks with ``events_public_clicks``); with ``events_dir`` set, every search is logged as an
   impression under the ``search_id`` its response carries (:mod:`.capture`, :mod:`.events_log`);
@@ -212,7 +214,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             message = f"offset is {body.offset}; at most {settings.max_offset}"
             raise ApiError(422, "offset_too_large", message, field="offset")
         filters = body.filters.to_filters()
-        query = SearchQuery(body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True)
+        query = SearchQuery(
+            body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True, spelling=body.spelling
+        )
         page = index.search(query)
         search_id = new_search_id()
         answer = {**page.to_dict(), "search_id": search_id, "k": body.k, "offset": body.offset}
@@ -247,6 +251,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         min_rating: Annotated[float | None, Query(ge=0, le=5, allow_inf_nan=False)] = None,
         explain: bool = False,
         rerank: bool = True,
+        spelling: Annotated[bool, Query(description="Correct misspelled words (false: as typed).")] = True,
         user_id: Annotated[Who | None, Query(description="Who searched (kept in the logged impression).")] = None,
         session_id: Annotated[Who | None, Query(description="The shopper's session (kept in the impression).")] = None,
     ) -> dict[str, Any]:
@@ -267,6 +272,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 ),
                 explain=explain,
                 rerank=rerank,
+                spelling=spelling,
                 user_id=user_id,
                 session_id=session_id,
             )
@@ -284,10 +290,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         index: Live,
         q: Annotated[str, Query(min_length=1)],
         id: Annotated[str, Query(min_length=1, max_length=512)],
+        spelling: Annotated[bool, Query(description="Correct misspelled words (false: as typed).")] = True,
     ) -> dict[str, Any]:
-        """Why product ``id`` matches ``q``: retriever places, matched terms, token attributions."""
+        """Why product ``id`` matches ``q``: retriever places, matched terms, token attributions
+        (and ``corrected_query`` when spelling correction changed ``q``)."""
         check_query(q)
-        found = index.explain(q, id)
+        found = index.explain(q, id, spelling=spelling)
         if found is None:
             raise ApiError(404, "not_found", f"no product with id {id!r}", field="id")
         return found
