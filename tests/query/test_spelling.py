@@ -176,3 +176,19 @@ def test_search_json_and_no_spelling_in_the_cli(tmp_path):
     assert answer["corrected_query"] is None and answer["results"] == []
     result = runner.invoke(app, ["search", str(directory), "gardne hoze"])
     assert "showing results for 'garden hose'" in result.output
+
+
+def test_words_of_products_added_live_are_never_corrected(tmp_path):
+    from shopmatch.backends.inprocess.live import LiveIndex
+
+    directory = SearchPipeline.build(PRODUCTS, PipelineConfig(retrievers=("lexical",), spelling=EASY)).save(
+        tmp_path / "index"
+    )
+    live = LiveIndex(directory)
+    try:
+        assert live.search(Query("garden hoze")).query.corrected == "garden hose"
+        live.upsert([{"id": "n1", "title": "Hoze reel, wall mounted"}])  # a word one edit from "hose"
+        page = live.search(Query("garden hoze"))
+        assert page.query.corrected == "" and [r.product_id for r in page.results][0] == "n1"
+    finally:
+        live.close()

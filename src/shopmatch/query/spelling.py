@@ -217,9 +217,17 @@ class SpellingModel:
 class Speller:
     """Corrects query words with a :class:`SpellingModel` under a :class:`SpellingConfig`."""
 
-    def __init__(self, model: SpellingModel, config: SpellingConfig | None = None) -> None:
+    def __init__(self, model: SpellingModel, config: SpellingConfig | None = None, known: Iterable[str] = ()) -> None:
         self.model = model
         self.config = config or SpellingConfig()
+        self.known = frozenset(known)
+
+    def knowing(self, words: Iterable[str]) -> Speller:
+        """This speller, and ``words`` never corrected too (the words of products added since the
+        model was counted); it shares this one's lookup tables."""
+        speller = Speller(self.model, self.config, self.known | frozenset(words))
+        speller.__dict__.update(_symspell=self._symspell, _stems=self._stems)  # built once, here
+        return speller
 
     @cached_property
     def _symspell(self):
@@ -264,7 +272,7 @@ class Speller:
 
     def _word(self, word: str, previous: str, following: str) -> Correction | None:
         config, model = self.config, self.model
-        if len(word) < config.min_length or not _WORD.fullmatch(word) or word in model.brands:
+        if len(word) < config.min_length or not _WORD.fullmatch(word) or word in model.brands or word in self.known:
             return None
         own = model.count(word)
         if own > config.max_rare_count:
