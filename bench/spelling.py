@@ -305,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tune-retrievers", default="lexical", help="the system tuned on, e.g. lexical (fast) or lexical+dense"
     )
     parser.add_argument("--latency", action="store_true", help="time search with spelling on and off (esci)")
+    parser.add_argument("--rounds", type=int, default=3, help="latency: rounds over the queries")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--esci-index", type=Path, default=Path("/work/cache/esci-us-150-default"))
     parser.add_argument("--homedepot-index", type=Path, default=Path("/work/cache/homedepot-default"))
@@ -323,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         out["esci"] = typo_table(bench, judged, gains, args.seed, SpellingConfig())
         report("esci-us-150", out["esci"])
         if args.latency:
-            out["latency"] = latency(bench, judged, args.seed)
+            out["latency"] = latency(bench, judged, args.seed, args.rounds)
     if "homedepot" in wanted:
         gains = GainMap.parse(HOMEDEPOT_GAINS)
         judged = read_judgments(data_dir() / "homedepot" / "judgments.tsv", gains=gains)
