@@ -192,3 +192,27 @@ def test_words_of_products_added_live_are_never_corrected(tmp_path):
         assert page.query.corrected == "" and [r.product_id for r in page.results][0] == "n1"
     finally:
         live.close()
+
+
+def test_queries_that_found_clicks_join_the_words(tmp_path):
+    from typer.testing import CliRunner
+
+    from shopmatch.catalog import write_catalog
+    from shopmatch.cli import app
+    from shopmatch.events import parse_event, write_events
+
+    events = [
+        parse_event({"type": "impression", "search_id": "s1", "query": "hoze reel", "results": ["h1"],
+                     "ts": "2026-01-01T00:00:00Z"}),
+        parse_event({"type": "click", "search_id": "s1", "product_id": "h1", "ts": "2026-01-01T00:00:03Z"}),
+        parse_event({"type": "impression", "search_id": "s2", "query": "gardn", "results": [],
+                     "ts": "2026-01-01T00:00:00Z"}),
+    ]  # fmt: skip
+    write_events(events, tmp_path / "events.jsonl")
+    write_catalog(PRODUCTS, tmp_path / "products.jsonl")
+    (tmp_path / "easy.toml").write_text('[pipeline]\nretrievers = ["lexical"]\n[spelling]\nmin_ratio = 1.0\n')
+    args = ["index", str(tmp_path / "products.jsonl"), "-o", str(tmp_path / "index"), "-c", str(tmp_path / "easy.toml")]
+    result = CliRunner().invoke(app, [*args, "--events", str(tmp_path / "events.jsonl")])
+    assert result.exit_code == 0, result.output
+    model = SpellingModel.load(tmp_path / "index" / "spelling")
+    assert model.count("hoze") == 1 and model.count("gardn") == 0  # only the search that got a click

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopmatch.catalog import Product
 from shopmatch.errors import IndexFormatError
@@ -49,6 +49,9 @@ from shopmatch.settings import ConfigSection, setting
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
 from shopmatch.text.fields import FIELD_GETTERS
 from shopmatch.text.normalize import normalize
+
+if TYPE_CHECKING:
+    from shopmatch.events.io import EventLog
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +215,24 @@ class SpellingModel:
         words = _read_counts(directory / "words.tsv")
         pairs = _read_counts(directory / "pairs.tsv")
         return cls(words, pairs, brands, chinese=bool(manifest.get("chinese", False)))
+
+
+def queries_with_clicks(log: EventLog) -> list[str]:
+    """The query of each logged search that got a click, add to cart or purchase (once per search):
+    words shoppers typed and then found what they wanted with.
+
+    Example:
+        >>> from shopmatch.events import parse_event
+        >>> from shopmatch.events.io import EventLog
+        >>> shown = parse_event({"type": "impression", "search_id": "s1", "query": "dewalt drill",
+        ...                      "results": ["p1"], "ts": "2026-01-01T00:00:00Z"})
+        >>> click = parse_event({"type": "click", "search_id": "s1", "product_id": "p1",
+        ...                      "ts": "2026-01-01T00:00:05Z"})
+        >>> queries_with_clicks(EventLog([shown], [click]))
+        ['dewalt drill']
+    """
+    found = {i.search_id for i in log.interactions}
+    return [shown.query for shown in log.impressions if shown.search_id in found]
 
 
 class Speller:
