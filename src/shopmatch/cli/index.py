@@ -64,6 +64,8 @@ def index(
         if (backend or cfg.backend.kind) == "milvus" or milvus_uri:
             from shopmatch.backends.milvus.index import MilvusIndex, milvus_config
 
+            if events is not None:
+                raise ShopmatchError("--events: a Milvus index holds no spelling words; index in-process to use them")
             cfg = milvus_config(cfg, uri=milvus_uri, collection=collection)
             built = MilvusIndex.build(catalog, output, cfg, on_error=on_error)
             err.print(
