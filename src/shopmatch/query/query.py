@@ -12,6 +12,12 @@ Example:
     >>> query = understand(Query("Cat treats WITHOUT chicken", k=5), NegationConfig())
     >>> query.normalized, [e.phrase for e in query.exclusions]
     ('cat treats without chicken', ['chicken'])
+    >>> from shopmatch.catalog import Product
+    >>> from shopmatch.query.spelling import Speller, SpellingConfig, SpellingModel
+    >>> model = SpellingModel.build([Product("1", "Cordless drill"), Product("2", "Hammer drill")])
+    >>> speller = Speller(model, SpellingConfig(min_ratio=1.0, min_count=1))
+    >>> understand(Query("cordless dril"), NegationConfig(), speller).searched
+    'cordless drill'
 """
 
 from __future__ import annotations
