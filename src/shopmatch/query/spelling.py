@@ -80,6 +80,9 @@ class SpellingConfig(ConfigSection):
         min_count: words held by fewer products are never offered as corrections.
         context_weight: weight of the title pairs the candidate forms with its neighbours.
         distance_penalty: what each edit costs a candidate (in log-count units).
+
+    The defaults were chosen on Home Depot training queries with synthetic typos (``python
+    bench/spelling.py --tune``), never on the queries the benchmark reports.
     """
 
     SECTION = "spelling"
@@ -87,12 +90,12 @@ class SpellingConfig(ConfigSection):
     enabled: bool = True
     max_edit_distance: int = setting(2, minimum=1, maximum=2)
     min_length: int = setting(4, minimum=2)
-    min_length_distance_2: int = setting(7, minimum=2)
+    min_length_distance_2: int = setting(6, minimum=2)
     max_rare_count: int = setting(0, minimum=0)
-    min_ratio: float = setting(3.0, minimum=1.0)
+    min_ratio: float = setting(2.0, minimum=1.0)
     min_count: int = setting(2, minimum=1)
-    context_weight: float = setting(1.0, minimum=0.0, maximum=100.0)
-    distance_penalty: float = setting(2.0, minimum=0.0, maximum=100.0)
+    context_weight: float = setting(2.0, minimum=0.0, maximum=100.0)
+    distance_penalty: float = setting(8.0, minimum=0.0, maximum=100.0)
 
 
 @dataclass(frozen=True)
