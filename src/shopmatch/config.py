@@ -38,6 +38,9 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     docs = 5
     weight = 1.0
 
+    [pinyin]
+    enabled = true                      # "pingguo shouji", "pgsj" → 苹果手机 (catalogs with Chinese)
+
     [backend]
     kind = "inprocess"                  # or "milvus", with uri = "shop.db" or "http://host:19530"
 
@@ -59,6 +62,7 @@ from shopmatch.backends.config import BackendConfig
 from shopmatch.errors import ConfigError
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.feedback import FeedbackConfig
+from shopmatch.query.pinyin import PinyinConfig
 from shopmatch.rank.config import RankerConfig
 from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
@@ -79,6 +83,7 @@ SECTIONS = (
     "ranker",
     "negation",
     "feedback",
+    "pinyin",
     "backend",
 )
 
@@ -95,6 +100,7 @@ class PipelineConfig(ConfigSection):
         ranker: the learned ranker (LambdaMART) over the candidates, after re-ranking.
         negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
         feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
+        pinyin: pinyin queries read as the catalog's Chinese terms (catalogs with Chinese titles).
         backend: where the index lives: in this process (the default) or in Milvus.
     """
 
@@ -110,6 +116,7 @@ class PipelineConfig(ConfigSection):
     ranker: RankerConfig = field(default_factory=RankerConfig)
     negation: NegationConfig = field(default_factory=NegationConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    pinyin: PinyinConfig = field(default_factory=PinyinConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
 
     def check(self) -> None:

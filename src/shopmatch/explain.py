@@ -45,7 +45,7 @@ def explain(
     """The explanation of one result (see the module docstring); ``prepared`` is the query as
     each retriever prepared it (prepared here when None)."""
     if prepared is None:
-        prepared = {name: r.prepare([query.text])[0] for name, r in index.retrievers.items()}
+        prepared = {name: r.prepare([query.search_text])[0] for name, r in index.retrievers.items()}
     record = index.record(row)
     out: dict[str, Any] = {"retrievers": places, "terms": {}, "fields": {}}
     for name, retriever in index.retrievers.items():
@@ -76,6 +76,7 @@ def explain_product(index: IndexSnapshot, query: str, product_id: str) -> dict[s
             places, rank = result.sources, result.rank
             break
     out = {"product_id": product_id, "rank": rank, **explain(index, page.query, None, row, places)}
+    out["query"] = page.query.understanding()
     if rank is not None and index.ranker is not None:  # its features and their contributions, as the search saw them
         one = search(index, [Query(query, k=1, offset=rank - 1, explain=True)])[0]
         if one.rows == [row] and one.results[0].explanation and "ranker" in one.results[0].explanation:
@@ -132,8 +133,8 @@ def attribution(
         def rerank_score(pairs: Sequence[tuple[str, dict[str, Any]]]) -> np.ndarray:
             return reranker.score_pairs([(q, reranker.text_of(p)) for q, p in pairs])
 
-        return {"model": "re-ranker", **occlusion(rerank_score, query.text, record)}
+        return {"model": "re-ranker", **occlusion(rerank_score, query.search_text, record)}
     for name, retriever in index.retrievers.items():
         if prepared[name] is not None and retriever.scores_pairs:
-            return {"model": retriever.model_name, **occlusion(retriever.pair_scores, query.text, record)}
+            return {"model": retriever.model_name, **occlusion(retriever.pair_scores, query.search_text, record)}
     return None

@@ -51,7 +51,6 @@ from typing import Any
 import numpy as np
 
 from shopmatch.backends.base import IndexSnapshot
-from shopmatch.config import PipelineConfig
 from shopmatch.filters import Filters
 from shopmatch.hits import FusedHits, SearchHits, SourceHits, single_source, top_by_score
 from shopmatch.query.exclusion import demote_excluded, first_not_excluded
@@ -108,6 +107,7 @@ class SearchPage:
     def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.query.text,
+            "understood": self.query.understanding(),
             "total": self.total,
             "took_ms": round(self.took_ms, 2),
             "reranked": self.reranked,
@@ -118,7 +118,7 @@ class SearchPage:
 
 def search(index: IndexSnapshot, queries: Sequence[Query | str]) -> list[SearchPage]:
     """Run each query through the stages (see the module docstring); a string is ``Query(text)``."""
-    return [_search_one(index, _understood(index.config, q)) for q in queries]
+    return [_search_one(index, _understood(index, q)) for q in queries]
 
 
 def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequence[str]) -> np.ndarray:
@@ -130,7 +130,7 @@ def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequ
     fused order by ``rerank.fusion_weight``), and the products that mention what the query
     excludes score below all the others.
     """
-    query = _understood(index.config, query)
+    query = _understood(index, query)
     rows = index.rows_of(product_ids)
     known = np.asarray([r for r in rows if r is not None], dtype=np.int64)
     out = np.full(len(product_ids), -np.inf, dtype=np.float64)
@@ -155,7 +155,7 @@ def ranker_inputs(index: IndexSnapshot, query: Query | str, product_ids: Sequenc
     """What the ranker stage of :func:`score_candidates` reads for these products: the understood
     query, its prepared forms and the candidates after fusion, feedback and the cross-encoder
     (unknown ids left out). ``shopmatch train ranker`` computes its features from them."""
-    query = _understood(index.config, query)
+    query = _understood(index, query)
     known = np.asarray([r for r in index.rows_of(product_ids) if r is not None], dtype=np.int64)
     if not len(known):
         return RankerInputs(query, {}, FusedHits.empty(1, 1))
@@ -183,12 +183,15 @@ def _reranked_candidates(index: IndexSnapshot, query: Query, known: np.ndarray) 
     )
     candidates = _with_unreturned(candidates, known)
     if stages.reranker is not None:
-        candidates = rerank_hits(stages.reranker, [query.text], candidates, len(known), index.record, top_n=len(known))
+        candidates = rerank_hits(
+            stages.reranker, [query.search_text], candidates, len(known), index.record, top_n=len(known)
+        )
     return stages, candidates
 
 
-def _understood(config: PipelineConfig, query: Query | str) -> Query:
-    return understand(Query(query) if isinstance(query, str) else query, config.negation)
+def _understood(index: IndexSnapshot, query: Query | str) -> Query:
+    pinyin = index.pinyin if index.config.pinyin.enabled else None
+    return understand(Query(query) if isinstance(query, str) else query, index.config.negation, pinyin)
 
 
 class _Stages:
@@ -198,7 +201,7 @@ class _Stages:
         self.index = index
         self.query = query
         self.config = index.config
-        self.prepared = {name: r.prepare([query.text])[0] for name, r in index.retrievers.items()}
+        self.prepared = {name: r.prepare([query.search_text])[0] for name, r in index.retrievers.items()}
         self.feedback_rows: list[int] = []
         self.reranker = index.reranker if query.rerank else None
 
@@ -264,7 +267,7 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
         matching = pool
     total = len(matching.found(0))
     if stages.reranker is not None and total:
-        matching = rerank_hits(stages.reranker, [query.text], matching, total, index.record)
+        matching = rerank_hits(stages.reranker, [query.search_text], matching, total, index.record)
     before_ranker = matching
     if index.ranker is not None and total:
         matching = rank_hits(index.ranker, index, query, stages.prepared, matching, top_n=config.ranker.top_n)

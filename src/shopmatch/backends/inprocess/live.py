@@ -304,7 +304,14 @@ class LiveIndex:
             name: retriever.compacted(keep, state.delta.segments[name], products)
             for name, retriever in base.retrievers.items()
         }
-        return StaticIndex(base.config, MemoryProducts(products), retrievers, base.reranker)
+        return StaticIndex(
+            base.config,
+            MemoryProducts(products),
+            retrievers,
+            base.reranker,
+            pinyin=base.pinyin,  # the catalog's terms as last built: a later build brings them up to date
+            suggester=base.suggester,
+        )
 
     def close(self) -> None:
         """Wait for a running compaction, then close the log."""

@@ -32,6 +32,8 @@ from shopmatch.backends.inprocess.static import StaticIndex
 from shopmatch.config import PipelineConfig
 from shopmatch.filters import FilterColumns, Filters, SegmentedColumns
 from shopmatch.hits import SearchHits, merged
+from shopmatch.query.pinyin import PinyinIndex
+from shopmatch.query.suggest import Suggester
 from shopmatch.rank.model import Ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
@@ -72,6 +74,14 @@ class Snapshot:
     @property
     def ranker(self) -> Ranker | None:
         return self.base.ranker
+
+    @property
+    def pinyin(self) -> PinyinIndex | None:
+        return self.base.pinyin
+
+    @property
+    def suggester(self) -> Suggester | None:
+        return self.base.suggester
 
     @property
     def base_size(self) -> int:
