@@ -72,6 +72,8 @@ function render(page) {
     ? `${page.total} matching products for “${page.query}” — showing ${page.offset + 1}–${page.offset + shown}` +
       ` (${page.took_ms} ms${page.reranked ? ", re-ranked" : ""})`
     : `No products match “${page.query}”.`;
+  const pinyin = page.understood && page.understood.pinyin;
+  if (pinyin) summary.textContent += ` Read as “${pinyin.to}” (pinyin).`;
   shownSearch = { id: page.search_id || null, offset: page.offset };
   const list = document.getElementById("results");
   list.replaceChildren(...page.results.map(resultItem));
