@@ -36,6 +36,7 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import ShopmatchError
 from shopmatch.explain import explain_product
 from shopmatch.query.query import Query
+from shopmatch.query.suggest import Suggestion
 from shopmatch.rank.model import Ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
@@ -167,6 +168,18 @@ class SearchPipeline:
     def score_candidates(self, query: str | Query, product_ids: Sequence[str]) -> np.ndarray:
         """Scores of the given products for ``query`` (rerank mode); see :func:`shopmatch.search.score_candidates`."""
         return score_candidates(self.snapshot, query, product_ids)
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[Suggestion]:
+        """Completions of ``prefix`` from the index's suggestions (what ``GET /suggest`` answers
+        without the clicked queries).
+
+        Raises:
+            ShopmatchError: the index has no suggestions (built before them, or in Milvus).
+        """
+        suggester = getattr(self.index, "suggester", None)
+        if suggester is None:
+            raise ShopmatchError("this index has no suggestions (built before them, or kept in Milvus); rebuild it")
+        return suggester.suggest(prefix, limit)
 
     def explain(self, query: str, product_id: str) -> dict[str, Any] | None:
         """Why ``product_id`` matches ``query`` (None: no such product)."""

@@ -53,7 +53,10 @@ def search(
     for page in pages:
         if as_json:
             sys.stdout.write(json.dumps({**page.to_dict(), "filters": filters.to_dict()}, ensure_ascii=False) + "\n")
-        elif not page.results:
+            continue
+        if page.query.pinyin is not None:
+            out.print(f"read as {page.query.pinyin.text!r} (pinyin)")
+        if not page.results:
             out.print(f"no products match {page.query.text!r}")
         else:
             out.print(results_table(page.query.text, page.results))
@@ -68,3 +71,27 @@ def _read_queries(path: Path) -> list[str]:
     if not texts:
         raise ShopmatchError(f"{path}: no queries (one a line)")
     return texts
+
+
+@app.command()
+def suggest(
+    index_dir: Annotated[Path, typer.Argument(help="Index directory.")],
+    prefix: Annotated[str, typer.Argument(help="What a shopper has typed (English, Chinese or pinyin).")],
+    limit: Annotated[int, typer.Option(min=1, max=50, help="Suggestions wanted.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="The answer of GET /suggest, as JSON.")] = False,
+) -> None:
+    """Complete a prefix from the index's suggestions (catalog phrases with their product counts)."""
+    from shopmatch.pipeline import SearchPipeline
+
+    try:
+        found = SearchPipeline.load(index_dir).suggest(prefix, limit)
+    except ShopmatchError as error:
+        raise fail(error) from None
+    if as_json:
+        answer = {"query": prefix, "suggestions": [s.to_dict() for s in found]}
+        sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+        return
+    if not found:
+        out.print(f"no suggestions for {prefix!r}")
+    for s in found:
+        out.print(f"{s.text}  {s.results}" + ("  (one edit away)" if s.typo else ""), markup=False, highlight=False)
