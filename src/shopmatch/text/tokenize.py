@@ -88,6 +88,13 @@ class Analyzer:
     def __post_init__(self) -> None:
         if self.chinese not in CHINESE_MODES:
             raise ValueError(f"chinese must be one of {', '.join(CHINESE_MODES)}, got {self.chinese!r}")
+        # a catalog's words may be thousands: hash them once, and find their jieba once
+        key = (self.stem, self.stopwords, self.chinese, self.identifiers, self.traditional, self.user_words)
+        object.__setattr__(self, "_hash", hash(key))
+        object.__setattr__(self, "_segmenter", None)
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __call__(self, text: str) -> list[str]:
         text = normalize(text)
@@ -161,7 +168,11 @@ class Analyzer:
             if self.chinese == "char":
                 return
         words_only = self.chinese == "jieba+char"  # single characters are already in
-        for word in segmenter(self.user_words).cut_for_search(run):
+        jieba = self._segmenter
+        if jieba is None:
+            jieba = segmenter(self.user_words)
+            object.__setattr__(self, "_segmenter", jieba)
+        for word in jieba.cut_for_search(run):
             if word.strip() and word not in CHINESE_STOPWORDS and not (words_only and len(word) == 1):
                 out.append(word)
 
