@@ -58,3 +58,17 @@ def test_search_says_how_a_pinyin_query_was_read(index_dir):
     assert understood["pinyin"]["to"] == "苹果手机"
     result = invoke("search", index_dir, "pingguo shouji")
     assert result.exit_code == 0 and "read as '苹果 手机' (pinyin)" in result.output
+
+
+def test_suggest_with_an_events_file(index_dir, tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"type": "impression", "search_id": "s1", "query": "Wireless Gaming Mouse", "results": ["p3"],'
+        ' "ts": "2026-12-06T10:00Z"}\n'
+        '{"type": "click", "search_id": "s1", "product_id": "p3", "ts": "2026-12-06T10:01Z"}\n'
+    )
+    answer = json.loads(invoke("suggest", index_dir, "wireless g", "--events", events, "--json").output)
+    assert answer["suggestions"][0] == {"text": "wireless gaming mouse", "results": 0, "clicks": 1}
+    events.write_text('{"type": "click"}\n')
+    result = invoke("suggest", index_dir, "wireless", "--events", events)
+    assert result.exit_code != 0 and "events.jsonl" in result.output

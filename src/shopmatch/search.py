@@ -4,7 +4,8 @@
 (:class:`~shopmatch.pipeline.SearchPipeline`) and the HTTP service all call :func:`search` or
 :func:`score_candidates` on an :class:`~shopmatch.backends.base.IndexSnapshot`. For each query:
 
-1. **understand** it once (normalized text, exclusions: :func:`~shopmatch.query.understand`) and
+1. **understand** it once (normalized text, exclusions, a pinyin query read as the catalog's Chinese:
+   :func:`~shopmatch.query.understand`; the stages read :attr:`~shopmatch.query.Query.search_text`) and
    **prepare** it once per retriever (terms, a vector);
 2. **retrieve**: each retriever's top ``max(offset + k, candidates)`` rows over every segment of
    the index (deleted rows never come back);

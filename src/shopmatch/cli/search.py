@@ -12,6 +12,7 @@ import typer
 from shopmatch.cli.common import RankerOpt, app, fail, out
 from shopmatch.cli.render import results_table
 from shopmatch.errors import ShopmatchError
+from shopmatch.query.suggest import clicked_queries
 
 
 @app.command()
@@ -79,12 +80,19 @@ def suggest(
     prefix: Annotated[str, typer.Argument(help="What a shopper has typed (English, Chinese or pinyin).")],
     limit: Annotated[int, typer.Option(min=1, max=50, help="Suggestions wanted.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="The answer of GET /suggest, as JSON.")] = False,
+    events: Annotated[
+        list[Path] | None,
+        typer.Option(exists=True, dir_okay=False, help="Events files: also suggest the queries that found clicks."),
+    ] = None,
 ) -> None:
     """Complete a prefix from the index's suggestions (catalog phrases with their product counts)."""
+    from shopmatch.events.io import read_events
     from shopmatch.pipeline import SearchPipeline
 
     try:
-        found = SearchPipeline.load(index_dir).suggest(prefix, limit)
+        pipeline = SearchPipeline.load(index_dir)
+        clicked = clicked_queries(read_events(path) for path in events) if events else {}
+        found = pipeline.suggest(prefix, limit, clicked=clicked)
     except ShopmatchError as error:
         raise fail(error) from None
     if as_json:
