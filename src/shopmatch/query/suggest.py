@@ -175,13 +175,25 @@ class Suggester:
         if len(out) < limit and len(key) >= TYPO_MIN_CHARS and key.isascii():
             seen = set(found)
             near: dict[int, None] = {}
-            for variant in _one_edit(key):
+            for variant in _one_edit(key, self._matched_chars(key)):
                 for i in self._top(self._range(variant), limit):
                     if i not in seen:
                         near[i] = None
             ranked = sorted(near, key=lambda i: -self.scores[i])[: limit - len(out)]
             out.extend(self._suggestion(i, typo=True) for i in ranked)
         return out
+
+    def _matched_chars(self, key: str) -> int:
+        """The length of the longest start of ``key`` that some key starts with (an edit past it cannot help)."""
+        lo, hi = 0, len(key)  # key[:lo] matches; find the largest such lo
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            span = self._range(key[:mid])
+            if span[0] < span[1]:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
 
     def _range(self, key: str) -> tuple[int, int]:
         lo = bisect.bisect_left(self.keys, key)
@@ -295,9 +307,11 @@ def _runs(title: str, segment: Callable[[str], Iterable[str]]) -> set[str]:
     return {r for r in out if len(r) >= 2 or not r.isascii()}
 
 
-def _one_edit(word: str) -> set[str]:
-    """Every string one deletion, insertion, replacement or swap of neighbours away (a–z)."""
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+def _one_edit(word: str, upto: int | None = None) -> set[str]:
+    """Every string one deletion, insertion, replacement or swap of neighbours away (a–z), the edit
+    at a position ≤ ``upto`` (a variant must keep a start that exists)."""
+    last = len(word) if upto is None else min(upto, len(word))
+    splits = [(word[:i], word[i:]) for i in range(last + 1)]
     deletes = {a + b[1:] for a, b in splits if b}
     swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
     replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
