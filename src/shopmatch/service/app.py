@@ -8,6 +8,9 @@ and ``/docs`` for a page that lists it):
   ``corrected_query`` is the text searched when spelling correction changed it (``spelling=false``:
   searched as typed);
 - ``GET /explain?q=&id=&spelling=``: why one product matches a query (the web page's explanation panel);
+- ``GET /suggest?q=&limit=``: completions of a prefix (English, Chinese or pinyin; one typo
+  allowed from four letters) from the catalog's phrases and, with ``events_dir``, the queries
+  whose results were clicked (read from the events log when the service starts);
 - ``POST /events``: a batch of shopper events, logged durably (needs the write token, or none for
   clicks with ``events_public_clicks``); with ``events_dir`` set, every search is logged as an
   impression under the ``search_id`` its response carries (:mod:`.capture`, :mod:`.events_log`);
@@ -53,6 +56,7 @@ from shopmatch.backends.base import ServedIndex
 from shopmatch.errors import DataError, ShopmatchError
 from shopmatch.filters import CATEGORY_SEPARATOR, category_path
 from shopmatch.query.query import Query as SearchQuery
+from shopmatch.query.suggest import Suggester, clicked_queries, matching_products
 from shopmatch.service.auth import AuthBeforeBody, TokenAuth, is_public
 from shopmatch.service.capture import checked_batch, impression_record, new_search_id
 from shopmatch.service.errors import ApiError, json_error
@@ -125,6 +129,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 max_file_bytes=settings.events_max_file_bytes,
                 recent_ids=settings.events_recent_ids,
             )
+            app.state.clicked = _clicked_queries(app.state.events)
         seconds = time.perf_counter() - started
         logger.info("serving %s (%s), loaded in %.1f s", settings.served, app.state.live.stats(), seconds)
         try:
@@ -145,6 +150,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.events = None  # the EventsLog once started, when settings.events_dir is set
+    app.state.clicked = {}  # query → clicks, from the events logged before the service started
+    app.state.suggesters = (None, None)  # (the index's suggester, it with the clicked queries)
     auth = TokenAuth(
         settings.token,
         settings.read_token,
@@ -300,6 +307,32 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise ApiError(404, "not_found", f"no product with id {id!r}", field="id")
         return found
 
+    def suggester_of(index: ServedIndex) -> Suggester | None:
+        base = getattr(index.snapshot(), "suggester", None)
+        if base is None or not app.state.clicked:
+            return base
+        cached_base, cached = app.state.suggesters
+        if cached_base is not base:
+            lexical = index.retrievers.get("lexical")
+            results_of = (lambda text: matching_products(lexical, text)) if hasattr(lexical, "vocab") else None
+            cached = base.with_queries(app.state.clicked, results_of)
+            app.state.suggesters = (base, cached)
+        return cached
+
+    @app.get("/suggest", dependencies=reader, tags=["search"])
+    def suggest(
+        index: Live,
+        q: Annotated[str, Query(min_length=1, max_length=100, description="What the shopper has typed so far.")],
+        limit: Annotated[int, Query(ge=1, le=50, description="Suggestions wanted.")] = 10,
+    ) -> dict[str, Any]:
+        """Completions of ``q``: catalog phrases (English, Chinese, pinyin) and clicked queries, each
+        with the number of products that hold it (``results``)."""
+        suggester = suggester_of(index)
+        if suggester is None:
+            message = "this index has no suggestions (built before them, or kept in Milvus); rebuild it"
+            raise ApiError(404, "no_suggestions", message, field="q")
+        return {"query": q, "suggestions": [s.to_dict() for s in suggester.suggest(q, limit)]}
+
     # ``:path``: an id may hold "/" (sent as %2F, which the server decodes before routing)
     @app.get("/products/{product_id:path}", dependencies=reader, tags=["catalog"])
     def get_product(index: Live, product_id: str) -> dict[str, Any]:
@@ -390,6 +423,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _clicked_queries(log: EventsLog) -> dict[str, int]:
+    """Query → clicks in the events logged so far (bad lines skipped: the log is the service's own)."""
+    from shopmatch.events.io import read_events
+
+    started = time.perf_counter()
+    clicked = clicked_queries(read_events(path, on_error="skip") for path in log.files())
+    logger.info(
+        "suggestions: %d clicked queries from the events log (%.1f s)", len(clicked), time.perf_counter() - started
+    )
+    return dict(clicked)
 
 
 def _query_errors(error: ValidationError) -> RequestValidationError:
