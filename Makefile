@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus bench-spelling clean
+.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus bench-spelling bench-events-load bench-interleaving clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ docs: $(STAMP)
 # bench/results/NAME.json (+ NAME.md). One-off studies live in bench/experiments/ (see its README).
 RESULTS := bench/results
 SHOP    := demo-index/shop
+ESCI_INDEX ?= $(SHOP)
 
 $(SHOP): $(STAMP)
 	$(BIN)/shopmatch demo --no-serve --index-dir demo-index
@@ -71,6 +72,17 @@ bench-load: $(SHOP)
 bench-live: $(SHOP)
 	@mkdir -p $(RESULTS)
 	$(BIN)/python bench/live_updates.py $(SHOP) --json $(RESULTS)/live_updates.json | tee $(RESULTS)/live_updates.md
+
+# POST /events: 32 clients × 60 s, bad input, then SIGKILL and every acknowledged event checked in the log.
+bench-events-load: $(SHOP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/events_load.py $(SHOP) --json $(RESULTS)/events_load.json | tee $(RESULTS)/events_load.md
+
+# How often team-draft interleaving picks the ranker with the higher true NDCG@10 (simulated shoppers).
+bench-interleaving: $(SHOP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/interleaving_power.py --index $(ESCI_INDEX) --json $(RESULTS)/interleaving_power.json \
+		| tee $(RESULTS)/interleaving_power.md
 
 # The Milvus backend against in-process: parity, latency and ingest at 10k and 100k, 1 vs 2 workers.
 bench-milvus: $(STAMP)

@@ -4,9 +4,10 @@
 (:class:`~shopmatch.pipeline.SearchPipeline`) and the HTTP service all call :func:`search` or
 :func:`score_candidates` on an :class:`~shopmatch.backends.base.IndexSnapshot`. For each query:
 
-1. **understand** it once (spelling correction, normalized text, exclusions:
-   :func:`~shopmatch.query.understand`) and **prepare** it once per retriever (terms, a vector)
-   from :attr:`~shopmatch.query.Query.searched` (the corrected text, else the text as typed);
+1. **understand** it once (a pinyin query read as the catalog's Chinese, spelling correction,
+   normalized text, exclusions: :func:`~shopmatch.query.understand`) and **prepare** it once per
+   retriever (terms, a vector) from :attr:`~shopmatch.query.Query.searched` (the pinyin reading or
+   the corrected text, else the text as typed);
 2. **retrieve**: each retriever's top ``max(offset + k, candidates)`` rows over every segment of
    the index (deleted rows never come back);
 3. **fuse** the retrievers' lists (RRF by default); the best ``max(offset + k, candidates)`` are
@@ -112,6 +113,7 @@ class SearchPage:
             "query": self.query.text,
             "corrected_query": self.query.corrected or None,
             "corrections": [c.to_dict() for c in self.query.corrections],
+            "understood": self.query.understanding(),
             "total": self.total,
             "took_ms": round(self.took_ms, 2),
             "reranked": self.reranked,
@@ -194,7 +196,8 @@ def _reranked_candidates(index: IndexSnapshot, query: Query, known: np.ndarray) 
 
 
 def _understood(index: IndexSnapshot, query: Query | str) -> Query:
-    return understand(Query(query) if isinstance(query, str) else query, index.config.negation, index.speller)
+    pinyin = index.pinyin if index.config.pinyin.enabled else None
+    return understand(Query(query) if isinstance(query, str) else query, index.config.negation, index.speller, pinyin)
 
 
 class _Stages:

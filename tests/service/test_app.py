@@ -363,10 +363,10 @@ def test_body_size_limit(service_index, chunked):
 def test_internal_errors_have_no_stack_trace(client, monkeypatch):
     from shopmatch.backends.inprocess.live import LiveIndex
 
-    def broken(self, query):
+    def broken(self):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(LiveIndex, "search", broken)
+    monkeypatch.setattr(LiveIndex, "snapshot", broken)  # what a search reads first
     response = client.get("/search", params={"q": "x"})
     assert response.status_code == 500
     assert response.json() == {

@@ -49,8 +49,44 @@ def serve(
         bool, typer.Option("--public-clicks", help="With --events: take click events without a token (the web page).")
     ] = False,
     ranker: RankerOpt = None,
+    models_dir: Annotated[
+        Path | None,
+        typer.Option(help="Watch this directory and load each new ranker version (shopmatch retrain -o DIR)."),
+    ] = None,
+    query_config: Annotated[
+        Path | None,
+        typer.Option(help="TOML of query-time settings over the index's (fusion, feedback, top_n …)."),
+    ] = None,
+    experiment: Annotated[
+        Path | None, typer.Option(help="TOML whose \\[experiment] table sets an interleaving experiment.")
+    ] = None,
+    experiment_control: Annotated[
+        str | None, typer.Option(help="Interleaving: the control ranker directory ('' for none).")
+    ] = None,
+    experiment_candidate: Annotated[
+        str | None, typer.Option(help="Interleaving: the candidate ranker directory ('' for none).")
+    ] = None,
+    experiment_share: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Interleaving: the share of searches (sessions) in it.")
+    ] = None,
+    experiment_seed: Annotated[int | None, typer.Option(help="Interleaving: the seed of the share and coins.")] = None,
 ) -> None:
     """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
+    from dataclasses import replace
+
+    from shopmatch.service.experiment import ExperimentConfig
+
+    try:
+        trial = ExperimentConfig.from_toml(experiment) if experiment is not None else ExperimentConfig()
+        given = {
+            "control": experiment_control,
+            "candidate": experiment_candidate,
+            "share": experiment_share,
+            "seed": experiment_seed,
+        }
+        trial = replace(trial, **{k: v for k, v in given.items() if v is not None})
+    except (ShopmatchError, TypeError) as error:
+        raise fail(error) from None
     serve_index(
         index_dir,
         host=host,
@@ -67,6 +103,9 @@ def serve(
         events=events,
         public_clicks=public_clicks,
         ranker=ranker,
+        models_dir=models_dir,
+        query_config=query_config,
+        experiment=trial,
     )
 
 
@@ -87,6 +126,9 @@ def serve_index(
     events: Path | None = None,
     public_clicks: bool = False,
     ranker: Path | None = None,
+    models_dir: Path | None = None,
+    query_config: Path | None = None,
+    experiment=None,
 ) -> None:
     from shopmatch.backends.inprocess.static import read_index_manifest
     from shopmatch.backends.kinds import MILVUS_INDEX_KIND, index_kind
@@ -113,6 +155,12 @@ def serve_index(
             from shopmatch.rank.model import configured_ranker
 
             configured_ranker(str(ranker))  # a clear error now, naming the file
+        if experiment is not None and experiment.enabled:
+            from shopmatch.service.experiment import Experiment
+
+            Experiment(experiment)  # both rankers load, or a clear error now
+        if query_config is not None and not query_config.is_file():
+            raise ShopmatchError(f"{query_config}: config file not found")
     except ShopmatchError as error:
         raise fail(error) from None
     import uvicorn
@@ -132,6 +180,9 @@ def serve_index(
         "events_dir": events,
         "events_public_clicks": public_clicks,
         "ranker": ranker,
+        "models_dir": models_dir,
+        "query_config": query_config,
+        "experiment": experiment.to_dict() if experiment is not None else {},
     }
     if token:
         options["token"] = token

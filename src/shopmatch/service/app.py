@@ -8,11 +8,17 @@ and ``/docs`` for a page that lists it):
   ``corrected_query`` is the text searched when spelling correction changed it (``spelling=false``:
   searched as typed);
 - ``GET /explain?q=&id=&spelling=``: why one product matches a query (the web page's explanation panel);
+- ``GET /suggest?q=&limit=``: completions of a prefix (English, Chinese or pinyin; one typo
+  allowed from four letters) from the catalog's phrases and, with ``events_dir``, the queries
+  whose results were clicked (read from the events log when the service starts);
 - ``POST /events``: a batch of shopper events, logged durably (needs the write token, or none for
   clicks with ``events_public_clicks``); with ``events_dir`` set, every search is logged as an
   impression under the ``search_id`` its response carries (:mod:`.capture`, :mod:`.events_log`);
 - ``POST /products`` (batch upsert), ``GET /products/{id}``, ``DELETE /products/{id}`` (an id may
   hold ``/``), ``POST /admin/compact``: writes need ``Authorization: Bearer <token>``;
+- ``POST /admin/models/reload`` (write token): load a new ranker / re-ranker / query-time config and
+  swap it in without downtime (:mod:`.models`); with ``models_dir`` a poller does it when a new
+  ranker version appears; with ``experiment`` a share of searches is interleaved (:mod:`.experiment`);
 - ``GET /health``, ``GET /metrics`` (Prometheus text format), ``GET /`` (the web page); ``HEAD``
   is answered like ``GET`` without a body.
 
@@ -51,16 +57,22 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from shopmatch.backends.base import ServedIndex
 from shopmatch.errors import DataError, ShopmatchError
+from shopmatch.events.interleaving import CANDIDATE, CONTROL
+from shopmatch.explain import explain_product
 from shopmatch.filters import CATEGORY_SEPARATOR, category_path
 from shopmatch.query.query import Query as SearchQuery
+from shopmatch.query.suggest import Suggester, clicked_queries, matching_products
+from shopmatch.search import search
 from shopmatch.service.auth import AuthBeforeBody, TokenAuth, is_public
 from shopmatch.service.capture import checked_batch, impression_record, new_search_id
 from shopmatch.service.errors import ApiError, json_error
 from shopmatch.service.events_log import EventsLog
+from shopmatch.service.experiment import Experiment, ExperimentConfig
 from shopmatch.service.head import HeadAsGet
 from shopmatch.service.limits import BodyLimit
 from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
-from shopmatch.service.schemas import EventsBody, FilterBody, SearchBody, UpsertBody, Who
+from shopmatch.service.models import ModelRegistry, ModelRejected, ModelView, ModelWatcher
+from shopmatch.service.schemas import EventsBody, FilterBody, ReloadBody, SearchBody, UpsertBody, Who
 from shopmatch.service.security import SecurityHeaders
 from shopmatch.service.settings import SETTINGS_ENV, ServiceSettings
 
@@ -119,17 +131,36 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def lifespan(app: FastAPI):
         started = time.perf_counter()
         app.state.live = open_served(settings)
+        try:
+            app.state.models = ModelRegistry(
+                app.state.live.snapshot,
+                ranker_source=settings.ranker,
+                reranker_source=settings.reranker,
+                config_source=settings.query_config,
+            )
+            experiment = ExperimentConfig.from_dict(settings.experiment)
+            app.state.experiment = Experiment(experiment) if experiment.enabled else None
+        except ShopmatchError:
+            app.state.live.close()
+            raise
+        if settings.models_dir is not None:
+            watcher = ModelWatcher(app.state.models, settings.models_dir, interval=settings.models_poll_seconds)
+            watcher.poll()  # the newest version serves from the first request
+            app.state.watcher = watcher.start()
         if settings.events_dir is not None:
             app.state.events = EventsLog(
                 settings.events_dir,
                 max_file_bytes=settings.events_max_file_bytes,
                 recent_ids=settings.events_recent_ids,
             )
+            app.state.clicked = _clicked_queries(app.state.events)
         seconds = time.perf_counter() - started
         logger.info("serving %s (%s), loaded in %.1f s", settings.served, app.state.live.stats(), seconds)
         try:
             yield
         finally:
+            if app.state.watcher is not None:
+                app.state.watcher.stop()
             app.state.live.close()
             if app.state.events is not None:
                 app.state.events.close()
@@ -145,6 +176,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.events = None  # the EventsLog once started, when settings.events_dir is set
+    app.state.clicked = {}  # query → clicks, from the events logged before the service started
+    app.state.suggesters = (None, None)  # (the index's suggester, it with the clicked queries)
+    app.state.watcher = None  # the ModelWatcher, when settings.models_dir is set
+    app.state.experiment = None  # the running Experiment, when settings.experiment has a share
     auth = TokenAuth(
         settings.token,
         settings.read_token,
@@ -215,12 +250,28 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise ApiError(422, "offset_too_large", message, field="offset")
         filters = body.filters.to_filters()
         query = SearchQuery(
-            body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True, spelling=body.spelling
+            body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True,
+            spelling=body.spelling,
         )
-        page = index.search(query)
+        snapshot, models = index.snapshot(), app.state.models.current  # held for the whole request
         search_id = new_search_id()
-        answer = {**page.to_dict(), "search_id": search_id, "k": body.k, "offset": body.offset}
+        experiment: Experiment | None = app.state.experiment
+        extra: dict[str, Any] = {}
+        if experiment is not None and experiment.applies(
+            search_id, user_id=body.user_id, session_id=body.session_id, offset=body.offset
+        ):
+            control, candidate = (
+                search(ModelView(snapshot, experiment.models(models, team)), [query])[0].to_dict()
+                for team in (CONTROL, CANDIDATE)
+            )
+            results, teams = experiment.merge(search_id, control["results"], candidate["results"], body.k)
+            page = {**control, "results": results, "total": max(control["total"], candidate["total"])}
+            extra = experiment.record(teams)
+        else:
+            page = search(ModelView(snapshot, models), [query])[0].to_dict()
+        answer = {**page, "search_id": search_id, "k": body.k, "offset": body.offset}
         answer["filters"] = filters.to_dict()
+        answer["models"] = models.generation
         log: EventsLog | None = app.state.events
         if log is not None:
             shown = impression_record(
@@ -232,6 +283,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 filters=answer["filters"],
                 user_id=body.user_id,
                 session_id=body.session_id,
+                extra=extra,
             )
             if shown is not None:
                 log.append([shown], sync=False)  # in the OS's hands: survives the process, never waits on a disk
@@ -295,10 +347,36 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         """Why product ``id`` matches ``q``: retriever places, matched terms, token attributions
         (and ``corrected_query`` when spelling correction changed ``q``)."""
         check_query(q)
-        found = index.explain(q, id, spelling=spelling)
+        found = explain_product(app.state.models.view(index.snapshot()), q, id, spelling=spelling)
         if found is None:
             raise ApiError(404, "not_found", f"no product with id {id!r}", field="id")
         return found
+
+    def suggester_of(index: ServedIndex) -> Suggester | None:
+        base = getattr(index.snapshot(), "suggester", None)
+        if base is None or not app.state.clicked:
+            return base
+        cached_base, cached = app.state.suggesters
+        if cached_base is not base:
+            lexical = index.retrievers.get("lexical")
+            results_of = (lambda text: matching_products(lexical, text)) if hasattr(lexical, "vocab") else None
+            cached = base.with_queries(app.state.clicked, results_of)
+            app.state.suggesters = (base, cached)
+        return cached
+
+    @app.get("/suggest", dependencies=reader, tags=["search"])
+    def suggest(
+        index: Live,
+        q: Annotated[str, Query(min_length=1, max_length=100, description="What the shopper has typed so far.")],
+        limit: Annotated[int, Query(ge=1, le=50, description="Suggestions wanted.")] = 10,
+    ) -> dict[str, Any]:
+        """Completions of ``q``: catalog phrases (English, Chinese, pinyin) and clicked queries, each
+        with the number of products that hold it (``results``)."""
+        suggester = suggester_of(index)
+        if suggester is None:
+            message = "this index has no suggestions (built before them, or kept in Milvus); rebuild it"
+            raise ApiError(404, "no_suggestions", message, field="q")
+        return {"query": q, "suggestions": [s.to_dict() for s in suggester.suggest(q, limit)]}
 
     # ``:path``: an id may hold "/" (sent as %2F, which the server decodes before routing)
     @app.get("/products/{product_id:path}", dependencies=reader, tags=["catalog"])
@@ -357,6 +435,17 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         except ShopmatchError as error:
             raise ApiError(500, "compaction_failed", str(error)) from None
 
+    @app.post("/admin/models/reload", dependencies=writer, tags=["operations"])
+    def reload_models(body: ReloadBody | None = None) -> dict[str, Any]:
+        """Load new models, check them, and swap them in (requests under way finish on the old ones);
+        a model that fails is refused (422) and the serving ones stay."""
+        body = body or ReloadBody()
+        try:
+            models = app.state.models.reload(ranker=body.ranker, reranker=body.reranker, config=body.config)
+        except ModelRejected as error:
+            raise ApiError(422, "model_rejected", str(error), field=error.field) from None
+        return {"reloaded": True, "models": models.describe()}
+
     @app.get("/health", tags=["operations"])
     def health(index: Live) -> dict[str, Any]:
         """Liveness and what is served."""
@@ -365,7 +454,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "worker": WORKER,
             "index": settings.served,
             "writes": settings.writes_enabled,
-            "reranker": index.reranker is not None,
+            "reranker": app.state.models.current.reranker is not None,
+            "models": app.state.models.current.describe(),
+            "models_watch": app.state.watcher.stats() if app.state.watcher is not None else None,
+            "experiment": app.state.experiment.describe() if app.state.experiment is not None else None,
             "retrievers": list(index.retrievers),
             "last_compaction_error": index.last_compaction_error,
             **index.stats(),
@@ -390,6 +482,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _clicked_queries(log: EventsLog) -> dict[str, int]:
+    """Query → clicks in the events logged so far (bad lines skipped: the log is the service's own)."""
+    from shopmatch.events.io import read_events
+
+    started = time.perf_counter()
+    clicked = clicked_queries(read_events(path, on_error="skip") for path in log.files())
+    logger.info(
+        "suggestions: %d clicked queries from the events log (%.1f s)", len(clicked), time.perf_counter() - started
+    )
+    return dict(clicked)
 
 
 def _query_errors(error: ValidationError) -> RequestValidationError:

@@ -52,6 +52,7 @@ def impression_record(
     filters: dict[str, Any],
     user_id: str | None = None,
     session_id: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Impression | None:
     """The impression of one served page; None (and a warning) if it is not a valid event.
 
@@ -59,7 +60,7 @@ def impression_record(
     positions ``offset + 1`` on. A page whose ``offset`` is a multiple of ``k`` is ``page``
     ``offset // k + 1`` of ``page_size`` ``k``; any other offset is written as page 2 of size
     ``offset``, which puts the first product at ``offset + 1`` all the same. ``offset`` and ``k`` are
-    kept as extra keys.
+    kept as extra keys, as is ``extra`` (e.g. the teams of an interleaved page).
 
     Example:
         >>> record = impression_record("s1", "mug", ["a", "b"], k=10, offset=10, filters={})
@@ -84,6 +85,7 @@ def impression_record(
         record["user_id"] = user_id
     if session_id is not None:
         record["session_id"] = session_id
+    record.update(extra or {})
     try:
         return Impression.from_dict(record)
     except DataError as error:

@@ -67,3 +67,14 @@ class EventsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[Any] = Field(min_length=1, description="Events in the events.jsonl format.")
+
+
+class ReloadBody(BaseModel):
+    """``POST /admin/models/reload``: what to load (a field left out keeps that model; ``""`` turns the
+    stage off; an empty body reads every configured path again)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ranker: str | None = Field(default=None, max_length=4096, description="A ranker directory.")
+    reranker: str | None = Field(default=None, max_length=4096, description="A cross-encoder directory.")
+    config: str | None = Field(default=None, max_length=4096, description="A query-time config TOML.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -49,6 +50,13 @@ class ServiceSettings(BaseModel):
         events_max_batch: most events in one ``POST /events`` (more: 413).
         events_recent_ids: how many event ids the service remembers to make writes idempotent.
         ranker: a learned ranker directory (``shopmatch train ranker``) searched with, loaded beside the index.
+        reranker: a cross-encoder directory searched with instead of the index's own re-ranker.
+        query_config: a TOML file of query-time settings applied over the index's config
+            (fusion, candidates, feedback, negation, ``top_n`` of the ranker and re-ranker).
+        models_dir: a directory watched for new ranker versions (``shopmatch retrain`` writes them);
+            the newest complete one is loaded without a restart.
+        models_poll_seconds: how often ``models_dir`` is looked at.
+        experiment: an interleaving experiment (``[experiment]``; share 0: none).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -75,6 +83,11 @@ class ServiceSettings(BaseModel):
     events_max_batch: int = Field(default=1_000, ge=1)
     events_recent_ids: int = Field(default=100_000, ge=0)
     ranker: Path | None = None
+    reranker: Path | None = None
+    query_config: Path | None = None
+    models_dir: Path | None = None
+    models_poll_seconds: float = Field(default=2.0, gt=0)
+    experiment: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _an_index(self) -> ServiceSettings:

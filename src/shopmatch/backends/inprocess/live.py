@@ -306,7 +306,15 @@ class LiveIndex:
             for name, retriever in base.retrievers.items()
         }
         spelling = SpellingModel.build(products) if base.spelling is not None else None
-        return StaticIndex(base.config, MemoryProducts(products), retrievers, base.reranker, spelling)
+        return StaticIndex(
+            base.config,
+            MemoryProducts(products),
+            retrievers,
+            base.reranker,
+            spelling,
+            pinyin=base.pinyin,  # the catalog's terms as last built: a later build brings them up to date
+            suggester=base.suggester,
+        )
 
     def close(self) -> None:
         """Wait for a running compaction, then close the log."""

@@ -32,7 +32,9 @@ from shopmatch.backends.inprocess.static import StaticIndex
 from shopmatch.config import PipelineConfig
 from shopmatch.filters import FilterColumns, Filters, SegmentedColumns
 from shopmatch.hits import SearchHits, merged
+from shopmatch.query.pinyin import PinyinIndex
 from shopmatch.query.spelling import Speller, words_of
+from shopmatch.query.suggest import Suggester
 from shopmatch.rank.model import Ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
@@ -86,6 +88,14 @@ class Snapshot:
             product = self.delta.product(slot)
             words.update(words_of("\n".join(get(product) for get in FIELD_GETTERS.values())))
         return speller.knowing(words)
+
+    @property
+    def pinyin(self) -> PinyinIndex | None:
+        return self.base.pinyin
+
+    @property
+    def suggester(self) -> Suggester | None:
+        return self.base.suggester
 
     @property
     def base_size(self) -> int:

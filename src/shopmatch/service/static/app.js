@@ -75,6 +75,8 @@ function render(page) {
       ` (${page.took_ms} ms${page.reranked ? ", re-ranked" : ""})`
     : `No products match “${page.query}”.`;
   renderCorrection(page);
+  const pinyin = page.understood && page.understood.pinyin;
+  if (pinyin) summary.textContent += ` Read as “${pinyin.to}” (pinyin).`;
   shownSearch = { id: page.search_id || null, offset: page.offset };
   const list = document.getElementById("results");
   list.replaceChildren(...page.results.map(resultItem));
