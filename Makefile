@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus bench-events-load bench-interleaving clean
+.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus bench-spelling bench-events-load bench-interleaving clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,3 +94,8 @@ bench-milvus: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-index
+
+# Spelling correction: typo'd and real queries on esci-us-150 and Home Depot dev, latency on and off.
+bench-spelling: $(STAMP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/spelling.py --latency --json $(RESULTS)/spelling.json | tee $(RESULTS)/spelling.md

@@ -127,10 +127,15 @@ def test_index_layout(index_dir):
         "lexical/indptr.csc.index.npy",
         "lexical/lexical_config.json",
         "lexical/params.index.json",
+        "lexical/user_words.txt",
         "lexical/vocab.index.json",
         "manifest.json",
         "offsets.npy",
+        "pinyin/manifest.json",
+        "pinyin/pinyin.json",
         "products.jsonl",
+        "suggest/manifest.json",
+        "suggest/suggest.json",
     ]
 
 

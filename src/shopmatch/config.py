@@ -38,6 +38,13 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     docs = 5
     weight = 1.0
 
+    [spelling]
+    enabled = true                      # correct misspelled query words from the catalog's words
+    max_edit_distance = 2
+
+    [pinyin]
+    enabled = true                      # "pingguo shouji", "pgsj" → 苹果手机 (catalogs with Chinese)
+
     [backend]
     kind = "inprocess"                  # or "milvus", with uri = "shop.db" or "http://host:19530"
 
@@ -59,6 +66,8 @@ from shopmatch.backends.config import BackendConfig
 from shopmatch.errors import ConfigError
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.feedback import FeedbackConfig
+from shopmatch.query.pinyin import PinyinConfig
+from shopmatch.query.spelling import SpellingConfig
 from shopmatch.rank.config import RankerConfig
 from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
@@ -79,6 +88,8 @@ SECTIONS = (
     "ranker",
     "negation",
     "feedback",
+    "spelling",
+    "pinyin",
     "backend",
 )
 
@@ -95,6 +106,8 @@ class PipelineConfig(ConfigSection):
         ranker: the learned ranker (LambdaMART) over the candidates, after re-ranking.
         negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
         feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
+        spelling: spelling correction of query words, from the words the index counted.
+        pinyin: pinyin queries read as the catalog's Chinese terms (catalogs with Chinese titles).
         backend: where the index lives: in this process (the default) or in Milvus.
     """
 
@@ -110,6 +123,8 @@ class PipelineConfig(ConfigSection):
     ranker: RankerConfig = field(default_factory=RankerConfig)
     negation: NegationConfig = field(default_factory=NegationConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    spelling: SpellingConfig = field(default_factory=SpellingConfig)
+    pinyin: PinyinConfig = field(default_factory=PinyinConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
 
     def check(self) -> None:

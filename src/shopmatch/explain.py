@@ -45,7 +45,7 @@ def explain(
     """The explanation of one result (see the module docstring); ``prepared`` is the query as
     each retriever prepared it (prepared here when None)."""
     if prepared is None:
-        prepared = {name: r.prepare([query.text])[0] for name, r in index.retrievers.items()}
+        prepared = {name: r.prepare([query.searched])[0] for name, r in index.retrievers.items()}
     record = index.record(row)
     out: dict[str, Any] = {"retrievers": places, "terms": {}, "fields": {}}
     for name, retriever in index.retrievers.items():
@@ -59,16 +59,20 @@ def explain(
     return out
 
 
-def explain_product(index: IndexSnapshot, query: str, product_id: str) -> dict[str, Any] | None:
+def explain_product(
+    index: IndexSnapshot, query: str, product_id: str, *, spelling: bool = True
+) -> dict[str, Any] | None:
     """The explanation of one product for ``query``, with its places when the search returns it
     among the top ``candidates`` (None: no such product); with a learned ranker that re-ordered it,
-    ``ranker``: its features and each one's contribution to its score."""
+    ``ranker``: its features and each one's contribution to its score. When spelling correction
+    changed the query (``spelling=False`` turns it off), ``corrected_query`` and ``corrections``
+    say how."""
     from shopmatch.search import search
 
     row = index.row_of(product_id)
     if row is None:
         return None
-    page = search(index, [Query(query, k=index.config.candidates)])[0]
+    page = search(index, [Query(query, k=index.config.candidates, spelling=spelling)])[0]
     places: dict[str, Any] = {}
     rank = None
     for result, found in zip(page.results, page.rows, strict=True):
@@ -76,8 +80,12 @@ def explain_product(index: IndexSnapshot, query: str, product_id: str) -> dict[s
             places, rank = result.sources, result.rank
             break
     out = {"product_id": product_id, "rank": rank, **explain(index, page.query, None, row, places)}
+    if page.query.corrected:
+        out["corrected_query"] = page.query.corrected
+        out["corrections"] = [c.to_dict() for c in page.query.corrections]
+    out["query"] = page.query.understanding()
     if rank is not None and index.ranker is not None:  # its features and their contributions, as the search saw them
-        one = search(index, [Query(query, k=1, offset=rank - 1, explain=True)])[0]
+        one = search(index, [Query(query, k=1, offset=rank - 1, explain=True, spelling=spelling)])[0]
         if one.rows == [row] and one.results[0].explanation and "ranker" in one.results[0].explanation:
             out["ranker"] = one.results[0].explanation["ranker"]
     if page.feedback:
@@ -132,8 +140,8 @@ def attribution(
         def rerank_score(pairs: Sequence[tuple[str, dict[str, Any]]]) -> np.ndarray:
             return reranker.score_pairs([(q, reranker.text_of(p)) for q, p in pairs])
 
-        return {"model": "re-ranker", **occlusion(rerank_score, query.text, record)}
+        return {"model": "re-ranker", **occlusion(rerank_score, query.searched, record)}
     for name, retriever in index.retrievers.items():
         if prepared[name] is not None and retriever.scores_pairs:
-            return {"model": retriever.model_name, **occlusion(retriever.pair_scores, query.text, record)}
+            return {"model": retriever.model_name, **occlusion(retriever.pair_scores, query.searched, record)}
     return None

@@ -18,7 +18,7 @@ See :mod:`shopmatch.backends.inprocess.static` for what an index directory holds
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +36,7 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import ShopmatchError
 from shopmatch.explain import explain_product
 from shopmatch.query.query import Query
+from shopmatch.query.suggest import Suggestion, matching_products
 from shopmatch.rank.model import Ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
@@ -168,6 +169,23 @@ class SearchPipeline:
         """Scores of the given products for ``query`` (rerank mode); see :func:`shopmatch.search.score_candidates`."""
         return score_candidates(self.snapshot, query, product_ids)
 
-    def explain(self, query: str, product_id: str) -> dict[str, Any] | None:
+    def suggest(self, prefix: str, limit: int = 10, *, clicked: Mapping[str, int] | None = None) -> list[Suggestion]:
+        """Completions of ``prefix`` from the index's suggestions, as ``GET /suggest`` answers them
+        (``clicked``: query → clicks, e.g. :func:`~shopmatch.query.suggest.clicked_queries` of an
+        events log).
+
+        Raises:
+            ShopmatchError: the index has no suggestions (built before them, or in Milvus).
+        """
+        suggester = getattr(self.index, "suggester", None)
+        if suggester is None:
+            raise ShopmatchError("this index has no suggestions (built before them, or kept in Milvus); rebuild it")
+        if clicked:
+            lexical = self.retrievers.get("lexical")
+            count = (lambda text: matching_products(lexical, text)) if lexical is not None else None
+            suggester = suggester.with_queries(clicked, count)
+        return suggester.suggest(prefix, limit)
+
+    def explain(self, query: str, product_id: str, *, spelling: bool = True) -> dict[str, Any] | None:
         """Why ``product_id`` matches ``query`` (None: no such product)."""
-        return explain_product(self.snapshot, query, product_id)
+        return explain_product(self.snapshot, query, product_id, spelling=spelling)

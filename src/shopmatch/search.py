@@ -4,8 +4,10 @@
 (:class:`~shopmatch.pipeline.SearchPipeline`) and the HTTP service all call :func:`search` or
 :func:`score_candidates` on an :class:`~shopmatch.backends.base.IndexSnapshot`. For each query:
 
-1. **understand** it once (normalized text, exclusions: :func:`~shopmatch.query.understand`) and
-   **prepare** it once per retriever (terms, a vector);
+1. **understand** it once (a pinyin query read as the catalog's Chinese, spelling correction,
+   normalized text, exclusions: :func:`~shopmatch.query.understand`) and **prepare** it once per
+   retriever (terms, a vector) from :attr:`~shopmatch.query.Query.searched` (the pinyin reading or
+   the corrected text, else the text as typed);
 2. **retrieve**: each retriever's top ``max(offset + k, candidates)`` rows over every segment of
    the index (deleted rows never come back);
 3. **fuse** the retrievers' lists (RRF by default); the best ``max(offset + k, candidates)`` are
@@ -51,7 +53,6 @@ from typing import Any
 import numpy as np
 
 from shopmatch.backends.base import IndexSnapshot
-from shopmatch.config import PipelineConfig
 from shopmatch.filters import Filters
 from shopmatch.hits import FusedHits, SearchHits, SourceHits, single_source, top_by_score
 from shopmatch.query.exclusion import demote_excluded, first_not_excluded
@@ -106,8 +107,13 @@ class SearchPage:
     feedback: list[str] = field(default_factory=list)  # the products the query vector moved towards
 
     def to_dict(self) -> dict[str, Any]:
+        """The page as the service and ``search --json`` give it; ``corrected_query`` is the text
+        searched when spelling correction changed it (None: the query was searched as typed)."""
         return {
             "query": self.query.text,
+            "corrected_query": self.query.corrected or None,
+            "corrections": [c.to_dict() for c in self.query.corrections],
+            "understood": self.query.understanding(),
             "total": self.total,
             "took_ms": round(self.took_ms, 2),
             "reranked": self.reranked,
@@ -118,7 +124,7 @@ class SearchPage:
 
 def search(index: IndexSnapshot, queries: Sequence[Query | str]) -> list[SearchPage]:
     """Run each query through the stages (see the module docstring); a string is ``Query(text)``."""
-    return [_search_one(index, _understood(index.config, q)) for q in queries]
+    return [_search_one(index, _understood(index, q)) for q in queries]
 
 
 def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequence[str]) -> np.ndarray:
@@ -130,7 +136,7 @@ def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequ
     fused order by ``rerank.fusion_weight``), and the products that mention what the query
     excludes score below all the others.
     """
-    query = _understood(index.config, query)
+    query = _understood(index, query)
     rows = index.rows_of(product_ids)
     known = np.asarray([r for r in rows if r is not None], dtype=np.int64)
     out = np.full(len(product_ids), -np.inf, dtype=np.float64)
@@ -155,7 +161,7 @@ def ranker_inputs(index: IndexSnapshot, query: Query | str, product_ids: Sequenc
     """What the ranker stage of :func:`score_candidates` reads for these products: the understood
     query, its prepared forms and the candidates after fusion, feedback and the cross-encoder
     (unknown ids left out). ``shopmatch train ranker`` computes its features from them."""
-    query = _understood(index.config, query)
+    query = _understood(index, query)
     known = np.asarray([r for r in index.rows_of(product_ids) if r is not None], dtype=np.int64)
     if not len(known):
         return RankerInputs(query, {}, FusedHits.empty(1, 1))
@@ -183,12 +189,15 @@ def _reranked_candidates(index: IndexSnapshot, query: Query, known: np.ndarray) 
     )
     candidates = _with_unreturned(candidates, known)
     if stages.reranker is not None:
-        candidates = rerank_hits(stages.reranker, [query.text], candidates, len(known), index.record, top_n=len(known))
+        candidates = rerank_hits(
+            stages.reranker, [query.searched], candidates, len(known), index.record, top_n=len(known)
+        )
     return stages, candidates
 
 
-def _understood(config: PipelineConfig, query: Query | str) -> Query:
-    return understand(Query(query) if isinstance(query, str) else query, config.negation)
+def _understood(index: IndexSnapshot, query: Query | str) -> Query:
+    pinyin = index.pinyin if index.config.pinyin.enabled else None
+    return understand(Query(query) if isinstance(query, str) else query, index.config.negation, index.speller, pinyin)
 
 
 class _Stages:
@@ -198,7 +207,7 @@ class _Stages:
         self.index = index
         self.query = query
         self.config = index.config
-        self.prepared = {name: r.prepare([query.text])[0] for name, r in index.retrievers.items()}
+        self.prepared = {name: r.prepare([query.searched])[0] for name, r in index.retrievers.items()}
         self.feedback_rows: list[int] = []
         self.reranker = index.reranker if query.rerank else None
 
@@ -264,7 +273,7 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
         matching = pool
     total = len(matching.found(0))
     if stages.reranker is not None and total:
-        matching = rerank_hits(stages.reranker, [query.text], matching, total, index.record)
+        matching = rerank_hits(stages.reranker, [query.searched], matching, total, index.record)
     before_ranker = matching
     if index.ranker is not None and total:
         matching = rank_hits(index.ranker, index, query, stages.prepared, matching, top_n=config.ranker.top_n)

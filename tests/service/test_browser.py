@@ -111,6 +111,15 @@ def test_search_facet_explanation_chinese_and_markup(page):
     page.click("#explain-close")
     assert not page.locator("#explain-panel").is_visible()
 
+    # a misspelled query: "Showing results for … Search instead for …", whose link searches as typed
+    page.fill("#q", "kitchn skillet")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#correction:not([hidden])")
+    assert page.inner_text("#correction") == "Showing results for kitchen skillet. Search instead for kitchn skillet."
+    page.click("#search-instead")
+    page.wait_for_selector("#correction[hidden]", state="attached")
+    assert "spelling=false" in page.url and "kitchn skillet" in page.inner_text("#summary")
+
     # Chinese
     search(page, "蓝牙耳机")
     assert "蓝牙" in page.locator("#results .result .title").first.inner_text()

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from shopmatch.config import PipelineConfig
     from shopmatch.filters import Filters
     from shopmatch.hits import SearchHits
+    from shopmatch.query.pinyin import PinyinIndex
     from shopmatch.query.query import Query
+    from shopmatch.query.spelling import Speller
+    from shopmatch.query.suggest import Suggester
     from shopmatch.rank.model import Ranker
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
     from shopmatch.retrieval.base import Retriever
@@ -47,6 +50,21 @@ class IndexSnapshot(Protocol):
     @property
     def ranker(self) -> Ranker | None:
         """The learned ranker (``[ranker] model``), if any."""
+        ...
+
+    @property
+    def speller(self) -> Speller | None:
+        """What corrects query spelling (None: the query is searched as typed)."""
+        ...
+
+    @property
+    def pinyin(self) -> PinyinIndex | None:
+        """The catalog's pinyin index (None: no Chinese in the catalog, or not kept by this backend)."""
+        ...
+
+    @property
+    def suggester(self) -> Suggester | None:
+        """The catalog's completions for ``/suggest`` (None: not kept by this backend or this index)."""
         ...
 
     def record(self, row: int) -> dict[str, Any]:
@@ -105,7 +123,7 @@ class ServedIndex(Protocol):
 
     def search(self, query: Query) -> SearchPage: ...
 
-    def explain(self, query: str, product_id: str) -> dict[str, Any] | None: ...
+    def explain(self, query: str, product_id: str, *, spelling: bool = True) -> dict[str, Any] | None: ...
 
     def get(self, product_id: str) -> dict[str, Any] | None: ...
 

@@ -36,6 +36,10 @@ def index(
         str | None, typer.Option(help="Milvus: a .db path (Milvus Lite, embedded) or http://host:19530.")
     ] = None,
     collection: Annotated[str | None, typer.Option(help="Milvus: the collection name prefix.")] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(help="A shopper events file: the queries of searches that got a click join the spelling words."),
+    ] = None,
 ) -> None:
     """Build an index directory from a catalog (with --backend milvus: load the catalog into
     Milvus, resuming an interrupted load, and write a directory that points to it)."""
@@ -60,6 +64,8 @@ def index(
         if (backend or cfg.backend.kind) == "milvus" or milvus_uri:
             from shopmatch.backends.milvus.index import MilvusIndex, milvus_config
 
+            if events is not None:
+                raise ShopmatchError("--events: a Milvus index holds no spelling words; index in-process to use them")
             cfg = milvus_config(cfg, uri=milvus_uri, collection=collection)
             built = MilvusIndex.build(catalog, output, cfg, on_error=on_error)
             err.print(
@@ -73,6 +79,14 @@ def index(
         if not len(products):
             raise fail(ShopmatchError(f"{catalog}: no products to index"))
         pipeline = SearchPipeline.build(products.products, cfg)
+        if events is not None:
+            from shopmatch.events import read_events
+            from shopmatch.query.spelling import SpellingModel, queries_with_clicks
+
+            queries = queries_with_clicks(read_events(events))
+            pipeline = SearchPipeline.of(
+                pipeline.index.with_spelling(SpellingModel.build(products.products, queries=queries))
+            )
         pipeline.save(output)
     except ShopmatchError as error:
         raise fail(error) from None

@@ -12,6 +12,7 @@ import typer
 from shopmatch.cli.common import RankerOpt, app, fail, out
 from shopmatch.cli.render import results_table
 from shopmatch.errors import ShopmatchError
+from shopmatch.query.suggest import clicked_queries
 
 
 @app.command()
@@ -28,6 +29,9 @@ def search(
     min_rating: Annotated[float | None, typer.Option(min=0, max=5)] = None,
     rerank: Annotated[bool, typer.Option(help="Re-rank with the index's cross-encoder, if it has one.")] = True,
     explain: Annotated[bool, typer.Option("--explain", help="Add each result's explanation (JSON).")] = False,
+    spelling: Annotated[
+        bool, typer.Option(help="Correct misspelled words from the catalog's words (--no-spelling: as typed).")
+    ] = True,
     queries: Annotated[
         Path | None, typer.Option(help="A file of queries, one a line, searched with the same options.")
     ] = None,
@@ -47,16 +51,23 @@ def search(
             tuple(brand or ()), tuple(color or ()), category_path(category), min_price, max_price, min_rating
         )
         pipeline = SearchPipeline.load(index_dir).with_ranker(ranker)
-        pages = pipeline.search_pages([Query(t, k, offset, filters, explain, rerank) for t in texts])
+        pages = pipeline.search_pages([Query(t, k, offset, filters, explain, rerank, spelling=spelling) for t in texts])
     except ShopmatchError as error:
         raise fail(error) from None
     for page in pages:
         if as_json:
             sys.stdout.write(json.dumps({**page.to_dict(), "filters": filters.to_dict()}, ensure_ascii=False) + "\n")
-        elif not page.results:
-            out.print(f"no products match {page.query.text!r}")
+            continue
+        if page.query.pinyin is not None:
+            out.print(f"read as {page.query.pinyin.text!r} (pinyin)")
+        if page.query.corrected:
+            out.print(
+                f"showing results for {page.query.corrected!r} (search instead for {page.query.text!r}: --no-spelling)"
+            )
+        if not page.results:
+            out.print(f"no products match {page.query.searched!r}")
         else:
-            out.print(results_table(page.query.text, page.results))
+            out.print(results_table(page.query.searched, page.results))
 
 
 def _read_queries(path: Path) -> list[str]:
@@ -68,3 +79,34 @@ def _read_queries(path: Path) -> list[str]:
     if not texts:
         raise ShopmatchError(f"{path}: no queries (one a line)")
     return texts
+
+
+@app.command()
+def suggest(
+    index_dir: Annotated[Path, typer.Argument(help="Index directory.")],
+    prefix: Annotated[str, typer.Argument(help="What a shopper has typed (English, Chinese or pinyin).")],
+    limit: Annotated[int, typer.Option(min=1, max=50, help="Suggestions wanted.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="The answer of GET /suggest, as JSON.")] = False,
+    events: Annotated[
+        list[Path] | None,
+        typer.Option(exists=True, dir_okay=False, help="Events files: also suggest the queries that found clicks."),
+    ] = None,
+) -> None:
+    """Complete a prefix from the index's suggestions (catalog phrases with their product counts)."""
+    from shopmatch.events.io import read_events
+    from shopmatch.pipeline import SearchPipeline
+
+    try:
+        pipeline = SearchPipeline.load(index_dir)
+        clicked = clicked_queries(read_events(path) for path in events) if events else {}
+        found = pipeline.suggest(prefix, limit, clicked=clicked)
+    except ShopmatchError as error:
+        raise fail(error) from None
+    if as_json:
+        answer = {"query": prefix, "suggestions": [s.to_dict() for s in found]}
+        sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+        return
+    if not found:
+        out.print(f"no suggestions for {prefix!r}")
+    for s in found:
+        out.print(f"{s.text}  {s.results}" + ("  (one edit away)" if s.typo else ""), markup=False, highlight=False)

@@ -1,15 +1,24 @@
 """The query: what was asked (text, filters, page, options) and what was understood, parsed once.
 
 A :class:`Query` is made by the caller (CLI, Python API, HTTP service) with the text and the
-options; :func:`understand` fills in what the search stages read — the normalized text and what
-the query excludes (``cat treats without chicken``) — once, before any stage runs. Later parts of
-query understanding (spelling, synonyms, category intent) add their fields here.
+options; :func:`understand` fills in what the search stages read — for a catalog with Chinese,
+what a pinyin query means (``pingguo shouji`` → ``苹果 手机``: :mod:`shopmatch.query.pinyin`), else
+the spelling correction (``cordless dril`` → ``cordless drill``, :mod:`shopmatch.query.spelling`),
+the normalized text and what the query excludes (``cat treats without chicken``) — once, before any
+stage runs. The stages search :attr:`Query.searched` (the pinyin reading or the corrected text,
+else the text as typed).
 
 Example:
     >>> from shopmatch.query.exclusion import NegationConfig
     >>> query = understand(Query("Cat treats WITHOUT chicken", k=5), NegationConfig())
     >>> query.normalized, [e.phrase for e in query.exclusions]
     ('cat treats without chicken', ['chicken'])
+    >>> from shopmatch.catalog import Product
+    >>> from shopmatch.query.spelling import Speller, SpellingConfig, SpellingModel
+    >>> model = SpellingModel.build([Product("1", "Cordless drill"), Product("2", "Hammer drill")])
+    >>> speller = Speller(model, SpellingConfig(min_ratio=1.0, min_count=1))
+    >>> understand(Query("cordless dril"), NegationConfig(), speller).searched
+    'cordless drill'
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from shopmatch.filters import Filters
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.negation import Exclusion, parse_exclusions
+from shopmatch.query.pinyin import PinyinIndex, PinyinRewrite
+from shopmatch.query.spelling import Correction, Speller
 from shopmatch.text.normalize import normalize
 
 
@@ -34,8 +45,15 @@ class Query:
         explain: add an explanation to each result.
         rerank: re-rank with the index's cross-encoder when it has one.
         facets: count facets over the candidates (the service's filter panel).
-        normalized: the text as the analyzers see it (filled by :func:`understand`).
+        spelling: correct misspelled words (when the index has a spelling model and
+            ``[spelling]`` is enabled); False searches the text as typed.
+        corrected: the text with its misspellings corrected, "" when nothing was corrected
+            (filled by :func:`understand`).
+        corrections: each corrected word (filled by :func:`understand`).
+        normalized: the searched text as the analyzers see it (filled by :func:`understand`).
         exclusions: what the query excludes (filled by :func:`understand`).
+        pinyin: the query's pinyin words read as the catalog's Chinese terms (filled by
+            :func:`understand` when the index has a pinyin index; None: not a pinyin query).
         understood: whether :func:`understand` has run.
     """
 
@@ -46,8 +64,12 @@ class Query:
     explain: bool = False
     rerank: bool = True
     facets: bool = False
+    spelling: bool = True
+    corrected: str = ""
+    corrections: tuple[Correction, ...] = ()
     normalized: str = ""
     exclusions: tuple[Exclusion, ...] = ()
+    pinyin: PinyinRewrite | None = None
     understood: bool = False
 
     def __post_init__(self) -> None:
@@ -63,10 +85,56 @@ class Query:
         """Results up to the end of the page (``offset + k``)."""
         return self.offset + self.k
 
+    @property
+    def searched(self) -> str:
+        """The text the stages search: the query read from pinyin, else the corrected text, else the
+        text as typed."""
+        if self.pinyin is not None:
+            return self.pinyin.text
+        return self.corrected or self.text
 
-def understand(query: Query, negation: NegationConfig) -> Query:
-    """``query`` with its understanding filled in (itself if that has been done already)."""
+    def understanding(self) -> dict:
+        """What query understanding did (for ``/explain`` and ``search --json``)."""
+        out: dict = {"normalized": self.normalized, "exclusions": [e.phrase for e in self.exclusions]}
+        if self.corrections:
+            out["corrected"] = self.corrected
+            out["corrections"] = [c.to_dict() for c in self.corrections]
+        if self.pinyin is not None:
+            out["pinyin"] = self.pinyin.to_dict()
+        return out
+
+
+def understand(
+    query: Query,
+    negation: NegationConfig,
+    speller: Speller | None = None,
+    pinyin: PinyinIndex | None = None,
+) -> Query:
+    """``query`` with its understanding filled in (itself if that has been done already).
+
+    Args:
+        query: as asked.
+        negation: the exclusion settings.
+        speller: corrects its spelling unless the query turned that off (``spelling=False``);
+            a query read as pinyin is not spell-corrected.
+        pinyin: the index's pinyin index (None: pinyin queries are searched as typed).
+    """
     if query.understood:
         return query
-    exclusions = tuple(parse_exclusions(query.text)) if negation.enabled else ()
-    return replace(query, normalized=normalize(query.text), exclusions=exclusions, understood=True)
+    rewrite = pinyin.rewrite(query.text) if pinyin is not None else None
+    corrected, corrections = "", ()
+    if rewrite is None and speller is not None and query.spelling:
+        spelled = speller.correct(query.text)
+        if spelled.corrections:
+            corrected, corrections = spelled.text, spelled.corrections
+    text = corrected or query.text
+    exclusions = tuple(parse_exclusions(text)) if negation.enabled else ()
+    return replace(
+        query,
+        corrected=corrected,
+        corrections=corrections,
+        normalized=normalize(text),
+        exclusions=exclusions,
+        pinyin=rewrite,
+        understood=True,
+    )

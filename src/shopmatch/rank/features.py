@@ -137,7 +137,7 @@ def _source_columns(out: np.ndarray, hits: FusedHits, name: str, score: str, ran
 def _field_columns(out: np.ndarray, index: IndexSnapshot, query: Query, records: Sequence[Mapping[str, Any]]) -> None:
     """``{field}_coverage`` and ``{field}_bm25`` of the short fields (0 without a lexical retriever's
     analyzer), and ``identifier_matches``."""
-    wanted = identifiers(query.text)
+    wanted = identifiers(query.searched)
     out[:, _COLUMN["query_identifiers"]] = len(wanted)
     lexical = index.retrievers.get("lexical")
     columns = [_COLUMN[f"{name}_{what}"] for name in SHORT_FIELDS for what in ("coverage", "bm25")]
@@ -150,7 +150,7 @@ def _field_columns(out: np.ndarray, index: IndexSnapshot, query: Query, records:
     if wanted:
         wanted_set = set(wanted)
         out[:, _COLUMN["identifier_matches"]] = [len(wanted_set & p[-1]) for p in profiles]
-    terms = list(dict.fromkeys(analyzer(query.text)))
+    terms = list(dict.fromkeys(analyzer(query.searched)))
     out[:, _COLUMN["query_terms"]] = len(terms)
     if lexical is None or not terms:
         return

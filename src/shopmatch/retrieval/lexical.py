@@ -28,7 +28,7 @@ import json
 import logging
 from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ from shopmatch.progress import track
 from shopmatch.retrieval.base import Retriever, Segment
 from shopmatch.retrieval.lexical_segment import LexicalSegment, idf, lexical_term_weights
 from shopmatch.settings import ConfigSection, setting
+from shopmatch.text.chinese import USER_DICT_MODES, catalog_words
 from shopmatch.text.fields import FIELD_NAMES, field_text
 from shopmatch.text.highlight import highlight
 from shopmatch.text.tokenize import CHINESE_MODES, Analyzer
@@ -55,6 +56,7 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("numpy", "numba")
 EXPLAINED_FIELDS = ("title", "brand", "color", "category", "bullets", "attributes", "description")
 MAX_EXPLAINED_CHARS = 600
+USER_WORDS_FILE = "user_words.txt"  # jieba's extra words, one a line
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,12 @@ class LexicalConfig(ConfigSection):
         fields: Field name → :class:`FieldWeight` (or just its weight); fields of weight 0 are
             not indexed.
         k1: Term-frequency saturation.
-        stem, stopwords, chinese, identifiers: passed to :class:`~shopmatch.text.Analyzer`.
+        stem, stopwords, chinese, identifiers, traditional: passed to
+            :class:`~shopmatch.text.Analyzer` (``traditional``: fold traditional Chinese to
+            simplified; an index saved before this setting existed keeps it off).
+        user_dict: the catalog words jieba keeps whole, found when the index is built and
+            saved with it: ``"brands"`` (the Chinese names of the brands), ``"brands+terms"``
+            (also frequent stand-alone title terms) or ``"off"``.
     """
 
     SECTION = "lexical"
@@ -101,6 +108,8 @@ class LexicalConfig(ConfigSection):
     stopwords: bool = True
     chinese: str = setting("jieba+char", choices=CHINESE_MODES)
     identifiers: bool = True
+    traditional: bool = True
+    user_dict: str = setting("brands", choices=USER_DICT_MODES)
 
     def check(self) -> None:
         unknown = set(self.fields) - set(FIELD_NAMES)
@@ -111,8 +120,15 @@ class LexicalConfig(ConfigSection):
         if not (self.k1 > 0):
             raise ConfigError(f"lexical.k1 must be > 0, got {self.k1}")
 
-    def analyzer(self) -> Analyzer:
-        return Analyzer(stem=self.stem, stopwords=self.stopwords, chinese=self.chinese, identifiers=self.identifiers)
+    def analyzer(self, user_words: Sequence[str] = ()) -> Analyzer:
+        return Analyzer(
+            stem=self.stem,
+            stopwords=self.stopwords,
+            chinese=self.chinese,
+            identifiers=self.identifiers,
+            traditional=self.traditional,
+            user_words=tuple(user_words),
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LexicalConfig:
@@ -148,10 +164,12 @@ class LexicalRetriever(Retriever):
         *,
         backend: str = "numpy",
         average_lengths: Mapping[str, float] | None = None,
+        user_words: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.model = model  # a bm25s.BM25 holding the precomputed score matrix
-        self.analyzer = config.analyzer()
+        self.user_words = tuple(user_words)  # the catalog's words jieba keeps whole ([lexical] user_dict)
+        self.analyzer = config.analyzer(self.user_words)
         self.backend = backend
         # Mean token count per field over the products that have it (the BM25F length norm);
         # None for indexes written before it was saved. Live updates score new products with it.
@@ -179,7 +197,8 @@ class LexicalRetriever(Retriever):
         """Tokenize every field of every product and precompute the BM25F score matrix
         (``config``: a pipeline config, or its ``[lexical]`` section alone)."""
         config = _section(config)
-        analyzer = config.analyzer()
+        user_words = catalog_words(products, config.user_dict)
+        analyzer = config.analyzer(user_words)
         fields = {name: fw for name, fw in config.fields.items() if fw.weight > 0}
         vocab: dict[str, int] = {}
         rows = {name: array("i") for name in fields}  # 4 bytes a posting, not a list's 8 + objects
@@ -200,7 +219,7 @@ class LexicalRetriever(Retriever):
         scores, average_lengths = _bm25f_matrix(len(products), len(vocab), fields, rows, cols, config.k1)
         model = _bm25s_model(scores, vocab, len(products), backend)
         logger.info("lexical index: %d products, %d terms, %d postings", len(products), len(vocab), len(scores["data"]))
-        return cls(config, model, backend=backend, average_lengths=average_lengths)
+        return cls(config, model, backend=backend, average_lengths=average_lengths, user_words=user_words)
 
     def document_frequency(self, term: str) -> int:
         """How many products contain ``term`` in a weighted field (0 for an unknown term)."""
@@ -333,6 +352,8 @@ class LexicalRetriever(Retriever):
         (directory / "lexical_config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
         if self.average_lengths is not None:
             (directory / "field_lengths.json").write_text(json.dumps(self.average_lengths, indent=2))
+        if self.user_words:
+            (directory / USER_WORDS_FILE).write_text("".join(f"{w}\n" for w in self.user_words), encoding="utf-8")
 
     @classmethod
     def load(
@@ -350,11 +371,16 @@ class LexicalRetriever(Retriever):
         if backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
         directory = Path(directory)
-        own = LexicalConfig.from_dict(json.loads((directory / "lexical_config.json").read_text()))
+        saved = json.loads((directory / "lexical_config.json").read_text())
+        own = LexicalConfig.from_dict(saved)
+        if "traditional" not in saved:  # indexed before the folding existed: its terms are unfolded
+            own = replace(own, traditional=False)
+        words_file = directory / USER_WORDS_FILE
+        user_words = words_file.read_text(encoding="utf-8").split() if words_file.is_file() else ()
         model = bm25s.BM25.load(directory, mmap=mmap, backend=backend, show_progress=False)
         lengths_file = directory / "field_lengths.json"
         average_lengths = json.loads(lengths_file.read_text()) if lengths_file.is_file() else None
-        retriever = cls(own, model, backend=backend, average_lengths=average_lengths)
+        retriever = cls(own, model, backend=backend, average_lengths=average_lengths, user_words=user_words)
         if backend == "numba" and retriever.num_docs and len(retriever.vocab):
             retriever.model.retrieve([[0]], k=1, show_progress=False, n_threads=1)  # compile now, not on a request
         return retriever

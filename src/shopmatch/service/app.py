@@ -3,9 +3,14 @@
 Endpoints (all JSON unless noted; see docs/http-api.md, ``/openapi.json`` for the schema
 and ``/docs`` for a page that lists it):
 
-- ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=``
-  and ``POST /search`` (the same as a JSON body, filters under ``filters``);
-- ``GET /explain?q=&id=``: why one product matches a query (the web page's explanation panel);
+- ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=&spelling=``
+  and ``POST /search`` (the same as a JSON body, filters under ``filters``); the answer's
+  ``corrected_query`` is the text searched when spelling correction changed it (``spelling=false``:
+  searched as typed);
+- ``GET /explain?q=&id=&spelling=``: why one product matches a query (the web page's explanation panel);
+- ``GET /suggest?q=&limit=``: completions of a prefix (English, Chinese or pinyin; one typo
+  allowed from four letters) from the catalog's phrases and, with ``events_dir``, the queries
+  whose results were clicked (read from the events log when the service starts);
 - ``POST /events``: a batch of shopper events, logged durably (needs the write token, or none for
   clicks with ``events_public_clicks``); with ``events_dir`` set, every search is logged as an
   impression under the ``search_id`` its response carries (:mod:`.capture`, :mod:`.events_log`);
@@ -56,6 +61,7 @@ from shopmatch.events.interleaving import CANDIDATE, CONTROL
 from shopmatch.explain import explain_product
 from shopmatch.filters import CATEGORY_SEPARATOR, category_path
 from shopmatch.query.query import Query as SearchQuery
+from shopmatch.query.suggest import Suggester, clicked_queries, matching_products
 from shopmatch.search import search
 from shopmatch.service.auth import AuthBeforeBody, TokenAuth, is_public
 from shopmatch.service.capture import checked_batch, impression_record, new_search_id
@@ -147,6 +153,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 max_file_bytes=settings.events_max_file_bytes,
                 recent_ids=settings.events_recent_ids,
             )
+            app.state.clicked = _clicked_queries(app.state.events)
         seconds = time.perf_counter() - started
         logger.info("serving %s (%s), loaded in %.1f s", settings.served, app.state.live.stats(), seconds)
         try:
@@ -169,6 +176,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.events = None  # the EventsLog once started, when settings.events_dir is set
+    app.state.clicked = {}  # query → clicks, from the events logged before the service started
+    app.state.suggesters = (None, None)  # (the index's suggester, it with the clicked queries)
     app.state.watcher = None  # the ModelWatcher, when settings.models_dir is set
     app.state.experiment = None  # the running Experiment, when settings.experiment has a share
     auth = TokenAuth(
@@ -240,7 +249,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             message = f"offset is {body.offset}; at most {settings.max_offset}"
             raise ApiError(422, "offset_too_large", message, field="offset")
         filters = body.filters.to_filters()
-        query = SearchQuery(body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True)
+        query = SearchQuery(
+            body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True,
+            spelling=body.spelling,
+        )
         snapshot, models = index.snapshot(), app.state.models.current  # held for the whole request
         search_id = new_search_id()
         experiment: Experiment | None = app.state.experiment
@@ -291,6 +303,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         min_rating: Annotated[float | None, Query(ge=0, le=5, allow_inf_nan=False)] = None,
         explain: bool = False,
         rerank: bool = True,
+        spelling: Annotated[bool, Query(description="Correct misspelled words (false: as typed).")] = True,
         user_id: Annotated[Who | None, Query(description="Who searched (kept in the logged impression).")] = None,
         session_id: Annotated[Who | None, Query(description="The shopper's session (kept in the impression).")] = None,
     ) -> dict[str, Any]:
@@ -311,6 +324,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 ),
                 explain=explain,
                 rerank=rerank,
+                spelling=spelling,
                 user_id=user_id,
                 session_id=session_id,
             )
@@ -328,13 +342,41 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         index: Live,
         q: Annotated[str, Query(min_length=1)],
         id: Annotated[str, Query(min_length=1, max_length=512)],
+        spelling: Annotated[bool, Query(description="Correct misspelled words (false: as typed).")] = True,
     ) -> dict[str, Any]:
-        """Why product ``id`` matches ``q``: retriever places, matched terms, token attributions."""
+        """Why product ``id`` matches ``q``: retriever places, matched terms, token attributions
+        (and ``corrected_query`` when spelling correction changed ``q``)."""
         check_query(q)
-        found = explain_product(app.state.models.view(index.snapshot()), q, id)
+        found = explain_product(app.state.models.view(index.snapshot()), q, id, spelling=spelling)
         if found is None:
             raise ApiError(404, "not_found", f"no product with id {id!r}", field="id")
         return found
+
+    def suggester_of(index: ServedIndex) -> Suggester | None:
+        base = getattr(index.snapshot(), "suggester", None)
+        if base is None or not app.state.clicked:
+            return base
+        cached_base, cached = app.state.suggesters
+        if cached_base is not base:
+            lexical = index.retrievers.get("lexical")
+            results_of = (lambda text: matching_products(lexical, text)) if hasattr(lexical, "vocab") else None
+            cached = base.with_queries(app.state.clicked, results_of)
+            app.state.suggesters = (base, cached)
+        return cached
+
+    @app.get("/suggest", dependencies=reader, tags=["search"])
+    def suggest(
+        index: Live,
+        q: Annotated[str, Query(min_length=1, max_length=100, description="What the shopper has typed so far.")],
+        limit: Annotated[int, Query(ge=1, le=50, description="Suggestions wanted.")] = 10,
+    ) -> dict[str, Any]:
+        """Completions of ``q``: catalog phrases (English, Chinese, pinyin) and clicked queries, each
+        with the number of products that hold it (``results``)."""
+        suggester = suggester_of(index)
+        if suggester is None:
+            message = "this index has no suggestions (built before them, or kept in Milvus); rebuild it"
+            raise ApiError(404, "no_suggestions", message, field="q")
+        return {"query": q, "suggestions": [s.to_dict() for s in suggester.suggest(q, limit)]}
 
     # ``:path``: an id may hold "/" (sent as %2F, which the server decodes before routing)
     @app.get("/products/{product_id:path}", dependencies=reader, tags=["catalog"])
@@ -440,6 +482,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _clicked_queries(log: EventsLog) -> dict[str, int]:
+    """Query → clicks in the events logged so far (bad lines skipped: the log is the service's own)."""
+    from shopmatch.events.io import read_events
+
+    started = time.perf_counter()
+    clicked = clicked_queries(read_events(path, on_error="skip") for path in log.files())
+    logger.info(
+        "suggestions: %d clicked queries from the events log (%.1f s)", len(clicked), time.perf_counter() - started
+    )
+    return dict(clicked)
 
 
 def _query_errors(error: ValidationError) -> RequestValidationError:

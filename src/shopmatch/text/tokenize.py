@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+from shopmatch.text.chinese import CJK, CJK_RUN, jieba_default, segmenter, to_simplified
 from shopmatch.text.normalize import UNIT_SUFFIXES, normalize
 
 logger = logging.getLogger(__name__)
 
-# CJK unified ideographs (+ extension A, compatibility, extension B..F)
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
-_CJK_RUN = re.compile(f"[{_CJK}]+")
+_CJK = CJK
+_CJK_RUN = CJK_RUN
 # A word or identifier: letters/digits joined by - / . ' _ (no leading/trailing punctuation).
 _TOKEN = re.compile(r"[^\W_]+(?:[-/.'_+][^\W_]+)*")
 _SPLIT = re.compile(r"[-/.'_+]")
@@ -48,22 +47,8 @@ ENGLISH_STOPWORDS = frozenset(
 CHINESE_MODES = ("jieba+char", "jieba", "char")
 CHINESE_STOPWORDS = frozenset("的 了 和 与 及 是 在 也 就 都 而 或 等 着 吗 呢 啊 吧 之 其".split())
 
-_jieba_lock = threading.Lock()
-_jieba_ready = False
 
-
-def _jieba():
-    """Import jieba once, quietly (it logs its dictionary build at INFO on first use)."""
-    global _jieba_ready
-    import jieba
-
-    if not _jieba_ready:
-        with _jieba_lock:
-            if not _jieba_ready:
-                jieba.setLogLevel(logging.WARNING)
-                jieba.initialize()
-                _jieba_ready = True
-    return jieba
+_jieba = jieba_default  # the process-wide jieba tokenizer, initialized once, quietly
 
 
 @lru_cache(maxsize=4)
@@ -85,6 +70,8 @@ class Analyzer:
             matches), ``"jieba"`` (words only) or ``"char"`` (characters only).
         identifiers: Also emit the parts of identifiers (``p70d20tl-d4`` → ``p70d20tl``, ``d4``)
             and the number of a number+unit (``65w`` → ``65``).
+        traditional: Fold traditional Chinese characters to simplified ones (``蘋果`` → ``苹果``).
+        user_words: Words jieba keeps whole besides its own dictionary (a catalog's brands).
 
     Example:
         >>> Analyzer()("Kindle Paperwhite – Now Waterproof")
@@ -95,10 +82,19 @@ class Analyzer:
     stopwords: bool = True
     chinese: str = "jieba+char"
     identifiers: bool = True
+    traditional: bool = True
+    user_words: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if self.chinese not in CHINESE_MODES:
             raise ValueError(f"chinese must be one of {', '.join(CHINESE_MODES)}, got {self.chinese!r}")
+        # a catalog's words may be thousands: hash them once, and find their jieba once
+        key = (self.stem, self.stopwords, self.chinese, self.identifiers, self.traditional, self.user_words)
+        object.__setattr__(self, "_hash", hash(key))
+        object.__setattr__(self, "_segmenter", None)
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __call__(self, text: str) -> list[str]:
         text = normalize(text)
@@ -165,12 +161,18 @@ class Analyzer:
                     out.append(part)
 
     def _cjk(self, run: str, out: list[str]) -> None:
+        if self.traditional:
+            run = to_simplified(run)
         if self.chinese != "jieba":
             out.extend(ch for ch in run if ch not in CHINESE_STOPWORDS)
             if self.chinese == "char":
                 return
         words_only = self.chinese == "jieba+char"  # single characters are already in
-        for word in _jieba().cut_for_search(run):
+        jieba = self._segmenter
+        if jieba is None:
+            jieba = segmenter(self.user_words)
+            object.__setattr__(self, "_segmenter", jieba)
+        for word in jieba.cut_for_search(run):
             if word.strip() and word not in CHINESE_STOPWORDS and not (words_only and len(word) == 1):
                 out.append(word)
 

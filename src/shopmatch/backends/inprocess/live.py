@@ -42,6 +42,7 @@ from shopmatch.catalog import Product
 from shopmatch.errors import DataError
 from shopmatch.explain import explain_product
 from shopmatch.query.query import Query
+from shopmatch.query.spelling import SpellingModel
 from shopmatch.search import SearchPage, search
 
 logger = logging.getLogger(__name__)
@@ -136,9 +137,9 @@ class LiveIndex:
         """Search the live catalog (see :func:`shopmatch.search.search`)."""
         return search(self._state, [query])[0]
 
-    def explain(self, query: str, product_id: str) -> dict[str, Any] | None:
+    def explain(self, query: str, product_id: str, *, spelling: bool = True) -> dict[str, Any] | None:
         """The explanation of one product for ``query`` (None: no such product)."""
-        return explain_product(self._state, query, product_id)
+        return explain_product(self._state, query, product_id, spelling=spelling)
 
     def get(self, product_id: str) -> dict[str, Any] | None:
         state = self._state
@@ -304,7 +305,16 @@ class LiveIndex:
             name: retriever.compacted(keep, state.delta.segments[name], products)
             for name, retriever in base.retrievers.items()
         }
-        return StaticIndex(base.config, MemoryProducts(products), retrievers, base.reranker)
+        spelling = SpellingModel.build(products) if base.spelling is not None else None
+        return StaticIndex(
+            base.config,
+            MemoryProducts(products),
+            retrievers,
+            base.reranker,
+            spelling,
+            pinyin=base.pinyin,  # the catalog's terms as last built: a later build brings them up to date
+            suggester=base.suggester,
+        )
 
     def close(self) -> None:
         """Wait for a running compaction, then close the log."""

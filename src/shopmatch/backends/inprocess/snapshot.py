@@ -32,9 +32,13 @@ from shopmatch.backends.inprocess.static import StaticIndex
 from shopmatch.config import PipelineConfig
 from shopmatch.filters import FilterColumns, Filters, SegmentedColumns
 from shopmatch.hits import SearchHits, merged
+from shopmatch.query.pinyin import PinyinIndex
+from shopmatch.query.spelling import Speller, words_of
+from shopmatch.query.suggest import Suggester
 from shopmatch.rank.model import Ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
+from shopmatch.text.fields import FIELD_GETTERS
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +76,26 @@ class Snapshot:
     @property
     def ranker(self) -> Ranker | None:
         return self.base.ranker
+
+    @cached_property
+    def speller(self) -> Speller | None:
+        """The base index's speller; the words of the delta's products are never corrected."""
+        speller = self.base.speller
+        if speller is None or not len(self.delta):
+            return speller
+        words: set[str] = set()
+        for slot in range(len(self.delta)):
+            product = self.delta.product(slot)
+            words.update(words_of("\n".join(get(product) for get in FIELD_GETTERS.values())))
+        return speller.knowing(words)
+
+    @property
+    def pinyin(self) -> PinyinIndex | None:
+        return self.base.pinyin
+
+    @property
+    def suggester(self) -> Suggester | None:
+        return self.base.suggester
 
     @property
     def base_size(self) -> int:

@@ -6,8 +6,13 @@ written atomically (a temporary sibling renamed into place) and loaded memory-ma
 An index directory holds ``manifest.json`` (kind ``shopmatch-index``, format version, the
 pipeline config), ``products.jsonl`` + ``offsets.npy`` + ``ids.txt`` (the catalog copy), one
 folder per retriever named as in ``[pipeline] retrievers`` (``lexical/`` holds the BM25F score
-matrix, ``dense/`` the vector index and the exported ONNX encoder, ``word_vectors/``), and
-``rerank/`` (the cross-encoder) when the pipeline re-ranks.
+matrix, ``dense/`` the vector index and the exported ONNX encoder, ``word_vectors/``),
+``rerank/`` (the cross-encoder) when the pipeline re-ranks, ``spelling/`` (the catalog's word
+counts for spelling correction, :mod:`shopmatch.query.spelling`), ``pinyin/`` (the pinyin index, for
+catalogs with Chinese titles) and ``suggest/`` (the completions of ``/suggest``). An index written
+before ``spelling/`` existed loads and searches without correction until it is indexed again (or
+:meth:`StaticIndex.with_spelling` adds a model built from its products); one saved before the last
+two existed loads without them.
 
 Example:
     >>> from shopmatch.catalog import Product
@@ -32,11 +37,15 @@ from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import ConfigError, IndexFormatError
 from shopmatch.filters import FilterColumns
+from shopmatch.query.pinyin import PinyinIndex
+from shopmatch.query.spelling import Speller, SpellingModel
+from shopmatch.query.suggest import Suggester
 from shopmatch.rank.model import Ranker, configured_ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
 from shopmatch.retrieval.registry import retriever_class
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
+from shopmatch.text.chinese import segmenter
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +71,18 @@ class StaticIndex:
         products: MemoryProducts | DiskProducts,
         retrievers: dict[str, Retriever],
         reranker: CrossEncoderReranker | None = None,
+        spelling: SpellingModel | None = None,
+        *,
+        pinyin: PinyinIndex | None = None,
+        suggester: Suggester | None = None,
     ) -> None:
         self.config = config
         self.products = products
         self.retrievers = retrievers
         self.reranker = reranker
+        self.spelling = spelling
+        self.pinyin = pinyin  # the catalog's pinyin → Chinese terms (None: no Chinese)
+        self.suggester = suggester  # the completions of /suggest (None: an index saved before them)
         self.ranker: Ranker | None = configured_ranker(config.ranker.model)  # beside the index, not in it
 
     def __len__(self) -> int:
@@ -79,7 +95,40 @@ class StaticIndex:
         if missing:
             raise ConfigError(f"the index has no {', '.join(missing)} retriever; it has {', '.join(self.retrievers)}")
         retrievers = {name: self.retrievers[name] for name in config.retrievers}
-        return StaticIndex(config, self.products, retrievers, self.reranker)
+        index = StaticIndex(
+            config,
+            self.products,
+            retrievers,
+            self.reranker,
+            self.spelling,
+            pinyin=self.pinyin,
+            suggester=self.suggester,
+        )
+        if self.spelling is not None and config.spelling == self.config.spelling:
+            index.__dict__["speller"] = self.speller  # the same settings: keep its lookup tables
+        return index
+
+    def with_spelling(self, model: SpellingModel | None = None) -> StaticIndex:
+        """This index with a spelling model (None: one built from its products, seconds; nothing
+        else is indexed again) — e.g. for an index written before ``spelling/`` existed."""
+        if model is None:
+            model = SpellingModel.build([Product.from_dict(self.products.record(r)) for r in range(len(self))])
+        return StaticIndex(
+            self.config,
+            self.products,
+            self.retrievers,
+            self.reranker,
+            model,
+            pinyin=self.pinyin,
+            suggester=self.suggester,
+        )
+
+    @cached_property
+    def speller(self) -> Speller | None:
+        """What corrects query spelling (None: ``[spelling] enabled = false`` or no model)."""
+        if self.spelling is None or not self.config.spelling.enabled:
+            return None
+        return Speller(self.spelling, self.config.spelling)
 
     @cached_property
     def columns(self) -> FilterColumns:
@@ -100,7 +149,19 @@ class StaticIndex:
                 "built %s retriever over %d products in %.1f s", name, len(products), time.perf_counter() - started
             )
         reranker = CrossEncoderReranker.from_config(config.rerank) if config.rerank.enabled else None
-        return cls(config, MemoryProducts(products), retrievers, reranker)
+        lexical = retrievers.get("lexical")
+        segment = segmenter(getattr(lexical, "user_words", ())).cut
+        pinyin = PinyinIndex.build(products, segment)
+        suggester = Suggester.build(products, pinyin, segment)
+        return cls(
+            config,
+            MemoryProducts(products),
+            retrievers,
+            reranker,
+            SpellingModel.build(products),
+            pinyin=pinyin,
+            suggester=suggester,
+        )
 
     def save(self, directory: str | Path, **manifest_extra: Any) -> Path:
         """Write the index directory atomically; ``manifest_extra`` entries are added to its manifest."""
@@ -113,6 +174,12 @@ class StaticIndex:
                 retriever.save(tmp / name)
             if self.reranker is not None:
                 self.reranker.save(tmp / "rerank")
+            if self.spelling is not None:
+                self.spelling.save(tmp / "spelling")
+            if self.pinyin is not None:
+                self.pinyin.save(tmp / "pinyin")
+            if self.suggester is not None:
+                self.suggester.save(tmp / "suggest")
             write_manifest(
                 tmp,
                 kind=INDEX_KIND,
@@ -149,6 +216,9 @@ class StaticIndex:
             if config.rerank.enabled:
                 reranker = CrossEncoderReranker.load(directory / "rerank", config.rerank)
             products = DiskProducts(directory)
+            spelling = SpellingModel.load(directory / "spelling") if (directory / "spelling").is_dir() else None
+            pinyin = PinyinIndex.load(directory / "pinyin")
+            suggester = Suggester.load(directory / "suggest")
         except (OSError, ValueError, KeyError) as err:
             raise IndexFormatError(f"{directory}: damaged index ({type(err).__name__}: {err}); rebuild it") from None
         for name, retriever in retrievers.items():
@@ -156,4 +226,6 @@ class StaticIndex:
                 raise IndexFormatError(
                     f"{directory}: damaged index ({len(products)} products but {len(retriever)} in {name}/); rebuild it"
                 )
-        return cls(config, products, retrievers, reranker)
+        if spelling is None:
+            logger.info("%s has no spelling/ model: queries are searched as typed (index it again)", directory)
+        return cls(config, products, retrievers, reranker, spelling, pinyin=pinyin, suggester=suggester)

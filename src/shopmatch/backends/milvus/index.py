@@ -204,8 +204,8 @@ class MilvusIndex:
     def search(self, query: Query) -> SearchPage:
         return search(self.snapshot(), [query])[0]
 
-    def explain(self, query: str, product_id: str) -> dict[str, Any] | None:
-        return explain_product(self.snapshot(), query, product_id)
+    def explain(self, query: str, product_id: str, *, spelling: bool = True) -> dict[str, Any] | None:
+        return explain_product(self.snapshot(), query, product_id, spelling=spelling)
 
     def get(self, product_id: str) -> dict[str, Any] | None:
         found = self.store.get([product_id], ["record"])

@@ -70,6 +70,21 @@ class MilvusSnapshot:
     def ranker(self) -> Ranker | None:
         return self.index.ranker
 
+    @property
+    def speller(self) -> None:
+        """A Milvus index holds no spelling model: its queries are searched as typed."""
+        return None
+
+    @property
+    def pinyin(self) -> None:
+        """A Milvus index keeps no pinyin index: pinyin queries are searched as typed."""
+        return None
+
+    @property
+    def suggester(self) -> None:
+        """A Milvus index keeps no suggestions (``/suggest`` answers 404)."""
+        return None
+
     def _row(self, product_id: str, ordinal: int, record: dict[str, Any]) -> int:
         row = self._rows.get(product_id)
         if row is None:

@@ -5,7 +5,7 @@
 const PAGE_SIZE = 10;
 // The search whose results are on the page: a click on one is sent to POST /events with its id.
 let shownSearch = { id: null, offset: 0 };
-const state = { q: "", offset: 0, brand: [], color: [], category: [], min_price: null, max_price: null, min_rating: null };
+const state = { q: "", offset: 0, spelling: true, brand: [], color: [], category: [], min_price: null, max_price: null, min_rating: null };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -25,6 +25,7 @@ function readUrl() {
   const params = new URLSearchParams(location.search);
   state.q = params.get("q") || "";
   state.offset = Math.max(0, parseInt(params.get("offset") || "0", 10) || 0);
+  state.spelling = params.get("spelling") !== "false";
   state.brand = params.getAll("brand");
   state.color = params.getAll("color");
   state.category = params.get("category") ? params.get("category").split(" > ") : [];
@@ -38,6 +39,7 @@ function queryString() {
   const params = new URLSearchParams();
   params.set("q", state.q);
   if (state.offset) params.set("offset", state.offset);
+  if (!state.spelling) params.set("spelling", "false");
   state.brand.forEach((b) => params.append("brand", b));
   state.color.forEach((c) => params.append("color", c));
   if (state.category.length) params.set("category", state.category.join(" > "));
@@ -72,6 +74,9 @@ function render(page) {
     ? `${page.total} matching products for “${page.query}” — showing ${page.offset + 1}–${page.offset + shown}` +
       ` (${page.took_ms} ms${page.reranked ? ", re-ranked" : ""})`
     : `No products match “${page.query}”.`;
+  renderCorrection(page);
+  const pinyin = page.understood && page.understood.pinyin;
+  if (pinyin) summary.textContent += ` Read as “${pinyin.to}” (pinyin).`;
   shownSearch = { id: page.search_id || null, offset: page.offset };
   const list = document.getElementById("results");
   list.replaceChildren(...page.results.map(resultItem));
@@ -79,6 +84,25 @@ function render(page) {
   document.getElementById("prev").disabled = page.offset === 0;
   document.getElementById("next").disabled = page.offset + shown >= page.total;
   document.getElementById("page-label").textContent = page.total ? `Page ${Math.floor(page.offset / PAGE_SIZE) + 1}` : "";
+}
+
+// "Showing results for X. Search instead for Y": Y's link searches the text as typed (spelling=false).
+function renderCorrection(page) {
+  const box = document.getElementById("correction");
+  if (!page.corrected_query) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  const asTyped = new URLSearchParams({ q: page.query, spelling: "false" });
+  const link = el("a", { id: "search-instead", href: "?" + asTyped.toString() }, page.query);
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    Object.assign(state, { q: page.query, offset: 0, spelling: false });
+    run();
+  });
+  box.replaceChildren("Showing results for ", el("strong", {}, page.corrected_query), ". Search instead for ", link, ".");
+  box.hidden = false;
 }
 
 function stars(rating) {
@@ -230,7 +254,9 @@ async function openExplanation(productId) {
   panel.hidden = false;
   let body;
   try {
-    const response = await fetch("/explain?" + new URLSearchParams({ q: state.q, id: productId }).toString());
+    const asked = { q: state.q, id: productId };
+    if (!state.spelling) asked.spelling = "false";
+    const response = await fetch("/explain?" + new URLSearchParams(asked).toString());
     body = await response.json();
     if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
   } catch (error) {
@@ -242,8 +268,10 @@ async function openExplanation(productId) {
   const fields = Object.entries(body.fields || {}).map(([name, field]) =>
     el("div", { class: "field" }, el("h4", {}, name + (field.matched.length ? ` — matched: ${field.matched.join(", ")}` : "")),
       el("p", {}, ...highlighted(field.highlight))));
+  const searched = body.corrected_query || state.q;
   const parts = [
-    el("p", {}, body.rank ? `Rank ${body.rank} for “${state.q}”.` : `Not in the top results for “${state.q}”.`),
+    el("p", {}, body.rank ? `Rank ${body.rank} for “${searched}”.` : `Not in the top results for “${searched}”.`),
+    body.corrected_query ? el("p", { class: "spelling" }, `Spelling corrected: “${state.q}” → “${body.corrected_query}”.`) : null,
     el("table", { class: "places" }, el("thead", {}, el("tr", {}, el("th", {}, "stage"), el("th", {}, "rank"), el("th", {}, "score"))), el("tbody", {}, ...rows)),
     el("h3", {}, "Matched terms"),
     Object.keys(body.terms || {}).length
@@ -266,7 +294,7 @@ document.addEventListener("keydown", (event) => { if (event.key === "Escape") do
 document.getElementById("search-form").addEventListener("submit", (event) => {
   event.preventDefault();
   state.q = document.getElementById("q").value;
-  Object.assign(state, { offset: 0, brand: [], color: [], category: [], min_price: null, max_price: null, min_rating: null });
+  Object.assign(state, { offset: 0, spelling: true, brand: [], color: [], category: [], min_price: null, max_price: null, min_rating: null });
   run();
 });
 document.getElementById("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); run(); });
