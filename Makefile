@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus clean
+.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus bench-events-learning clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,3 +82,8 @@ bench-milvus: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-index
+
+# Rankers learned from simulated shopper events (HD train sample, esci 5 folds) against the ceiling.
+bench-events-learning: $(STAMP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/events_learning.py --json $(RESULTS)/events_learning.json --md $(RESULTS)/events_learning.md

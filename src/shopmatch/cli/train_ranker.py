@@ -21,11 +21,12 @@ def train_ranker_command(
         Path | None, typer.Option(help="events.jsonl[.gz] to learn from instead (shopper impressions and clicks).")
     ] = None,
     debias: Annotated[
-        str, typer.Option(help="With --events: position-bias correction: position (LightGBM), ipw or none.")
-    ] = "position",
+        str,
+        typer.Option(help="With --events: position-bias correction: click-model, position (LightGBM), ipw or none."),
+    ] = "click-model",
     label_model: Annotated[
         str | None,
-        typer.Option(help="With --events: click model of the labels, ctr, coec or pbm (default: ctr, pbm with none)."),
+        typer.Option(help="With --events: click model of the labels, pbm, coec or ctr [coec; ctr unless click-model]."),
     ] = None,
     gains: Annotated[
         str, typer.Option(help="Label gains; their order gives the grades (E=1,S=0.1,C=0.01,I=0: E=3 … I=0).")

@@ -11,21 +11,27 @@ shown are left out: nothing says whether they were relevant.
 
 Position bias (``debias``):
 
-- ``position``: LightGBM's position-debiased LambdaMART (Unbiased LambdaMART): each row's shown
-  position goes into the training set and LightGBM learns the examination bias of each position
-  jointly with the ranker (``lambdarank`` with ``position``, LightGBM ≥ 4.1);
-- ``ipw``: inverse-propensity weights: each row weighs ``1 / θ_k`` (clipped at ``max_weight``,
-  normalized to mean 1), ``θ`` the examination propensities the position-based click model fits;
-- ``none``: the labels as they are (naive click-through with ``ctr``; with ``pbm`` or ``coec`` the
-  click model's correction only).
+- ``click-model`` (the default): the labels are a click model's position-corrected scores (``coec``
+  unless ``label_model`` says ``pbm``); the learner is not corrected again;
+- ``position``: LightGBM's position-debiased LambdaMART (Unbiased LambdaMART) on raw engagement
+  labels: each row's shown position goes into the training set and LightGBM learns the examination
+  bias of each position jointly with the ranker (``lambdarank`` with ``position``, LightGBM ≥ 4.1);
+- ``ipw``: inverse-propensity weights on raw engagement labels: each row weighs ``1 / θ_k``
+  (clipped at ``max_weight``, normalized to mean 1), ``θ`` the examination propensities the
+  position-based click model fits;
+- ``none``: naive click-through (raw engagement labels, nothing corrected).
+
+``position`` and ``ipw`` need rankings that vary (a share of shuffled or interleaved impressions):
+with one fixed ranking per query the shown position *is* the pipeline's rank, a feature, and no
+learner can tell the two apart (``docs/experiments/2026-12-06-learning-from-events.md``).
 
 Every ranker from events also reads the event features of :mod:`shopmatch.rank.event_features`
 (product click / cart / purchase rates from these events, stored with the ranker); a training row's
 own pair is left out of its product's counts.
 
 Example:
-    >>> resolved_label_model("position", None), resolved_label_model("none", None)
-    ('ctr', 'pbm')
+    >>> resolved_label_model("click-model", None), resolved_label_model("position", None)
+    ('coec', 'ctr')
 """
 
 from __future__ import annotations
@@ -48,21 +54,21 @@ from shopmatch.rank.features import FEATURE_NAMES, FEATURE_VERSION
 from shopmatch.rank.model import Ranker
 from shopmatch.rank.training import RankingData
 
-DEBIAS = ("position", "ipw", "none")
-"""The position-bias corrections (``--debias``); the first is the default."""
-DEFAULT_DEBIAS = "position"
+DEBIAS = ("click-model", "position", "ipw", "none")
+"""The position-bias corrections (``--debias``); the first is the default (see ``docs/training.md``)."""
+DEFAULT_DEBIAS = "click-model"
 
 FeaturesOf = Callable[[str, Sequence[str]], tuple[list[str], np.ndarray]]
 """``(query text, product ids) -> (the ids the index knows, in order, their base feature rows)``."""
 
 
 def resolved_label_model(debias: str, label_model: str | None) -> str:
-    """The click model of the labels: as given, else ``ctr`` when the learner corrects for position
-    (``position``, ``ipw``) and ``pbm`` when it does not."""
+    """The click model of the labels: as given, else ``coec`` for ``click-model`` (chosen over ``pbm``
+    on a held-out part of the Home Depot training queries) and ``ctr`` (raw engagement) for the others."""
     if debias not in DEBIAS:
         raise ShopmatchError(f"unknown debiasing {debias!r} (expected one of {', '.join(DEBIAS)})")
     if label_model is None:
-        return "pbm" if debias == "none" else "ctr"
+        return "coec" if debias == "click-model" else "ctr"
     if label_model not in MODELS:
         raise ShopmatchError(f"unknown click model {label_model!r} (expected one of {', '.join(MODELS)})")
     return label_model
