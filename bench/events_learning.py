@@ -169,24 +169,43 @@ def eval_queries(pipeline: SearchPipeline, judged: Judgments) -> dict[str, EvalQ
     return out
 
 
+TOP_N = 100
+"""How many of the found candidates an events-trained ranker re-orders (``[ranker] top_n``; ``--event-top-n``)."""
+
+
 def ranked_ndcg(ranker, tests: Mapping[str, EvalQuery], judged: Judgments, gains: GainMap) -> dict[str, float]:
-    """Per-query NDCG@10 of each test query's top 100 re-ordered by ``ranker`` (None: as found)."""
+    """Per-query NDCG@10 of each test query's top 100 re-ordered by ``ranker`` (None: as found); an
+    events-trained ranker re-orders the first :data:`TOP_N` only (the rest stay after them)."""
     run = {}
     for q, t in tests.items():
         order = np.arange(len(t.ids))
         if ranker is not None and len(t.ids):
-            features = t.features
+            n = min(TOP_N, len(t.ids)) if ranker.groups else len(t.ids)
+            features = t.features[:n]
             if ranker.groups:
-                features = np.hstack([features, *(g.values(t.ids) for g in ranker.groups)])
-            order = np.argsort(-ranker.predict(features), kind="stable")
+                features = np.hstack([features, *(g.values(t.ids[:n]) for g in ranker.groups)])
+            order = np.concatenate([np.argsort(-ranker.predict(features), kind="stable"), np.arange(n, len(t.ids))])
         run[q] = [(t.ids[i], float(len(order) - r)) for r, i in enumerate(order)]
     return dict(score_run(run, judged.subset(tests), gains, "retrieval").per_query["ndcg@10"])
 
 
-def as_eval(train: Mapping[str, TrainQuery]) -> dict[str, EvalQuery]:
+def found_lists(pipeline: SearchPipeline, judged: Judgments) -> dict[str, list[str]]:
+    """Each query's top 100 as the pipeline returns it (what the simulated shoppers see the top 10 of)."""
+    return {
+        q: [p for p, _ in pipeline.search_ids([judged.queries[q]], k=100)[0]]
+        for q in track(judged.query_ids, total=len(judged.query_ids), description="Searching")
+    }
+
+
+def as_eval(train: Mapping[str, TrainQuery], found: Mapping[str, list[str]]) -> dict[str, EvalQuery]:
     """Training queries scored like test queries (their found top 100, training features): the
     selection split's stand-in for the search path."""
-    return {q: EvalQuery(t.ids[: t.found], t.features[: t.found]) for q, t in train.items()}
+    out = {}
+    for q, t in train.items():
+        where = {p: i for i, p in enumerate(t.ids)}
+        ids = [p for p in found[q] if p in where]
+        out[q] = EvalQuery(ids, t.features[[where[p] for p in ids]])
+    return out
 
 
 def ceiling(train: Mapping[str, TrainQuery]):
@@ -200,10 +219,10 @@ def ceiling(train: Mapping[str, TrainQuery]):
     return train_ranker(data)
 
 
-def simulated_log(train, judged: Judgments, gains: GainMap, sessions: int, theta: float, shuffle: float = 0.0):
+def simulated_log(train, found, judged: Judgments, gains: GainMap, sessions: int, theta: float, shuffle: float = 0.0):
     qrels = judged.qrels(gains)
     queries = {q: train[q].text for q in train}
-    shown = {train[q].text: train[q].ids[: min(10, train[q].found)] for q in train}
+    shown = {train[q].text: found[q][:10] for q in train}
     records = simulate(
         queries,
         {q: qrels.get(q, {}) for q in train},
@@ -214,25 +233,33 @@ def simulated_log(train, judged: Judgments, gains: GainMap, sessions: int, theta
     return collect_events(parse_event(r) for r in records)
 
 
-def features_lookup(train: Mapping[str, TrainQuery]):
+def features_lookup(train: Mapping[str, TrainQuery], found: Mapping[str, list[str]]):
+    """As :func:`shopmatch.rank.from_events.pipeline_features`, from the cached candidates."""
     by_text = {}
-    for t in train.values():
-        by_text.setdefault(" ".join(t.text.casefold().split()), t)
+    for q, t in train.items():
+        by_text.setdefault(" ".join(t.text.casefold().split()), (t, found[q]))
 
     def features_of(text: str, wanted: Sequence[str]):
-        t = by_text[" ".join(text.casefold().split())]
+        t, top = by_text[" ".join(text.casefold().split())]
         where = {p: i for i, p in enumerate(t.ids)}
         known = [p for p in wanted if p in where]
-        return known, t.features[[where[p] for p in known]]
+        ids = known + [p for p in top if p in where and p not in set(known)]
+        return ids, t.features[[where[p] for p in ids]]
 
     return features_of
 
 
-def event_rankers(log, train, variants=VARIANTS):
-    lookup = features_lookup(train)
+UNSHOWN = 0
+"""Candidates not shown added to each group at grade 0 (``--unshown``)."""
+
+
+def event_rankers(log, train, found, variants=VARIANTS, unshown=None):
+    lookup = features_lookup(train, found)
     out = {}
     for name, (debias, model) in variants.items():
-        data = event_ranking_data(log, lookup, debias=debias, label_model=model)
+        data = event_ranking_data(
+            log, lookup, debias=debias, label_model=model, unshown=UNSHOWN if unshown is None else unshown
+        )
         out[name] = train_from_events(data)
     return out
 
@@ -269,9 +296,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shuffle-share", type=float, default=0.0, help="share of sessions shown shuffled")
     parser.add_argument("--skip-esci", action="store_true")
     parser.add_argument("--skip-selection", action="store_true")
+    parser.add_argument("--only-selection", action="store_true")
+    parser.add_argument("--unshown", type=int, default=0, help="not-shown candidates per group at grade 0")
+    parser.add_argument("--selection-unshown", type=int, nargs="+", default=[0, 90])
+    parser.add_argument("--event-top-n", type=int, default=100, help="candidates an events ranker re-orders")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.json")
     parser.add_argument("--md", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.md")
     args = parser.parse_args(argv)
+    global TOP_N, UNSHOWN
+    TOP_N, UNSHOWN = args.event_top_n, args.unshown
     started = time.perf_counter()
     md = ["# Learning to rank from simulated shopper events", "", *machine_header(), ""]
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
@@ -290,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "hd-train", key + ",".join(train_ids), lambda: train_queries(pipeline, hd.subset(train_ids), hd_gains)
     )
     dev = _cached("hd-dev", key + ",".join(dev_ids), lambda: eval_queries(pipeline, hd.subset(dev_ids)))
+    found = _cached("hd-found", key + ",".join(train_ids), lambda: found_lists(pipeline, hd.subset(train_ids)))
     print(f"features: {len(train)} train, {len(dev)} dev queries ({time.perf_counter() - started:.0f} s)", flush=True)
     md += [
         f"Home Depot: {len(train):,} train queries (seeded sample of {len(ids) - len(dev_ids):,}), "
@@ -298,16 +332,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
 
     if not args.skip_selection:
-        md += selection(train, hd, hd_gains, results)
+        md += selection(train, found, hd, hd_gains, results, args.selection_unshown)
+    if args.only_selection:
+        write_json(args.json, results)
+        return 0
 
     top = ceiling(train)
+    md += [f"Events rankers: {UNSHOWN} not-shown candidates per group at grade 0 (`unshown`).", ""]
     base_rows = {"untrained pipeline": ranked_ndcg(None, dev, hd, hd_gains)}
     ceiling_row = ranked_ndcg(top, dev, hd, hd_gains)
     for theta in args.theta:
         for sessions in args.sessions:
-            log = simulated_log(train, hd, hd_gains, sessions, theta, args.shuffle_share)
+            log = simulated_log(train, found, hd, hd_gains, sessions, theta, args.shuffle_share)
             rows = dict(base_rows)
-            for name, ranker in event_rankers(log, train).items():
+            for name, ranker in event_rankers(log, train, found).items():
                 rows[name] = ranked_ndcg(ranker, dev, hd, hd_gains)
                 if name.startswith("unbiased"):
                     results.setdefault("propensities", {})[f"{sessions}-{theta:g}"] = ranker.summary["propensities"]
@@ -330,21 +368,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def selection(train, judged, gains, results) -> list[str]:
+def selection(train, found, judged, gains, results, unshown_values) -> list[str]:
     """Which correction to default to: events of 80 % of the training queries, judged on the other 20 %."""
     qs = sorted(train)
     random.Random(1).shuffle(qs)
     held = set(qs[: len(qs) // 5])
     fit = {q: t for q, t in train.items() if q not in held}
-    tests = as_eval({q: t for q, t in train.items() if q in held})
+    tests = as_eval({q: t for q, t in train.items() if q in held}, found)
     md = ["## Choosing the default correction (training data only: HD train split 80/20)", ""]
     for sessions in (10, 30):
-        log = simulated_log(fit, judged, gains, sessions, 1.0)
+        log = simulated_log(fit, found, judged, gains, sessions, 1.0)
         rows = {"untrained pipeline": ranked_ndcg(None, tests, judged, gains)}
-        for name, ranker in event_rankers(log, fit).items():
-            rows[name] = ranked_ndcg(ranker, tests, judged, gains)
+        for unshown in unshown_values:
+            for name, ranker in event_rankers(log, fit, found, unshown=unshown).items():
+                rows[f"{name}, unshown {unshown}"] = ranked_ndcg(ranker, tests, judged, gains)
         rows["ceiling: true judgments"] = ranked_ndcg(ceiling(fit), tests, judged, gains)
-        text, records = table(rows, "untrained pipeline", "naive click-through", "ceiling: true judgments")
+        naive = f"naive click-through, unshown {unshown_values[0]}"
+        text, records = table(rows, "untrained pipeline", naive, "ceiling: true judgments")
         results[f"selection-{sessions}"] = records
         md += [
             f"### {sessions} sessions per query, θ = 1; {len(fit)} queries' events, {len(tests)} judged",
@@ -363,18 +403,19 @@ def esci(args, results, started) -> list[str]:
     key = f"{args.esci_index}|{FEATURE_VERSION}|{FEATURE_NAMES}"
     train = _cached("esci-train", key, lambda: train_queries(pipeline, judged, gains))
     tests = _cached("esci-test", key, lambda: eval_queries(pipeline, judged))
+    found = _cached("esci-found", key, lambda: found_lists(pipeline, judged))
     md = []
     for sessions in args.sessions:
         rows: dict[str, dict[str, float]] = {}
         for fold_train, fold_test in judged.folds(5):
             fit = {q: train[q] for q in fold_train.query_ids if q in train}
             held = {q: tests[q] for q in fold_test.query_ids}
-            log = simulated_log(fit, judged, gains, sessions, 1.0)
-            found = {"untrained pipeline": ranked_ndcg(None, held, judged, gains)}
-            for name, ranker in event_rankers(log, fit).items():
-                found[name] = ranked_ndcg(ranker, held, judged, gains)
-            found["ceiling: true judgments"] = ranked_ndcg(ceiling(fit), held, judged, gains)
-            for name, per_query in found.items():
+            log = simulated_log(fit, found, judged, gains, sessions, 1.0)
+            scored = {"untrained pipeline": ranked_ndcg(None, held, judged, gains)}
+            for name, ranker in event_rankers(log, fit, found).items():
+                scored[name] = ranked_ndcg(ranker, held, judged, gains)
+            scored["ceiling: true judgments"] = ranked_ndcg(ceiling(fit), held, judged, gains)
+            for name, per_query in scored.items():
                 rows.setdefault(name, {}).update(per_query)
         text, records = table(rows, "untrained pipeline", "naive click-through", "ceiling: true judgments")
         results[f"esci-{sessions}"] = records

@@ -243,3 +243,19 @@ def test_a_ranker_without_its_event_features_is_a_clear_error(index, events_file
     (out / "event_features.json").unlink()
     result = invoke("search", index, "usb", "--ranker", out)
     assert result.exit_code != 0 and "event_features.json: not found" in result.output
+
+
+def test_unshown_candidates_join_each_group_at_grade_zero():
+    log = collect_events([Impression("s1", "mug", ("a", "b"), NOW), Interaction("click", "s1", "b", NOW)])
+
+    def features_of(text, wanted):  # the shown ones first, then the pipeline's other candidates
+        ids = [*wanted, "c", "d", "e"]
+        return ids, np.arange(len(ids) * len(FEATURE_NAMES), dtype=np.float32).reshape(len(ids), -1)
+
+    plain = event_ranking_data(log, features_of)
+    assert plain.groups == [2]
+    data = event_ranking_data(log, features_of, unshown=2, debias="ipw")
+    assert data.groups == [4]
+    assert data.labels[2:].tolist() == [0, 0] and data.labels[1] > 0
+    assert data.positions.tolist() == [0, 1, 10, 10]  # a place of their own after the 10 modelled
+    assert data.features[2, 0] == 2 * len(FEATURE_NAMES)  # "c": the first not shown

@@ -7,7 +7,8 @@ the **position** it was shown at there. A row's **label** is a grade (``0 … gr
 :func:`~shopmatch.events.labels.grade`) of, with ``label_model`` ``ctr``, the product's weighted
 engagement per impression *of that ordering*, and with ``coec`` or ``pbm`` the click model's score of
 the (query, product) pair (:mod:`shopmatch.events.click_models`). Candidates the shopper was never
-shown are left out: nothing says whether they were relevant.
+shown are left out unless ``unshown`` asks for some of them (at grade 0: the pipeline put them below
+what it showed; nothing else says whether they are relevant).
 
 Position bias (``debias``):
 
@@ -59,7 +60,8 @@ DEBIAS = ("click-model", "position", "ipw", "none")
 DEFAULT_DEBIAS = "click-model"
 
 FeaturesOf = Callable[[str, Sequence[str]], tuple[list[str], np.ndarray]]
-"""``(query text, product ids) -> (the ids the index knows, in order, their base feature rows)``."""
+"""``(query text, shown product ids) -> (ids, their base feature rows)``: the shown products the index
+knows, then the query's other candidates in the pipeline's order."""
 
 
 def resolved_label_model(debias: str, label_model: str | None) -> str:
@@ -117,9 +119,13 @@ def event_ranking_data(
     grades: int = 5,
     max_weight: float = 20.0,
     prior: float = 20.0,
+    unshown: int = 0,
 ) -> EventRankingData:
     """The groups, labels, positions and weights of ``log`` (see the module docstring); ``features_of``
-    gives the base features of a query's shown products (:func:`pipeline_features`).
+    gives the base features of a query's shown products and of its other candidates
+    (:func:`pipeline_features`). With ``unshown``, each group also holds that many of the query's
+    candidates that were not shown (in the pipeline's order), at grade 0 and position
+    ``config.positions`` (a place of its own: never examined; weight 1).
 
     Raises:
         ShopmatchError: no impression shows a product, or no shown product is in the index.
@@ -156,27 +162,34 @@ def event_ranking_data(
     query_ids, blocks, grade_blocks, position_blocks, groups, unknown = [], [], [], [], [], 0
     for q in track(sorted(by_query), total=len(by_query), description="Features"):
         wanted = list(dict.fromkeys(p for shown in by_query[q] for p in shown))
-        known, base = features_of(texts.get(q, q), wanted)
+        ids, base = features_of(texts.get(q, q), wanted)
+        shown_set = set(wanted)
+        known = [p for p in ids if p in shown_set]
         unknown += len(wanted) - len(known)
         if not known:
             continue
-        row_of = {p: i for i, p in enumerate(known)}
-        extra = table.values(known, leave_out=own[[pair_of[(q, p)] for p in known]])
-        features = np.hstack([base, extra])
+        row_of = {p: i for i, p in enumerate(ids)}
+        below = [row_of[p] for p in ids if p not in shown_set][:unshown]
+        leave_out = np.zeros((len(ids), own.shape[1]))
+        leave_out[[row_of[p] for p in known]] = own[[pair_of[(q, p)] for p in known]]
+        features = np.hstack([base, table.values(ids, leave_out=leave_out)])
         for shown in sorted(by_query[q]):
             places = [i for i, p in enumerate(shown) if p in row_of]
             if not places:
                 continue
             first = offset_of[(q, shown)]
             query_ids.append(f"{q}\t{len(groups)}")
-            blocks.append(features[[row_of[shown[i]] for i in places]])
-            grade_blocks.append(all_grades[[first + i for i in places]])
-            position_blocks.append(np.asarray(places) + orderings[(q, shown)].first)
-            groups.append(len(places))
+            blocks.append(features[[row_of[shown[i]] for i in places] + below])
+            grade_blocks.append(np.concatenate([all_grades[[first + i for i in places]], np.zeros(len(below), int)]))
+            shown_at = np.asarray(places) + orderings[(q, shown)].first
+            position_blocks.append(np.concatenate([shown_at, np.full(len(below), config.positions)]))
+            groups.append(len(places) + len(below))
     if not query_ids:
         raise ShopmatchError(f"{log.path or 'the events'}: no shown product is in the index")
     positions = np.concatenate(position_blocks).astype(np.int32)
-    weights = 1.0 / propensities[positions] if debias == "ipw" else np.ones(len(positions))
+    theta = np.ones(config.positions + 1)  # the last: candidates not shown, weight 1
+    theta[: len(propensities)] = propensities
+    weights = 1.0 / theta[positions] if debias == "ipw" else np.ones(len(positions))
     flat_grades = np.concatenate(grade_blocks).astype(np.int32)
     return EventRankingData(
         query_ids,
@@ -254,7 +267,8 @@ def shown_orderings(log: EventLog, config: ClickModelConfig) -> dict[tuple[str, 
 
 def pipeline_features(pipeline, candidates: int = 100) -> FeaturesOf:
     """Base features as the stage computes them: among the pipeline's top ``candidates`` for the query
-    plus the products asked for (``pipeline`` without a ranker)."""
+    plus the products shown (``pipeline`` without a ranker); the shown ones first, then the rest of
+    the top ``candidates`` in order."""
     from shopmatch.rank.features import candidate_features
     from shopmatch.search import ranker_inputs
 
@@ -269,7 +283,9 @@ def pipeline_features(pipeline, candidates: int = 100) -> FeaturesOf:
         features = candidate_features(snapshot, inputs.query, inputs.prepared, inputs.hits, n)
         where = {snapshot.id_of(int(row)): i for i, row in enumerate(inputs.hits.rows[0, :n])}
         known = [p for p in wanted if p in where]
-        return known, features[[where[p] for p in known]]
+        shown = set(known)
+        ids = known + [p for p in found if p in where and p not in shown]
+        return ids, features[[where[p] for p in ids]]
 
     return features_of
 
