@@ -212,12 +212,15 @@ def test_debias_and_label_model_options(index, events_file, tmp_path):
         "ipw",
         "--label-model",
         "pbm",
+        "--unshown",
+        "3",
         "--rounds",
         "5",
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "r" / "ranker.json").read_text())["summary"]
     assert (summary["debias"], summary["label_model"]) == ("ipw", "pbm")
+    assert summary["rows"] > summary["pairs"]  # the not-shown candidates joined the groups
     result = invoke("train", "ranker", index, "--events", events_file, "-o", tmp_path / "x", "--debias", "magic")
     assert result.exit_code != 0 and "unknown debiasing 'magic'" in result.output
 

@@ -16,6 +16,7 @@ def train_from_events_command(
     output: Path,
     debias: str,
     label_model: str | None,
+    unshown: int | None,
     candidates: int,
     valid_share: float,
     rounds: int,
@@ -24,7 +25,7 @@ def train_from_events_command(
     """Read the events, build the rows, train, save, print and plot the summary."""
     from shopmatch.events import read_events
     from shopmatch.pipeline import SearchPipeline
-    from shopmatch.rank.from_events import event_ranking_data, pipeline_features, train_from_events
+    from shopmatch.rank.from_events import UNSHOWN, event_ranking_data, pipeline_features, train_from_events
 
     try:
         log = read_events(events)
@@ -32,7 +33,13 @@ def train_from_events_command(
         pipeline = SearchPipeline.load(index_dir)
         if pipeline.ranker is not None:  # features come from the stages before any ranker
             pipeline = pipeline.with_config(ranker=type(pipeline.config.ranker)())
-        data = event_ranking_data(log, pipeline_features(pipeline, candidates), debias=debias, label_model=label_model)
+        data = event_ranking_data(
+            log,
+            pipeline_features(pipeline, candidates),
+            debias=debias,
+            label_model=label_model,
+            unshown=UNSHOWN if unshown is None else unshown,
+        )
         ranker = train_from_events(data, valid_share=valid_share, seed=seed, rounds=rounds)
         ranker.summary.update(index=str(index_dir), events=str(events))
         ranker.save(output)

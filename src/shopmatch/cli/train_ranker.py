@@ -28,6 +28,10 @@ def train_ranker_command(
         str | None,
         typer.Option(help="With --events: click model of the labels, pbm, coec or ctr [coec; ctr unless click-model]."),
     ] = None,
+    unshown: Annotated[
+        int | None,
+        typer.Option(min=0, help="With --events: candidates not shown added to each group at grade 0 [see docs]."),
+    ] = None,
     gains: Annotated[
         str, typer.Option(help="Label gains; their order gives the grades (E=1,S=0.1,C=0.01,I=0: E=3 … I=0).")
     ] = "E=1,S=0.1,C=0.01,I=0",
@@ -54,7 +58,7 @@ def train_ranker_command(
 
         valid = 0.0 if valid_share is None else valid_share
         train_from_events_command(
-            index_dir, events, output, debias, label_model, candidates, valid, rounds or 100, seed
+            index_dir, events, output, debias, label_model, unshown, candidates, valid, rounds or 100, seed
         )
         return
     valid_share = 0.2 if valid_share is None else valid_share

@@ -58,6 +58,8 @@ from shopmatch.rank.training import RankingData
 DEBIAS = ("click-model", "position", "ipw", "none")
 """The position-bias corrections (``--debias``); the first is the default (see ``docs/training.md``)."""
 DEFAULT_DEBIAS = "click-model"
+UNSHOWN = 0
+"""Candidates not shown added to each group at grade 0 by default (``--unshown``)."""
 
 FeaturesOf = Callable[[str, Sequence[str]], tuple[list[str], np.ndarray]]
 """``(query text, shown product ids) -> (ids, their base feature rows)``: the shown products the index
@@ -119,7 +121,7 @@ def event_ranking_data(
     grades: int = 5,
     max_weight: float = 20.0,
     prior: float = 20.0,
-    unshown: int = 0,
+    unshown: int = UNSHOWN,
 ) -> EventRankingData:
     """The groups, labels, positions and weights of ``log`` (see the module docstring); ``features_of``
     gives the base features of a query's shown products and of its other candidates
@@ -204,6 +206,7 @@ def event_ranking_data(
             "debias": debias,
             "label_model": model,
             "grades": grades,
+            "unshown": unshown,
             "event_queries": len(by_query),
             "pairs": sessions.pairs,
             "unknown_products": unknown,
