@@ -249,7 +249,7 @@ def features_lookup(train: Mapping[str, TrainQuery], found: Mapping[str, list[st
     return features_of
 
 
-UNSHOWN = 0
+UNSHOWN = 90
 """Candidates not shown added to each group at grade 0 (``--unshown``)."""
 
 
@@ -297,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-esci", action="store_true")
     parser.add_argument("--skip-selection", action="store_true")
     parser.add_argument("--only-selection", action="store_true")
-    parser.add_argument("--unshown", type=int, default=0, help="not-shown candidates per group at grade 0")
+    parser.add_argument("--unshown", type=int, default=90, help="not-shown candidates per group at grade 0")
     parser.add_argument("--selection-unshown", type=int, nargs="+", default=[0, 90])
     parser.add_argument("--event-top-n", type=int, default=100, help="candidates an events ranker re-orders")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.json")

@@ -255,8 +255,8 @@ def test_unshown_candidates_join_each_group_at_grade_zero():
         ids = [*wanted, "c", "d", "e"]
         return ids, np.arange(len(ids) * len(FEATURE_NAMES), dtype=np.float32).reshape(len(ids), -1)
 
-    plain = event_ranking_data(log, features_of)
-    assert plain.groups == [2]
+    assert event_ranking_data(log, features_of, unshown=0).groups == [2]
+    assert event_ranking_data(log, features_of).groups == [5]  # by default all the candidates
     data = event_ranking_data(log, features_of, unshown=2, debias="ipw")
     assert data.groups == [4]
     assert data.labels[2:].tolist() == [0, 0] and data.labels[1] > 0

@@ -30,7 +30,7 @@ def train_ranker_command(
     ] = None,
     unshown: Annotated[
         int | None,
-        typer.Option(min=0, help="With --events: candidates not shown added to each group at grade 0 [see docs]."),
+        typer.Option(min=0, help="With --events: candidates not shown added to each group at grade 0 [90]."),
     ] = None,
     gains: Annotated[
         str, typer.Option(help="Label gains; their order gives the grades (E=1,S=0.1,C=0.01,I=0: E=3 … I=0).")
