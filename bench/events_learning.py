@@ -295,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dev-queries", type=int, default=0, help="only the first N dev queries (smoke tests)")
     parser.add_argument("--shuffle-share", type=float, default=0.0, help="share of sessions shown shuffled")
     parser.add_argument("--skip-esci", action="store_true")
+    parser.add_argument("--skip-homedepot", action="store_true")
     parser.add_argument("--skip-selection", action="store_true")
     parser.add_argument("--only-selection", action="store_true")
     parser.add_argument("--unshown", type=int, default=90, help="not-shown candidates per group at grade 0")
@@ -308,6 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     md = ["# Learning to rank from simulated shopper events", "", *machine_header(), ""]
     results: dict = {"args": {k: str(v) for k, v in vars(args).items()}}
+
+    if args.skip_homedepot:
+        md += esci(args, results, started)
+        write_json(args.json, results)
+        args.md.parent.mkdir(parents=True, exist_ok=True)
+        args.md.write_text("\n".join(md) + "\n", encoding="utf-8")
+        return 0
 
     # ---- Home Depot -----------------------------------------------------------------------------
     hd_gains = GainMap.parse("offset=1")
