@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus bench-spelling bench-events-load bench-interleaving clean
+.PHONY: demo test lint docs bench bench-quality bench-speed bench-semantic bench-scale bench-rerank bench-load bench-live bench-milvus bench-spelling bench-events-load bench-interleaving bench-events-learning clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -99,3 +99,8 @@ clean:
 bench-spelling: $(STAMP)
 	@mkdir -p $(RESULTS)
 	$(BIN)/python bench/spelling.py --latency --json $(RESULTS)/spelling.json | tee $(RESULTS)/spelling.md
+
+# Rankers learned from simulated shopper events (HD train sample, esci 5 folds) against the ceiling.
+bench-events-learning: $(STAMP)
+	@mkdir -p $(RESULTS)
+	$(BIN)/python bench/events_learning.py --json $(RESULTS)/events_learning.json --md $(RESULTS)/events_learning.md

@@ -60,6 +60,10 @@ MODULES = [
     "shopmatch.rank.features",
     "shopmatch.rank.model",
     "shopmatch.rank.training",
+    "shopmatch.rank.event_features",
+    "shopmatch.rank.feature_groups",
+    "shopmatch.rank.from_events",
+    "shopmatch.rank.plots",
     "tests.events.schema_check",
 ]
 

@@ -1,4 +1,4 @@
-"""`shopmatch train ranker`: a LambdaMART ranker from an index and judgments, with its summary."""
+"""`shopmatch train ranker`: a LambdaMART ranker from an index and judgments (or shopper events), with its summary."""
 
 from __future__ import annotations
 
@@ -15,8 +15,23 @@ from shopmatch.errors import ShopmatchError
 @train_app.command("ranker")
 def train_ranker_command(
     index_dir: Annotated[Path, typer.Argument(help="Index directory the ranker will re-order the candidates of.")],
-    judgments: Annotated[Path, typer.Option(help="judgments.tsv to learn from.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Ranker directory to write.")],
+    judgments: Annotated[Path | None, typer.Option(help="judgments.tsv to learn from.")] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="events.jsonl[.gz] to learn from instead (shopper impressions and clicks).")
+    ] = None,
+    debias: Annotated[
+        str,
+        typer.Option(help="With --events: position-bias correction: click-model, position (LightGBM), ipw or none."),
+    ] = "click-model",
+    label_model: Annotated[
+        str | None,
+        typer.Option(help="With --events: click model of the labels, pbm, coec or ctr [coec; ctr unless click-model]."),
+    ] = None,
+    unshown: Annotated[
+        int | None,
+        typer.Option(min=0, help="With --events: candidates not shown added to each group at grade 0 [90]."),
+    ] = None,
     gains: Annotated[
         str, typer.Option(help="Label gains; their order gives the grades (E=1,S=0.1,C=0.01,I=0: E=3 … I=0).")
     ] = "E=1,S=0.1,C=0.01,I=0",
@@ -25,13 +40,29 @@ def train_ranker_command(
         int, typer.Option(min=0, help="Also report NDCG@10 held out by K-fold cross-validation by query (0: skip).")
     ] = 0,
     valid_share: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="Share of queries held out (seeded) for early stopping.")
-    ] = 0.2,
-    rounds: Annotated[int, typer.Option(min=1, help="Boosting rounds at most.")] = 300,
+        float | None,
+        typer.Option(
+            min=0.0, max=0.9, help="Share of queries held out (seeded) for early stopping [0.2; with --events 0]."
+        ),
+    ] = None,
+    rounds: Annotated[int | None, typer.Option(min=1, help="Boosting rounds at most [300; with --events 100].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the held-out split and of LightGBM.")] = 0,
     duplicates: DuplicatesOpt = Duplicates.mean,
 ) -> None:
-    """Train a learned ranker (LightGBM LambdaMART) on the pipeline's features of judged queries."""
+    """Train a learned ranker (LightGBM LambdaMART) on the pipeline's features of judged queries,
+    or of the queries of shopper events (--events), corrected for position bias."""
+    if (judgments is None) == (events is None):
+        raise fail(ShopmatchError("give either --judgments or --events"))
+    if events is not None:
+        from shopmatch.cli.train_events import train_from_events_command
+
+        valid = 0.0 if valid_share is None else valid_share
+        train_from_events_command(
+            index_dir, events, output, debias, label_model, unshown, candidates, valid, rounds or 100, seed
+        )
+        return
+    valid_share = 0.2 if valid_share is None else valid_share
+    rounds = rounds or 300
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.pipeline import SearchPipeline
     from shopmatch.rank.training import cross_validated, ranking_data, train_ranker

@@ -42,6 +42,7 @@ class Ranker:
     feature_names: tuple[str, ...]
     feature_version: int = 1
     summary: dict[str, Any] = field(default_factory=dict)
+    groups: tuple[Any, ...] = ()  # feature groups (shopmatch.rank.feature_groups), read after the base features
 
     @classmethod
     def train(
@@ -59,11 +60,16 @@ class Ranker:
         min_data_in_leaf: int | None = None,
         seed: int = 0,
         feature_version: int = 1,
+        weights: np.ndarray | None = None,
+        positions: np.ndarray | None = None,
+        objective: dict[str, Any] | None = None,
     ) -> Ranker:
         """LambdaMART (``objective=lambdarank``) on ``features`` (rows grouped by query, ``groups`` the
         group sizes in order) with integer graded ``labels``; with ``valid`` (features, labels,
         groups of held-out queries), early stopping on its NDCG@10. ``min_data_in_leaf`` defaults to
-        20, fewer (a tenth of the rows) on small data."""
+        20, fewer (a tenth of the rows) on small data. ``weights`` (per row) and ``positions`` (the
+        0-based place each row was shown at: LightGBM's position-debiased lambdarank) are for
+        learning from events (:mod:`shopmatch.rank.from_events`), ``objective`` adds LightGBM parameters."""
         require("rank", "the learned ranker")
         import lightgbm as lgb
 
@@ -78,9 +84,17 @@ class Ranker:
             "deterministic": True,
             "num_threads": 1,
             "verbosity": -1,
+            **(objective or {}),
         }
         names = [_lgb_name(n) for n in feature_names]
-        train_set = lgb.Dataset(features, np.asarray(labels, dtype=np.int32), group=list(groups), feature_name=names)
+        train_set = lgb.Dataset(
+            features,
+            np.asarray(labels, dtype=np.int32),
+            group=list(groups),
+            feature_name=names,
+            weight=weights,
+            position=positions,
+        )
         callbacks, valid_sets = [], []
         if valid is not None:
             vx, vy, vg = valid
@@ -139,6 +153,10 @@ class Ranker:
             "features": list(self.feature_names),
             "summary": self.summary,
         }
+        if self.groups:
+            manifest["feature_groups"] = [group.name for group in self.groups]
+            for group in self.groups:
+                group.save(directory)
         (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         return directory
 
@@ -165,7 +183,13 @@ class Ranker:
         if not isinstance(manifest, dict) or manifest.get("kind") != RANKER_KIND:
             raise RankerError(f"{manifest_path}: not a shopmatch ranker manifest (kind {RANKER_KIND!r} expected)")
         names = tuple(manifest.get("features") or ())
-        if feature_names is not None and names != tuple(feature_names):
+        from shopmatch.rank.feature_groups import group_names, load_groups
+
+        try:
+            groups = load_groups(directory, list(manifest.get("feature_groups") or ()))
+        except ShopmatchError as err:
+            raise RankerError(str(err)) from None
+        if feature_names is not None and names != tuple(feature_names) + group_names(groups):
             raise RankerError(
                 f"{manifest_path}: the model reads other features (version {manifest.get('feature_version')}); "
                 "train it again with this version"
@@ -180,7 +204,8 @@ class Ranker:
             raise RankerError(
                 f"{model_path}: the model reads {booster.num_feature()} features, the manifest {len(names)}"
             )
-        return cls(booster, names, int(manifest.get("feature_version", 1)), dict(manifest.get("summary") or {}))
+        summary = dict(manifest.get("summary") or {})
+        return cls(booster, names, int(manifest.get("feature_version", 1)), summary, groups)
 
 
 def _lgb_name(name: str) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from shopmatch.backends.base import IndexSnapshot
 from shopmatch.hits import FusedHits, SourceHits
 from shopmatch.query.query import Query
-from shopmatch.rank.features import candidate_features
+from shopmatch.rank.feature_groups import ranker_features
 from shopmatch.rank.model import Ranker
 
 
@@ -34,7 +34,7 @@ def rank_hits(
     found = int((hits.rows[0] >= 0).sum())
     n = min(found, top_n)
     width = hits.rows.shape[1]
-    scores = ranker.predict(candidate_features(index, query, prepared, hits, n))
+    scores = ranker.predict(ranker_features(ranker, index, query, prepared, hits, n))
     ranked = np.argsort(-scores, kind="stable")  # ties keep the order they came in
     scores[ranked] = _strictly_decreasing(scores[ranked])
     scores = scores.astype(np.float32)
@@ -90,7 +90,7 @@ def ranker_explanation(
     wanted = [row for row in rows if row in place]
     if ranker is None or not wanted:
         return {}
-    features = candidate_features(index, query, prepared, hits, n)
+    features = ranker_features(ranker, index, query, prepared, hits, n)
     out = {}
     for row in wanted:
         values = features[place[row]]
