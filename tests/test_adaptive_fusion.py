@@ -38,6 +38,15 @@ def test_partial_agreement_scales_linearly_and_is_corrected_for_chance():
     assert dense_weight(lists, 10**9, 10, 0.0).weight == 1.0  # full_agreement 0: always the full weight
 
 
+def test_text_the_encoder_cannot_read_gets_no_weight_even_when_the_lists_agree():
+    """Chinese titles for an English model: their vectors are noise, whatever the overlap."""
+    lists = {"lexical": _hits([1, 2, 3, 4]), "dense": _hits([1, 2, 3, 4])}
+    unreadable = dense_weight(lists, 1000, 4, 0.2, unknown=0.7, max_unknown=0.5)
+    assert unreadable.weight == 0.0 and unreadable.readable == 0.0 and "unknown to the encoder" in unreadable.reason
+    half = dense_weight(lists, 1000, 4, 0.2, unknown=0.25, max_unknown=0.5)
+    assert half.weight == pytest.approx(0.5) and half.readable == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize(
     ("lexical", "dense", "reason"),
     [([], [1, 2], "no lexical results"), ([1, 2], [], "no dense results"), ([1, 2], [3, 4], "only 2 candidates")],
@@ -85,8 +94,8 @@ def test_rerank_mode_routes_the_same_way(reads_chinese_as_noise, catalog):
 def test_the_page_and_the_explanation_say_which_weight_and_why(reads_chinese_as_noise):
     page = reads_chinese_as_noise.search_pages(["usb c cable"])[0]
     shown = page.to_dict()["fusion"]
-    assert set(shown) == {"dense_weight", "agreement", "reason"}
-    assert 0.0 <= shown["dense_weight"] <= 1.0 and shown["reason"].startswith("dense top")
+    assert set(shown) == {"dense_weight", "agreement", "readable", "reason"}
+    assert 0.0 <= shown["dense_weight"] <= 1.0 and "dense top 5 shares" in shown["reason"]
     weight = {"lexical": 1.0, "dense": shown["dense_weight"]}
     for r in page.results:
         expected = sum(weight[name] / (60 + s["rank"]) for name, s in r.sources.items() if s["rank"])

@@ -62,7 +62,7 @@ from shopmatch.query.feedback import expanded_vectors
 from shopmatch.query.query import Query, understand
 from shopmatch.rank.stage import rank_hits, ranker_explanation
 from shopmatch.rerank.stage import rerank_hits
-from shopmatch.retrieval.adaptive_fusion import DenseWeight, dense_weight
+from shopmatch.retrieval.adaptive_fusion import DenseWeight, dense_weight, unknown_share
 from shopmatch.retrieval.fusion import FusionConfig, fuse
 
 _LARGE_CATALOG = 1 << 30  # a backend that does not say its size: chance agreement taken as 0
@@ -249,8 +249,17 @@ class _Stages:
         settings = self.config.fusion
         if not settings.adaptive or not {"lexical", "dense"} <= set(runs):
             return
+        k = settings.agreement_k
+        records = [self.index.record(row) for row, _ in runs["dense"].query(0)[:k]]
+        unknown = unknown_share(self.index.retrievers["dense"], self.query.text, records)
         self.dense_weight = dense_weight(
-            runs, catalog, settings.agreement_k, settings.full_agreement, base=settings.weight("dense")
+            runs,
+            catalog,
+            k,
+            settings.full_agreement,
+            base=settings.weight("dense"),
+            unknown=unknown,
+            max_unknown=self.config.dense.max_unknown,
         )
         weights = {**settings.weights, "dense": self.dense_weight.weight}
         self.fusion = replace(settings, weights=weights)
