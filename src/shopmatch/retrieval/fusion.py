@@ -57,7 +57,7 @@ class FusionConfig(ConfigSection):
     weights: Mapping[str, float] = field(default_factory=dict)
     adaptive: bool = True
     agreement_k: int = setting(10, minimum=1)
-    full_agreement: float = setting(0.2, minimum=0.0, maximum=1.0)
+    full_agreement: float = setting(1.0, minimum=0.0, maximum=1.0)
 
     def weight(self, retriever: str) -> float:
         return float(self.weights.get(retriever, 1.0))
