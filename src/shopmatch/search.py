@@ -251,7 +251,7 @@ class _Stages:
             return
         k = settings.agreement_k
         records = [self.index.record(row) for row, _ in runs["dense"].query(0)[:k]]
-        unknown = unknown_share(self.index.retrievers["dense"], self.query.text, records)
+        unknown = unknown_share(self.index.retrievers["dense"], self.query.searched, records)
         self.dense_weight = dense_weight(
             runs,
             catalog,
