@@ -111,7 +111,7 @@ def dense_weight(
     weight = base * scale * readable
     what = f"dense top {compared} shares {shared} of {compared} with lexical top {compared}"
     if readable < 1.0:
-        what = f"{unknown:.0%} of the tokens unknown to the encoder (weight × {readable:.2f}); {what}"
+        what = f"{unknown:.1%} of the tokens unknown to the encoder (weight × {readable:.2f}); {what}"
     if scale >= 1.0:
         reason = f"{what}: full dense weight"
     elif scale <= 0.0:
