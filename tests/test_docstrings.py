@@ -24,6 +24,7 @@ MODULES = [
     "shopmatch.query.suggest",
     "shopmatch.retrieval.registry",
     "shopmatch.retrieval.fusion",
+    "shopmatch.retrieval.adaptive_fusion",
     "shopmatch.retrieval.lexical",
     "shopmatch.retrieval.lexical_segment",
     "shopmatch.retrieval.vectors",

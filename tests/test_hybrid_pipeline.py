@@ -35,8 +35,25 @@ def test_results_record_each_retriever(hybrid):
     assert by_id["p008"]["retrievers"]["lexical"]["rank"] == 1  # BM25's best stays near the top
     ranks = [r.sources["dense"]["rank"] for r in results]
     assert all(r is None or r >= 1 for r in ranks)
-    # fused score = Σ 1 / (60 + rank) over the retrievers that returned the product
-    for r in results:
+    # fused score = Σ w_r / (60 + rank) over the retrievers that returned the product, the dense
+    # weight w the adaptive one the page reports (lexical 1)
+    page = hybrid.search_pages(["cast iron skillet 12 inch"])[0]
+    weight = {"lexical": 1.0, "dense": page.fusion["dense_weight"]}
+    for r in page.results:
+        expected = sum(weight[name] / (60 + s["rank"]) for name, s in r.sources.items() if s["rank"])
+        assert r.score == pytest.approx(expected, abs=1e-5)  # the weight is shown to 4 decimals
+
+
+def test_equal_weight_rrf_stays_reachable(hybrid):
+    """``[fusion] adaptive = false``: plain RRF of the configured weights, fused score =
+    Σ 1 / (60 + rank); the page reports no adaptive weight."""
+    from dataclasses import replace
+
+    plain = hybrid.with_config(fusion=replace(hybrid.config.fusion, adaptive=False))
+    page = plain.search_pages(["cast iron skillet 12 inch"])[0]
+    assert page.fusion is None and "fusion" not in page.to_dict()
+    assert any(r.sources["dense"]["rank"] for r in page.results)
+    for r in page.results:
         expected = sum(1 / (60 + s["rank"]) for s in r.sources.values() if s["rank"])
         assert r.score == pytest.approx(expected, rel=1e-5)
 

@@ -90,6 +90,8 @@ def explain_product(
             out["ranker"] = one.results[0].explanation["ranker"]
     if page.feedback:
         out["feedback"] = {"products": page.feedback, "weight": index.config.feedback.weight}
+    if page.fusion is not None:  # the dense weight the adaptive fusion used for this query, and why
+        out["fusion"] = page.fusion
     return out
 
 

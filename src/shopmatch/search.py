@@ -10,8 +10,10 @@
    the corrected text, else the text as typed);
 2. **retrieve**: each retriever's top ``max(offset + k, candidates)`` rows over every segment of
    the index (deleted rows never come back);
-3. **fuse** the retrievers' lists (RRF by default); the best ``max(offset + k, candidates)`` are
-   the query's candidates (what ``total`` counts, facets count, and later stages order);
+3. **fuse** the retrievers' lists (RRF); the dense list's weight is scaled per query by how far
+   it agrees with the lexical list (:mod:`~shopmatch.retrieval.adaptive_fusion`: a query the
+   bi-encoder cannot read is BM25F's alone); the best ``max(offset + k, candidates)`` are the
+   query's candidates (what ``total`` counts, facets count, and later stages order);
 4. **feedback**: the bi-encoder's query vector is moved towards the top fused products (those that
    mention what the query excludes are not feedback), it searches again, and the lists are fused
    again (``[feedback]``);
@@ -47,7 +49,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -60,7 +62,10 @@ from shopmatch.query.feedback import expanded_vectors
 from shopmatch.query.query import Query, understand
 from shopmatch.rank.stage import rank_hits, ranker_explanation
 from shopmatch.rerank.stage import rerank_hits
-from shopmatch.retrieval.fusion import fuse
+from shopmatch.retrieval.adaptive_fusion import DenseWeight, dense_weight, unknown_share
+from shopmatch.retrieval.fusion import FusionConfig, fuse
+
+_LARGE_CATALOG = 1 << 30  # a backend that does not say its size: chance agreement taken as 0
 
 
 @dataclass
@@ -105,6 +110,7 @@ class SearchPage:
     took_ms: float = 0.0
     rows: list[int] = field(default_factory=list, repr=False)  # the results' rows in the snapshot searched
     feedback: list[str] = field(default_factory=list)  # the products the query vector moved towards
+    fusion: dict[str, Any] | None = None  # the dense weight fusion used and why (adaptive fusion)
 
     def to_dict(self) -> dict[str, Any]:
         """The page as the service and ``search --json`` give it; ``corrected_query`` is the text
@@ -117,6 +123,7 @@ class SearchPage:
             "total": self.total,
             "took_ms": round(self.took_ms, 2),
             "reranked": self.reranked,
+            **({"fusion": self.fusion} if self.fusion is not None else {}),
             "results": [r.to_dict() for r in self.results],
             "facets": self.facets,
         }
@@ -185,7 +192,9 @@ def _reranked_candidates(index: IndexSnapshot, query: Query, known: np.ndarray) 
     """Rerank mode's stages before the ranker: the ``known`` rows fused, with feedback, re-ranked."""
     stages = _Stages(index, query)
     candidates = stages.first_stage(
-        lambda prepared: {name: _ranked_rows(index, name, one, known) for name, one in prepared.items()}, len(known)
+        lambda prepared: {name: _ranked_rows(index, name, one, known) for name, one in prepared.items()},
+        len(known),
+        catalog=len(known),
     )
     candidates = _with_unreturned(candidates, known)
     if stages.reranker is not None:
@@ -210,11 +219,15 @@ class _Stages:
         self.prepared = {name: r.prepare([query.searched])[0] for name, r in index.retrievers.items()}
         self.feedback_rows: list[int] = []
         self.reranker = index.reranker if query.rerank else None
+        self.fusion: FusionConfig = self.config.fusion
+        self.dense_weight: DenseWeight | None = None
 
-    def first_stage(self, retrieve, keep: int) -> FusedHits:
+    def first_stage(self, retrieve, keep: int, catalog: int) -> FusedHits:
         """Retrieve (``retrieve({name: prepared}) -> {name: one query's hits}``), fuse, and with
-        feedback retrieve again with the moved query vectors and fuse again; the best ``keep`` kept."""
+        feedback retrieve again with the moved query vectors and fuse again; the best ``keep`` kept.
+        ``catalog``: how many products the lists are drawn from (for the adaptive dense weight)."""
         runs = retrieve(self.prepared)
+        self.adapt(runs, catalog)
         pool = self.fused(runs, keep)
         moved = self.feedback(pool)
         if moved:
@@ -228,7 +241,28 @@ class _Stages:
         if len(runs) == 1:
             ((name, hits),) = runs.items()
             return single_source(hits, name, keep)
-        return fuse(runs, keep, self.config.fusion)
+        return fuse(runs, keep, self.fusion)
+
+    def adapt(self, runs: Mapping[str, SearchHits], catalog: int) -> None:
+        """Scale the dense weight by the agreement of the first lists (``[fusion] adaptive``); the
+        weight then holds for every later fusion of this query (feedback, filters)."""
+        settings = self.config.fusion
+        if not settings.adaptive or not {"lexical", "dense"} <= set(runs):
+            return
+        k = settings.agreement_k
+        records = [self.index.record(row) for row, _ in runs["dense"].query(0)[:k]]
+        unknown = unknown_share(self.index.retrievers["dense"], self.query.searched, records)
+        self.dense_weight = dense_weight(
+            runs,
+            catalog,
+            k,
+            settings.full_agreement,
+            base=settings.weight("dense"),
+            unknown=unknown,
+            max_unknown=self.config.dense.max_unknown,
+        )
+        weights = {**settings.weights, "dense": self.dense_weight.weight}
+        self.fusion = replace(settings, weights=weights)
 
     def feedback(self, pool: FusedHits) -> dict[str, np.ndarray]:
         """Pseudo-relevance feedback: the moved query vector of each retriever it applies to."""
@@ -265,7 +299,7 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
     def retrieve(prepared: Mapping[str, Any], allowed: Any = alive) -> dict[str, SearchHits]:
         return index.search_each(prepared, depth, allowed)
 
-    pool = stages.first_stage(retrieve, depth)
+    pool = stages.first_stage(retrieve, depth, catalog=getattr(index, "alive_count", None) or _LARGE_CATALOG)
     facets = index.facets(pool.found(0), query.filters) if query.facets else {}
     if query.filters:
         matching = stages.fused(retrieve(stages.prepared, index.allowed(query.filters)), depth)
@@ -296,7 +330,9 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
                     result.explanation["ranker"] = contributions[row]
     took = (time.perf_counter() - started) * 1000
     feedback = [index.id_of(row) for row in stages.feedback_rows]
-    return SearchPage(query, total, results, facets, stages.reranker is not None and total > 0, took, rows, feedback)
+    fusion = stages.dense_weight.to_dict() if stages.dense_weight is not None else None
+    reranked = stages.reranker is not None and total > 0
+    return SearchPage(query, total, results, facets, reranked, took, rows, feedback, fusion)
 
 
 def _ranked_rows(index: IndexSnapshot, name: str, prepared: Any, rows: np.ndarray) -> SearchHits:

@@ -42,6 +42,11 @@ class FusionConfig(ConfigSection):
         rrf_k: the RRF constant (larger flattens the difference between top ranks).
         normalization: per-query score normalization for ``weighted``: ``minmax``, ``zscore``, ``none``.
         weights: retriever name → weight (a retriever not named weighs 1).
+        adaptive: scale the dense weight per query by how far the dense list agrees with the
+            lexical one (:mod:`shopmatch.retrieval.adaptive_fusion`); false: ``weights`` as they are.
+        agreement_k: how many first results of each list the agreement compares.
+        full_agreement: the chance-corrected share of the top ``agreement_k`` the two lists must
+            have in common for the dense list to keep its whole weight (less: linearly less).
     """
 
     SECTION = "fusion"
@@ -50,6 +55,9 @@ class FusionConfig(ConfigSection):
     rrf_k: float = setting(60.0, minimum=0.0)
     normalization: str = setting("minmax", choices=NORMALIZATIONS)
     weights: Mapping[str, float] = field(default_factory=dict)
+    adaptive: bool = True
+    agreement_k: int = setting(10, minimum=1)
+    full_agreement: float = setting(1.0, minimum=0.0, maximum=1.0)
 
     def weight(self, retriever: str) -> float:
         return float(self.weights.get(retriever, 1.0))
