@@ -38,6 +38,14 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     docs = 5
     weight = 1.0
 
+    [synonyms]
+    file = "synonyms.txt"               # Solr-format synonyms, applied to the BM25F query ("" = none)
+    weight = 0.5                        # a synonym's terms weigh this much, the query's own 1
+
+    [intent]
+    enabled = true                      # predict the query's categories, boost the products in them
+    weight = 0.0                        # boost: the intent score (0..1) times this added to the fused score
+
     [backend]
     kind = "inprocess"                  # or "milvus", with uri = "shop.db" or "http://host:19530"
 
@@ -59,6 +67,8 @@ from shopmatch.backends.config import BackendConfig
 from shopmatch.errors import ConfigError
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.feedback import FeedbackConfig
+from shopmatch.query.intent import IntentConfig
+from shopmatch.query.synonyms import SynonymsConfig
 from shopmatch.rank.config import RankerConfig
 from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
@@ -79,6 +89,8 @@ SECTIONS = (
     "ranker",
     "negation",
     "feedback",
+    "synonyms",
+    "intent",
     "backend",
 )
 
@@ -95,6 +107,8 @@ class PipelineConfig(ConfigSection):
         ranker: the learned ranker (LambdaMART) over the candidates, after re-ranking.
         negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
         feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
+        synonyms: query-time synonyms added to the BM25F query.
+        intent: category intent: predicted categories and their boost.
         backend: where the index lives: in this process (the default) or in Milvus.
     """
 
@@ -110,6 +124,8 @@ class PipelineConfig(ConfigSection):
     ranker: RankerConfig = field(default_factory=RankerConfig)
     negation: NegationConfig = field(default_factory=NegationConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    synonyms: SynonymsConfig = field(default_factory=SynonymsConfig)
+    intent: IntentConfig = field(default_factory=IntentConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
 
     def check(self) -> None:

@@ -82,6 +82,9 @@ def explain_product(index: IndexSnapshot, query: str, product_id: str) -> dict[s
             out["ranker"] = one.results[0].explanation["ranker"]
     if page.feedback:
         out["feedback"] = {"products": page.feedback, "weight": index.config.feedback.weight}
+    out["understanding"] = page.understanding.to_dict()
+    if rank is not None and "intent" in places:
+        out["understanding"]["intent_boost"] = places["intent"]["score"]
     return out
 
 

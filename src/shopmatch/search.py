@@ -5,11 +5,14 @@
 :func:`score_candidates` on an :class:`~shopmatch.backends.base.IndexSnapshot`. For each query:
 
 1. **understand** it once (normalized text, exclusions: :func:`~shopmatch.query.understand`) and
-   **prepare** it once per retriever (terms, a vector);
+   **prepare** it once per retriever (terms, a vector); the configured synonyms join the BM25F
+   terms at a lower weight and the category-intent model predicts the query's categories
+   (:mod:`shopmatch.query.understanding`);
 2. **retrieve**: each retriever's top ``max(offset + k, candidates)`` rows over every segment of
    the index (deleted rows never come back);
 3. **fuse** the retrievers' lists (RRF by default); the best ``max(offset + k, candidates)`` are
-   the query's candidates (what ``total`` counts, facets count, and later stages order);
+   the query's candidates (what ``total`` counts, facets count, and later stages order); the
+   products in the predicted categories get the intent boost (``[intent] weight``);
 4. **feedback**: the bi-encoder's query vector is moved towards the top fused products (those that
    mention what the query excludes are not feedback), it searches again, and the lists are fused
    again (``[feedback]``);
@@ -57,6 +60,7 @@ from shopmatch.hits import FusedHits, SearchHits, SourceHits, single_source, top
 from shopmatch.query.exclusion import demote_excluded, first_not_excluded
 from shopmatch.query.feedback import expanded_vectors
 from shopmatch.query.query import Query, understand
+from shopmatch.query.understanding import QueryUnderstanding, understand_prepared
 from shopmatch.rank.stage import rank_hits, ranker_explanation
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.fusion import fuse
@@ -104,8 +108,10 @@ class SearchPage:
     took_ms: float = 0.0
     rows: list[int] = field(default_factory=list, repr=False)  # the results' rows in the snapshot searched
     feedback: list[str] = field(default_factory=list)  # the products the query vector moved towards
+    understanding: QueryUnderstanding = field(default_factory=QueryUnderstanding, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        understood = self.understanding.to_dict()
         return {
             "query": self.query.text,
             "total": self.total,
@@ -113,6 +119,8 @@ class SearchPage:
             "reranked": self.reranked,
             "results": [r.to_dict() for r in self.results],
             "facets": self.facets,
+            "predicted_categories": understood["predicted_categories"],
+            "understanding": understood,
         }
 
 
@@ -199,6 +207,7 @@ class _Stages:
         self.query = query
         self.config = index.config
         self.prepared = {name: r.prepare([query.text])[0] for name, r in index.retrievers.items()}
+        self.understanding = understand_prepared(index, self.prepared)
         self.feedback_rows: list[int] = []
         self.reranker = index.reranker if query.rerank else None
 
@@ -215,11 +224,13 @@ class _Stages:
         return pool
 
     def fused(self, runs: Mapping[str, SearchHits], keep: int) -> FusedHits:
-        """The retrievers' lists fused; the best ``keep`` kept."""
+        """The retrievers' lists fused, with the intent boost; the best ``keep`` kept."""
         if len(runs) == 1:
             ((name, hits),) = runs.items()
-            return single_source(hits, name, keep)
-        return fuse(runs, keep, self.config.fusion)
+            pool = single_source(hits, name, keep)
+        else:
+            pool = fuse(runs, keep, self.config.fusion)
+        return self.understanding.boosted(self.index, pool)
 
     def feedback(self, pool: FusedHits) -> dict[str, np.ndarray]:
         """Pseudo-relevance feedback: the moved query vector of each retriever it applies to."""
@@ -287,7 +298,8 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
                     result.explanation["ranker"] = contributions[row]
     took = (time.perf_counter() - started) * 1000
     feedback = [index.id_of(row) for row in stages.feedback_rows]
-    return SearchPage(query, total, results, facets, stages.reranker is not None and total > 0, took, rows, feedback)
+    reranked = stages.reranker is not None and total > 0
+    return SearchPage(query, total, results, facets, reranked, took, rows, feedback, stages.understanding)
 
 
 def _ranked_rows(index: IndexSnapshot, name: str, prepared: Any, rows: np.ndarray) -> SearchHits:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from shopmatch.config import PipelineConfig
     from shopmatch.filters import Filters
     from shopmatch.hits import SearchHits
+    from shopmatch.query.intent import IntentModel
     from shopmatch.query.query import Query
     from shopmatch.rank.model import Ranker
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
@@ -47,6 +48,11 @@ class IndexSnapshot(Protocol):
     @property
     def ranker(self) -> Ranker | None:
         """The learned ranker (``[ranker] model``), if any."""
+        ...
+
+    @property
+    def intent(self) -> IntentModel | None:
+        """The category-intent model (None: off, no categories in the catalog, or not supported)."""
         ...
 
     def record(self, row: int) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from shopmatch.backends.inprocess.static import StaticIndex
 from shopmatch.config import PipelineConfig
 from shopmatch.filters import FilterColumns, Filters, SegmentedColumns
 from shopmatch.hits import SearchHits, merged
+from shopmatch.query.intent import IntentModel
 from shopmatch.rank.model import Ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
@@ -72,6 +73,10 @@ class Snapshot:
     @property
     def ranker(self) -> Ranker | None:
         return self.base.ranker
+
+    @property
+    def intent(self) -> IntentModel | None:
+        return self.base.intent
 
     @property
     def base_size(self) -> int:

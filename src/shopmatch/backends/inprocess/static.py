@@ -7,7 +7,8 @@ An index directory holds ``manifest.json`` (kind ``shopmatch-index``, format ver
 pipeline config), ``products.jsonl`` + ``offsets.npy`` + ``ids.txt`` (the catalog copy), one
 folder per retriever named as in ``[pipeline] retrievers`` (``lexical/`` holds the BM25F score
 matrix, ``dense/`` the vector index and the exported ONNX encoder, ``word_vectors/``), and
-``rerank/`` (the cross-encoder) when the pipeline re-ranks.
+``rerank/`` (the cross-encoder) when the pipeline re-ranks, and ``intent/`` (the category-intent
+model, :mod:`shopmatch.query.intent`) when the catalog has categories and the pipeline a bi-encoder.
 
 Example:
     >>> from shopmatch.catalog import Product
@@ -27,11 +28,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shopmatch.backends.inprocess.products import DiskProducts, MemoryProducts
 from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import ConfigError, IndexFormatError
 from shopmatch.filters import FilterColumns
+from shopmatch.query.intent import IntentModel
 from shopmatch.rank.model import Ranker, configured_ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
@@ -62,12 +66,34 @@ class StaticIndex:
         products: MemoryProducts | DiskProducts,
         retrievers: dict[str, Retriever],
         reranker: CrossEncoderReranker | None = None,
+        intent: IntentModel | _Lazy | None = None,
     ) -> None:
         self.config = config
         self.products = products
         self.retrievers = retrievers
         self.reranker = reranker
         self.ranker: Ranker | None = configured_ranker(config.ranker.model)  # beside the index, not in it
+        # the category-intent model; None: trained on first use (an index written before intent
+        # models, or compacted), and then shared with with_config's copies
+        self._intent = intent if isinstance(intent, _Lazy) else _Lazy(intent, trained=intent is not None)
+
+    @property
+    def intent(self) -> IntentModel | None:
+        """The category-intent model searched with (None: off, no categories, or no bi-encoder)."""
+        if not self.config.intent.enabled or "dense" not in self.retrievers:
+            return None
+        if not self._intent.trained:
+            self._intent.model = self._trained_intent()
+            self._intent.trained = True
+        model = self._intent.model
+        return None if model is None else model.with_config(self.config.intent)
+
+    def _trained_intent(self) -> IntentModel | None:
+        categories = [self.products.record(row).get("category") for row in range(len(self.products))]
+        if not any(categories):
+            return None
+        vectors = self.retrievers["dense"].vectors_of(np.arange(len(self.products)))
+        return IntentModel.train(categories, vectors, self.config.intent)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -79,7 +105,7 @@ class StaticIndex:
         if missing:
             raise ConfigError(f"the index has no {', '.join(missing)} retriever; it has {', '.join(self.retrievers)}")
         retrievers = {name: self.retrievers[name] for name in config.retrievers}
-        return StaticIndex(config, self.products, retrievers, self.reranker)
+        return StaticIndex(config, self.products, retrievers, self.reranker, self._intent)
 
     @cached_property
     def columns(self) -> FilterColumns:
@@ -100,7 +126,9 @@ class StaticIndex:
                 "built %s retriever over %d products in %.1f s", name, len(products), time.perf_counter() - started
             )
         reranker = CrossEncoderReranker.from_config(config.rerank) if config.rerank.enabled else None
-        return cls(config, MemoryProducts(products), retrievers, reranker)
+        index = cls(config, MemoryProducts(products), retrievers, reranker)
+        index.intent  # noqa: B018 - trained now, at index time, and saved with the index
+        return index
 
     def save(self, directory: str | Path, **manifest_extra: Any) -> Path:
         """Write the index directory atomically; ``manifest_extra`` entries are added to its manifest."""
@@ -113,12 +141,16 @@ class StaticIndex:
                 retriever.save(tmp / name)
             if self.reranker is not None:
                 self.reranker.save(tmp / "rerank")
+            intent = self._intent.model if self._intent.trained else None
+            if intent is not None:
+                intent.save(tmp / "intent")
             write_manifest(
                 tmp,
                 kind=INDEX_KIND,
                 format_version=INDEX_FORMAT_VERSION,
                 config=self.config.to_dict(),
                 products=len(self.products),
+                intent=intent is not None if self._intent.trained else None,
                 **manifest_extra,
             )
         logger.info("wrote index %s (%d products)", directory, len(self.products))
@@ -149,6 +181,10 @@ class StaticIndex:
             if config.rerank.enabled:
                 reranker = CrossEncoderReranker.load(directory / "rerank", config.rerank)
             products = DiskProducts(directory)
+            intent: IntentModel | _Lazy | None = None  # an index written before intent models: trained when used
+            if manifest.get("intent") is not None:
+                has = bool(manifest["intent"]) and (directory / "intent").is_dir()
+                intent = IntentModel.load(directory / "intent", config.intent) if has else _Lazy(None, trained=True)
         except (OSError, ValueError, KeyError) as err:
             raise IndexFormatError(f"{directory}: damaged index ({type(err).__name__}: {err}); rebuild it") from None
         for name, retriever in retrievers.items():
@@ -156,4 +192,12 @@ class StaticIndex:
                 raise IndexFormatError(
                     f"{directory}: damaged index ({len(products)} products but {len(retriever)} in {name}/); rebuild it"
                 )
-        return cls(config, products, retrievers, reranker)
+        return cls(config, products, retrievers, reranker, intent)
+
+
+class _Lazy:
+    """A model trained on first use (``trained`` False until then), shared by an index's copies."""
+
+    def __init__(self, model: IntentModel | None = None, *, trained: bool = False) -> None:
+        self.model = model
+        self.trained = trained

@@ -70,6 +70,11 @@ class MilvusSnapshot:
     def ranker(self) -> Ranker | None:
         return self.index.ranker
 
+    @property
+    def intent(self) -> None:
+        """No category intent on Milvus yet (the model is trained and stored with in-process indexes)."""
+        return None
+
     def _row(self, product_id: str, ordinal: int, record: dict[str, Any]) -> int:
         row = self._rows.get(product_id)
         if row is None:
