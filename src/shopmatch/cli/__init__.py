@@ -17,7 +17,18 @@ from shopmatch.cpu_threads import is_serving, quiet_openmp_threads
 __all__ = ["app", "main"]
 
 # the order `--help` lists them in
-COMMAND_GROUPS = ("index", "search", "evaluate", "serve", "demo", "train", "train_ranker", "events", "judgments")
+COMMAND_GROUPS = (
+    "index",
+    "search",
+    "evaluate",
+    "serve",
+    "demo",
+    "train",
+    "train_ranker",
+    "events",
+    "judgments",
+    "synonyms",
+)
 for _group in COMMAND_GROUPS:
     import_module(f"shopmatch.cli.{_group}")  # each module registers its commands on `app`
 
