@@ -150,3 +150,29 @@ def test_intent_section_round_trips_and_checks_its_values():
     assert PipelineConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="intent.temperature"):
         PipelineConfig.from_dict({"intent": {"temperature": 0}})
+
+
+def test_ranker_hook_scores_candidates_like_the_boost(catalog, tiny_hybrid_config):
+    from shopmatch.query.intent import intent_feature
+
+    pipe = SearchPipeline.build(catalog.products, tiny_hybrid_config)
+    snapshot = pipe.snapshot
+    prepared = {name: r.prepare(["wireless charger"])[0] for name, r in snapshot.retrievers.items()}
+    rows = np.arange(6)
+    model = snapshot.intent
+    expected = candidate_intent_scores(model, model.probabilities(prepared["dense"]), rows, snapshot.record)
+    assert np.allclose(intent_feature(snapshot, prepared, rows), expected)
+    assert expected.max() > 0
+    assert intent_feature(snapshot, {"dense": None}, rows).tolist() == [0.0] * 6
+
+
+def test_cli_search_json_shows_the_understanding(tmp_path, catalog, tiny_hybrid_config):
+    from typer.testing import CliRunner
+
+    from shopmatch.cli import app
+
+    index = SearchPipeline.build(catalog.products, tiny_hybrid_config).save(tmp_path / "index")
+    result = CliRunner().invoke(app, ["search", str(index), "wireless charger", "-k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout.splitlines()[0])
+    assert body["predicted_categories"] and body["understanding"]["expansions"] == []

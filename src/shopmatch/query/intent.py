@@ -273,3 +273,23 @@ def boost_by_intent(hits: FusedHits, intent_scores: np.ndarray, weight: float) -
     places[0, :found] = order + 1
     boosts[0, :found] = added[order]
     return FusedHits(scores, rows, {**sources, "intent": SourceHits(places, boosts)})
+
+
+def intent_feature(index: Any, prepared: Mapping[str, Any], rows: np.ndarray) -> np.ndarray:
+    """The learned ranker's hook: each candidate row's intent score (0..1) for a query, from the
+    index's intent model and the query's prepared bi-encoder vector (``prepared["dense"]``, the
+    one the ranker stage receives, i.e. after feedback); zeros when the index has no intent model
+    or the query no vector.
+
+    Example:
+        >>> class NoIntent:
+        ...     intent = None
+        >>> intent_feature(NoIntent(), {}, np.array([3, 5])).tolist()
+        [0.0, 0.0]
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    model = index.intent
+    vector = prepared.get("dense")
+    if model is None or vector is None:
+        return np.zeros(len(rows), dtype=np.float64)
+    return candidate_intent_scores(model, model.probabilities(vector), rows, index.record)
