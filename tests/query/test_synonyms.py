@@ -134,3 +134,12 @@ def test_synonyms_section_round_trips_through_the_config():
     with pytest.raises(ConfigError, match="synonyms.weight"):
         PipelineConfig.from_dict({"synonyms": {"weight": 2}})
     assert dataclasses.replace(config.synonyms, file="").active is False
+
+
+def test_the_weighted_path_at_weight_one_is_the_plain_bm25f_search():
+    products = PRODUCTS + [Product("both", "Couch or sofa? A sofa"), Product("x", "Sofa bed")]
+    bm25 = LexicalRetriever.build(products, LexicalConfig())
+    plain = bm25.search([["couch", "sofa"]], k=5).query(0)
+    weighted = bm25.search([WeightedTerms(["couch", "sofa"], {"sofa": 1.0})], k=5).query(0)
+    assert [row for row, _ in weighted] == [row for row, _ in plain]
+    assert np.allclose([s for _, s in weighted], [s for _, s in plain], rtol=1e-5)
