@@ -156,11 +156,16 @@ class IntentModel:
         return out
 
     def predict(
-        self, query_vector: np.ndarray, top: int | None = None, level: int | None = None
+        self,
+        query_vector: np.ndarray,
+        top: int | None = None,
+        level: int | None = None,
+        probabilities: np.ndarray | None = None,
     ) -> list[PredictedCategory]:
-        """The ``top`` most probable categories at ``level`` (default: the deepest)."""
+        """The ``top`` most probable categories at ``level`` (default: the deepest);
+        ``probabilities``: the query's, when :meth:`probabilities` has computed them already."""
         level = self.depth if level is None else level
-        probs = self.probabilities(query_vector)
+        probs = self.probabilities(query_vector) if probabilities is None else probabilities
         nodes = np.flatnonzero(self.levels == level)
         best = nodes[np.argsort(-probs[nodes], kind="stable")][: top or self.config.top]
         return [PredictedCategory(self.paths[i], float(probs[i])) for i in best]

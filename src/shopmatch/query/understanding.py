@@ -80,6 +80,6 @@ def understand_prepared(index: IndexSnapshot, prepared: MutableMapping[str, Any]
     if model is not None and vector is not None:
         out.model = model
         out.probabilities = model.probabilities(vector)
-        out.categories = model.predict(vector)
+        out.categories = model.predict(vector, probabilities=out.probabilities)
         out.weight = config.intent.weight
     return out
