@@ -54,7 +54,7 @@ def test_suggest_on_an_index_without_suggestions_fails_clearly(index_dir, tmp_pa
 
 def test_search_says_how_a_pinyin_query_was_read(index_dir):
     result = invoke("search", index_dir, "pgsj", "--json")
-    understood = json.loads(result.output)["understood"]
+    understood = json.loads(result.output)["understanding"]
     assert understood["pinyin"]["to"] == "苹果手机"
     result = invoke("search", index_dir, "pingguo shouji")
     assert result.exit_code == 0 and "read as '苹果 手机' (pinyin)" in result.output

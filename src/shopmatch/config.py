@@ -45,6 +45,14 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     [pinyin]
     enabled = true                      # "pingguo shouji", "pgsj" → 苹果手机 (catalogs with Chinese)
 
+    [synonyms]
+    file = "synonyms.txt"               # Solr-format synonyms, applied to the BM25F query ("" = none)
+    weight = 0.5                        # a synonym's terms weigh this much, the query's own 1
+
+    [intent]
+    enabled = true                      # predict the query's categories, boost the products in them
+    weight = 0.0                        # boost: the intent score (0..1) times this added to the fused score
+
     [backend]
     kind = "inprocess"                  # or "milvus", with uri = "shop.db" or "http://host:19530"
 
@@ -66,8 +74,10 @@ from shopmatch.backends.config import BackendConfig
 from shopmatch.errors import ConfigError
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.feedback import FeedbackConfig
+from shopmatch.query.intent import IntentConfig
 from shopmatch.query.pinyin import PinyinConfig
 from shopmatch.query.spelling import SpellingConfig
+from shopmatch.query.synonyms import SynonymsConfig
 from shopmatch.rank.config import RankerConfig
 from shopmatch.rerank.config import RerankConfig
 from shopmatch.retrieval.dense import DenseConfig
@@ -90,6 +100,8 @@ SECTIONS = (
     "feedback",
     "spelling",
     "pinyin",
+    "synonyms",
+    "intent",
     "backend",
 )
 
@@ -108,6 +120,8 @@ class PipelineConfig(ConfigSection):
         feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
         spelling: spelling correction of query words, from the words the index counted.
         pinyin: pinyin queries read as the catalog's Chinese terms (catalogs with Chinese titles).
+        synonyms: query-time synonyms added to the BM25F query.
+        intent: category intent: predicted categories and their boost.
         backend: where the index lives: in this process (the default) or in Milvus.
     """
 
@@ -125,6 +139,8 @@ class PipelineConfig(ConfigSection):
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     spelling: SpellingConfig = field(default_factory=SpellingConfig)
     pinyin: PinyinConfig = field(default_factory=PinyinConfig)
+    synonyms: SynonymsConfig = field(default_factory=SynonymsConfig)
+    intent: IntentConfig = field(default_factory=IntentConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
 
     def check(self) -> None:

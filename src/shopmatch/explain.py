@@ -83,7 +83,6 @@ def explain_product(
     if page.query.corrected:
         out["corrected_query"] = page.query.corrected
         out["corrections"] = [c.to_dict() for c in page.query.corrections]
-    out["query"] = page.query.understanding()
     if rank is not None and index.ranker is not None:  # its features and their contributions, as the search saw them
         one = search(index, [Query(query, k=1, offset=rank - 1, explain=True, spelling=spelling)])[0]
         if one.rows == [row] and one.results[0].explanation and "ranker" in one.results[0].explanation:
@@ -92,6 +91,9 @@ def explain_product(
         out["feedback"] = {"products": page.feedback, "weight": index.config.feedback.weight}
     if page.fusion is not None:  # the dense weight the adaptive fusion used for this query, and why
         out["fusion"] = page.fusion
+    out["understanding"] = {**page.query.understanding(), **page.understanding.to_dict()}
+    if rank is not None and "intent" in places:
+        out["understanding"]["intent_boost"] = places["intent"]["score"]
     return out
 
 

@@ -7,13 +7,16 @@
 1. **understand** it once (a pinyin query read as the catalog's Chinese, spelling correction,
    normalized text, exclusions: :func:`~shopmatch.query.understand`) and **prepare** it once per
    retriever (terms, a vector) from :attr:`~shopmatch.query.Query.searched` (the pinyin reading or
-   the corrected text, else the text as typed);
+   the corrected text, else the text as typed); the configured synonyms join the BM25F terms at a
+   lower weight and the category-intent model predicts the query's categories
+   (:mod:`shopmatch.query.understanding`);
 2. **retrieve**: each retriever's top ``max(offset + k, candidates)`` rows over every segment of
    the index (deleted rows never come back);
 3. **fuse** the retrievers' lists (RRF); the dense list's weight is scaled per query by how far
    it agrees with the lexical list (:mod:`~shopmatch.retrieval.adaptive_fusion`: a query the
    bi-encoder cannot read is BM25F's alone); the best ``max(offset + k, candidates)`` are the
-   query's candidates (what ``total`` counts, facets count, and later stages order);
+   query's candidates (what ``total`` counts, facets count, and later stages order); the
+   products in the predicted categories get the intent boost (``[intent] weight``);
 4. **feedback**: the bi-encoder's query vector is moved towards the top fused products (those that
    mention what the query excludes are not feedback), it searches again, and the lists are fused
    again (``[feedback]``);
@@ -60,6 +63,7 @@ from shopmatch.hits import FusedHits, SearchHits, SourceHits, single_source, top
 from shopmatch.query.exclusion import demote_excluded, first_not_excluded
 from shopmatch.query.feedback import expanded_vectors
 from shopmatch.query.query import Query, understand
+from shopmatch.query.understanding import QueryUnderstanding, understand_prepared
 from shopmatch.rank.stage import rank_hits, ranker_explanation
 from shopmatch.rerank.stage import rerank_hits
 from shopmatch.retrieval.adaptive_fusion import DenseWeight, dense_weight, unknown_share
@@ -111,21 +115,26 @@ class SearchPage:
     rows: list[int] = field(default_factory=list, repr=False)  # the results' rows in the snapshot searched
     feedback: list[str] = field(default_factory=list)  # the products the query vector moved towards
     fusion: dict[str, Any] | None = None  # the dense weight fusion used and why (adaptive fusion)
+    understanding: QueryUnderstanding = field(default_factory=QueryUnderstanding, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The page as the service and ``search --json`` give it; ``corrected_query`` is the text
-        searched when spelling correction changed it (None: the query was searched as typed)."""
+        searched when spelling correction changed it (None: the query was searched as typed), and
+        ``understanding`` all that query understanding did (correction, pinyin reading,
+        exclusions, synonym expansions, predicted categories)."""
+        understood = {**self.query.understanding(), **self.understanding.to_dict()}
         return {
             "query": self.query.text,
             "corrected_query": self.query.corrected or None,
             "corrections": [c.to_dict() for c in self.query.corrections],
-            "understood": self.query.understanding(),
             "total": self.total,
             "took_ms": round(self.took_ms, 2),
             "reranked": self.reranked,
             **({"fusion": self.fusion} if self.fusion is not None else {}),
             "results": [r.to_dict() for r in self.results],
             "facets": self.facets,
+            "predicted_categories": understood["predicted_categories"],
+            "understanding": understood,
         }
 
 
@@ -217,6 +226,7 @@ class _Stages:
         self.query = query
         self.config = index.config
         self.prepared = {name: r.prepare([query.searched])[0] for name, r in index.retrievers.items()}
+        self.understanding = understand_prepared(index, self.prepared)
         self.feedback_rows: list[int] = []
         self.reranker = index.reranker if query.rerank else None
         self.fusion: FusionConfig = self.config.fusion
@@ -237,11 +247,13 @@ class _Stages:
         return pool
 
     def fused(self, runs: Mapping[str, SearchHits], keep: int) -> FusedHits:
-        """The retrievers' lists fused; the best ``keep`` kept."""
+        """The retrievers' lists fused, with the intent boost; the best ``keep`` kept."""
         if len(runs) == 1:
             ((name, hits),) = runs.items()
-            return single_source(hits, name, keep)
-        return fuse(runs, keep, self.fusion)
+            pool = single_source(hits, name, keep)
+        else:
+            pool = fuse(runs, keep, self.fusion)
+        return self.understanding.boosted(self.index, pool)
 
     def adapt(self, runs: Mapping[str, SearchHits], catalog: int) -> None:
         """Scale the dense weight by the agreement of the first lists (``[fusion] adaptive``); the
@@ -332,7 +344,7 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
     feedback = [index.id_of(row) for row in stages.feedback_rows]
     fusion = stages.dense_weight.to_dict() if stages.dense_weight is not None else None
     reranked = stages.reranker is not None and total > 0
-    return SearchPage(query, total, results, facets, reranked, took, rows, feedback, fusion)
+    return SearchPage(query, total, results, facets, reranked, took, rows, feedback, fusion, stages.understanding)
 
 
 def _ranked_rows(index: IndexSnapshot, name: str, prepared: Any, rows: np.ndarray) -> SearchHits:

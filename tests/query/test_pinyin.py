@@ -55,13 +55,13 @@ def test_search_finds_the_chinese_product_and_says_why(pipe):
     for query in ("pingguo shouji", "pgsj"):
         page = pipe.search_pages([query])[0]
         assert page.results[0].product_id == "p1"
-        understood = page.to_dict()["understood"]
+        understood = page.to_dict()["understanding"]
         assert understood["pinyin"]["to"] == page.query.searched
         assert understood["pinyin"]["pieces"][0]["term"].startswith("苹果")
     english = pipe.search_pages(["apple cable"])[0]
-    assert english.results[0].product_id == "p5" and "pinyin" not in english.to_dict()["understood"]
+    assert english.results[0].product_id == "p5" and "pinyin" not in english.to_dict()["understanding"]
     explained = pipe.explain("pgsj", "p1")
-    assert explained["query"]["pinyin"]["to"] == "苹果手机"
+    assert explained["understanding"]["pinyin"]["to"] == "苹果手机"
 
 
 def test_pinyin_can_be_turned_off(pipe):

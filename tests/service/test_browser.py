@@ -91,6 +91,15 @@ def test_search_facet_explanation_chinese_and_markup(page):
         "usb" in results.first.locator(".title").inner_text().lower() or "cable" in page.inner_text("#results").lower()
     )
 
+    # the suggested categories (category intent): one click filters the results to one of them
+    suggested = page.locator("#facets fieldset.facet:has(legend:text-is('Suggested category')) button")
+    assert suggested.count() >= 1
+    suggested.first.click()
+    page.wait_for_selector("#facets p.crumbs")
+    assert "category=" in page.url
+    page.click("#facets button.clear")
+    page.wait_for_function("() => !document.querySelector('#facets p.crumbs')")
+
     # a brand facet: every result then has that brand, and the box stays checked
     brand = results.first.locator(".brand").inner_text()  # the top result's brand
     page.locator(f'#facets input[data-facet=brand][data-value="{brand}"]').check()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from shopmatch.config import PipelineConfig
     from shopmatch.filters import Filters
     from shopmatch.hits import SearchHits
+    from shopmatch.query.intent import IntentModel
     from shopmatch.query.pinyin import PinyinIndex
     from shopmatch.query.query import Query
     from shopmatch.query.spelling import Speller
@@ -65,6 +66,11 @@ class IndexSnapshot(Protocol):
     @property
     def suggester(self) -> Suggester | None:
         """The catalog's completions for ``/suggest`` (None: not kept by this backend or this index)."""
+        ...
+
+    @property
+    def intent(self) -> IntentModel | None:
+        """The category-intent model (None: off, no categories in the catalog, or not supported)."""
         ...
 
     def record(self, row: int) -> dict[str, Any]:

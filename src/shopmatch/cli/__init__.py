@@ -29,6 +29,7 @@ COMMAND_GROUPS = (
     "judgments",
     "retrain",
     "experiment",
+    "synonyms",
 )
 for _group in COMMAND_GROUPS:
     import_module(f"shopmatch.cli.{_group}")  # each module registers its commands on `app`

@@ -38,8 +38,9 @@ import scipy.sparse as sp
 
 from shopmatch.catalog import Product
 from shopmatch.errors import ConfigError
-from shopmatch.hits import SearchHits
+from shopmatch.hits import SearchHits, top_by_score
 from shopmatch.progress import track
+from shopmatch.query.synonyms import WeightedTerms, term_weights
 from shopmatch.retrieval.base import Retriever, Segment
 from shopmatch.retrieval.lexical_segment import LexicalSegment, idf, lexical_term_weights
 from shopmatch.settings import ConfigSection, setting
@@ -275,11 +276,34 @@ class LexicalRetriever(Retriever):
             kwargs["n_threads"] = 1
         else:
             kwargs["backend_selection"] = "numpy"
+        weighted = [i for i in todo if isinstance(prepared[i], WeightedTerms) and prepared[i].weights]
+        if weighted:  # synonyms: a weighted sum of the terms' columns, which bm25s cannot do
+            for i in weighted:
+                found = self._weighted_top(term_weights(prepared[i]), depth, mask)
+                out.rows[i, : len(found.rows[0])] = found.rows[0]
+                out.scores[i, : len(found.rows[0])] = found.scores[0]
+            todo = [i for i in todo if i not in set(weighted)]
+            if not todo:
+                return out
         found_rows, found_scores = self.model.retrieve([token_ids[i] for i in todo], **kwargs)
         found_rows = np.where(found_scores > 0, found_rows, -1)
         out.scores[todo, :depth] = np.where(found_rows >= 0, found_scores, 0.0)
         out.rows[todo, :depth] = found_rows
         return out
+
+    def _weighted_top(self, weights: Mapping[str, float], k: int, mask: np.ndarray | None) -> SearchHits:
+        """Top ``k`` rows by ``Σ_t weight(t) · score(t, row)`` (rows no term matches left out)."""
+        data, indices, indptr = (self.model.scores[key] for key in ("data", "indices", "indptr"))
+        scores = np.zeros(self.num_docs, dtype=np.float32)
+        for term, weight in weights.items():
+            col = self.vocab.get(term)
+            if col is not None and weight > 0:
+                start, end = int(indptr[col]), int(indptr[col + 1])
+                scores[indices[start:end]] += np.float32(weight) * data[start:end]
+        if mask is not None:
+            scores *= mask
+        rows = np.flatnonzero(scores > 0)
+        return top_by_score(rows, scores[rows], k)
 
     def score_rows(self, prepared: Sequence[str], rows: np.ndarray) -> np.ndarray:
         """BM25F scores of one prepared query for the given rows (NaN where no query term matches)."""
@@ -301,17 +325,17 @@ class LexicalRetriever(Retriever):
         return self.explain(self.analyzer(query), row)["terms"]
 
     def explain(self, prepared: Sequence[str], row: int) -> dict[str, Any]:
-        """``{"terms": {term: its share of the row's score}}``."""
+        """``{"terms": {term: its share of the row's score}}`` (a synonym's share times its weight)."""
         out: dict[str, float] = {}
         data, indices, indptr = (self.model.scores[key] for key in ("data", "indices", "indptr"))
-        for term in prepared:
+        for term, weight in term_weights(prepared).items():
             col = self.vocab.get(term)
             if col is None:
                 continue
             start, end = int(indptr[col]), int(indptr[col + 1])
             hit = np.searchsorted(indices[start:end], row)
             if hit < end - start and indices[start + hit] == row:
-                out[term] = out.get(term, 0.0) + float(data[start + hit])
+                out[term] = weight * float(data[start + hit])
         return {"terms": out}
 
     def matched_fields(self, prepared: Sequence[str], record: Mapping[str, Any]) -> dict[str, Any]:

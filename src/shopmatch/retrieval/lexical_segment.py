@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shopmatch.hits import SearchHits, stacked, top_by_score
+from shopmatch.query.synonyms import term_weights
 from shopmatch.text.fields import field_text
 
 if TYPE_CHECKING:
@@ -89,8 +90,8 @@ class LexicalSegment:
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
         scores = np.zeros(len(self), dtype=np.float32)
-        for term in terms:
-            weight = self.idf_of(term)
+        for term, query_weight in term_weights(terms).items():
+            weight = self.idf_of(term) * query_weight
             for slot, tf in self._postings.get(term, ()):
                 scores[slot] += weight * tf / (self.k1 + tf)
         return scores
@@ -114,6 +115,5 @@ class LexicalSegment:
         """``{"terms": {term: its share of the slot's score}}``."""
         tf_of = self.documents[row]
         k1 = self.k1
-        return {
-            "terms": {t: self.idf_of(t) * tf_of[t] / (k1 + tf_of[t]) for t in dict.fromkeys(prepared) if t in tf_of}
-        }
+        weights = term_weights(prepared)
+        return {"terms": {t: w * self.idf_of(t) * tf_of[t] / (k1 + tf_of[t]) for t, w in weights.items() if t in tf_of}}

@@ -32,6 +32,7 @@ from shopmatch.backends.inprocess.static import StaticIndex
 from shopmatch.config import PipelineConfig
 from shopmatch.filters import FilterColumns, Filters, SegmentedColumns
 from shopmatch.hits import SearchHits, merged
+from shopmatch.query.intent import IntentModel
 from shopmatch.query.pinyin import PinyinIndex
 from shopmatch.query.spelling import Speller, words_of
 from shopmatch.query.suggest import Suggester
@@ -96,6 +97,10 @@ class Snapshot:
     @property
     def suggester(self) -> Suggester | None:
         return self.base.suggester
+
+    @property
+    def intent(self) -> IntentModel | None:
+        return self.base.intent
 
     @property
     def base_size(self) -> int:

@@ -11,8 +11,9 @@ matrix, ``dense/`` the vector index and the exported ONNX encoder, ``word_vector
 counts for spelling correction, :mod:`shopmatch.query.spelling`), ``pinyin/`` (the pinyin index, for
 catalogs with Chinese titles) and ``suggest/`` (the completions of ``/suggest``). An index written
 before ``spelling/`` existed loads and searches without correction until it is indexed again (or
-:meth:`StaticIndex.with_spelling` adds a model built from its products); one saved before the last
-two existed loads without them.
+:meth:`StaticIndex.with_spelling` adds a model built from its products); one saved before
+``pinyin/`` and ``suggest/`` existed loads without them. ``intent/`` holds the category-intent model (:mod:`shopmatch.query.intent`) when the catalog has
+categories and the pipeline a bi-encoder; an index written before it trains one on first use.
 
 Example:
     >>> from shopmatch.catalog import Product
@@ -32,11 +33,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shopmatch.backends.inprocess.products import DiskProducts, MemoryProducts
 from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.errors import ConfigError, IndexFormatError
 from shopmatch.filters import FilterColumns
+from shopmatch.query.intent import IntentModel
 from shopmatch.query.pinyin import PinyinIndex
 from shopmatch.query.spelling import Speller, SpellingModel
 from shopmatch.query.suggest import Suggester
@@ -75,6 +79,7 @@ class StaticIndex:
         *,
         pinyin: PinyinIndex | None = None,
         suggester: Suggester | None = None,
+        intent: IntentModel | _Lazy | None = None,
     ) -> None:
         self.config = config
         self.products = products
@@ -84,6 +89,27 @@ class StaticIndex:
         self.pinyin = pinyin  # the catalog's pinyin → Chinese terms (None: no Chinese)
         self.suggester = suggester  # the completions of /suggest (None: an index saved before them)
         self.ranker: Ranker | None = configured_ranker(config.ranker.model)  # beside the index, not in it
+        # the category-intent model; None: trained on first use (an index written before intent
+        # models, or compacted), and then shared with with_config's copies
+        self._intent = intent if isinstance(intent, _Lazy) else _Lazy(intent, trained=intent is not None)
+
+    @property
+    def intent(self) -> IntentModel | None:
+        """The category-intent model searched with (None: off, no categories, or no bi-encoder)."""
+        if not self.config.intent.enabled or "dense" not in self.retrievers:
+            return None
+        if not self._intent.trained:
+            self._intent.model = self._trained_intent()
+            self._intent.trained = True
+        model = self._intent.model
+        return None if model is None else model.with_config(self.config.intent)
+
+    def _trained_intent(self) -> IntentModel | None:
+        categories = [self.products.record(row).get("category") for row in range(len(self.products))]
+        if not any(categories):
+            return None
+        vectors = self.retrievers["dense"].vectors_of(np.arange(len(self.products)))
+        return IntentModel.train(categories, vectors, self.config.intent)
 
     def __len__(self) -> int:
         return len(self.products)
@@ -103,6 +129,7 @@ class StaticIndex:
             self.spelling,
             pinyin=self.pinyin,
             suggester=self.suggester,
+            intent=self._intent,
         )
         if self.spelling is not None and config.spelling == self.config.spelling:
             index.__dict__["speller"] = self.speller  # the same settings: keep its lookup tables
@@ -121,6 +148,7 @@ class StaticIndex:
             model,
             pinyin=self.pinyin,
             suggester=self.suggester,
+            intent=self._intent,
         )
 
     @cached_property
@@ -153,7 +181,7 @@ class StaticIndex:
         segment = segmenter(getattr(lexical, "user_words", ())).cut
         pinyin = PinyinIndex.build(products, segment)
         suggester = Suggester.build(products, pinyin, segment)
-        return cls(
+        index = cls(
             config,
             MemoryProducts(products),
             retrievers,
@@ -162,6 +190,8 @@ class StaticIndex:
             pinyin=pinyin,
             suggester=suggester,
         )
+        index.intent  # noqa: B018 - trained now, at index time, and saved with the index
+        return index
 
     def save(self, directory: str | Path, **manifest_extra: Any) -> Path:
         """Write the index directory atomically; ``manifest_extra`` entries are added to its manifest."""
@@ -180,12 +210,16 @@ class StaticIndex:
                 self.pinyin.save(tmp / "pinyin")
             if self.suggester is not None:
                 self.suggester.save(tmp / "suggest")
+            intent = self._intent.model if self._intent.trained else None
+            if intent is not None:
+                intent.save(tmp / "intent")
             write_manifest(
                 tmp,
                 kind=INDEX_KIND,
                 format_version=INDEX_FORMAT_VERSION,
                 config=self.config.to_dict(),
                 products=len(self.products),
+                intent=intent is not None if self._intent.trained else None,
                 **manifest_extra,
             )
         logger.info("wrote index %s (%d products)", directory, len(self.products))
@@ -219,6 +253,10 @@ class StaticIndex:
             spelling = SpellingModel.load(directory / "spelling") if (directory / "spelling").is_dir() else None
             pinyin = PinyinIndex.load(directory / "pinyin")
             suggester = Suggester.load(directory / "suggest")
+            intent: IntentModel | _Lazy | None = None  # an index written before intent models: trained when used
+            if manifest.get("intent") is not None:
+                has = bool(manifest["intent"]) and (directory / "intent").is_dir()
+                intent = IntentModel.load(directory / "intent", config.intent) if has else _Lazy(None, trained=True)
         except (OSError, ValueError, KeyError) as err:
             raise IndexFormatError(f"{directory}: damaged index ({type(err).__name__}: {err}); rebuild it") from None
         for name, retriever in retrievers.items():
@@ -228,4 +266,12 @@ class StaticIndex:
                 )
         if spelling is None:
             logger.info("%s has no spelling/ model: queries are searched as typed (index it again)", directory)
-        return cls(config, products, retrievers, reranker, spelling, pinyin=pinyin, suggester=suggester)
+        return cls(config, products, retrievers, reranker, spelling, pinyin=pinyin, suggester=suggester, intent=intent)
+
+
+class _Lazy:
+    """A model trained on first use (``trained`` False until then), shared by an index's copies."""
+
+    def __init__(self, model: IntentModel | None = None, *, trained: bool = False) -> None:
+        self.model = model
+        self.trained = trained

@@ -85,6 +85,11 @@ class MilvusSnapshot:
         """A Milvus index keeps no suggestions (``/suggest`` answers 404)."""
         return None
 
+    @property
+    def intent(self) -> None:
+        """No category intent on Milvus yet (the model is trained and stored with in-process indexes)."""
+        return None
+
     def _row(self, product_id: str, ordinal: int, record: dict[str, Any]) -> int:
         row = self._rows.get(product_id)
         if row is None:

@@ -75,12 +75,12 @@ function render(page) {
       ` (${page.took_ms} ms${page.reranked ? ", re-ranked" : ""})`
     : `No products match “${page.query}”.`;
   renderCorrection(page);
-  const pinyin = page.understood && page.understood.pinyin;
+  const pinyin = page.understanding && page.understanding.pinyin;
   if (pinyin) summary.textContent += ` Read as “${pinyin.to}” (pinyin).`;
   shownSearch = { id: page.search_id || null, offset: page.offset };
   const list = document.getElementById("results");
   list.replaceChildren(...page.results.map(resultItem));
-  renderFacets(page.facets);
+  renderFacets(page.facets, page.predicted_categories);
   document.getElementById("prev").disabled = page.offset === 0;
   document.getElementById("next").disabled = page.offset + shown >= page.total;
   document.getElementById("page-label").textContent = page.total ? `Page ${Math.floor(page.offset / PAGE_SIZE) + 1}` : "";
@@ -199,7 +199,7 @@ function link(label, count, onclick, selected) {
     el("button", { type: "button", class: "facet-link" + (selected ? " selected" : ""), onclick }, label, el("span", { class: "count" }, count)));
 }
 
-function renderFacets(facets) {
+function renderFacets(facets, predicted) {
   const groups = [];
   if (state.category.length || state.brand.length || state.color.length || state.min_price !== null || state.min_rating !== null) {
     groups.push(el("button", { type: "button", class: "clear", onclick: () => {
@@ -210,6 +210,11 @@ function renderFacets(facets) {
   if (state.category.length) {
     groups.push(el("p", { class: "crumbs" }, "Category: " + state.category.join(" › ") + " ",
       el("button", { type: "button", class: "facet-link", onclick: () => { state.category.pop(); state.offset = 0; run(); } }, "(up)")));
+  }
+  if (!state.category.length) {  // the categories the query seems to ask for (category intent)
+    groups.push(facetGroup("Suggested category", predicted, (item) =>
+      link(item.path.join(" › "), `${Math.round(item.probability * 100)}%`,
+        () => { state.category = item.path; state.offset = 0; run(); }, false)));
   }
   groups.push(facetGroup("Category", facets.category, (item) =>
     link(item.path[item.path.length - 1], item.count, () => { state.category = item.path; state.offset = 0; run(); }, false)));
