@@ -164,7 +164,7 @@ def _parse_str_list(value: Any, name: str) -> list[str]:
         return []
     if isinstance(value, str):
         return [value] if value.strip() else []
-    if not isinstance(value, list):
+    if not isinstance(value, list | tuple):  # a tuple: a record of an in-memory Product
         raise DataError(f"must be a list of strings, got {type(value).__name__}", field=name)
     out = []
     for i, item in enumerate(value):

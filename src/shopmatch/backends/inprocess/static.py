@@ -12,8 +12,9 @@ counts for spelling correction, :mod:`shopmatch.query.spelling`), ``pinyin/`` (t
 catalogs with Chinese titles) and ``suggest/`` (the completions of ``/suggest``). An index written
 before ``spelling/`` existed loads and searches without correction until it is indexed again (or
 :meth:`StaticIndex.with_spelling` adds a model built from its products); one saved before
-``pinyin/`` and ``suggest/`` existed loads without them. ``intent/`` holds the category-intent model (:mod:`shopmatch.query.intent`) when the catalog has
-categories and the pipeline a bi-encoder; an index written before it trains one on first use.
+``pinyin/`` and ``suggest/`` existed loads without them. ``intent/`` holds the category-intent model
+(:mod:`shopmatch.query.intent`) when the catalog has categories and the pipeline a bi-encoder;
+an index written before it trains one on first use.
 
 Example:
     >>> from shopmatch.catalog import Product
