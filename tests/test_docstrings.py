@@ -50,6 +50,7 @@ MODULES = [
     "shopmatch.rank.config",
     "shopmatch.rank.features",
     "shopmatch.rank.model",
+    "shopmatch.rank.selection",
     "shopmatch.rank.training",
     "tests.events.schema_check",
 ]
