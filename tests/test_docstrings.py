@@ -49,6 +49,7 @@ MODULES = [
     "shopmatch.service.capture",
     "shopmatch.rank.config",
     "shopmatch.rank.features",
+    "shopmatch.rank.groups",
     "shopmatch.rank.model",
     "shopmatch.rank.selection",
     "shopmatch.rank.training",
