@@ -301,10 +301,18 @@ class _Stages:
         return demote_excluded(hits, [self.query.exclusions], self.index.record, self.config.negation)
 
 
-def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
-    started = time.perf_counter()
-    config = index.config
-    depth = max(query.window, config.candidates)
+def retrieval_ranker_inputs(index: IndexSnapshot, query: Query | str) -> RankerInputs:
+    """What the ranker stage of :func:`search` reads for ``query``: its candidates from the whole
+    catalog after fusion, feedback and the cross-encoder, exactly as a search passes them on
+    (``shopmatch train ranker`` learns from these, so it trains on what it will re-order)."""
+    query = _understood(index, query)
+    stages, _, matching = _before_ranker(index, query)
+    return RankerInputs(query, stages.prepared, matching)
+
+
+def _before_ranker(index: IndexSnapshot, query: Query) -> tuple[_Stages, FusedHits, FusedHits]:
+    """Retrieval mode's stages before the ranker: the pool (for facets) and the matching candidates."""
+    depth = max(query.window, index.config.candidates)
     stages = _Stages(index, query)
     alive = index.allowed(Filters())  # every row a search may return
 
@@ -312,7 +320,6 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
         return index.search_each(prepared, depth, allowed)
 
     pool = stages.first_stage(retrieve, depth, catalog=getattr(index, "alive_count", None) or _LARGE_CATALOG)
-    facets = index.facets(pool.found(0), query.filters) if query.facets else {}
     if query.filters:
         matching = stages.fused(retrieve(stages.prepared, index.allowed(query.filters)), depth)
     else:
@@ -320,6 +327,15 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
     total = len(matching.found(0))
     if stages.reranker is not None and total:
         matching = rerank_hits(stages.reranker, [query.searched], matching, total, index.record)
+    return stages, pool, matching
+
+
+def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
+    started = time.perf_counter()
+    config = index.config
+    stages, pool, matching = _before_ranker(index, query)
+    facets = index.facets(pool.found(0), query.filters) if query.facets else {}
+    total = len(matching.found(0))
     before_ranker = matching
     if index.ranker is not None and total:
         matching = rank_hits(index.ranker, index, query, stages.prepared, matching, top_n=config.ranker.top_n)

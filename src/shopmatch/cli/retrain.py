@@ -32,7 +32,6 @@ def retrain(
     min_clicks: Annotated[int, typer.Option(min=1, help="Refuse to train on fewer clicks, carts, purchases.")] = 50,
     min_queries: Annotated[int, typer.Option(min=1, help="Refuse to train on fewer queries with a click.")] = 5,
     candidates: Annotated[int, typer.Option(min=1, help="Fused candidates per query, beside the labelled ones.")] = 100,
-    rounds: Annotated[int, typer.Option(min=1, help="Boosting rounds at most.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the early-stopping split and of LightGBM.")] = 0,
     skip_bad_rows: Annotated[
         bool, typer.Option("--skip-bad-rows", help="Skip invalid lines (e.g. the torn last line of a live log).")
@@ -56,7 +55,6 @@ def retrain(
             thresholds=thresholds,
             click_model=click_model,
             candidates=candidates,
-            rounds=rounds,
             seed=seed,
         )
     except (ShopmatchError, OSError, ValueError) as error:
@@ -74,7 +72,7 @@ def retrain(
             f"{summary['label_pairs']:,} pairs of {summary['label_queries']:,} queries ({click_model})",
         ),
         ("training queries / rows", f"{summary['queries']:,} / {summary['rows']:,}"),
-        ("boosting rounds", str(summary["rounds"])),
+        ("model", str(summary.get("selection", {}).get("chosen", summary.get("rounds", "-")))),
     ]
     if "valid_ndcg@10" in summary:
         rows.append(

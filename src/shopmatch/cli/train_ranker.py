@@ -1,4 +1,5 @@
-"""`shopmatch train ranker`: a LambdaMART ranker from an index and judgments (or shopper events), with its summary."""
+"""`shopmatch train ranker`: a ranker chosen by inner cross-validation over judged queries (or trained
+from shopper events), with its summary."""
 
 from __future__ import annotations
 
@@ -35,37 +36,43 @@ def train_ranker_command(
     gains: Annotated[
         str, typer.Option(help="Label gains; their order gives the grades (E=1,S=0.1,C=0.01,I=0: E=3 … I=0).")
     ] = "E=1,S=0.1,C=0.01,I=0",
-    candidates: Annotated[int, typer.Option(min=1, help="Fused candidates per query, beside the judged ones.")] = 100,
+    candidates: Annotated[
+        int, typer.Option(min=1, help="Candidates per query it learns to re-order (use it with [ranker] top_n).")
+    ] = 100,
+    inner_folds: Annotated[
+        int, typer.Option(min=2, help="Folds of the judged queries that choose the model (held-out NDCG@10).")
+    ] = 3,
     folds: Annotated[
-        int, typer.Option(min=0, help="Also report NDCG@10 held out by K-fold cross-validation by query (0: skip).")
+        int,
+        typer.Option(
+            min=0, help="Also report NDCG@10 held out by K-fold cross-validation, the choice made inside (0: skip)."
+        ),
     ] = 0,
     valid_share: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0, max=0.9, help="Share of queries held out (seeded) for early stopping [0.2; with --events 0]."
-        ),
-    ] = None,
-    rounds: Annotated[int | None, typer.Option(min=1, help="Boosting rounds at most [300; with --events 100].")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the held-out split and of LightGBM.")] = 0,
+        float,
+        typer.Option(min=0.0, max=0.9, help="With --events: share of queries held out (seeded) for early stopping."),
+    ] = 0.0,
+    rounds: Annotated[int, typer.Option(min=1, help="With --events: boosting rounds at most.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the folds, the early-stopping split and LightGBM.")] = 0,
     duplicates: DuplicatesOpt = Duplicates.mean,
 ) -> None:
-    """Train a learned ranker (LightGBM LambdaMART) on the pipeline's features of judged queries,
-    or of the queries of shopper events (--events), corrected for position bias."""
+    """Train the learned ranker. From judged queries (--judgments): the candidate models (the fused
+    order, each retriever's order, regularised LambdaMART settings) are scored by NDCG@10 on held-out
+    folds of the judged queries and the best is trained on all of them. From shopper events
+    (--events): LambdaMART on click-model labels, corrected for position bias."""
     if (judgments is None) == (events is None):
         raise fail(ShopmatchError("give either --judgments or --events"))
     if events is not None:
         from shopmatch.cli.train_events import train_from_events_command
 
-        valid = 0.0 if valid_share is None else valid_share
         train_from_events_command(
-            index_dir, events, output, debias, label_model, unshown, candidates, valid, rounds or 100, seed
+            index_dir, events, output, debias, label_model, unshown, candidates, valid_share, rounds, seed
         )
         return
-    valid_share = 0.2 if valid_share is None else valid_share
-    rounds = rounds or 300
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.pipeline import SearchPipeline
-    from shopmatch.rank.training import cross_validated, ranking_data, train_ranker
+    from shopmatch.rank.selection import cross_validated, fit_ranker
+    from shopmatch.rank.training import ranking_data
 
     try:
         gain_map = GainMap.parse(gains)
@@ -76,12 +83,12 @@ def train_ranker_command(
         if pipeline.ranker is not None:  # features come from the stages before any ranker
             pipeline = pipeline.with_config(ranker=type(pipeline.config.ranker)())
         judged = read_judgments(judgments, gains=gain_map, duplicates=duplicates.value)
-        data = ranking_data(pipeline, judged, gain_map, candidates=candidates)
+        data = ranking_data(pipeline, judged, gain_map, top_n=candidates)
         if not data.query_ids:
             raise ShopmatchError(f"{judgments}: no judged query has a candidate in {index_dir}")
-        ranker = train_ranker(data, valid_share=valid_share, seed=seed, rounds=rounds)
+        ranker = fit_ranker(data, inner_folds=inner_folds, seed=seed).ranker
         if folds:
-            ranker.summary["cross_validation"] = cross_validated(data, folds, seed=seed, rounds=rounds)
+            ranker.summary["cross_validation"] = cross_validated(data, folds, inner_folds=inner_folds, seed=seed)
         ranker.summary.update(index=str(index_dir), judgments=str(judgments), gains=str(gain_map))
         ranker.save(output)
     except ShopmatchError as error:
@@ -92,15 +99,25 @@ def train_ranker_command(
 
 def _print_summary(summary: dict) -> None:
     facts = Table(title="Ranker training", show_header=False)
-    for key in ("queries", "rows", "valid_queries", "valid_ndcg@10", "rounds"):
+    for key in ("queries", "rows", "valid_queries", "valid_ndcg@10", "rounds", "base"):
         if key in summary:
             value = summary[key]
             facts.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    selection = summary.get("selection")
+    if selection:
+        facts.add_row("chosen", selection["chosen"])
     cv = summary.get("cross_validation")
     if cv:
         facts.add_row(f"{cv['folds']}-fold NDCG@10, candidates' order", f"{cv['ndcg@10_before']:.4f}")
         facts.add_row(f"{cv['folds']}-fold NDCG@10, ranker", f"{cv['ndcg@10_ranker']:.4f}")
     out.print(facts)
+    if selection:
+        table = Table(title=f"Models scored by {selection['inner_folds']}-fold NDCG@10 (held-out judged queries)")
+        table.add_column("model")
+        table.add_column("NDCG@10", justify="right")
+        for name, value in selection["ndcg@10"].items():
+            table.add_row(("→ " if name == selection["chosen"] else "  ") + name, f"{value:.4f}")
+        out.print(table)
     table = Table(title="Feature importance (gain)")
     table.add_column("feature")
     table.add_column("gain", justify="right")

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -45,30 +45,13 @@ from shopmatch.backends.base import IndexSnapshot
 from shopmatch.hits import FusedHits
 from shopmatch.query.exclusion import excluded_rows
 from shopmatch.query.query import Query
+from shopmatch.rank.groups import CandidateContext, FeatureGroup
 
 FEATURE_VERSION = 1
 MISSING_SCORE = -1000.0
 MISSING_RANK = 10_000.0
 RETRIEVERS = ("lexical", "dense", "word_vectors")
 SHORT_FIELDS = ("title", "brand", "color", "category")
-
-FEATURE_NAMES: tuple[str, ...] = (
-    *(f"{name}_{what}" for name in RETRIEVERS for what in ("score", "rank")),
-    "fused_score",
-    "fused_rank",
-    "bm25f",
-    "dense_cosine",
-    "rerank_score",
-    *(f"{name}_{what}" for name in SHORT_FIELDS for what in ("coverage", "bm25")),
-    "identifier_matches",
-    "query_identifiers",
-    "excluded",
-    "price",
-    "rating",
-    "rating_count",
-    "query_terms",
-)
-_COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -77,36 +60,85 @@ def identifiers(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if any(c.isdigit() for c in t)]
 
 
+# ---- the groups, in column order ------------------------------------------------------------------
+
+
+def _retriever_columns(ctx: CandidateContext) -> np.ndarray:
+    out = np.empty((ctx.n, 2 * len(RETRIEVERS)), dtype=np.float32)
+    for i, name in enumerate(RETRIEVERS):
+        out[:, 2 * i], out[:, 2 * i + 1] = _source_columns(ctx.hits, name, ctx.n)
+    return out
+
+
+def _fused_columns(ctx: CandidateContext) -> np.ndarray:
+    out = np.empty((ctx.n, 2), dtype=np.float32)
+    fusion = ctx.hits.sources.get("fusion")
+    if fusion is not None:  # after the cross-encoder: the place fusion gave
+        out[:, 0], out[:, 1] = fusion.scores[0, : ctx.n], fusion.ranks[0, : ctx.n]
+    else:
+        out[:, 0], out[:, 1] = ctx.hits.scores[0, : ctx.n], np.arange(1, ctx.n + 1)
+    return out
+
+
+def _match_columns(ctx: CandidateContext) -> np.ndarray:
+    out = np.full((ctx.n, 3), MISSING_SCORE, dtype=np.float32)
+    if "lexical" in ctx.index.retrievers:
+        out[:, 0] = _bm25f(ctx.index, ctx.prepared["lexical"], ctx.hits, ctx.rows)
+    if "dense" in ctx.index.retrievers and ctx.prepared.get("dense") is not None:
+        cosine = ctx.index.score_rows("dense", ctx.prepared["dense"], ctx.rows)
+        out[:, 1] = np.nan_to_num(cosine, nan=MISSING_SCORE)
+    out[:, 2] = _source_columns(ctx.hits, "rerank", ctx.n)[0]
+    return out
+
+
+def _product_columns(ctx: CandidateContext) -> np.ndarray:
+    out = np.empty((ctx.n, 4), dtype=np.float32)
+    out[:, 0] = excluded_rows(ctx.query.exclusions, ctx.rows, ctx.index.record, ctx.index.config.negation)
+    for i, name in enumerate(("price", "rating", "rating_count")):
+        out[:, i + 1] = [MISSING_SCORE if r.get(name) is None else float(r[name]) for r in ctx.records]
+    return out
+
+
+FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
+    FeatureGroup(
+        "retrievers", tuple(f"{name}_{what}" for name in RETRIEVERS for what in ("score", "rank")), _retriever_columns
+    ),
+    FeatureGroup("fused", ("fused_score", "fused_rank"), _fused_columns),
+    FeatureGroup("match", ("bm25f", "dense_cosine", "rerank_score"), _match_columns),
+    FeatureGroup(
+        "fields",
+        (
+            *(f"{name}_{what}" for name in SHORT_FIELDS for what in ("coverage", "bm25")),
+            "identifier_matches",
+            "query_identifiers",
+        ),
+        lambda ctx: _field_columns(ctx),
+    ),
+    FeatureGroup("product", ("excluded", "price", "rating", "rating_count"), _product_columns),
+    FeatureGroup("query", ("query_terms",), lambda ctx: _query_terms(ctx)),
+)
+"""The feature groups, in column order; add a group (a new module's :class:`FeatureGroup`) at the
+end and raise :data:`FEATURE_VERSION` (rankers trained on other features are refused at load)."""
+
+FEATURE_NAMES: tuple[str, ...] = tuple(name for group in FEATURE_GROUPS for name in group.features)
+
+
 def candidate_features(
     index: IndexSnapshot, query: Query, prepared: Mapping[str, Any], hits: FusedHits, n: int
 ) -> np.ndarray:
     """The ``(n, len(FEATURE_NAMES))`` float32 features of the first ``n`` candidates of ``hits``
-    (one query, as the stages pass it on), for ``query`` and its ``prepared`` forms."""
-    rows = hits.rows[0, :n].astype(np.int64)
-    n = len(rows)
+    (one query, as the stages pass it on), for ``query`` and its ``prepared`` forms: each group of
+    :data:`FEATURE_GROUPS` computes its columns."""
+    n = min(n, hits.rows.shape[1])
     out = np.full((n, len(FEATURE_NAMES)), MISSING_SCORE, dtype=np.float32)
     if not n:
         return out
-    for name in RETRIEVERS:
-        _source_columns(out, hits, name, f"{name}_score", f"{name}_rank", n)
-    fusion = hits.sources.get("fusion")
-    if fusion is not None:  # after the cross-encoder: the place fusion gave
-        out[:, _COLUMN["fused_score"]] = fusion.scores[0, :n]
-        out[:, _COLUMN["fused_rank"]] = fusion.ranks[0, :n]
-    else:
-        out[:, _COLUMN["fused_score"]] = hits.scores[0, :n]
-        out[:, _COLUMN["fused_rank"]] = np.arange(1, n + 1)
-    _source_columns(out, hits, "rerank", "rerank_score", None, n)
-    if "lexical" in index.retrievers:
-        out[:, _COLUMN["bm25f"]] = _bm25f(index, prepared["lexical"], hits, rows)
-    if "dense" in index.retrievers and prepared.get("dense") is not None:
-        cosine = index.score_rows("dense", prepared["dense"], rows)
-        out[:, _COLUMN["dense_cosine"]] = np.nan_to_num(cosine, nan=MISSING_SCORE)
-    records = [index.record(int(row)) for row in rows]
-    _field_columns(out, index, query, records)
-    out[:, _COLUMN["excluded"]] = excluded_rows(query.exclusions, rows, index.record, index.config.negation)
-    for name in ("price", "rating", "rating_count"):
-        out[:, _COLUMN[name]] = [MISSING_SCORE if r.get(name) is None else float(r[name]) for r in records]
+    ctx = CandidateContext(index, query, prepared, hits, n)
+    column = 0
+    for group in FEATURE_GROUPS:
+        width = len(group.features)
+        out[:, column : column + width] = group.compute(ctx)
+        column += width
     return out
 
 
@@ -122,44 +154,53 @@ def _bm25f(index: IndexSnapshot, prepared: Any, hits: FusedHits, rows: np.ndarra
     return out
 
 
-def _source_columns(out: np.ndarray, hits: FusedHits, name: str, score: str, rank: str | None, n: int) -> None:
+def _source_columns(hits: FusedHits, name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The score and rank source ``name`` gave each candidate (sentinels where it did not return it)."""
     source = hits.sources.get(name)
     if source is None:
-        if rank is not None:
-            out[:, _COLUMN[rank]] = MISSING_RANK
-        return
+        return np.full(n, MISSING_SCORE, np.float32), np.full(n, MISSING_RANK, np.float32)
     returned = source.ranks[0, :n] > 0
-    out[:, _COLUMN[score]] = np.where(returned, np.nan_to_num(source.scores[0, :n], nan=MISSING_SCORE), MISSING_SCORE)
-    if rank is not None:
-        out[:, _COLUMN[rank]] = np.where(returned, source.ranks[0, :n], MISSING_RANK)
+    scores = np.where(returned, np.nan_to_num(source.scores[0, :n], nan=MISSING_SCORE), MISSING_SCORE)
+    return scores, np.where(returned, source.ranks[0, :n], MISSING_RANK)
 
 
-def _field_columns(out: np.ndarray, index: IndexSnapshot, query: Query, records: Sequence[Mapping[str, Any]]) -> None:
-    """``{field}_coverage`` and ``{field}_bm25`` of the short fields (0 without a lexical retriever's
-    analyzer), and ``identifier_matches``."""
-    wanted = identifiers(query.searched)
-    out[:, _COLUMN["query_identifiers"]] = len(wanted)
+def _analyzer(index: IndexSnapshot) -> Callable[[str], list[str]]:
     lexical = index.retrievers.get("lexical")
-    columns = [_COLUMN[f"{name}_{what}"] for name in SHORT_FIELDS for what in ("coverage", "bm25")]
-    out[:, columns] = 0.0
-    analyzer = lexical.analyzer if lexical is not None else _plain_terms
+    return lexical.analyzer if lexical is not None else _plain_terms
+
+
+def _query_terms(ctx: CandidateContext) -> np.ndarray:
+    return np.full((ctx.n, 1), len(dict.fromkeys(_analyzer(ctx.index)(ctx.query.searched))), dtype=np.float32)
+
+
+def _field_columns(ctx: CandidateContext) -> np.ndarray:
+    """``{field}_coverage`` and ``{field}_bm25`` of the short fields (0 without a lexical retriever),
+    ``identifier_matches`` and ``query_identifiers``."""
+    width = 2 * len(SHORT_FIELDS)
+    out = np.zeros((ctx.n, width + 2), dtype=np.float32)
+    wanted = identifiers(ctx.query.searched)
+    out[:, width + 1] = len(wanted)
+    lexical = ctx.index.retrievers.get("lexical")
+    analyzer = _analyzer(ctx.index)
     profiles = [
         _profile(analyzer, r["title"], r.get("brand") or "", r.get("color") or "", tuple(r.get("category") or ()))
-        for r in records
+        for r in ctx.records
     ]
-    if wanted:
+    if wanted:  # a query without identifiers: the sentinel
         wanted_set = set(wanted)
-        out[:, _COLUMN["identifier_matches"]] = [len(wanted_set & p[-1]) for p in profiles]
-    terms = list(dict.fromkeys(analyzer(query.searched)))
-    out[:, _COLUMN["query_terms"]] = len(terms)
+        out[:, width] = [len(wanted_set & p[-1]) for p in profiles]
+    else:
+        out[:, width] = MISSING_SCORE
+    terms = list(dict.fromkeys(analyzer(ctx.query.searched)))
     if lexical is None or not terms:
-        return
+        return out
     weights = np.array([lexical.idf(t) for t in terms], dtype=np.float32)
     k1 = lexical.config.k1
-    for f, name in enumerate(SHORT_FIELDS):
+    for f in range(len(SHORT_FIELDS)):
         counts = np.array([[p[f].get(t, 0) for t in terms] for p in profiles], dtype=np.float32)
-        out[:, _COLUMN[f"{name}_coverage"]] = (counts > 0).mean(axis=1)
-        out[:, _COLUMN[f"{name}_bm25"]] = (weights * counts / (k1 + counts)).sum(axis=1)
+        out[:, 2 * f] = (counts > 0).mean(axis=1)
+        out[:, 2 * f + 1] = (weights * counts / (k1 + counts)).sum(axis=1)
+    return out
 
 
 @lru_cache(maxsize=1 << 17)

@@ -100,11 +100,11 @@ class EventRankingData(RankingData):
             base.features,
             base.labels,
             base.groups,
-            self.positions[rows],
-            self.weights[rows],
-            self.propensities,
-            self.events,
-            self.facts,
+            positions=self.positions[rows],
+            weights=self.weights[rows],
+            propensities=self.propensities,
+            events=self.events,
+            facts=self.facts,
         )
 
     def _rows(self, query_ids: Sequence[str]) -> np.ndarray:
@@ -201,11 +201,11 @@ def event_ranking_data(
         np.concatenate(blocks).astype(np.float32),
         flat_grades,
         groups,
-        positions,
-        weights / weights.mean(),
-        pbm.propensities,
-        table,
-        {
+        positions=positions,
+        weights=weights / weights.mean(),
+        propensities=pbm.propensities,
+        events=table,
+        facts={
             "debias": debias,
             "label_model": model,
             "grades": grades,

@@ -2,6 +2,10 @@
 
 A ranker directory holds ``model.txt`` (LightGBM's text model) and ``ranker.json`` (kind
 ``shopmatch-ranker``, the feature names and version, the training summary); nothing is pickled.
+A ranker may have a ``base``: a rank feature (``fused_rank``, ``lexical_rank``, …) whose order it
+starts from; its score is ``-ln(rank)`` plus the trees' (trained as corrections of that order,
+LightGBM's ``init_score``), or that order alone without ``model.txt`` (:meth:`Ranker.order`, the
+fallback :func:`shopmatch.rank.selection.fit_ranker` ships when no tree model beats it held out).
 
 Example:
     >>> import numpy as np
@@ -9,6 +13,8 @@ Example:
     >>> ranker = Ranker.train(X, np.array([0, 2, 0, 2]), [2, 2], ("signal",), rounds=5, min_data_in_leaf=1)
     >>> bool(ranker.predict(X[:2])[1] > ranker.predict(X[:2])[0])
     True
+    >>> int(Ranker.order("rank", ("rank",)).predict(np.array([[2.0], [1.0]])).argmax())
+    1
 """
 
 from __future__ import annotations
@@ -42,7 +48,18 @@ class Ranker:
     feature_names: tuple[str, ...]
     feature_version: int = 1
     summary: dict[str, Any] = field(default_factory=dict)
+    base: str | None = None  # a rank feature: the score starts at -ln(rank) (booster None: that order alone)
     groups: tuple[Any, ...] = ()  # feature groups (shopmatch.rank.feature_groups), read after the base features
+
+    @classmethod
+    def order(cls, base: str, feature_names: Sequence[str], *, feature_version: int = 1) -> Ranker:
+        """The order of one rank feature (``"lexical_rank"``: the lexical retriever's), no trees."""
+        _check_base(base, feature_names)
+        return cls(None, tuple(feature_names), feature_version, {"kind": "order", "base": base}, base)
+
+    def base_scores(self, features: np.ndarray) -> np.ndarray:
+        """``-ln(rank)`` of the base feature (0 without a base): the order the trees correct."""
+        return base_scores(features, self.feature_names, self.base)
 
     @classmethod
     def train(
@@ -63,13 +80,20 @@ class Ranker:
         weights: np.ndarray | None = None,
         positions: np.ndarray | None = None,
         objective: dict[str, Any] | None = None,
+        label_gain: Sequence[float] | None = None,
+        monotone: dict[str, int] | None = None,
+        base: str | None = None,
+        **extra: Any,
     ) -> Ranker:
         """LambdaMART (``objective=lambdarank``) on ``features`` (rows grouped by query, ``groups`` the
         group sizes in order) with integer graded ``labels``; with ``valid`` (features, labels,
         groups of held-out queries), early stopping on its NDCG@10. ``min_data_in_leaf`` defaults to
-        20, fewer (a tenth of the rows) on small data. ``weights`` (per row) and ``positions`` (the
-        0-based place each row was shown at: LightGBM's position-debiased lambdarank) are for
-        learning from events (:mod:`shopmatch.rank.from_events`), ``objective`` adds LightGBM parameters."""
+        20, fewer (a tenth of the rows) on small data. ``label_gain``: each grade's gain (default
+        LightGBM's ``2**grade - 1``); ``monotone``: feature name → +1 (the score may only rise with
+        it) or −1; ``base``: a rank feature whose order (``-ln(rank)``) the trees correct (``init_score``).
+        ``weights`` (per row) and ``positions`` (the 0-based place each row was shown at: LightGBM's
+        position-debiased lambdarank) are for learning from events (:mod:`shopmatch.rank.from_events`);
+        ``objective`` and ``extra`` add LightGBM parameters (``lambda_l2``, ``feature_fraction``, …)."""
         require("rank", "the learned ranker")
         import lightgbm as lgb
 
@@ -85,8 +109,15 @@ class Ranker:
             "num_threads": 1,
             "verbosity": -1,
             **(objective or {}),
+            **extra,
         }
+        if label_gain is not None:
+            params["label_gain"] = [float(g) for g in label_gain]
+        if monotone:
+            params["monotone_constraints"] = [int(monotone.get(n, 0)) for n in feature_names]
         names = [_lgb_name(n) for n in feature_names]
+        if base is not None:
+            _check_base(base, feature_names)
         train_set = lgb.Dataset(
             features,
             np.asarray(labels, dtype=np.int32),
@@ -94,11 +125,15 @@ class Ranker:
             feature_name=names,
             weight=weights,
             position=positions,
+            init_score=base_scores(features, feature_names, base) if base else None,
         )
         callbacks, valid_sets = [], []
         if valid is not None:
             vx, vy, vg = valid
-            valid_sets = [lgb.Dataset(vx, np.asarray(vy, dtype=np.int32), group=list(vg), reference=train_set)]
+            init = base_scores(vx, feature_names, base) if base else None
+            valid_sets = [
+                lgb.Dataset(vx, np.asarray(vy, dtype=np.int32), group=list(vg), reference=train_set, init_score=init)
+            ]
             callbacks.append(lgb.early_stopping(early_stopping, verbose=False))
         booster = lgb.train(params, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
         summary = {
@@ -110,7 +145,9 @@ class Ranker:
         if valid is not None:
             summary["valid_queries"] = len(valid[2])
             summary["valid_ndcg@10"] = float(booster.best_score["valid_0"]["ndcg@10"])
-        ranker = cls(booster, tuple(feature_names), feature_version, summary)
+        if base:
+            summary["base"] = base
+        ranker = cls(booster, tuple(feature_names), feature_version, summary, base)
         ranker.summary["importance"] = ranker.importances()
         return ranker
 
@@ -120,23 +157,37 @@ class Ranker:
             raise ShopmatchError(f"the ranker reads {len(self.feature_names)} features, got {features.shape[1]}")
         if not len(features):
             return np.zeros(0, dtype=np.float64)
-        return np.asarray(self.booster.predict(features, num_iteration=self._iterations()), dtype=np.float64)
+        scores = self.base_scores(features)
+        if self.booster is None:
+            return scores
+        return scores + np.asarray(self.booster.predict(features, num_iteration=self._iterations()), dtype=np.float64)
 
     def importances(self) -> dict[str, float]:
-        """Each feature's total gain, largest first."""
-        gains = self.booster.feature_importance(importance_type="gain", iteration=self._iterations())
+        """Each feature's total gain in the trees (an order alone: 1 for its feature), largest first."""
+        if self.booster is None:
+            gains = np.array([float(n == self.base) for n in self.feature_names])
+        else:
+            gains = self.booster.feature_importance(importance_type="gain", iteration=self._iterations())
         pairs = sorted(zip(self.feature_names, gains.tolist(), strict=True), key=lambda p: -p[1])
         return {name: round(float(gain), 6) for name, gain in pairs}
 
     def contributions(self, row: np.ndarray) -> dict[str, float]:
         """One feature row's score split by feature (LightGBM ``pred_contrib``, SHAP values), plus ``bias``;
         they sum to the score."""
-        values = self.booster.predict(row.reshape(1, -1), pred_contrib=True, num_iteration=self._iterations())[0]
+        base = float(self.base_scores(row.reshape(1, -1))[0])
+        if self.booster is None:
+            values = np.zeros(len(self.feature_names) + 1)
+        else:
+            values = self.booster.predict(row.reshape(1, -1), pred_contrib=True, num_iteration=self._iterations())[0]
         out = {name: float(v) for name, v in zip(self.feature_names, values[:-1], strict=True)}
+        if self.base:
+            out[self.base] += base  # the base order counts for its feature
         out["bias"] = float(values[-1])
         return out
 
     def _iterations(self) -> int | None:
+        if self.booster is None:
+            return None
         best = self.booster.best_iteration
         return best if best and best > 0 else None
 
@@ -146,7 +197,6 @@ class Ranker:
         """Write ``model.txt`` and ``ranker.json`` into ``directory`` (created if needed)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / MODEL_FILE), num_iteration=self._iterations())
         manifest = {
             "kind": RANKER_KIND,
             "feature_version": self.feature_version,
@@ -157,6 +207,12 @@ class Ranker:
             manifest["feature_groups"] = [group.name for group in self.groups]
             for group in self.groups:
                 group.save(directory)
+        if self.base:
+            manifest["base"] = self.base
+        if self.booster is None:
+            (directory / MODEL_FILE).unlink(missing_ok=True)
+        else:
+            self.booster.save_model(str(directory / MODEL_FILE), num_iteration=self._iterations())
         (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         return directory
 
@@ -194,6 +250,12 @@ class Ranker:
                 f"{manifest_path}: the model reads other features (version {manifest.get('feature_version')}); "
                 "train it again with this version"
             )
+        base = manifest.get("base")
+        if base is not None and (not isinstance(base, str) or base not in names):
+            raise RankerError(f"{manifest_path}: 'base' must name one of the model's features, not {base!r}")
+        version, summary = int(manifest.get("feature_version", 1)), dict(manifest.get("summary") or {})
+        if base is not None and not model_path.exists():  # an order alone
+            return cls(None, names, version, summary, base, groups)
         if not model_path.is_file():
             raise RankerError(f"{model_path}: not found; the ranker directory is incomplete")
         try:
@@ -204,8 +266,25 @@ class Ranker:
             raise RankerError(
                 f"{model_path}: the model reads {booster.num_feature()} features, the manifest {len(names)}"
             )
-        summary = dict(manifest.get("summary") or {})
-        return cls(booster, names, int(manifest.get("feature_version", 1)), summary, groups)
+        return cls(booster, names, version, summary, base, groups)
+
+
+def base_scores(features: np.ndarray, feature_names: Sequence[str], base: str | None) -> np.ndarray:
+    """``-ln(rank)`` of the ``base`` rank feature of each row (ranks below 1 count as 1); zeros without a base.
+
+    Example:
+        >>> base_scores(np.array([[1.0], [4.0]]), ("fused_rank",), "fused_rank").round(3).tolist()
+        [-0.0, -1.386]
+    """
+    if not base:
+        return np.zeros(len(features), dtype=np.float64)
+    ranks = features[:, list(feature_names).index(base)].astype(np.float64)
+    return -np.log(np.maximum(ranks, 1.0))
+
+
+def _check_base(base: str, feature_names: Sequence[str]) -> None:
+    if base not in feature_names:
+        raise ShopmatchError(f"the base order {base!r} is not one of the features")
 
 
 def _lgb_name(name: str) -> str:
@@ -223,7 +302,10 @@ def configured_ranker(model: str) -> Ranker | None:
         return None
     path = Path(model).resolve()
     try:
-        stamp = (path / MODEL_FILE).stat().st_mtime_ns
+        stamp = max(
+            ((path / name).stat().st_mtime_ns for name in (MANIFEST_FILE, MODEL_FILE) if (path / name).exists()),
+            default=0,
+        )
     except OSError:
         stamp = 0
     return _cached_ranker(str(path), stamp)

@@ -77,7 +77,6 @@ def ranker_from_events(
     grades: int = 4,
     min_pair_impressions: int = 1,
     candidates: int = 100,
-    rounds: int = 300,
     seed: int = 0,
 ) -> Ranker:
     """A LambdaMART ranker learnt from ``log`` over ``pipeline``'s candidates (the ranker stage off).
@@ -92,7 +91,8 @@ def ranker_from_events(
     from shopmatch.events.labels import write_label_files
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.rank.config import RankerConfig
-    from shopmatch.rank.training import ranking_data, train_ranker
+    from shopmatch.rank.selection import fit_ranker
+    from shopmatch.rank.training import ranking_data
 
     if pipeline.ranker is not None:  # features come from the stages before any ranker
         pipeline = pipeline.with_config(ranker=RankerConfig())
@@ -105,10 +105,10 @@ def ranker_from_events(
         judged = read_judgments(written.judgments, gains=gains)
     if not any(g > 0 for judged_q in judged.qrels(gains).values() for g in judged_q.values()):
         raise NotEnoughEvents("the events give no product a label above 0: nothing to learn from")
-    data = ranking_data(pipeline, judged, gains, candidates=candidates)
+    data = ranking_data(pipeline, judged, gains, top_n=candidates)
     if not data.query_ids:
         raise NotEnoughEvents("no query of the events has a candidate in the index")
-    ranker = train_ranker(data, seed=seed, rounds=rounds)
+    ranker = fit_ranker(data, seed=seed).ranker  # the pipeline's own order when the labels do not beat it
     ranker.summary.update(
         trained_from="events",
         click_model=click_model,

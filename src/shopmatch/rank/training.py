@@ -1,47 +1,103 @@
 """Training data for the ranker from judgments: each judged query's candidates, features and graded labels.
 
-A query's candidates are the pipeline's fused top ``candidates`` plus its judged products (as
-rerank mode scores them: fused, with feedback, re-ranked by the cross-encoder when there is one);
-unjudged candidates get label 0. Labels are grades: the judgments' distinct gains in increasing
-order are 0, 1, 2, … (ESCI: I=0, C=1, S=2, E=3), as LambdaMART's integer relevance levels.
+A query's candidates are exactly what the ranker stage will re-order when searching: the first
+``[ranker] top_n`` candidates of a retrieval-mode search (the whole catalog; after fusion, feedback
+and the cross-encoder when there is one), through :func:`shopmatch.search.retrieval_ranker_inputs`.
+Judged products the pipeline does not find are left out (the ranker never sees them either);
+unjudged candidates get grade 0, as the evaluation counts them (gain 0).
+
+Labels are grades: the judgments' distinct gains in increasing order are 0, 1, 2, … (ESCI: I=0,
+C=1, S=2, E=3). :attr:`RankingData.gains` keeps each grade's gain, and LambdaMART is trained with
+those gains (``label_gain``), so it optimises the NDCG the evaluation reports (linear gains), not
+LightGBM's default ``2**grade - 1``.
+
+How data flows (to add a source of training data, e.g. events): build a :class:`RankingData`
+(``features`` from :func:`shopmatch.rank.features.candidate_features`, one block per query,
+``labels`` the integer grades, ``gains`` the gain of each grade), then
+:func:`shopmatch.rank.selection.fit_ranker` chooses and trains the model.
 
 Example:
     >>> grades({"a": 1.0, "b": 0.1, "c": 0.0, "d": 0.1})
     {0.0: 0, 0.1: 1, 1.0: 2}
+    >>> data = RankingData(["q"], np.zeros((2, 1), np.float32), np.array([0, 1]), [2], (0.0, 1.0), ("x",))
+    >>> data.subset(["q"]).groups
+    [2]
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from shopmatch.judgments import GainMap, Judgments
 from shopmatch.pipeline import SearchPipeline
 from shopmatch.progress import track
-from shopmatch.rank.features import FEATURE_NAMES, FEATURE_VERSION, candidate_features
-from shopmatch.rank.model import Ranker
-from shopmatch.search import ranker_inputs
+from shopmatch.rank.features import FEATURE_NAMES, candidate_features
+from shopmatch.search import retrieval_ranker_inputs
 
 
 @dataclass
 class RankingData:
-    """Feature rows grouped by query (``groups``: rows per query, in ``query_ids`` order) and grades."""
+    """Feature rows grouped by query (``groups``: rows per query, in ``query_ids`` order), integer
+    grades (``labels``), the gain of each grade (``gains``) and the feature names of the columns."""
 
     query_ids: list[str]
     features: np.ndarray
     labels: np.ndarray
     groups: list[int]
+    gains: tuple[float, ...] = ()
+    feature_names: tuple[str, ...] = field(default=FEATURE_NAMES)
+    ideal: np.ndarray | None = None  # each query's ideal DCG@10 over all its judgments (None: its candidates')
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Each query's first row (and the row count last)."""
+        return np.concatenate([[0], np.cumsum(self.groups)]).astype(np.int64)
 
     def subset(self, query_ids: Sequence[str]) -> RankingData:
         """The rows of these queries, in this order."""
-        starts = np.concatenate([[0], np.cumsum(self.groups)])
+        starts = self.starts
         where = {q: i for i, q in enumerate(self.query_ids)}
         picks = [where[q] for q in query_ids]
         rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in picks]) if picks else np.zeros(0, int)
-        return RankingData(list(query_ids), self.features[rows], self.labels[rows], [self.groups[i] for i in picks])
+        return RankingData(
+            list(query_ids),
+            self.features[rows],
+            self.labels[rows],
+            [self.groups[i] for i in picks],
+            self.gains,
+            self.feature_names,
+            None if self.ideal is None else self.ideal[picks],
+        )
+
+    def save(self, path: str) -> None:
+        """Write an ``.npz`` (a cache for benchmarks; :meth:`load` reads it)."""
+        np.savez_compressed(
+            path,
+            query_ids=np.array(self.query_ids),
+            features=self.features,
+            labels=self.labels,
+            groups=np.array(self.groups),
+            gains=np.array(self.gains, dtype=np.float64),
+            feature_names=np.array(self.feature_names),
+            **({} if self.ideal is None else {"ideal": self.ideal}),
+        )
+
+    @classmethod
+    def load(cls, path: str) -> RankingData:
+        with np.load(path) as z:
+            return cls(
+                [str(q) for q in z["query_ids"]],
+                z["features"],
+                z["labels"],
+                [int(g) for g in z["groups"]],
+                tuple(float(g) for g in z["gains"]),
+                tuple(str(n) for n in z["feature_names"]),
+                z["ideal"] if "ideal" in z.files else None,
+            )
 
 
 def grades(gains: Mapping[str, float]) -> dict[float, int]:
@@ -50,82 +106,97 @@ def grades(gains: Mapping[str, float]) -> dict[float, int]:
 
 
 def ranking_data(
-    pipeline: SearchPipeline, judgments: Judgments, gains: GainMap, *, candidates: int = 100
+    pipeline: SearchPipeline, judgments: Judgments, gains: GainMap, *, top_n: int | None = None
 ) -> RankingData:
-    """Candidates, features and grades of every judged query (``pipeline`` without a ranker)."""
+    """Candidates, features and grades of every judged query: the first ``top_n`` (default the
+    pipeline's ``[ranker] top_n``) of a retrieval-mode search, as the ranker stage will see them
+    (``pipeline`` without a ranker). Queries without a candidate are left out."""
     snapshot = pipeline.snapshot
+    top_n = top_n or pipeline.config.ranker.top_n
     qrels = judgments.qrels(gains)
     grade_of = grades({f"{q}\t{p}": g for q, judged in qrels.items() for p, g in judged.items()})
-    query_ids, blocks, labels, groups = [], [], [], []
+    query_ids, blocks, labels, groups, ideal = [], [], [], [], []
     for q in track(judgments.query_ids, total=len(judgments.query_ids), description="Features"):
-        text, judged = judgments.queries[q], qrels.get(q, {})
-        found = [pid for pid, _ in pipeline.search_ids([text], k=candidates)[0]]
-        ids = list(dict.fromkeys([*found, *sorted(judged)]))
-        inputs = ranker_inputs(snapshot, text, ids)
-        n = int((inputs.hits.rows[0] >= 0).sum())
+        judged = qrels.get(q, {})
+        inputs = retrieval_ranker_inputs(snapshot, judgments.queries[q])
+        n = min(int((inputs.hits.rows[0] >= 0).sum()), top_n)
         if not n:
             continue
-        features = candidate_features(snapshot, inputs.query, inputs.prepared, inputs.hits, n)
+        blocks.append(candidate_features(snapshot, inputs.query, inputs.prepared, inputs.hits, n))
         ids_of = [snapshot.id_of(int(row)) for row in inputs.hits.rows[0, :n]]
         query_ids.append(q)
-        blocks.append(features)
-        labels.append([grade_of.get(judged[pid], 0) if pid in judged else 0 for pid in ids_of])
+        labels.append([grade_of[judged[pid]] if pid in judged else 0 for pid in ids_of])
         groups.append(n)
+        ideal.append(ideal_dcg(list(judged.values())))
     features = np.concatenate(blocks) if blocks else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
     flat = np.concatenate([np.asarray(block, dtype=np.int32) for block in labels]) if labels else np.zeros(0, np.int32)
-    return RankingData(query_ids, features, flat, groups)
-
-
-def train_ranker(data: RankingData, *, valid_share: float = 0.2, seed: int = 0, **params) -> Ranker:
-    """LambdaMART on ``data``, early-stopped on a seeded held-out ``valid_share`` of its queries
-    (none held out with fewer than 5 queries)."""
-    query_ids = list(data.query_ids)
-    random.Random(seed).shuffle(query_ids)
-    held = int(round(len(query_ids) * valid_share)) if len(query_ids) >= 5 else 0
-    train, valid = data.subset(query_ids[held:]), data.subset(query_ids[:held])
-    ranker = Ranker.train(
-        train.features,
-        train.labels,
-        train.groups,
-        FEATURE_NAMES,
-        valid=(valid.features, valid.labels, valid.groups) if held else None,
-        seed=seed,
-        feature_version=FEATURE_VERSION,
-        **params,
+    return RankingData(
+        query_ids, features, flat, groups, tuple(sorted(grade_of)), FEATURE_NAMES, np.asarray(ideal, np.float64)
     )
-    return ranker
 
 
-def cross_validated(data: RankingData, folds: int, *, seed: int = 0, **params) -> dict[str, float | int]:
-    """NDCG@10 (gains ``2**grade - 1``, over each query's training candidates) of the candidates' own
-    order and of rankers trained on the other folds, each query held out once (folds by query, seeded)."""
-    query_ids = list(data.query_ids)
-    random.Random(seed).shuffle(query_ids)
-    folds = max(2, min(folds, len(query_ids)))
-    before, after = [], []
+def query_folds(query_ids: Sequence[str], folds: int, *, seed: int = 0) -> list[tuple[list[str], list[str]]]:
+    """``folds`` (train, held-out) splits of the queries, each held out once (seeded shuffle).
+
+    Example:
+        >>> [len(held) for _, held in query_folds(list("abcde"), 2)]
+        [3, 2]
+    """
+    shuffled = list(query_ids)
+    random.Random(seed).shuffle(shuffled)
+    folds = max(2, min(folds, len(shuffled)))
+    out = []
     for k in range(folds):
-        held = query_ids[k::folds]
-        rest = [q for q in query_ids if q not in set(held)]
-        ranker = train_ranker(data.subset(rest), seed=seed, **params)
-        test = data.subset(held)
-        start = 0
-        for size in test.groups:
-            features, labels = test.features[start : start + size], test.labels[start : start + size]
-            start += size
-            fused = features[:, FEATURE_NAMES.index("fused_rank")]
-            before.append(ndcg_at(labels[np.argsort(fused, kind="stable")], 10))
-            after.append(ndcg_at(labels[np.argsort(-ranker.predict(features), kind="stable")], 10))
-    return {"folds": folds, "ndcg@10_before": float(np.mean(before)), "ndcg@10_ranker": float(np.mean(after))}
+        held = shuffled[k::folds]
+        held_set = set(held)
+        out.append(([q for q in shuffled if q not in held_set], held))
+    return out
 
 
-def ndcg_at(grades_in_order: np.ndarray, k: int) -> float:
-    """NDCG@k of grades listed in ranked order (gains ``2**grade - 1``); 0 when none is relevant.
+def ideal_dcg(gains: Sequence[float], k: int = 10) -> float:
+    """DCG@k of these gains in the best order (linear gains).
+
+    Example:
+        >>> ideal_dcg([0.0, 1.0])
+        1.0
+    """
+    best = np.sort(np.asarray(gains, dtype=np.float64))[::-1][:k]
+    return float((best / np.log2(np.arange(2, len(best) + 2))).sum())
+
+
+def per_query_ndcg(data: RankingData, scores: np.ndarray, k: int = 10) -> np.ndarray:
+    """NDCG@k of each query of ``data`` with its candidates ordered as the search would show them:
+    by ``scores`` (ties: the candidates' order), those that mention what the query excludes last;
+    the data's gains, the ideal over all the query's judgments (:attr:`RankingData.ideal`) when known."""
+    starts = data.starts
+    gain_of = np.asarray(data.gains or range(int(data.labels.max(initial=0)) + 1), dtype=np.float64)
+    if not data.gains:
+        gain_of = np.power(2.0, gain_of) - 1.0
+    names = data.feature_names
+    excluded = data.features[:, names.index("excluded")] if "excluded" in names else np.zeros(len(data.labels))
+    out = np.zeros(len(data.groups))
+    for i in range(len(data.groups)):
+        rows = slice(starts[i], starts[i + 1])
+        order = np.lexsort((np.arange(starts[i + 1] - starts[i]), -scores[rows], excluded[rows] > 0))
+        gains = gain_of[data.labels[rows][order]][:k]
+        ideal = data.ideal[i] if data.ideal is not None else ideal_dcg(gain_of[data.labels[rows]], k)
+        out[i] = float((gains / np.log2(np.arange(2, len(gains) + 2))).sum()) / ideal if ideal > 0 else 0.0
+    return out
+
+
+def ndcg_at(grades_in_order: np.ndarray, k: int, gain_of: Sequence[float] | np.ndarray | None = None) -> float:
+    """NDCG@k of grades listed in ranked order (gains ``gain_of[grade]``, default ``2**grade - 1``);
+    0 when none is relevant.
 
     Example:
         >>> ndcg_at(np.array([0, 1]), 10) < ndcg_at(np.array([1, 0]), 10) == 1.0
         True
     """
-    gains = np.power(2.0, grades_in_order.astype(np.float64)) - 1.0
+    grades_in_order = np.asarray(grades_in_order, dtype=np.int64)
+    if gain_of is None:
+        gains = np.power(2.0, grades_in_order.astype(np.float64)) - 1.0
+    else:
+        gains = np.asarray(gain_of, dtype=np.float64)[grades_in_order]
     discounts = 1.0 / np.log2(np.arange(2, min(k, len(gains)) + 2))
     ideal = float((np.sort(gains)[::-1][:k] * discounts).sum())
     return float((gains[:k] * discounts).sum()) / ideal if ideal > 0 else 0.0
