@@ -85,7 +85,7 @@ def test_retrain_writes_a_version_and_the_service_reloads_it(lexical_index, even
             assert time.monotonic() < deadline
             time.sleep(0.05)
         args = ["retrain", "--index", lexical_index, "--events", events_file, "-o", models, "--min-impressions", 50]
-        args += ["--min-clicks", 10, "--min-queries", 3, "--rounds", 20]
+        args += ["--min-clicks", 10, "--min-queries", 3]
         args += ["--reload-url", f"http://127.0.0.1:{port}", "--token", TOKEN]
         result = runner.invoke(app, [str(a) for a in args])
         assert result.exit_code == 0, result.output
