@@ -51,6 +51,11 @@ MODULES = [
     "shopmatch.rank.features",
     "shopmatch.rank.model",
     "shopmatch.rank.training",
+    "shopmatch.personalize",
+    "shopmatch.personalize.config",
+    "shopmatch.personalize.profiles",
+    "shopmatch.personalize.features",
+    "shopmatch.personalize.model",
     "tests.events.schema_check",
 ]
 

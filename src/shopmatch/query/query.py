@@ -15,11 +15,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from shopmatch.filters import Filters
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.negation import Exclusion, parse_exclusions
 from shopmatch.text.normalize import normalize
+
+if TYPE_CHECKING:
+    from shopmatch.personalize.profiles import UserProfile
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class Query:
         explain: add an explanation to each result.
         rerank: re-rank with the index's cross-encoder when it has one.
         facets: count facets over the candidates (the service's filter panel).
+        user_id: who searches: with ``[personalize]`` on, their profile re-orders the results.
+        profile: the shopper's profile, when the caller has it (the service's live store); else
+            the search looks ``user_id`` up in the ``[personalize] profiles`` file.
         normalized: the text as the analyzers see it (filled by :func:`understand`).
         exclusions: what the query excludes (filled by :func:`understand`).
         understood: whether :func:`understand` has run.
@@ -46,6 +53,8 @@ class Query:
     explain: bool = False
     rerank: bool = True
     facets: bool = False
+    user_id: str | None = None
+    profile: UserProfile | None = field(default=None, compare=False, repr=False)
     normalized: str = ""
     exclusions: tuple[Exclusion, ...] = ()
     understood: bool = False

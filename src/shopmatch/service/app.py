@@ -34,6 +34,7 @@ import os
 import time
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,6 +51,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from shopmatch.backends.base import ServedIndex
 from shopmatch.errors import DataError, ShopmatchError
 from shopmatch.filters import CATEGORY_SEPARATOR, category_path
+from shopmatch.personalize.profiles import ProfileStore
 from shopmatch.query.query import Query as SearchQuery
 from shopmatch.service.auth import AuthBeforeBody, TokenAuth, is_public
 from shopmatch.service.capture import checked_batch, impression_record, new_search_id
@@ -58,6 +60,7 @@ from shopmatch.service.events_log import EventsLog
 from shopmatch.service.head import HeadAsGet
 from shopmatch.service.limits import BodyLimit
 from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
+from shopmatch.service.profiles import live_profiles, served_facts
 from shopmatch.service.schemas import EventsBody, FilterBody, SearchBody, UpsertBody, Who
 from shopmatch.service.security import SecurityHeaders
 from shopmatch.service.settings import SETTINGS_ENV, ServiceSettings
@@ -123,6 +126,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 max_file_bytes=settings.events_max_file_bytes,
                 recent_ids=settings.events_recent_ids,
             )
+            app.state.profiles = live_profiles(app.state.live, app.state.events.files())
         seconds = time.perf_counter() - started
         logger.info("serving %s (%s), loaded in %.1f s", settings.served, app.state.live.stats(), seconds)
         try:
@@ -143,6 +147,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.events = None  # the EventsLog once started, when settings.events_dir is set
+    app.state.profiles = None  # shopper profiles, updated from the captured events (with events_dir)
     auth = TokenAuth(
         settings.token,
         settings.read_token,
@@ -212,7 +217,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             message = f"offset is {body.offset}; at most {settings.max_offset}"
             raise ApiError(422, "offset_too_large", message, field="offset")
         filters = body.filters.to_filters()
-        query = SearchQuery(body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True)
+        profiles: ProfileStore | None = app.state.profiles
+        profile = profiles.get(body.user_id, datetime.now(UTC)) if profiles is not None else None
+        query = SearchQuery(
+            body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True,
+            user_id=body.user_id, profile=profile,
+        )  # fmt: skip
         page = index.search(query)
         search_id = new_search_id()
         answer = {**page.to_dict(), "search_id": search_id, "k": body.k, "offset": body.offset}
@@ -318,7 +328,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         return {"seq": result.seq, "upserted": result.upserted}
 
     @app.post("/events", dependencies=events_writer, tags=["events"])
-    def post_events(request: Request, body: EventsBody) -> dict[str, Any]:
+    def post_events(request: Request, index: Live, body: EventsBody) -> dict[str, Any]:
         """Log a batch of shopper events durably (fsync'd before the answer); a repeated ``event_id`` is
         acknowledged but not written twice; an interaction of a search this service did not serve is
         kept and counted as an orphan."""
@@ -326,6 +336,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         log: EventsLog = app.state.events
         events = checked_batch(body.events, max_batch=settings.events_max_batch, public=public, shown=log.impression)
         result = log.append(events)
+        if app.state.profiles is not None:
+            app.state.profiles.update(events, served_facts(index), shown=log.impression)
         return {
             "accepted": len(events),
             "written": result.written,
