@@ -11,10 +11,13 @@ Protocol (every number seeded; nothing tuned on the reported population):
    features as the ranker stage computes them (``shopmatch.search.ranker_inputs``). Cached under
    ``bench/data/personalization/``.
 2. **Shoppers** (``--users`` per population): each prefers 1–2 departments (top-level categories,
-   drawn by how many queries they hold) and 1–2 brands (drawn by how often they appear among the
-   candidates of those departments' queries). Each has ``--sessions`` (16) sessions spread over about
+   drawn by how many queries they hold) and 1–2 brands (drawn, among the brands in the candidates
+   of at least 3 of those departments' queries, by how many of the queries they appear in: a brand
+   preference only shows across several searches). Each has ``--sessions`` (16) sessions spread over about
    two months (gaps exponential, mean 4 days); a session is one query, from a preferred department
-   with probability 0.8, else any query.
+   with probability 0.8, else any query. With ``--queries brand`` (brand-loyal shoppers) the 0.8 go to
+   the queries whose candidates hold one of the shopper's brands instead: someone who likes a brand
+   searches for what it makes.
 3. **Clicks** (as ``bench/shopper_sim.py``): position ``i`` of the 10 shown is examined with
    probability ``1/i``; an examined product is clicked with probability
    ``min(0.95, (0.05 + 0.9 · gain / max gain) · (1 + 1.5 · preferred brand + 0.5 · preferred department))``
@@ -28,11 +31,12 @@ Protocol (every number seeded; nothing tuned on the reported population):
    ``rank/from_events.py`` does not exist): rows are the products shown by impressions with at
    least one click, labels 0 shown / 1 clicked / 2 carted / 3 bought. The user features of each
    impression come from ``profiles_at_impressions``: the shopper's profile built from strictly
-   earlier events (no leakage). Models: the **ranker** (LambdaMART on the 30 features, early
-   stopping on 20 % of the shoppers), the **personalizer** (LambdaMART on the 4 user features,
-   boosted from the ranker's scores: ``shopmatch.personalize.model``), and for comparison a
-   **joint** ranker on the 34 features in one model, and the personalizer boosted from the plain
-   fused score (no ranker).
+   earlier events (no leakage). Every model is LightGBM's position-debiased LambdaMART (the shown
+   position given as ``position``; without it the ranker learnt the position and stopped after one
+   tree, on the dev population). Models: the **ranker** (30 features, 200 rounds), the
+   **personalizer** (the 4 user features, monotone, boosted from the ranker's scores:
+   ``shopmatch.personalize.model``), and for comparison a **joint** ranker on the 34 features in one
+   model, and the personalizer boosted from the plain fused score (no ranker).
 6. **Held-out**: every shopper's last ``sessions - train-sessions`` (4) sessions; the profile is the
    one built from the logged period, decayed to the session's time. Each system orders the 50
    candidates; NDCG@10 with the per-user relevance as gain, and the expected clicks in the top 10
@@ -134,7 +138,7 @@ def department(record: dict) -> str | None:
     return category[0] if category else None
 
 
-def make_shoppers(data: dict, users: int, sessions: int, seed: int) -> list[dict]:
+def make_shoppers(data: dict, users: int, sessions: int, seed: int, choice: str = "department") -> list[dict]:
     """Each shopper's preferred departments and brands, and their sessions (query id, time)."""
     rng = np.random.default_rng([seed, 0])
     records, ids = data["records"], data["ids"]
@@ -153,11 +157,16 @@ def make_shoppers(data: dict, users: int, sessions: int, seed: int) -> list[dict
     for u in range(users):
         chosen = list(rng.choice(departments, size=rng.integers(1, 3), replace=False, p=weights / weights.sum()))
         pool = [q for d in chosen for q in by_department[d]]
-        brands = Counter(records[p]["brand"] for q in pool for p in ids[q] if records[p].get("brand"))
+        brands = Counter(
+            b for q in pool for b in {_key(records[p]["brand"]) for p in ids[q] if records[p].get("brand")}
+        )
         names = sorted(b for b, c in brands.items() if c >= 3) or sorted(brands)
         counts = np.array([brands[b] for b in names], dtype=float)
         size = min(len(names), int(rng.integers(1, 3)))
         preferred = list(rng.choice(names, size=size, replace=False, p=counts / counts.sum())) if names else []
+        if choice == "brand" and preferred:
+            wanted = {_key(b) for b in preferred}
+            pool = [q for q in queries if any(_key(records[p].get("brand") or "") in wanted for p in ids[q])]
         when = START + timedelta(days=float(rng.uniform(0, 10)))
         history = []
         for _ in range(sessions):
@@ -243,7 +252,7 @@ def training_rows(data: dict, log, shoppers: list[dict]) -> dict:
     for e in log.interactions:
         best = labels_of.setdefault(e.search_id, {})
         best[e.product_id] = max(best.get(e.product_id, 0), grade[e.type])
-    blocks, users, labels, groups, user_of = [], [], [], [], []
+    blocks, users, labels, groups, user_of, positions = [], [], [], [], [], []
     for impression in log.impressions:
         clicked = labels_of.get(impression.search_id)
         if not clicked:
@@ -254,12 +263,14 @@ def training_rows(data: dict, log, shoppers: list[dict]) -> dict:
         blocks.append(data["features"][q][[where[p] for p in shown]])
         users.append(user_features(at_impression[impression.search_id], [data["records"][p] for p in shown]))
         labels.append([clicked.get(p, 0) for p in shown])
+        positions.append(np.arange(1, len(shown) + 1))
         groups.append(len(shown))
         user_of.append(impression.user_id)
     return {
         "features": np.concatenate(blocks),
         "user": np.concatenate(users),
         "labels": np.concatenate([np.asarray(x) for x in labels]),
+        "positions": np.concatenate(positions),
         "groups": groups,
         "user_of": user_of,
         "with_history": sum(1 for p in at_impression.values() if p is not None),
@@ -275,27 +286,36 @@ def split_rows(rows: dict, keep: set[str]) -> dict:
         "features": rows["features"][index],
         "user": rows["user"][index],
         "labels": rows["labels"][index],
+        "positions": rows["positions"][index],
         "groups": [rows["groups"][i] for i in picks],
     }
 
 
+def click_ranker(features: np.ndarray, rows: dict, names: tuple[str, ...], seed: int) -> Ranker:
+    """LambdaMART from clicks, position-debiased (LightGBM's ``position``), 200 rounds, the
+    package's ranker parameters otherwise: the minimal training-from-events loop this study needs
+    (``rank/from_events.py`` will be the real one)."""
+    import lightgbm as lgb
+
+    params = {
+        "objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
+        "seed": seed, "deterministic": True, "num_threads": 1, "verbosity": -1,
+    }  # fmt: skip
+    names_ok = [n.replace("@", "_") for n in names]
+    data = lgb.Dataset(features, rows["labels"], group=rows["groups"], feature_name=names_ok,
+                       position=rows["positions"] - 1)  # fmt: skip
+    return Ranker(lgb.train(params, data, num_boost_round=200), names)
+
+
 def train_models(rows: dict, shoppers: list[dict], seed: int) -> dict:
-    users = sorted({s["user"] for s in shoppers})
-    rng = np.random.default_rng([seed, 2])
-    valid_users = set(rng.choice(users, size=max(1, len(users) // 5), replace=False))
-    train, valid = split_rows(rows, set(users) - valid_users), split_rows(rows, valid_users)
-    ranker = Ranker.train(
-        train["features"], train["labels"], train["groups"], FEATURE_NAMES,
-        valid=(valid["features"], valid["labels"], valid["groups"]), seed=seed,
-    )  # fmt: skip
-    joint_names = (*FEATURE_NAMES, *USER_FEATURE_NAMES)
-    joint = Ranker.train(
-        np.hstack([train["features"], train["user"]]), train["labels"], train["groups"], joint_names,
-        valid=(np.hstack([valid["features"], valid["user"]]), valid["labels"], valid["groups"]), seed=seed,
-    )  # fmt: skip
-    personal = train_personalizer(rows["user"], rows["labels"], rows["groups"], ranker.predict(rows["features"]))
+    ranker = click_ranker(rows["features"], rows, FEATURE_NAMES, seed)
+    joint = click_ranker(np.hstack([rows["features"], rows["user"]]), rows, (*FEATURE_NAMES, *USER_FEATURE_NAMES), seed)
+    base = ranker.predict(rows["features"])
+    personal = train_personalizer(rows["user"], rows["labels"], rows["groups"], base, positions=rows["positions"])
     fused = rows["features"][:, FEATURE_NAMES.index("fused_score")].astype(np.float64)
-    personal_plain = train_personalizer(rows["user"], rows["labels"], rows["groups"], fused)
+    personal_plain = train_personalizer(
+        rows["user"], rows["labels"], rows["groups"], fused, positions=rows["positions"]
+    )
     return {"ranker": ranker, "joint": joint, "personal": personal, "personal_plain": personal_plain}
 
 
@@ -316,6 +336,7 @@ def evaluate(data: dict, shoppers: list[dict], models: dict, store: ProfileStore
     systems = ("no ranker", "no ranker + personalizer", "ranker", "ranker + personalizer", "joint ranker")
     per_user: dict[str, dict[str, list[tuple[float, float]]]] = {s: {} for s in systems}
     sessions = same_as_plain = cold = cold_same = 0
+    branded: dict[str, dict[str, float]] = {"ranker": {}, "ranker + personalizer": {}}
     for shopper in shoppers:
         held = shopper["sessions"][train_sessions:]
         for q, when in held:
@@ -344,6 +365,10 @@ def evaluate(data: dict, shoppers: list[dict], models: dict, store: ProfileStore
                 per_user[name].setdefault(shopper["user"], []).append(
                     (ndcg(gains[order], gains), float((examined[: len(top)] * top).sum()))
                 )
+            if any(r.get("brand") and _key(r["brand"]) in shopper["brands"] for r in records):
+                key = f"{shopper['user']}-{sessions}"
+                for name in branded:
+                    branded[name][key] = per_user[name][shopper["user"]][-1][0]
             sessions += 1
             if profile is None or profile.empty:
                 cold += 1
@@ -353,7 +378,10 @@ def evaluate(data: dict, shoppers: list[dict], models: dict, store: ProfileStore
         s: {u: (float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for u, vs in by.items()}
         for s, by in per_user.items()
     }
-    return {"per_user": means, "sessions": sessions, "unchanged": same_as_plain, "cold": cold, "cold_same": cold_same}
+    return {
+        "per_user": means, "sessions": sessions, "unchanged": same_as_plain, "cold": cold, "cold_same": cold_same,
+        "branded": branded,
+    }  # fmt: skip
 
 
 def cold_start_check(data: dict, models: dict, seed: int) -> tuple[int, int]:
@@ -375,7 +403,8 @@ def report(result: dict, args, extra: dict) -> str:
     per_user = result["per_user"]
     users = sorted(per_user["no ranker"])
     lines = [
-        f"population {args.population} (seed {SEEDS[args.population]}): {len(users)} shoppers, "
+        f"population {args.population} (seed {SEEDS[args.population]}), queries by {args.queries}: "
+        f"{len(users)} shoppers, "
         f"{result['sessions']} held-out sessions; {extra['logged']}",
         "",
     ]
@@ -398,6 +427,20 @@ def report(result: dict, args, extra: dict) -> str:
             rows.append([f"{b} vs {a}", *cells])
         headers = ["comparison", "Δ", "95% CI", "p", "significant", "better/worse shoppers"]
         lines += [f"{metric}, paired by shopper:", "", markdown_table(headers, rows), ""]
+    branded = result["branded"]
+    if branded["ranker"]:
+        keys = sorted(branded["ranker"])
+        cells = significance_columns(
+            [branded["ranker"][k] for k in keys], [branded["ranker + personalizer"][k] for k in keys]
+        )
+        lines += [
+            f"NDCG@10 of the {len(keys)} held-out sessions whose candidates hold one of the shopper's preferred brands "
+            "(paired by session; diagnostic slice by the simulation's latent truth):",
+            "",
+            markdown_table(["comparison", "Δ", "95% CI", "p", "significant", "better/worse sessions"],
+                           [["ranker + personalizer vs ranker", *cells]]),
+            "",
+        ]  # fmt: skip
     lines.append(
         f"ranker + personalizer ordered the candidates exactly as the ranker in {result['unchanged']} of "
         f"{result['sessions']} held-out sessions; cold start (no profile): {extra['cold'][0]} of {extra['cold'][1]} "
@@ -414,6 +457,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=16)
     parser.add_argument("--train-sessions", type=int, default=12)
     parser.add_argument("--candidates", type=int, default=50)
+    parser.add_argument(
+        "--queries", choices=("department", "brand"), default="department",
+        help="a session's query: from the preferred departments (default) or among those whose candidates "
+        "hold a preferred brand (brand-loyal shoppers), with probability 0.8",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
@@ -423,7 +471,7 @@ def main() -> None:
     data["qrels"] = data["judged"].qrels(GainMap.esci())
     data["top_gain"] = max((g for judged in data["qrels"].values() for g in judged.values()), default=1.0)
     print(f"candidates of {len(data['ids'])} queries ({time.perf_counter() - started:.0f} s)", flush=True)
-    shoppers = make_shoppers(data, args.users, args.sessions, seed)
+    shoppers = make_shoppers(data, args.users, args.sessions, seed, args.queries)
     log = collect_events(logged_events(data, shoppers, args.train_sessions, seed))
     rows = training_rows(data, log, shoppers)
     logged = (

@@ -3,7 +3,8 @@
 It is boosted from the scores the pipeline already gives (``init_score``: the learned ranker's, or
 fusion's without one), so the final score is ``plain score + g(user features)``. For a shopper
 with no history the user features are all 0, ``g`` is the same number for every candidate, and
-the order is exactly the plain one. A personalizer directory is a ranker directory
+the order is exactly the plain one. The score may only grow with each affinity (LightGBM's monotone
+constraints): a shopper's taste can lift a product, never push it down for matching it. A personalizer directory is a ranker directory
 (:class:`~shopmatch.rank.model.Ranker`: ``model.txt``, ``ranker.json``) whose features are
 :data:`~.features.USER_FEATURE_NAMES`.
 
@@ -28,6 +29,8 @@ from shopmatch.personalize.features import USER_FEATURE_NAMES
 from shopmatch.rank.model import MODEL_FILE, Ranker
 
 FEATURE_VERSION = 1
+MONOTONE = (1, 1, 1, 0)
+"""More affinity never lowers a product (brand, category, price band); the history size is free."""
 
 
 def train_personalizer(
@@ -36,6 +39,7 @@ def train_personalizer(
     groups: Sequence[int],
     base_scores: np.ndarray,
     *,
+    positions: np.ndarray | None = None,
     rounds: int = 200,
     learning_rate: float = 0.05,
     num_leaves: int = 7,
@@ -44,7 +48,9 @@ def train_personalizer(
 ) -> Ranker:
     """LambdaMART on the user ``features`` of grouped rows (``groups``: rows per impression, in
     order) with integer ``labels`` (e.g. 0 shown, 1 clicked, 2 carted, 3 bought), boosted from
-    ``base_scores`` (the plain ranking's score of each row)."""
+    ``base_scores`` (the plain ranking's score of each row). With ``positions`` (where each row was
+    shown, 1-based), LightGBM's position-debiased LambdaMART learns how much each position is looked
+    at beside the model, so that clicks on top positions are not taken for preference."""
     require("rank", "the personalizer")
     import lightgbm as lgb
 
@@ -57,6 +63,7 @@ def train_personalizer(
         "learning_rate": learning_rate,
         "num_leaves": num_leaves,
         "min_data_in_leaf": min_data_in_leaf or min(50, max(1, len(features) // 20)),
+        "monotone_constraints": list(MONOTONE),
         "seed": seed,
         "deterministic": True,
         "num_threads": 1,
@@ -68,6 +75,7 @@ def train_personalizer(
         group=list(groups),
         init_score=np.asarray(base_scores, dtype=np.float64),
         feature_name=list(USER_FEATURE_NAMES),
+        position=None if positions is None else np.asarray(positions, dtype=np.int32) - 1,
     )
     booster = lgb.train(params, data, num_boost_round=rounds)
     summary = {
@@ -75,6 +83,7 @@ def train_personalizer(
         "impressions": len(groups),
         "rounds": rounds,
         "boosted_from": "the plain ranking's scores",
+        "position_debiased": positions is not None,
         "params": {k: v for k, v in params.items() if k not in ("verbosity", "num_threads")},
     }
     model = Ranker(booster, USER_FEATURE_NAMES, FEATURE_VERSION, summary)
