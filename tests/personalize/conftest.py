@@ -22,8 +22,8 @@ def personalizer_dir(tmp_path_factory):
     rng = np.random.default_rng(0)
     brand = rng.random(400).round(1)
     x = np.zeros((400, len(USER_FEATURE_NAMES)), dtype=np.float32)
-    x[:, 0] = brand
-    x[:, 3] = 1.0
+    x[:, USER_FEATURE_NAMES.index("user_brand_affinity")] = brand
+    x[:, USER_FEATURE_NAMES.index("user_history")] = 1.0
     y = (brand > 0.5).astype(int)
     model = train_personalizer(x, y, [10] * 40, np.zeros(400), rounds=20, min_data_in_leaf=5)
     return model.save(tmp_path_factory.mktemp("personal") / "personalizer")

@@ -127,3 +127,19 @@ def test_profiles_at_impressions_see_only_earlier_events():
     assert s2.as_of == T0 + timedelta(days=1)  # decayed to the moment it was shown
     assert profiles["s3"].events == 3 and profiles["s3"].brand_share("bolt") > 0.5
     assert profiles["s4"] is None and profiles["s5"] is None
+
+
+def test_brand_lift_tells_a_taste_from_a_popular_brand(tmp_path):
+    store = ProfileStore()
+    for i in range(20):  # everyone buys Acme
+        store.add(f"crowd{i}", "click", FACTS["a"], T0)
+    for _ in range(3):
+        store.add("fan", "click", FACTS["a"], T0)
+        store.add("fan", "click", FACTS["b"], T0)  # only the fan goes for Bolt
+    fan, crowd = store.get("fan"), store.get("crowd0")
+    assert fan.brand_share("acme") == fan.brand_share("bolt") == 0.5
+    assert fan.brand_lift("bolt") > 0.5 > fan.brand_lift("acme")
+    assert fan.brand_lift("nobody-knows") == 0.0 and UserProfile().brand_lift("bolt") == 0.0
+    assert crowd.brand_lift("bolt") < 0 < crowd.brand_lift("acme")
+    loaded = ProfileStore.load(store.save(tmp_path / "p.json")).get("fan")
+    assert loaded.brand_lift("bolt") == pytest.approx(fan.brand_lift("bolt"))

@@ -4,13 +4,13 @@ It is boosted from the scores the pipeline already gives (``init_score``: the le
 fusion's without one), so the final score is ``plain score + g(user features)``. For a shopper
 with no history the user features are all 0, ``g`` is the same number for every candidate, and
 the order is exactly the plain one. The score may only grow with each affinity (LightGBM's monotone
-constraints): a shopper's taste can lift a product, never push it down for matching it. A personalizer directory is a ranker directory
-(:class:`~shopmatch.rank.model.Ranker`: ``model.txt``, ``ranker.json``) whose features are
-:data:`~.features.USER_FEATURE_NAMES`.
+constraints): a shopper's taste can lift a product, never push it down for matching it. A
+personalizer directory is a ranker directory (:class:`~shopmatch.rank.model.Ranker`: ``model.txt``,
+``ranker.json``) whose features are :data:`~.features.USER_FEATURE_NAMES`.
 
 Example:
     >>> import numpy as np
-    >>> X = np.array([[1, 0, 0, 1], [0, 0, 0, 1]] * 20, dtype=np.float32)
+    >>> X = np.array([[1, 0, 0, 0, 1], [0, 0, 0, 0, 1]] * 20, dtype=np.float32)
     >>> model = train_personalizer(X, np.array([1, 0] * 20), [2] * 20, np.zeros(40), rounds=5, min_data_in_leaf=1)
     >>> bool(model.predict(X[:2])[0] > model.predict(X[:2])[1])
     True
@@ -29,7 +29,7 @@ from shopmatch.personalize.features import USER_FEATURE_NAMES
 from shopmatch.rank.model import MODEL_FILE, Ranker
 
 FEATURE_VERSION = 1
-MONOTONE = (1, 1, 1, 0)
+MONOTONE = (1, 1, 1, 1, 0)
 """More affinity never lowers a product (brand, category, price band); the history size is free."""
 
 

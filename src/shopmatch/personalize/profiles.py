@@ -50,6 +50,8 @@ FORMAT_VERSION = 1
 MAX_VALUES = 50
 """Values of each kind (brands, category prefixes, price bands) a saved profile keeps per shopper."""
 SECONDS_PER_DAY = 86_400.0
+LIFT_PRIOR = 5.0
+"""The weight (in events) of the population's brand shares in a shopper's smoothed brand lift."""
 RECENT_EVENT_IDS = 100_000
 """How many ``event_id``\\s a store remembers so that a repeated event is counted once."""
 
@@ -114,6 +116,7 @@ class UserProfile:
     brands: dict[str, float] = field(default_factory=dict)
     categories: dict[str, float] = field(default_factory=dict)
     price_bands: dict[str, float] = field(default_factory=dict)
+    population: UserProfile | None = field(default=None, repr=False, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -154,6 +157,20 @@ class UserProfile:
             return 0.0
         return self.brands.get(_key(brand), 0.0) / self.total
 
+    def brand_lift(self, brand: str | None, prior: float = LIFT_PRIOR) -> float:
+        """How much more the shopper goes for this brand than all shoppers together do:
+        ``log(((w + prior · p) / (W + prior)) / p)``, ``w`` the shopper's weight on the brand, ``W``
+        their total, ``p`` the brand's share of everyone's weight (:attr:`population`). 0 without a
+        history, a population or a brand the population knows; the same (negative) number for every
+        brand the shopper never went for. Unlike the share, it tells a taste from a popular brand."""
+        if self.empty or not brand or self.population is None or self.population.empty:
+            return 0.0
+        key = _key(brand)
+        p = self.population.brands.get(key, 0.0) / self.population.total
+        if p <= 0.0:
+            return 0.0
+        return math.log((self.brands.get(key, 0.0) + prior * p) / (self.total + prior) / p)
+
     def category_share(self, category: Sequence[str]) -> float:
         """The mean share over the prefixes of this category path (a product in the shopper's
         department but another aisle gets part of the credit)."""
@@ -171,7 +188,13 @@ class UserProfile:
 
     def copy(self) -> UserProfile:
         return UserProfile(
-            self.as_of, self.total, self.events, dict(self.brands), dict(self.categories), dict(self.price_bands)
+            self.as_of,
+            self.total,
+            self.events,
+            dict(self.brands),
+            dict(self.categories),
+            dict(self.price_bands),
+            self.population,
         )
 
     def compact(self, max_values: int = MAX_VALUES) -> None:
@@ -237,6 +260,8 @@ class ProfileStore:
     def __init__(self, config: PersonalizeConfig | None = None) -> None:
         self.config = config or PersonalizeConfig()
         self.users: dict[str, UserProfile] = {}
+        self.population = UserProfile()
+        """Everyone's interactions together (the brand lift's reference)."""
         self.until: datetime | None = None
         self.unknown_products = 0
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -254,19 +279,29 @@ class ProfileStore:
             if profile is None:
                 profile = self.users[user_id] = UserProfile()
             profile.add(facts, weight, ts, half_life_days=self.config.half_life_days)
+            self.population.add(facts, weight, ts, half_life_days=self.config.half_life_days)
             if len(profile.categories) > 2 * MAX_VALUES or len(profile.brands) > 2 * MAX_VALUES:
                 profile.compact()
             self.until = ts if self.until is None or ts > self.until else self.until
 
-    def get(self, user_id: str | None, now: datetime | None = None) -> UserProfile | None:
-        """A copy of ``user_id``'s profile (decayed to ``now`` when given), or None if it has none."""
+    def get(
+        self, user_id: str | None, now: datetime | None = None, *, frozen_population: bool = False
+    ) -> UserProfile | None:
+        """A copy of ``user_id``'s profile (decayed to ``now`` when given), or None if it has none;
+        its :attr:`~UserProfile.population` is the store's (a copy of its brands with ``frozen_population``:
+        what training needs, as later events must not change it)."""
         if user_id is None:
             return None
         with self._lock:
             profile = self.users.get(user_id)
             if profile is None:
                 return None
-            return profile.at(now, half_life_days=self.config.half_life_days) if now else profile.copy()
+            out = profile.at(now, half_life_days=self.config.half_life_days) if now else profile.copy()
+            population = self.population
+            if frozen_population:
+                population = UserProfile(population.as_of, population.total, population.events, dict(population.brands))
+            out.population = population
+            return out
 
     def update(
         self,
@@ -325,6 +360,7 @@ class ProfileStore:
                 "format_version": FORMAT_VERSION,
                 "config": self.config.to_dict(),
                 "until": format_timestamp(self.until) if self.until is not None else None,
+                "population": _population(self.population, max_values * 100),
                 "users": users,
             }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -362,6 +398,12 @@ class ProfileStore:
             except DataError as err:
                 where = f"users.{user_id}" + (f".{err.field}" if err.field else "")
                 raise DataError(err.message, path=path, field=where) from None
+        if document.get("population") is not None:
+            try:
+                store.population = UserProfile.from_dict(document["population"])
+            except DataError as err:
+                where = "population" + (f".{err.field}" if err.field else "")
+                raise DataError(err.message, path=path, field=where) from None
         until = document.get("until")
         store.until = parse_timestamp(until, "until") if until is not None else None
         return store
@@ -392,7 +434,7 @@ def profiles_at_impressions(
     out: dict[str, UserProfile | None] = {}
     for ts, _, event in timeline:
         if isinstance(event, Impression):
-            out[event.search_id] = store.get(event.user_id, ts)
+            out[event.search_id] = store.get(event.user_id, ts, frozen_population=True)
         else:
             store.update([event], facts_of, shown=log.by_search_id.get)
     return out
@@ -409,6 +451,12 @@ def catalog_facts(records: Mapping[str, Mapping[str, Any]]) -> FactsOf:
         return cache[product_id]
 
     return facts_of
+
+
+def _population(population: UserProfile, max_values: int) -> dict[str, Any]:
+    kept = population.copy()
+    kept.compact(max_values)
+    return kept.to_dict()
 
 
 def _decay(later: datetime, earlier: datetime, half_life_days: float) -> float:
