@@ -4,7 +4,9 @@ Endpoints (all JSON unless noted; see docs/http-api.md, ``/openapi.json`` for th
 and ``/docs`` for a page that lists it):
 
 - ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=``
-  and ``POST /search`` (the same as a JSON body, filters under ``filters``);
+  and ``POST /search`` (the same as a JSON body, filters under ``filters``); with ``user_id`` and a
+  personalizer (``[personalize] model``), the shopper's profile re-orders the results (kept live from
+  the captured events with ``events_dir``: :mod:`.profiles`);
 - ``GET /explain?q=&id=``: why one product matches a query (the web page's explanation panel);
 - ``POST /events``: a batch of shopper events, logged durably (needs the write token, or none for
   clicks with ``events_public_clicks``); with ``events_dir`` set, every search is logged as an

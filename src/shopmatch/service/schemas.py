@@ -48,7 +48,9 @@ class SearchBody(BaseModel):
     filters: FilterBody = Field(default_factory=FilterBody)
     explain: bool = Field(default=False, description="Add an explanation to each result (slower).")
     rerank: bool = Field(default=True, description="Re-rank with the index's cross-encoder, if it has one.")
-    user_id: Who | None = Field(default=None, description="Who searched (kept in the logged impression).")
+    user_id: Who | None = Field(
+        default=None, description="Who searched (kept in the logged impression; personalizes with [personalize])."
+    )
     session_id: Who | None = Field(default=None, description="The shopper's session (kept in the impression).")
 
 
