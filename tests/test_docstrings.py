@@ -71,6 +71,11 @@ MODULES = [
     "shopmatch.rank.feature_groups",
     "shopmatch.rank.from_events",
     "shopmatch.rank.plots",
+    "shopmatch.personalize",
+    "shopmatch.personalize.config",
+    "shopmatch.personalize.profiles",
+    "shopmatch.personalize.features",
+    "shopmatch.personalize.model",
     "tests.events.schema_check",
 ]
 

@@ -29,6 +29,10 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     model = "my-ranker"                 # a trained LambdaMART ranker directory ("" = none)
     top_n = 100                         # candidates it re-orders per query
 
+    [personalize]
+    model = "my-personalizer"           # a trained personalizer directory ("" = none)
+    profiles = "profiles.json"          # shopper profiles (shopmatch events profiles)
+
     [negation]
     enabled = true                      # "… without chicken": products with chicken go last
     fields = ["title"]
@@ -72,6 +76,7 @@ from typing import Any
 
 from shopmatch.backends.config import BackendConfig
 from shopmatch.errors import ConfigError
+from shopmatch.personalize.config import PersonalizeConfig
 from shopmatch.query.exclusion import NegationConfig
 from shopmatch.query.feedback import FeedbackConfig
 from shopmatch.query.intent import IntentConfig
@@ -96,6 +101,7 @@ SECTIONS = (
     "word_vectors",
     "rerank",
     "ranker",
+    "personalize",
     "negation",
     "feedback",
     "spelling",
@@ -116,6 +122,7 @@ class PipelineConfig(ConfigSection):
             candidates a query keeps (at least ``k``) (``[pipeline]``).
         fusion, lexical, dense, word_vectors, rerank: each stage's own section.
         ranker: the learned ranker (LambdaMART) over the candidates, after re-ranking.
+        personalize: shopper profiles and the personalizer, after the ranker (a query with a ``user_id``).
         negation: the exclusion stage (``… without chicken``), after fusion and re-ranking.
         feedback: pseudo-relevance feedback for the bi-encoder (a second dense search).
         spelling: spelling correction of query words, from the words the index counted.
@@ -135,6 +142,7 @@ class PipelineConfig(ConfigSection):
     word_vectors: WordVectorConfig = field(default_factory=WordVectorConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     ranker: RankerConfig = field(default_factory=RankerConfig)
+    personalize: PersonalizeConfig = field(default_factory=PersonalizeConfig)
     negation: NegationConfig = field(default_factory=NegationConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     spelling: SpellingConfig = field(default_factory=SpellingConfig)

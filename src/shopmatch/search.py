@@ -26,6 +26,8 @@
 6. **re-rank** the top ``rerank.top_n`` with the cross-encoder (when the index has one);
    then the learned ranker (``[ranker] model``) re-orders the top ``ranker.top_n`` by its
    LambdaMART score over each candidate's features (the cross-encoder's probability among them);
+   then, for a query with a shopper profile (``user_id``), the personalizer (``[personalize] model``)
+   re-orders the top ``personalize.top_n`` by the plain score plus its score of the user features;
 7. **demote** the products that mention what the query excludes (``… without chicken``) after
    the others;
 8. **page**: results ``offset .. offset + k``, each with its place in every stage (``sources``).
@@ -60,6 +62,7 @@ import numpy as np
 from shopmatch.backends.base import IndexSnapshot
 from shopmatch.filters import Filters
 from shopmatch.hits import FusedHits, SearchHits, SourceHits, single_source, top_by_score
+from shopmatch.personalize.stage import personalized
 from shopmatch.query.exclusion import demote_excluded, first_not_excluded
 from shopmatch.query.feedback import expanded_vectors
 from shopmatch.query.query import Query, understand
@@ -161,6 +164,7 @@ def score_candidates(index: IndexSnapshot, query: Query | str, product_ids: Sequ
     stages, candidates = _reranked_candidates(index, query, known)
     if index.ranker is not None:
         candidates = rank_hits(index.ranker, index, query, stages.prepared, candidates, top_n=len(known))
+    candidates = personalized(index, query, candidates, top_n=len(known))
     final = stages.demoted(candidates)
     score_of = dict(final.query(0))
     scores = np.array([score_of[int(row)] for row in known], dtype=np.float64)
@@ -339,6 +343,8 @@ def _search_one(index: IndexSnapshot, query: Query) -> SearchPage:
     before_ranker = matching
     if index.ranker is not None and total:
         matching = rank_hits(index.ranker, index, query, stages.prepared, matching, top_n=config.ranker.top_n)
+    if total:
+        matching = personalized(index, query, matching)
     matching = stages.demoted(matching)
     results, rows = [], []
     for i in range(query.offset, min(query.window, total)):

@@ -1,4 +1,5 @@
-"""`shopmatch events …`: what a shop's search events say (``events stats``)."""
+"""`shopmatch events …`: what a shop's search events say (``events stats``), and the shopper profiles
+they give (``events profiles``)."""
 
 from __future__ import annotations
 
@@ -114,3 +115,33 @@ def stats_tables(stats, top: int) -> list[Table]:
         )  # fmt: skip
     tables.append(by_position)
     return tables
+
+
+@events_app.command("profiles")
+def profiles(
+    events: EventsArg,
+    catalog: Annotated[Path, typer.Option(help="The catalog the events' products come from (brand, category, price).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The profiles file to write (JSON).")],
+    half_life_days: Annotated[
+        float, typer.Option(min=0.001, help="An event counts half as much after this many days.")
+    ] = 30.0,
+    max_values: Annotated[int, typer.Option(min=1, help="Brands, categories, price bands kept per shopper.")] = 50,
+    skip_bad_rows: SkipOpt = False,
+) -> None:
+    """Shopper profiles (decayed brand, category and price-band shares) from the events with a user_id."""
+    from shopmatch.catalog import read_catalog
+    from shopmatch.personalize.config import PersonalizeConfig
+    from shopmatch.personalize.profiles import ProfileStore, catalog_facts
+    from shopmatch.progress import track
+
+    try:
+        log = read_quietly(events, skip_bad_rows)
+        products = read_catalog(catalog).products
+        records = {p.id: p.to_dict() for p in track(products, total=len(products), description="Catalog")}
+        store = ProfileStore.build(log, catalog_facts(records), PersonalizeConfig(half_life_days=half_life_days))
+        store.save(output, max_values=max_values)
+    except (ShopmatchError, OSError) as error:
+        raise fail(error) from None
+    unknown = store.unknown_products
+    unknown = f"; {unknown:,} interactions with products not in the catalog" if unknown else ""
+    err.print(f"{len(store):,} shopper profiles written to {output}{unknown}", highlight=False)

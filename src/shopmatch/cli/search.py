@@ -37,6 +37,17 @@ def search(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per query on stdout.")] = False,
     ranker: RankerOpt = None,
+    user_id: Annotated[
+        str | None,
+        typer.Option(help="Who searches: personalized with [personalize] (or --profiles, --personalizer)."),
+    ] = None,
+    profiles: Annotated[
+        Path | None,
+        typer.Option(help="Shopper profiles (shopmatch events profiles) instead of [personalize] profiles."),
+    ] = None,
+    personalizer: Annotated[
+        Path | None, typer.Option(help="A personalizer directory instead of [personalize] model.")
+    ] = None,
 ) -> None:
     """Search an index and print the ranked products."""
     from shopmatch.filters import Filters, category_path
@@ -51,7 +62,10 @@ def search(
             tuple(brand or ()), tuple(color or ()), category_path(category), min_price, max_price, min_rating
         )
         pipeline = SearchPipeline.load(index_dir).with_ranker(ranker)
-        pages = pipeline.search_pages([Query(t, k, offset, filters, explain, rerank, spelling=spelling) for t in texts])
+        if profiles is not None or personalizer is not None:
+            pipeline = _personalized(pipeline, profiles, personalizer)
+        queries = [Query(t, k, offset, filters, explain, rerank, spelling=spelling, user_id=user_id) for t in texts]
+        pages = pipeline.search_pages(queries)
     except ShopmatchError as error:
         raise fail(error) from None
     for page in pages:
@@ -68,6 +82,23 @@ def search(
             out.print(f"no products match {page.query.searched!r}")
         else:
             out.print(results_table(page.query.searched, page.results))
+
+
+def _personalized(pipeline, profiles: Path | None, personalizer: Path | None):
+    """``pipeline`` with ``[personalize]`` pointing at these files (each checked now, errors naming it)."""
+    from dataclasses import replace
+
+    from shopmatch.personalize.model import configured_personalizer
+    from shopmatch.personalize.stage import configured_profiles
+
+    settings = pipeline.config.personalize
+    if profiles is not None:
+        configured_profiles(str(profiles))
+        settings = replace(settings, profiles=str(profiles))
+    if personalizer is not None:
+        configured_personalizer(str(personalizer))
+        settings = replace(settings, model=str(personalizer))
+    return pipeline.with_config(personalize=settings)
 
 
 def _read_queries(path: Path) -> list[str]:

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from shopmatch.filters import Filters
 from shopmatch.query.exclusion import NegationConfig
@@ -31,6 +32,9 @@ from shopmatch.query.negation import Exclusion, parse_exclusions
 from shopmatch.query.pinyin import PinyinIndex, PinyinRewrite
 from shopmatch.query.spelling import Correction, Speller
 from shopmatch.text.normalize import normalize
+
+if TYPE_CHECKING:
+    from shopmatch.personalize.profiles import UserProfile
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ class Query:
             (filled by :func:`understand`).
         corrections: each corrected word (filled by :func:`understand`).
         normalized: the searched text as the analyzers see it (filled by :func:`understand`).
+        user_id: who searches: with ``[personalize]`` on, their profile re-orders the results.
+        profile: the shopper's profile, when the caller has it (the service's live store); else
+            the search looks ``user_id`` up in the ``[personalize] profiles`` file.
         exclusions: what the query excludes (filled by :func:`understand`).
         pinyin: the query's pinyin words read as the catalog's Chinese terms (filled by
             :func:`understand` when the index has a pinyin index; None: not a pinyin query).
@@ -67,6 +74,8 @@ class Query:
     spelling: bool = True
     corrected: str = ""
     corrections: tuple[Correction, ...] = ()
+    user_id: str | None = None
+    profile: UserProfile | None = field(default=None, compare=False, repr=False)
     normalized: str = ""
     exclusions: tuple[Exclusion, ...] = ()
     pinyin: PinyinRewrite | None = None

@@ -6,7 +6,9 @@ and ``/docs`` for a page that lists it):
 - ``GET /search?q=&k=&offset=&brand=&color=&category=&min_price=&max_price=&min_rating=&explain=&rerank=&spelling=``
   and ``POST /search`` (the same as a JSON body, filters under ``filters``); the answer's
   ``corrected_query`` is the text searched when spelling correction changed it (``spelling=false``:
-  searched as typed);
+  searched as typed); with ``user_id`` and a personalizer (``[personalize] model``), the
+  shopper's profile re-orders the results (kept live from the captured events with
+  ``events_dir``: :mod:`.profiles`);
 - ``GET /explain?q=&id=&spelling=``: why one product matches a query (the web page's explanation panel);
 - ``GET /suggest?q=&limit=``: completions of a prefix (English, Chinese or pinyin; one typo
   allowed from four letters) from the catalog's phrases and, with ``events_dir``, the queries
@@ -42,6 +44,7 @@ import os
 import time
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,6 +63,7 @@ from shopmatch.errors import DataError, ShopmatchError
 from shopmatch.events.interleaving import CANDIDATE, CONTROL
 from shopmatch.explain import explain_product
 from shopmatch.filters import CATEGORY_SEPARATOR, category_path
+from shopmatch.personalize.profiles import ProfileStore
 from shopmatch.query.query import Query as SearchQuery
 from shopmatch.query.suggest import Suggester, clicked_queries, matching_products
 from shopmatch.search import search
@@ -72,6 +76,7 @@ from shopmatch.service.head import HeadAsGet
 from shopmatch.service.limits import BodyLimit
 from shopmatch.service.metrics import CONTENT_TYPE, ServiceMetrics
 from shopmatch.service.models import ModelRegistry, ModelRejected, ModelView, ModelWatcher
+from shopmatch.service.profiles import live_profiles, served_facts
 from shopmatch.service.schemas import EventsBody, FilterBody, ReloadBody, SearchBody, UpsertBody, Who
 from shopmatch.service.security import SecurityHeaders
 from shopmatch.service.settings import SETTINGS_ENV, ServiceSettings
@@ -154,6 +159,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
                 recent_ids=settings.events_recent_ids,
             )
             app.state.clicked = _clicked_queries(app.state.events)
+            app.state.profiles = live_profiles(app.state.live, app.state.events.files())
         seconds = time.perf_counter() - started
         logger.info("serving %s (%s), loaded in %.1f s", settings.served, app.state.live.stats(), seconds)
         try:
@@ -180,6 +186,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.suggesters = (None, None)  # (the index's suggester, it with the clicked queries)
     app.state.watcher = None  # the ModelWatcher, when settings.models_dir is set
     app.state.experiment = None  # the running Experiment, when settings.experiment has a share
+    app.state.profiles = None  # shopper profiles, updated from the captured events (with events_dir)
     auth = TokenAuth(
         settings.token,
         settings.read_token,
@@ -249,10 +256,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             message = f"offset is {body.offset}; at most {settings.max_offset}"
             raise ApiError(422, "offset_too_large", message, field="offset")
         filters = body.filters.to_filters()
+        profiles: ProfileStore | None = app.state.profiles
+        profile = profiles.get(body.user_id, datetime.now(UTC)) if profiles is not None else None
         query = SearchQuery(
             body.q, body.k, body.offset, filters, body.explain, body.rerank, facets=True,
-            spelling=body.spelling,
-        )
+            spelling=body.spelling, user_id=body.user_id, profile=profile,
+        )  # fmt: skip
         snapshot, models = index.snapshot(), app.state.models.current  # held for the whole request
         search_id = new_search_id()
         experiment: Experiment | None = app.state.experiment
@@ -404,7 +413,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         return {"seq": result.seq, "upserted": result.upserted}
 
     @app.post("/events", dependencies=events_writer, tags=["events"])
-    def post_events(request: Request, body: EventsBody) -> dict[str, Any]:
+    def post_events(request: Request, index: Live, body: EventsBody) -> dict[str, Any]:
         """Log a batch of shopper events durably (fsync'd before the answer); a repeated ``event_id`` is
         acknowledged but not written twice; an interaction of a search this service did not serve is
         kept and counted as an orphan."""
@@ -412,6 +421,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         log: EventsLog = app.state.events
         events = checked_batch(body.events, max_batch=settings.events_max_batch, public=public, shown=log.impression)
         result = log.append(events)
+        if app.state.profiles is not None:
+            app.state.profiles.update(events, served_facts(index), shown=log.impression)
         return {
             "accepted": len(events),
             "written": result.written,

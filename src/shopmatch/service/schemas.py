@@ -49,7 +49,9 @@ class SearchBody(BaseModel):
     explain: bool = Field(default=False, description="Add an explanation to each result (slower).")
     rerank: bool = Field(default=True, description="Re-rank with the index's cross-encoder, if it has one.")
     spelling: bool = Field(default=True, description="Correct misspelled words (false: search the text as typed).")
-    user_id: Who | None = Field(default=None, description="Who searched (kept in the logged impression).")
+    user_id: Who | None = Field(
+        default=None, description="Who searched (kept in the logged impression; personalizes with [personalize])."
+    )
     session_id: Who | None = Field(default=None, description="The shopper's session (kept in the impression).")
 
 
