@@ -74,9 +74,9 @@ def serve(
     """Serve an index over HTTP: search API, live catalog updates, metrics and the web page."""
     from dataclasses import replace
 
-    from shopmatch.service.experiment import ExperimentConfig
-
     try:
+        from shopmatch.service.experiment import ExperimentConfig  # names the [serve] extra when missing
+
         trial = ExperimentConfig.from_toml(experiment) if experiment is not None else ExperimentConfig()
         given = {
             "control": experiment_control,

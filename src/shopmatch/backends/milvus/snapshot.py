@@ -71,6 +71,12 @@ class MilvusSnapshot:
         return self.index.ranker
 
     @property
+    def alive_count(self) -> int:
+        """Products a search can return, as the BM25F statistics counted them (no call to Milvus):
+        the catalog size adaptive fusion corrects its agreement for."""
+        return int(self.statistics.num_docs)
+
+    @property
     def speller(self) -> None:
         """A Milvus index holds no spelling model: its queries are searched as typed."""
         return None
