@@ -41,6 +41,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, Field, field, fields
 from functools import cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 from shopmatch.errors import ConfigError
@@ -102,6 +103,21 @@ class ConfigSection:
         types_of = _field_types(cls)
         values = {name: _from_plain(f"{cls.SECTION}.{name}", value, types_of[name]) for name, value in data.items()}
         return cls(**values)
+
+    @classmethod
+    def from_toml_section(cls, path: str | Path):
+        """The ``[SECTION]`` table of a TOML file (other tables ignored; none: the defaults); errors
+        name the file."""
+        import tomllib
+
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"{path}: {err}") from None
+        try:
+            return cls.from_dict(data.get(cls.SECTION, {}))
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
 
 
 def require_int(section: str, name: str, value: Any, minimum: int = 1) -> None:

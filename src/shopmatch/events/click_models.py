@@ -43,14 +43,12 @@ Example:
 from __future__ import annotations
 
 import logging
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from shopmatch.errors import ConfigError
 from shopmatch.events.io import EventLog
 from shopmatch.events.model import INTERACTION_TYPES, query_key
 from shopmatch.settings import ConfigSection, setting
@@ -100,14 +98,7 @@ class ClickModelConfig(ConfigSection):
     @classmethod
     def from_toml(cls, path: str | Path) -> ClickModelConfig:
         """The ``[click_model]`` table of a TOML file (other tables are ignored; none: the defaults)."""
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise ConfigError(f"{path}: {err}") from None
-        try:
-            return cls.from_dict(data.get(cls.SECTION, {}))
-        except ConfigError as err:
-            raise ConfigError(f"{path}: {err}") from None
+        return cls.from_toml_section(path)
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from shopmatch.errors import ConfigError
 from shopmatch.events.interleaving import CANDIDATE, CONTROL, EXTRA_KEY, team_draft
 from shopmatch.service.models import ModelRejected, ModelSet, load_ranker, model_version
 from shopmatch.settings import ConfigSection, setting
@@ -61,14 +59,7 @@ class ExperimentConfig(ConfigSection):
     @classmethod
     def from_toml(cls, path: str | Path) -> ExperimentConfig:
         """The ``[experiment]`` table of a TOML file (none: no experiment)."""
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise ConfigError(f"{path}: {err}") from None
-        try:
-            return cls.from_dict(data.get(cls.SECTION, {}))
-        except ConfigError as err:
-            raise ConfigError(f"{path}: {err}") from None
+        return cls.from_toml_section(path)
 
 
 def in_share(config: ExperimentConfig, key: str) -> bool:
