@@ -130,7 +130,7 @@ class IdTable:
         """Slots of live ``ids``; KeyError naming the first unknown id."""
         table = self.slot_of()
         try:
-            return np.array([table[int(i)] for i in ids], dtype=np.int64)
+            return np.array([table[i] for i in np.asarray(ids, dtype=np.int64).tolist()], dtype=np.int64)
         except KeyError as err:
             raise KeyError(f"id {err.args[0]} is not in the index") from None
 

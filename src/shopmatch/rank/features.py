@@ -33,31 +33,22 @@ Example:
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from shopmatch.backends.base import IndexSnapshot
 from shopmatch.hits import FusedHits
-from shopmatch.query.exclusion import excluded_rows
 from shopmatch.query.query import Query
 from shopmatch.rank.groups import CandidateContext, FeatureGroup
+from shopmatch.rank.product_table import _TOKEN, ProductTables, candidate_tables, identifiers
 
 FEATURE_VERSION = 1
 MISSING_SCORE = -1000.0
 MISSING_RANK = 10_000.0
 RETRIEVERS = ("lexical", "dense", "word_vectors")
 SHORT_FIELDS = ("title", "brand", "color", "category")
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def identifiers(text: str) -> list[str]:
-    """The tokens of ``text`` that hold a digit (model numbers, sizes), lower-cased, in order."""
-    return [t for t in _TOKEN.findall(text.lower()) if any(c.isdigit() for c in t)]
 
 
 # ---- the groups, in column order ------------------------------------------------------------------
@@ -93,9 +84,13 @@ def _match_columns(ctx: CandidateContext) -> np.ndarray:
 
 def _product_columns(ctx: CandidateContext) -> np.ndarray:
     out = np.empty((ctx.n, 4), dtype=np.float32)
-    out[:, 0] = excluded_rows(ctx.query.exclusions, ctx.rows, ctx.index.record, ctx.index.config.negation)
-    for i, name in enumerate(("price", "rating", "rating_count")):
-        out[:, i + 1] = [MISSING_SCORE if r.get(name) is None else float(r[name]) for r in ctx.records]
+    tables, rows = _tables(ctx)
+    negation = ctx.index.config.negation
+    if ctx.query.exclusions and negation.enabled:
+        out[:, 0] = tables.excluded(rows, ctx.query.exclusions, tuple(negation.fields))
+    else:
+        out[:, 0] = 0.0
+    out[:, 1:] = tables.numbers(rows)
     return out
 
 
@@ -169,8 +164,34 @@ def _analyzer(index: IndexSnapshot) -> Callable[[str], list[str]]:
     return lexical.analyzer if lexical is not None else _plain_terms
 
 
+def product_tables(index: IndexSnapshot) -> ProductTables | None:
+    """The snapshot's product tables (:mod:`shopmatch.rank.product_table`), None where the backend keeps none."""
+    tables = getattr(index, "ranker_tables", None)
+    return tables() if tables is not None else None
+
+
+def _tables(ctx: CandidateContext) -> tuple[ProductTables, np.ndarray]:
+    """The tables the product features read and the candidates' rows in them (shared by the groups)."""
+    if "tables" not in ctx.memo:
+        tables = product_tables(ctx.index)
+        if tables is None:  # a table of the candidates alone
+            lexical = ctx.index.retrievers.get("lexical")
+            tables = candidate_tables(ctx.records, lexical.analyzer if lexical is not None else None)
+            ctx.memo["tables"] = tables, np.arange(ctx.n, dtype=np.int64)
+        else:
+            ctx.memo["tables"] = tables, ctx.rows
+    return ctx.memo["tables"]
+
+
+def _terms(ctx: CandidateContext) -> list[str]:
+    """The query's distinct analyzed terms, in order."""
+    if "terms" not in ctx.memo:
+        ctx.memo["terms"] = list(dict.fromkeys(_analyzer(ctx.index)(ctx.query.searched)))
+    return ctx.memo["terms"]
+
+
 def _query_terms(ctx: CandidateContext) -> np.ndarray:
-    return np.full((ctx.n, 1), len(dict.fromkeys(_analyzer(ctx.index)(ctx.query.searched))), dtype=np.float32)
+    return np.full((ctx.n, 1), len(_terms(ctx)), dtype=np.float32)
 
 
 def _field_columns(ctx: CandidateContext) -> np.ndarray:
@@ -180,37 +201,21 @@ def _field_columns(ctx: CandidateContext) -> np.ndarray:
     out = np.zeros((ctx.n, width + 2), dtype=np.float32)
     wanted = identifiers(ctx.query.searched)
     out[:, width + 1] = len(wanted)
+    tables, rows = _tables(ctx)
+    # a query without identifiers: the sentinel
+    out[:, width] = tables.identifier_matches(rows, wanted) if wanted else MISSING_SCORE
     lexical = ctx.index.retrievers.get("lexical")
-    analyzer = _analyzer(ctx.index)
-    profiles = [
-        _profile(analyzer, r["title"], r.get("brand") or "", r.get("color") or "", tuple(r.get("category") or ()))
-        for r in ctx.records
-    ]
-    if wanted:  # a query without identifiers: the sentinel
-        wanted_set = set(wanted)
-        out[:, width] = [len(wanted_set & p[-1]) for p in profiles]
-    else:
-        out[:, width] = MISSING_SCORE
-    terms = list(dict.fromkeys(analyzer(ctx.query.searched)))
+    terms = _terms(ctx)
     if lexical is None or not terms:
         return out
     weights = np.array([lexical.idf(t) for t in terms], dtype=np.float32)
     k1 = lexical.config.k1
-    for f in range(len(SHORT_FIELDS)):
-        counts = np.array([[p[f].get(t, 0) for t in terms] for p in profiles], dtype=np.float32)
-        out[:, 2 * f] = (counts > 0).mean(axis=1)
-        out[:, 2 * f + 1] = (weights * counts / (k1 + counts)).sum(axis=1)
+    # (candidates, fields, terms), each field's terms contiguous: the same sums, in the same order,
+    # as one field's (candidates, terms) counts
+    counts = tables.field_counts(rows, terms).reshape(ctx.n, len(SHORT_FIELDS), len(terms))
+    out[:, 0:width:2] = (counts > 0).mean(axis=2)
+    out[:, 1:width:2] = (weights * counts / (k1 + counts)).sum(axis=2)
     return out
-
-
-@lru_cache(maxsize=1 << 17)
-def _profile(
-    analyzer: Callable[[str], list[str]], title: str, brand: str, color: str, category: tuple[str, ...]
-) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int], frozenset[str]]:
-    """A product's short fields' analyzed term counts and its title's identifiers (cached: a product
-    is analyzed once, not once per query)."""
-    fields = (title, brand, color, " ".join(category))
-    return (*(dict(Counter(analyzer(text))) if text else {} for text in fields), frozenset(identifiers(title)))
 
 
 def _plain_terms(text: str) -> list[str]:
