@@ -90,6 +90,7 @@ def test_products_added_and_changed_by_a_live_update(tmp_path: Path):
     live = LiveIndex(tmp_path / "index", compact_after=0)
     try:
         before = live.snapshot()
+        assert not before.base.ranker_table_built  # built when first needed
         assert_same_features(before, "samsung 990 ssd")
         base_table = before.ranker_tables().parts[0][1]
         live.upsert(
@@ -110,6 +111,11 @@ def test_products_added_and_changed_by_a_live_update(tmp_path: Path):
         assert features["a"][price] == MISSING_SCORE and features["k"][price] == 179.0  # a's old price is gone
         live.delete(["k"])
         assert_same_features(live.snapshot(), "samsung 990 2tb", ["a", "b"])
+        live.compact()  # a new base index: its table is built by the compaction, since a ranker used the old one
+        compacted = live.snapshot()
+        assert compacted.base.ranker_table_built and len(compacted.ranker_tables().parts) == 1
+        assert compacted.ranker_tables().parts[0][1] is not base_table
+        assert_same_features(compacted, "samsung 990 2tb", ["a", "b", "l"])
     finally:
         live.close()
 

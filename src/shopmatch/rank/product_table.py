@@ -268,6 +268,10 @@ class TableCache:
         self._tables: dict[int, tuple[Any, ProductTable]] = {}
         self._lock = threading.Lock()  # concurrent first searches wait for one build
 
+    def __bool__(self) -> bool:
+        """Whether a table was built (the ranker has run on this index)."""
+        return bool(self._tables)
+
     def get(self, lexical: Any, build: Callable[[], ProductTable]) -> ProductTable:
         with self._lock:
             found = self._tables.get(id(lexical))

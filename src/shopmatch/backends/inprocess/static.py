@@ -125,6 +125,11 @@ class StaticIndex:
         analyzer = lexical.analyzer if lexical is not None else None
         return self._tables.get(lexical, lambda: build_table(len(self), self.products.record, analyzer))
 
+    @property
+    def ranker_table_built(self) -> bool:
+        """Whether :meth:`ranker_table` was built (a ranker has searched this index)."""
+        return bool(self._tables)
+
     def with_config(self, config: PipelineConfig) -> StaticIndex:
         """This index searched with other query-time settings (fusion, feedback, negation,
         candidates, or a subset of its retrievers); nothing is indexed again."""
