@@ -63,6 +63,8 @@ MODULES = [
     "shopmatch.rank.retrain",
     "shopmatch.rank.config",
     "shopmatch.rank.features",
+    "shopmatch.rank.product_table",
+    "shopmatch.rank.reference_features",
     "shopmatch.rank.groups",
     "shopmatch.rank.model",
     "shopmatch.rank.selection",
