@@ -2,7 +2,8 @@
 
 Usage::
 
-    python bench/spelling.py [--only esci|homedepot] [--tune] [--latency] [--json bench/results/spelling.json]
+    python bench/spelling.py [--only esci|homedepot] [--tune] [--tune-guard] [--latency]
+        [--json bench/results/spelling.json]
 
 The protocol of docs/benchmarks.md, "Query understanding" 1, 2 and 4, on the default hybrid
 indexes (``--esci-index`` / ``--homedepot-index``, e.g. ``/work/cache/*-default``; built once
@@ -17,6 +18,12 @@ and attached to the loaded index (nothing is encoded again).
 - **Real misspellings**: Home Depot dev (every 10th sorted query id) as is, with and without
   correction: NDCG@10 and MRR@10 with significance, the corrected queries listed (the record
   judges 30 of them by reading).
+- **Real-word guard**: the default (``dictionary = "english"``) against ``dictionary = "none"`` on
+  both sets, as typed and typo'd: NDCG@10 and MRR@10 with significance, the loss recovered by each,
+  and every query the guard searches differently (the record reads them).
+- **Guard tuning** (``--tune-guard``): ``dictionary_min_count`` and ``dictionary_min_pairs`` are
+  chosen on every Home Depot train query, as typed and typo'd (seed + 1000), by the rule in
+  :func:`tune_guard`.
 - **Tuning** (``--tune``): the thresholds are chosen on Home Depot *train* queries (every 4th
   query id that is not dev), typo'd with another seed, searched by ``--tune-retrievers`` (BM25F
   alone by default: the grid searches thousands of corrected texts), by a grid over
