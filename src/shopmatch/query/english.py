@@ -2,7 +2,7 @@
 
 Spelling correction learns its words from the catalog; a real English word the catalog happens
 not to hold (``vegan``, ``gift``, ``petcock``) would otherwise look like a typo of a catalog word.
-:func:`english_counts` reads symspellpy's ``frequency_dictionary_en_82_765.txt`` (82,765 words,
+:func:`english_counts` reads symspellpy's ``frequency_dictionary_en_82_765.txt`` (82,834 words,
 lower case, with their counts in a large English corpus; the rarest has about 12,700) once per
 process; :func:`is_english` asks whether a word is in it at or above a count.
 
