@@ -20,6 +20,7 @@ MODULES = [
     "shopmatch.query.exclusion",
     "shopmatch.query.feedback",
     "shopmatch.query.spelling",
+    "shopmatch.query.english",
     "shopmatch.query.pinyin",
     "shopmatch.query.suggest",
     "shopmatch.query.synonyms",
