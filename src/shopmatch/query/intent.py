@@ -247,6 +247,13 @@ def candidate_intent_scores(
 
     This is the per-candidate value a learned ranker can take as a feature.
     """
+    return model.scores(probabilities, candidate_nodes(model, rows, record_of))
+
+
+def candidate_nodes(model: IntentModel, rows: np.ndarray, record_of: Callable[[int], Mapping[str, Any]]) -> np.ndarray:
+    """``(len(rows), depth)``: each candidate row's category node per level (``RARE`` /
+    ``NO_LEVEL`` where none): the stored ones for rows of the catalog the model was trained on,
+    from the record's ``category`` for newer rows (a live index's delta)."""
     rows = np.asarray(rows, dtype=np.int64)
     known = len(model.product_nodes)
     nodes = np.full((len(rows), model.product_nodes.shape[1]), NO_LEVEL, dtype=np.int32)
@@ -254,7 +261,7 @@ def candidate_intent_scores(
     nodes[stored] = model.product_nodes[rows[stored]]
     for i in np.flatnonzero(~stored):
         nodes[i] = model.nodes_of_path(record_of(int(rows[i])).get("category"))
-    return model.scores(probabilities, nodes)
+    return nodes
 
 
 def boost_by_intent(hits: FusedHits, intent_scores: np.ndarray, weight: float) -> FusedHits:
