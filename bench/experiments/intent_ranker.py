@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/experiments/intent_ranker.py [--only esci|homedepot] [--json out.json]
+    python bench/experiments/intent_ranker.py [--only esci|homedepot] [--seed N] [--json out.json]
 
 The same ranker selection ``shopmatch train ranker --judgments`` runs (:func:`fit_ranker`: the
 candidate models scored by 3-fold CV inside the training queries, the best trained on all of them),
@@ -77,7 +77,9 @@ def cached_data(name: str, pipeline: SearchPipeline, judgments: Judgments, gains
     return data
 
 
-def held_out(data: RankingData, train_ids: list[str], test_ids: list[str], record: dict, label: str) -> dict:
+def held_out(
+    data: RankingData, train_ids: list[str], test_ids: list[str], record: dict, label: str, seed: int = 0
+) -> dict:
     """Per-query NDCG@10 of ``test_ids`` for the fused order and the ranker without / with intent."""
     have = set(data.query_ids)
     train = data.subset([q for q in train_ids if q in have])
@@ -89,7 +91,7 @@ def held_out(data: RankingData, train_ids: list[str], test_ids: list[str], recor
         ("ranker + intent", train, test),
     ):
         started = time.perf_counter()
-        selection = fit_ranker(train_data, progress=lambda items: items)
+        selection = fit_ranker(train_data, seed=seed, progress=lambda items: items)
         scores = selection.ranker.predict(test_data.features)
         out[system] = dict(zip(test.query_ids, per_query_ndcg(test_data, scores).tolist(), strict=True))
         importance = selection.ranker.importances()
@@ -129,7 +131,35 @@ def tables(title: str, per_query: dict[str, dict[str, float]], record: dict[str,
     return lines
 
 
-def bench_esci(index: Path, folds: int, record: dict[str, Any]) -> list[str]:
+def diagnosis(data: RankingData, record: dict[str, Any]) -> list[str]:
+    """How the intent columns differ by grade among the candidates, and the candidates ordered by
+    ``intent_score`` (the fused order breaking ties) against the fused order: nothing trained."""
+    names = data.feature_names
+    score = data.features[:, names.index("intent_score")].astype(np.float64)
+    rank = data.features[:, names.index("intent_rank")]
+    rows = []
+    for grade, gain in enumerate(data.gains):
+        has = (data.labels == grade) & (score > -1)
+        ranked = (data.labels == grade) & (rank < 10_000)
+        rows.append([f"{grade} (gain {gain:g})", int((data.labels == grade).sum()), score[has].mean(),
+                     float(np.median(rank[ranked])), float((rank[ranked] == 1).mean())])  # fmt: skip
+    record["by_grade"] = rows
+    fused = -data.features[:, names.index("fused_rank")].astype(np.float64)
+    base = per_query_ndcg(data, fused)
+    first = per_query_ndcg(data, np.where(score > -1, score, -1.0) * 1e3 + fused * 1e-3)
+    record["intent_first"] = {"fused": float(base.mean()), "intent first": float(first.mean())}
+    return [
+        "Diagnosis (all candidates, nothing trained; grade 0 includes the unjudged candidates):",
+        "",
+        markdown_table(["grade", "candidates", "mean intent_score", "median intent_rank", "share rank 1"], rows),
+        "",
+        f"Ordered by intent_score (fused order breaking ties): NDCG@10 {first.mean():.4f} against the fused "
+        f"order's {base.mean():.4f} ({int((first > base).sum())} better / {int((first < base).sum())} worse).",
+        "",
+    ]
+
+
+def bench_esci(index: Path, folds: int, record: dict[str, Any], seed: int = 0) -> list[str]:
     gains = GainMap.esci()
     judgments = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
     data = cached_data("esci", SearchPipeline.load(index), judgments, gains)
@@ -137,13 +167,14 @@ def bench_esci(index: Path, folds: int, record: dict[str, Any]) -> list[str]:
         return ["## esci-us-150", "", "The index has no intent model: nothing to compare.", ""]
     per_query: dict[str, dict[str, float]] = {}
     for k, (train, test) in enumerate(judgments.folds(folds)):
-        split = held_out(data, train.query_ids, test.query_ids, record, f"fold {k}")
+        split = held_out(data, train.query_ids, test.query_ids, record, f"fold {k}", seed)
         for system, values in split.items():
             per_query.setdefault(system, {}).update(values)
-    return tables(f"esci-us-150, {folds} folds by query (nested)", per_query, record)
+    lines = tables(f"esci-us-150, {folds} folds by query (nested), seed {seed}", per_query, record)
+    return lines + diagnosis(data, record)
 
 
-def bench_homedepot(index: Path, train_queries: int, record: dict[str, Any]) -> list[str]:
+def bench_homedepot(index: Path, train_queries: int, record: dict[str, Any], seed: int = 0) -> list[str]:
     gains = GainMap.parse(HOMEDEPOT_GAINS)
     judgments = read_judgments(data_dir() / "homedepot" / "judgments.tsv", gains=gains)
     dev_ids = judgments.query_ids[::10]
@@ -157,7 +188,7 @@ def bench_homedepot(index: Path, train_queries: int, record: dict[str, Any]) -> 
         return ["## Home Depot", "", "The index has no intent model (its catalog has no categories): skipped.", ""]
     wanted = judgments.subset([*train_ids, *dev_ids])
     data = cached_data(f"homedepot-{len(train_ids)}", pipeline, wanted, gains)
-    per_query = held_out(data, train_ids, dev_ids, record, "train → dev")
+    per_query = held_out(data, train_ids, dev_ids, record, "train → dev", seed)
     return tables(f"Home Depot, {len(train_ids)} train queries → dev ({len(dev_ids)} queries)", per_query, record)
 
 
@@ -168,6 +199,7 @@ def main() -> None:
     parser.add_argument("--hd-index", type=Path, default=Path("/work/cache/homedepot-default"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--hd-train-queries", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the selection's inner folds and LightGBM")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -176,10 +208,10 @@ def main() -> None:
     record: dict[str, Any] = {}
     if "esci" in sections and skip_if_missing(args.esci_index, "esci-us-150"):
         record["esci"] = {}
-        lines += bench_esci(args.esci_index, args.folds, record["esci"])
+        lines += bench_esci(args.esci_index, args.folds, record["esci"], args.seed)
     if "homedepot" in sections and skip_if_missing(args.hd_index, "Home Depot"):
         record["homedepot"] = {}
-        lines += bench_homedepot(args.hd_index, args.hd_train_queries, record["homedepot"])
+        lines += bench_homedepot(args.hd_index, args.hd_train_queries, record["homedepot"], args.seed)
     lines.append(f"took {time.perf_counter() - started:.0f} s (loaded machine)")
     print("\n".join(lines))
     write_json(args.json, record)

@@ -12,7 +12,8 @@ It is used three ways:
 - **boost**: each candidate's *intent score* — the mean, over the levels of its path, of the
   probability of the product's own category at that level — times ``[intent] weight`` is added
   to its fused score before the later stages (:func:`candidate_intent_scores`; the learned
-  ranker can take the same score as a feature). The weight is 0 by default: on esci-us-150 the
+  ranker's optional ``intent`` feature group, :mod:`shopmatch.rank.intent_features`, reads the
+  same score, the rank of the product's category and the query's confidence). The weight is 0 by default: on esci-us-150 the
   boost did not help (nested cross-validation chose none);
 - **facet**: the response's ``predicted_categories``, the top ``top`` categories at the deepest
   level, with their probabilities (the web page offers them as filters);
