@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/experiments/intent_ranker.py [--only esci|homedepot] [--seed N] [--json out.json]
+    python bench/experiments/intent_ranker.py [--only esci|homedepot] [--seeds 0,1,2] [--json out.json]
 
 The same ranker selection ``shopmatch train ranker --judgments`` runs (:func:`fit_ranker`: the
 candidate models scored by 3-fold CV inside the training queries, the best trained on all of them),
@@ -159,22 +159,43 @@ def diagnosis(data: RankingData, record: dict[str, Any]) -> list[str]:
     ]
 
 
-def bench_esci(index: Path, folds: int, record: dict[str, Any], seed: int = 0) -> list[str]:
+def over_seeds(title: str, seeds: list[int], run, record: dict[str, Any]) -> list[str]:
+    """``run(seed, record) -> per-query NDCG@10 by system`` for each seed, a table each, then the
+    table of each query's mean over the seeds (the selection's seed-to-seed noise averaged out)."""
+    lines, runs = [], []
+    for seed in seeds:
+        part = record.setdefault(f"seed {seed}", {})
+        runs.append(run(seed, part))
+        lines += tables(f"{title}, seed {seed}", runs[-1], part)
+    if len(runs) > 1:
+        mean = {
+            system: {q: float(np.mean([r[system][q] for r in runs])) for q in runs[0][system]} for system in runs[0]
+        }
+        seeds_text = ", ".join(map(str, seeds))
+        lines += tables(f"{title}: each query's mean over seeds {seeds_text}", mean, record.setdefault("mean", {}))
+    return lines
+
+
+def bench_esci(index: Path, folds: int, record: dict[str, Any], seeds: list[int]) -> list[str]:
     gains = GainMap.esci()
     judgments = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
     data = cached_data("esci", SearchPipeline.load(index), judgments, gains)
     if data is None:
         return ["## esci-us-150", "", "The index has no intent model: nothing to compare.", ""]
-    per_query: dict[str, dict[str, float]] = {}
-    for k, (train, test) in enumerate(judgments.folds(folds)):
-        split = held_out(data, train.query_ids, test.query_ids, record, f"fold {k}", seed)
-        for system, values in split.items():
-            per_query.setdefault(system, {}).update(values)
-    lines = tables(f"esci-us-150, {folds} folds by query (nested), seed {seed}", per_query, record)
+
+    def run(seed: int, part: dict[str, Any]) -> dict[str, dict[str, float]]:
+        per_query: dict[str, dict[str, float]] = {}
+        for k, (train, test) in enumerate(judgments.folds(folds)):
+            split = held_out(data, train.query_ids, test.query_ids, part, f"fold {k}", seed)
+            for system, values in split.items():
+                per_query.setdefault(system, {}).update(values)
+        return per_query
+
+    lines = over_seeds(f"esci-us-150, {folds} folds by query (nested)", seeds, run, record)
     return lines + diagnosis(data, record)
 
 
-def bench_homedepot(index: Path, train_queries: int, record: dict[str, Any], seed: int = 0) -> list[str]:
+def bench_homedepot(index: Path, train_queries: int, record: dict[str, Any], seeds: list[int]) -> list[str]:
     gains = GainMap.parse(HOMEDEPOT_GAINS)
     judgments = read_judgments(data_dir() / "homedepot" / "judgments.tsv", gains=gains)
     dev_ids = judgments.query_ids[::10]
@@ -188,8 +209,10 @@ def bench_homedepot(index: Path, train_queries: int, record: dict[str, Any], see
         return ["## Home Depot", "", "The index has no intent model (its catalog has no categories): skipped.", ""]
     wanted = judgments.subset([*train_ids, *dev_ids])
     data = cached_data(f"homedepot-{len(train_ids)}", pipeline, wanted, gains)
-    per_query = held_out(data, train_ids, dev_ids, record, "train → dev", seed)
-    return tables(f"Home Depot, {len(train_ids)} train queries → dev ({len(dev_ids)} queries)", per_query, record)
+    title = f"Home Depot, {len(train_ids)} train queries → dev ({len(dev_ids)} queries)"
+    return over_seeds(
+        title, seeds, lambda seed, part: held_out(data, train_ids, dev_ids, part, "train → dev", seed), record
+    )
 
 
 def main() -> None:
@@ -199,19 +222,22 @@ def main() -> None:
     parser.add_argument("--hd-index", type=Path, default=Path("/work/cache/homedepot-default"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--hd-train-queries", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the selection's inner folds and LightGBM")
+    parser.add_argument(
+        "--seeds", default="0", help="seeds of the selection's inner folds and LightGBM, comma-separated (0,1,2)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
     sections = args.only or ["esci", "homedepot"]
     lines = ["# Learned ranker with vs without the category-intent features", "", *machine_header(), ""]
     record: dict[str, Any] = {}
     if "esci" in sections and skip_if_missing(args.esci_index, "esci-us-150"):
         record["esci"] = {}
-        lines += bench_esci(args.esci_index, args.folds, record["esci"], args.seed)
+        lines += bench_esci(args.esci_index, args.folds, record["esci"], seeds)
     if "homedepot" in sections and skip_if_missing(args.hd_index, "Home Depot"):
         record["homedepot"] = {}
-        lines += bench_homedepot(args.hd_index, args.hd_train_queries, record["homedepot"], args.seed)
+        lines += bench_homedepot(args.hd_index, args.hd_train_queries, record["homedepot"], seeds)
     lines.append(f"took {time.perf_counter() - started:.0f} s (loaded machine)")
     print("\n".join(lines))
     write_json(args.json, record)
