@@ -127,7 +127,8 @@ def tables(title: str, per_query: dict[str, dict[str, float]], record: dict[str,
     choice_rows = [
         [c["split"], c["system"], c["chosen"], f"{c['intent_share_of_gain']:.3f}"] for c in record.get("choices", [])
     ]
-    lines += [markdown_table(["split", "features", "chosen (inner CV)", "intent share of gain"], choice_rows), ""]
+    if choice_rows:
+        lines += [markdown_table(["split", "features", "chosen (inner CV)", "intent share of gain"], choice_rows), ""]
     return lines
 
 

@@ -13,8 +13,8 @@ It is used three ways:
   probability of the product's own category at that level — times ``[intent] weight`` is added
   to its fused score before the later stages (:func:`candidate_intent_scores`; the learned
   ranker's optional ``intent`` feature group, :mod:`shopmatch.rank.intent_features`, reads the
-  same score, the rank of the product's category and the query's confidence). The weight is 0 by default: on esci-us-150 the
-  boost did not help (nested cross-validation chose none);
+  same score, the rank of the product's category and the query's confidence). The weight is 0
+  by default: on esci-us-150 the boost did not help (nested cross-validation chose none);
 - **facet**: the response's ``predicted_categories``, the top ``top`` categories at the deepest
   level, with their probabilities (the web page offers them as filters);
 - **explain**: ``/explain`` and ``search --json`` show the predictions and the boost.
