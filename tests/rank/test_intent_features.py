@@ -155,3 +155,21 @@ def test_cli_adds_the_group_unless_told_not_to(hybrid, fixtures, tmp_path):
         result = runner.invoke(app, ["train", "ranker", str(index), "--judgments", str(judged), "-o", str(out), flag])
         assert result.exit_code == 0, result.output
         assert json.loads((out / "ranker.json").read_text()).get("feature_groups") == expected
+
+
+def test_retraining_from_events_adds_the_group(hybrid, judgments):
+    from shopmatch.events.io import collect_events
+    from shopmatch.events.model import parse_event
+    from shopmatch.rank.retrain import ranker_from_events
+
+    records = []
+    for q in judgments.query_ids:
+        shown = [pid for pid, _ in hybrid.search_ids([judgments.queries[q]], k=5)[0]]
+        for s in range(3):
+            sid = f"{q}-{s}"
+            records.append({"type": "impression", "search_id": sid, "query": judgments.queries[q], "results": shown,
+                            "ts": "2026-12-06T10:00Z"})  # fmt: skip
+            records.append({"type": "click", "search_id": sid, "product_id": shown[s % len(shown)],
+                            "ts": "2026-12-06T10:01Z"})  # fmt: skip
+    ranker = ranker_from_events(hybrid, collect_events(parse_event(r) for r in records))
+    assert [g.name for g in ranker.groups] == ["intent"] and ranker.feature_names[-3:] == INTENT_FEATURE_NAMES
