@@ -72,6 +72,7 @@ MODULES = [
     "shopmatch.rank.training",
     "shopmatch.rank.event_features",
     "shopmatch.rank.feature_groups",
+    "shopmatch.rank.intent_features",
     "shopmatch.rank.from_events",
     "shopmatch.rank.plots",
     "shopmatch.personalize",

@@ -45,6 +45,7 @@ from shopmatch.query.intent import IntentModel
 from shopmatch.query.pinyin import PinyinIndex
 from shopmatch.query.spelling import Speller, SpellingModel
 from shopmatch.query.suggest import Suggester
+from shopmatch.rank.feature_groups import check_groups
 from shopmatch.rank.model import Ranker, configured_ranker
 from shopmatch.rank.product_table import ProductTable, TableCache, build_table
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
@@ -96,6 +97,7 @@ class StaticIndex:
         # models, or compacted), and then shared with with_config's copies
         self._intent = intent if isinstance(intent, _Lazy) else _Lazy(intent, trained=intent is not None)
         self._tables = tables or TableCache()  # the ranker's product table, shared with with_config's copies
+        check_groups(self.ranker, self, config.ranker.model)  # e.g. intent features need an intent model
 
     @property
     def intent(self) -> IntentModel | None:
