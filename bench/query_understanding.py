@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/query_understanding.py [--only intent|synonyms-homedepot|synonyms-esci|latency]
+    python bench/query_understanding.py [--only intent|synonyms-homedepot|synonyms-esci|latency|end-to-end]
         [--json bench/results/query_understanding.json]
         [--esci-index DIR] [--homedepot-index DIR]
 
@@ -67,7 +67,7 @@ INTENT_TEMPERATURES = (0.05, 0.2)  # the default's, and softer probabilities (a 
 SYNONYM_WEIGHTS = (0.25, 0.5, 1.0)
 ACCEPTED = 500  # the miner's default --limit: every candidate it writes is accepted
 LEVELS = (1, 2, 3)
-PARTS = ("intent", "synonyms-homedepot", "synonyms-esci", "latency")
+PARTS = ("intent", "synonyms-homedepot", "synonyms-esci", "latency", "end-to-end")
 
 
 def index_dir(name: str, option: str | None) -> Path:
@@ -362,6 +362,65 @@ def latency_of(base: SearchPipeline, texts: list[str], accepted: Path, rounds: i
     return row
 
 
+# ---- 5: end to end, on and off --------------------------------------------------------------------
+
+
+def bench_end_to_end(esci_directory: Path, hd_directory: Path, rounds: int = 3) -> dict:
+    """Whole searches (``search_pages``, first page) with query understanding as shipped (spelling
+    correction, pinyin reading, category intent) and with all three off, the two alternating query
+    by query so that both see the same machine load; p50 / p99 of each and the median of the
+    per-search difference. Home Depot: the first 300 dev queries (every 10th query id)."""
+    from dataclasses import replace
+
+    from shopmatch.backends.inprocess.static import StaticIndex
+    from shopmatch.query.query import Query
+
+    out, rows = {}, []
+    for name, directory in (("esci-us-150", esci_directory), ("homedepot", hd_directory)):
+        products = data_dir() / name / "products.jsonl"
+        if not (directory / "manifest.json").is_file() and not products.is_file():
+            print(f"\n> end to end, {name}: skipped (no index, no data)\n")
+            continue
+        base = loaded(directory, products)
+        assert isinstance(base.index, StaticIndex)
+        if base.snapshot.speller is None:  # an index written before spelling models: built now (seconds)
+            base = SearchPipeline.of(base.index.with_spelling())
+        config = base.config
+        off = base.with_config(
+            spelling=replace(config.spelling, enabled=False),
+            pinyin=replace(config.pinyin, enabled=False),
+            intent=IntentConfig(enabled=False),
+        )
+        judged = read_judgments(data_dir() / name / "judgments.tsv")
+        ids = judged.query_ids if name != "homedepot" else judged.query_ids[::10][:300]
+        texts = [judged.queries[q] for q in ids]
+        for pipe in (base, off):  # warm up: encoder, spelling tables, the intent model
+            pipe.search_pages([Query(t) for t in texts[:3]])
+        times: dict[str, list[float]] = {"on": [], "off": []}
+        for _ in range(rounds):
+            for text in texts:
+                for label, pipe in (("on", base), ("off", off)):
+                    started = time.perf_counter()
+                    pipe.search_pages([Query(text)])
+                    times[label].append(time.perf_counter() - started)
+        on, plain = np.array(times["on"]) * 1e3, np.array(times["off"]) * 1e3
+        row = {
+            "queries": len(texts),
+            "rounds": rounds,
+            "on": {"p50_ms": float(np.percentile(on, 50)), "p99_ms": float(np.percentile(on, 99))},
+            "off": {"p50_ms": float(np.percentile(plain, 50)), "p99_ms": float(np.percentile(plain, 99))},
+            "added_median_ms": float(np.median(on - plain)),
+        }
+        out[name] = row
+        cells = [f"{row[side][p]:.2f}" for p in ("p50_ms", "p99_ms") for side in ("off", "on")]
+        rows.append([name, str(len(texts)), *cells, f"{row['added_median_ms']:+.2f}"])
+    print(f"\n## End to end: query understanding on vs off (ms per search, {rounds} rounds, alternating)\n")
+    print(markdown_table(
+        ["catalog", "queries", "p50 off", "p50 on", "p99 off", "p99 on", "median added per search"], rows
+    ))  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", action="append", choices=PARTS)
@@ -381,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         out["synonyms-esci"] = bench_synonyms_esci(esci, chosen_synonym_weight())
     if "latency" in parts:
         out["latency"] = bench_latency(esci, homedepot)
+    if "end-to-end" in parts:
+        out["end-to-end"] = bench_end_to_end(esci, homedepot)
     write_json(args.json, out)
     return 0
 
