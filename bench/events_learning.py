@@ -141,6 +141,20 @@ def train_queries(pipeline: SearchPipeline, judged: Judgments, gains: GainMap) -
     return out
 
 
+def search_train_queries(pipeline: SearchPipeline, judged: Judgments, gains: GainMap) -> dict[str, TrainQuery]:
+    """Each training query's top 100 with the features the ranker stage computes for them (the search
+    path, as :func:`eval_queries`) and their grades: what ``shopmatch train ranker`` trains on (judged
+    products the search does not find are left out, as the ranker never sees them)."""
+    qrels = judged.qrels(gains)
+    grade_of = grades({f"{q}\t{p}": g for q, d in qrels.items() for p, g in d.items()})
+    out = {}
+    for q, t in eval_queries(pipeline, judged).items():
+        truth = qrels.get(q, {})
+        labels = np.array([grade_of[truth[p]] if p in truth else 0 for p in t.ids], dtype=np.int32)
+        out[q] = TrainQuery(judged.queries[q], t.ids, len(t.ids), t.features, labels)
+    return out
+
+
 class _Recorder:
     """Stands in for a ranker in the search path: records the features, keeps the order."""
 
@@ -306,6 +320,21 @@ def table(rows: Mapping[str, dict[str, float]], base: str, naive: str | None, to
     return markdown_table(headers, lines), records
 
 
+def hd_train(pipeline, judged, gains, train_ids, key, mode="search") -> dict[str, TrainQuery]:
+    """The Home Depot training queries' candidates and features (cached): ``search``, the search path's
+    top 100 as the ranker stage receives them (what ``train ranker`` learns from); ``rerank``, the
+    first record's rerank-mode features of the top 100 plus the judged products."""
+    if mode == "rerank":
+        return _cached(
+            "hd-train", key + ",".join(train_ids), lambda: train_queries(pipeline, judged.subset(train_ids), gains)
+        )
+    return _cached(
+        "hd-train-search",
+        key + ",".join(train_ids),
+        lambda: search_train_queries(pipeline, judged.subset(train_ids), gains),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--homedepot-index", type=Path, default=CACHE / "homedepot-default", help="built if missing")
@@ -321,6 +350,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only-selection", action="store_true")
     parser.add_argument("--unshown", type=int, default=90, help="not-shown candidates per group at grade 0")
     parser.add_argument("--selection-unshown", type=int, nargs="+", default=[0, 90])
+    parser.add_argument(
+        "--train-features",
+        choices=("search", "rerank"),
+        default="search",
+        help="training features: the search path's (as the ranker stage reads them) or rerank mode's (first record)",
+    )
     parser.add_argument("--event-top-n", type=int, default=100, help="candidates an events ranker re-orders")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.json")
     parser.add_argument("--md", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.md")
@@ -348,9 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_ids = sorted(random.Random(0).sample(train_ids, args.train_queries))
     pipeline = default_index(args.homedepot_index, "homedepot")
     key = f"{args.homedepot_index}|{FEATURE_VERSION}|{FEATURE_NAMES}|"
-    train = _cached(
-        "hd-train", key + ",".join(train_ids), lambda: train_queries(pipeline, hd.subset(train_ids), hd_gains)
-    )
+    train = hd_train(pipeline, hd, hd_gains, train_ids, key, args.train_features)
     dev = _cached("hd-dev", key + ",".join(dev_ids), lambda: eval_queries(pipeline, hd.subset(dev_ids)))
     found = _cached("hd-found", key + ",".join(train_ids), lambda: found_lists(pipeline, hd.subset(train_ids)))
     print(f"features: {len(train)} train, {len(dev)} dev queries ({time.perf_counter() - started:.0f} s)", flush=True)
