@@ -48,6 +48,10 @@ def top_clicked_log(queries=120, sessions=30, shuffled=0.3, seed=0):
     return collect_events(events), lambda text, wanted: (list(wanted), np.stack([features[p] for p in wanted]))
 
 
+AS_IS = {"rank_features": True, "monotone": False}
+"""The synthetic columns are not what their names say (column 1, the relevance, is ``lexical_rank``)."""
+
+
 @pytest.fixture(scope="module")
 def synthetic():
     return top_clicked_log()
@@ -64,7 +68,7 @@ def first_choice(ranker: Ranker) -> str:
 def test_naive_click_through_learns_the_top_position(synthetic):
     log, features_of = synthetic
     data = event_ranking_data(log, features_of, debias="none", label_model="ctr")
-    naive = train_from_events(data, rounds=50, rank_features=True)  # the synthetic columns: 1 is a rank
+    naive = train_from_events(data, rounds=50, **AS_IS)
     assert first_choice(naive) == "top"
 
 
@@ -74,7 +78,7 @@ def test_naive_click_through_learns_the_top_position(synthetic):
 def test_corrections_rank_the_relevant_first(synthetic, debias, model):
     log, features_of = synthetic
     data = event_ranking_data(log, features_of, debias=debias, label_model=model)
-    corrected = train_from_events(data, rounds=50, rank_features=True)
+    corrected = train_from_events(data, rounds=50, **AS_IS)
     assert first_choice(corrected) == "relevant"
 
 

@@ -68,6 +68,10 @@ RANK_FEATURES = tuple(name for name in FEATURE_NAMES if name.endswith("_rank"))
 """The features an events-trained ranker ignores by default (``rank_features``): each retriever's
 rank and the fused rank."""
 
+EVENT_PARAMS: dict[str, Any] = {"num_leaves": 7, "min_data_in_leaf": 50, "lambda_l2": 10.0}
+"""LightGBM settings of a ranker from events (the judgments trainer's cautious candidate); at most
+a tenth of the rows per leaf on small data."""
+
 FeaturesOf = Callable[[str, Sequence[str]], tuple[list[str], np.ndarray]]
 """``(query text, shown product ids) -> (ids, their base feature rows)``: the shown products the index
 knows, then the query's other candidates in the pipeline's order."""
@@ -314,7 +318,7 @@ def train_from_events(
     rounds: int = 100,
     rank_features: bool = False,
     event_features: bool = True,
-    monotone: bool = False,
+    monotone: bool = True,
     **params: Any,
 ) -> Ranker:
     """LambdaMART on events (the correction ``data`` was built for), ``rounds`` rounds; with
@@ -329,7 +333,7 @@ def train_from_events(
     (the columns stay in the model's input, held constant in training, so the trees ignore them).
     ``event_features``: the ranker also reads the event features (stored with it); ``monotone``:
     the score may only rise with a retriever's score (:data:`shopmatch.rank.selection.MONOTONE`);
-    ``params``: more LightGBM settings."""
+    ``params``: LightGBM settings over :data:`EVENT_PARAMS` (few leaves, large leaves, L2)."""
     from shopmatch.rank.selection import MONOTONE
 
     debias = data.facts.get("debias", "none")
@@ -346,6 +350,8 @@ def train_from_events(
             out[:, [FEATURE_NAMES.index(n) for n in RANK_FEATURES]] = 0.0
         return out
 
+    settings = {**EVENT_PARAMS, **params}
+    settings["min_data_in_leaf"] = min(settings["min_data_in_leaf"], max(1, len(train.labels) // 10))
     ranker = Ranker.train(
         columns(train.features),
         train.labels,
@@ -358,7 +364,7 @@ def train_from_events(
         positions=train.positions if debias == "position" else None,
         rounds=rounds,
         monotone=MONOTONE if monotone else None,
-        **params,
+        **settings,
     )
     ranker.groups = (data.events,) if event_features else ()
     ranker.summary.update(
