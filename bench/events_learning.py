@@ -12,7 +12,10 @@ Protocol (``../shared/docs/benchmarks.md``, "Shopper behaviour", item 2):
 - **esci-us-150**: 5 folds by query; events simulated on the 4 training folds only, NDCG@10 of the
   held-out fold, all 150 pooled.
 
-Rows: the untrained pipeline; rankers from events (each reads the event features too) — naive
+Training features come from the search path, as the ranker stage computes them
+(``--train-features rerank``: the first record's rerank-mode features, which differ). Rows: the
+untrained pipeline; the previous trainer (rank features read, 15 leaves) on naive click-through and
+COEC labels; rankers from events with ``train_from_events``'s defaults (each reads the event features too) — naive
 click-through labels (``--debias none --label-model ctr``), click-model labels (``click-model``/``pbm``,
 ``click-model``/``coec``), unbiased LambdaMART (``position``/``ctr``), inverse-propensity weights
 (``ipw``/``ctr``); the ranker trained on the true judgments of the same training queries (the
@@ -480,7 +483,10 @@ def esci(args, results, started) -> list[str]:
     judged = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
     pipeline = default_index(args.esci_index, "esci-us-150")
     key = f"{args.esci_index}|{FEATURE_VERSION}|{FEATURE_NAMES}"
-    train = _cached("esci-train", key, lambda: train_queries(pipeline, judged, gains))
+    if args.train_features == "rerank":
+        train = _cached("esci-train", key, lambda: train_queries(pipeline, judged, gains))
+    else:
+        train = _cached("esci-train-search", key, lambda: search_train_queries(pipeline, judged, gains))
     tests = _cached("esci-test", key, lambda: eval_queries(pipeline, judged))
     found = _cached("esci-found", key, lambda: found_lists(pipeline, judged))
     md = []

@@ -28,6 +28,12 @@ Position bias (``debias``):
 with one fixed ranking per query the shown position *is* the pipeline's rank, a feature, and no
 learner can tell the two apart (``docs/experiments/2026-12-06-learning-from-events.md``).
 
+The rows' base features are the ones the ranker stage computes when searching
+(:func:`pipeline_features`), and by default the trees ignore the rank features
+(:data:`RANK_FEATURES`), are monotone in the retrievers' scores and cautious (:data:`EVENT_PARAMS`):
+with one fixed ranking per query, "rank ≤ 10" *is* the shown set, and a ranker reading the ranks
+learns it back instead of what shoppers liked (``docs/experiments/2026-12-06-events-debiasing.md``).
+
 Every ranker from events also reads the event features of :mod:`shopmatch.rank.event_features`
 (product click / cart / purchase rates from these events, stored with the ranker); a training row's
 own pair is left out of its product's counts.
