@@ -137,6 +137,27 @@ def variants(data, true_labels, naive, pbm):
     }
 
 
+def trainer_variants(log, features_of):
+    """The corrections and label grades under the chosen trainer (``train_from_events``'s defaults)."""
+    from shopmatch.rank.from_events import train_from_events
+
+    def build(debias, model, grades=5, **options):
+        data = event_ranking_data(log, features_of, debias=debias, label_model=model, grades=grades)
+        return train_from_events(data, **options)
+
+    return {
+        "new trainer: naive click-through": lambda: build("none", "ctr"),
+        "new trainer: PBM labels": lambda: build("click-model", "pbm"),
+        "new trainer: COEC labels (the default)": lambda: build("click-model", "coec"),
+        "new trainer: position-debiased LambdaMART": lambda: build("position", "ctr"),
+        "new trainer: inverse-propensity weights": lambda: build("ipw", "ctr"),
+        "new trainer: COEC labels, 10 grades": lambda: build("click-model", "coec", grades=10),
+        "new trainer: COEC labels, linear label gain": lambda: build(
+            "click-model", "coec", label_gain=[0.0, 1.0, 2.0, 3.0, 4.0]
+        ),
+    }
+
+
 def subset_rows(data, mask):
     """The rows of ``mask`` (groups shrink; empty groups dropped), same table."""
     starts = np.concatenate([[0], np.cumsum(data.groups)])
@@ -278,7 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         rows = {"untrained pipeline": untrained}
         extra = {}
-        for name, build in variants(data, true_labels, naive, pbm).items():
+        candidates = {**variants(data, true_labels, naive, pbm), **trainer_variants(log, features_of)}
+        for name, build in candidates.items():
             if args.variants and not any(v in name for v in args.variants):
                 continue
             ranker = build()
