@@ -2,7 +2,8 @@
 
 Usage::
 
-    python bench/spelling.py [--only esci|homedepot] [--tune] [--latency] [--json bench/results/spelling.json]
+    python bench/spelling.py [--only esci|homedepot] [--tune] [--tune-guard] [--latency]
+        [--json bench/results/spelling.json]
 
 The protocol of docs/benchmarks.md, "Query understanding" 1, 2 and 4, on the default hybrid
 indexes (``--esci-index`` / ``--homedepot-index``, e.g. ``/work/cache/*-default``; built once
@@ -17,6 +18,12 @@ and attached to the loaded index (nothing is encoded again).
 - **Real misspellings**: Home Depot dev (every 10th sorted query id) as is, with and without
   correction: NDCG@10 and MRR@10 with significance, the corrected queries listed (the record
   judges 30 of them by reading).
+- **Real-word guard**: the default (``dictionary = "english"``) against ``dictionary = "none"`` on
+  both sets, as typed and typo'd: NDCG@10 and MRR@10 with significance, the loss recovered by each,
+  and every query the guard searches differently (the record reads them).
+- **Guard tuning** (``--tune-guard``): ``dictionary_min_count`` and ``dictionary_min_pairs`` are
+  chosen on every Home Depot train query, as typed and typo'd (seed + 1000), by the rule in
+  :func:`tune_guard`.
 - **Tuning** (``--tune``): the thresholds are chosen on Home Depot *train* queries (every 4th
   query id that is not dev), typo'd with another seed, searched by ``--tune-retrievers`` (BM25F
   alone by default: the grid searches thousands of corrected texts), by a grid over
@@ -60,6 +67,7 @@ from _common import (  # noqa: E402
 from shopmatch.backends.inprocess.static import StaticIndex  # noqa: E402
 from shopmatch.catalog import read_catalog  # noqa: E402
 from shopmatch.eval.evaluator import score_run  # noqa: E402
+from shopmatch.eval.significance import compare_paired, format_p  # noqa: E402
 from shopmatch.judgments import GainMap, Judgments, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
 from shopmatch.progress import track  # noqa: E402
@@ -241,6 +249,57 @@ def typo_table(bench: Bench, judged: Judgments, gains: GainMap, seed: int, confi
     }
 
 
+def guard_table(bench: Bench, judged: Judgments, gains: GainMap, seed: int, config: SpellingConfig) -> dict[str, Any]:
+    """``config`` (with its real-word guard) against the same without a dictionary, on the queries
+    as typed and typo'd: NDCG@10 and MRR@10 with significance, the share of the typos' loss each
+    recovers, and every query whose searched text the guard changes."""
+    unguarded = replace(config, dictionary="none")
+    clean = {q: judged.queries[q] for q in judged.query_ids}
+    typos = typod(judged, seed)
+    off = evaluate(bench, judged, gains, typos, replace(config, enabled=False))[0]["ndcg@10"]
+    base = evaluate(bench, judged, gains, clean, replace(config, enabled=False))[0]["ndcg@10"]
+    loss = mean(base) - mean(off)
+    rows, differs, out = [], {}, {}
+    for name, texts in (("as typed", clean), ("typo", typos)):
+        (a, sa), (b, sb) = (evaluate(bench, judged, gains, texts, c) for c in (unguarded, config))
+        for metric in ("ndcg@10", "mrr@10"):
+            rows.append([f"{name} + correction, {metric}", f"{mean(a[metric]):.4f}", f"{mean(b[metric]):.4f}",
+                         *significance_columns(a[metric], b[metric])])  # fmt: skip
+        out[name] = {
+            "corrected": [sum(sa[q] != texts[q] for q in texts), sum(sb[q] != texts[q] for q in texts)],
+            "ndcg@10": [mean(a["ndcg@10"]), mean(b["ndcg@10"])],
+            "mrr@10": [mean(a["mrr@10"]), mean(b["mrr@10"])],
+        }
+        if name == "typo" and loss > 0:
+            out[name]["recovered"] = [(mean(a["ndcg@10"]) - mean(off)) / loss, (mean(b["ndcg@10"]) - mean(off)) / loss]
+        differs[name] = {
+            q: {"typed": texts[q], "without": sa[q], "with": sb[q], "ndcg@10": [a["ndcg@10"][q], b["ndcg@10"][q]]}
+            for q in judged.query_ids
+            if sa[q] != sb[q]
+        }
+    out["clean cost"] = [mean(base) - out["as typed"]["ndcg@10"][0], mean(base) - out["as typed"]["ndcg@10"][1]]
+    out["table"] = markdown_table(["queries, metric", "no dictionary", "guard", *SIGNIFICANCE_HEADERS], rows)
+    out["differs"] = differs
+    return out
+
+
+def guard_report(name: str, out: dict[str, Any]) -> None:
+    print(f"\n### {name}: the real-word guard against no dictionary\n")
+    print(out["table"])
+    typo = out["typo"]
+    print(
+        f"\nCorrected as typed: {out['as typed']['corrected'][0]} without the guard, {out['as typed']['corrected'][1]} "
+        f"with it; cost on clean queries {out['clean cost'][0]:+.4f} → {out['clean cost'][1]:+.4f}; typo'd queries "
+        f"corrected {typo['corrected'][0]} → {typo['corrected'][1]}, loss recovered "
+        f"{typo.get('recovered', [math.nan] * 2)[0]:.1%} → {typo.get('recovered', [math.nan] * 2)[1]:.1%}."
+    )
+    for kind, differs in out["differs"].items():
+        print(f"\n{len(differs)} queries ({kind}) searched differently with the guard:\n")
+        for q, d in differs.items():
+            print(f"- {q}: {d['typed']!r}: without {d['without']!r}, with {d['with']!r} "
+                  f"(NDCG@10 {d['ndcg@10'][0]:.3f} → {d['ndcg@10'][1]:.3f})")  # fmt: skip
+
+
 def report(name: str, out: dict[str, Any]) -> None:
     print(f"\n## {name}: {out['queries']} queries ({out['typo queries']} with a typo)\n")
     print(out["table"])
@@ -308,6 +367,74 @@ def tune(seed: int, homedepot_index: Path, fresh: bool, retrievers: tuple[str, .
     }
 
 
+GUARD = ("dictionary", "dictionary_min_count", "dictionary_min_pairs")
+
+
+def tune_guard(seed: int, homedepot_index: Path, fresh: bool, retrievers: tuple[str, ...]) -> dict[str, Any]:
+    """Choose the real-word guard (``dictionary*``) on every Home Depot train query (not dev): the
+    queries as typed (real misspellings) and typo'd with another seed, the other settings at their
+    defaults, searched by ``retrievers``. Each setting is compared with no dictionary on both sets
+    (NDCG@10, paired randomization test). The rule: of the settings not significantly worse on
+    either set (p ≥ 0.05 or not lower), the one that protects the most words (fewest queries
+    corrected as typed; ties: the best mean NDCG@10); none qualifies: no dictionary."""
+    gains = GainMap.parse(HOMEDEPOT_GAINS)
+    judged = read_judgments(data_dir() / "homedepot" / "judgments.tsv", gains=gains)
+    dev = set(judged.query_ids[::10])
+    train = judged.subset([q for q in judged.query_ids if q not in dev])
+    bench = Bench("homedepot", homedepot_index, data_dir() / "homedepot" / "products.jsonl", fresh, retrievers)
+    qrels = train.qrels(gains)
+    sets = {"clean": {q: train.queries[q] for q in train.query_ids}, "typo": typod(train, seed + 1000)}
+    grid = [replace(SpellingConfig(), dictionary="none")] + [
+        replace(SpellingConfig(), dictionary="english", dictionary_min_count=c, dictionary_min_pairs=m)
+        for c, m in itertools.product((1, 100_000, 1_000_000, 10_000_000), (0, 1, 3, 10, 30))
+    ]
+    tables = Speller(bench.model, SpellingConfig())
+    tables._symspell, tables._stems  # noqa: B018 - built once: the grid varies no setting they depend on
+    scored, searched_by, per_query = [], {}, {}
+    for config in track(grid, total=len(grid), description="guard on Home Depot train"):
+        speller = Speller(bench.model, config)
+        speller.__dict__.update(_symspell=tables._symspell, _stems=tables._stems)
+        setting = json.dumps({k: v for k, v in config.to_dict().items() if k in GUARD})
+        row: dict[str, Any] = {"setting": json.loads(setting)}
+        for name, texts in sets.items():
+            searched = {q: speller.correct(t).text for q, t in texts.items()}
+            todo = sorted({t for t in searched.values() if t not in bench.runs})
+            for i in range(0, len(todo), 64):
+                batch = [Query(t, k=DEPTH, spelling=False) for t in todo[i : i + 64]]
+                for page in bench.pipe.search_pages(batch):
+                    bench.remember(page.query.text, [(r.product_id, float(r.score)) for r in page.results])
+            searched_by[setting, name] = searched
+            per_query[setting, name] = [ndcg10(bench.runs[searched[q]], qrels[q]) for q in train.query_ids]
+            row[name] = float(np.mean(per_query[setting, name]))
+            row[name + " changed"] = sum(searched[q] != texts[q] for q in texts)
+        scored.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    unguarded = json.dumps(scored[0]["setting"])
+    for row in scored:
+        for name in sets:
+            c = compare_paired(per_query[unguarded, name], per_query[json.dumps(row["setting"]), name])
+            row[name + " delta"], row[name + " p"] = c.delta, c.p_value
+        row["qualifies"] = all(row[n + " delta"] >= 0 or row[n + " p"] >= 0.05 for n in sets)
+    scored.sort(key=lambda s: (not s["qualifies"], s["clean changed"], -(s["clean"] + s["typo"])))
+    chosen = json.dumps(scored[0]["setting"])
+    system = "+".join(bench.pipe.config.retrievers)
+    print(f"\n## guard tuning: Home Depot train, {len(train.query_ids)} queries (never reported), {system}\n")
+    rows = [[json.dumps(s["setting"]), f"{s['clean']:.4f}", f"{s['clean delta']:+.4f}", format_p(s["clean p"]),
+             s["clean changed"], f"{s['typo']:.4f}", f"{s['typo delta']:+.4f}", format_p(s["typo p"]),
+             s["typo changed"], "yes" if s["qualifies"] else "no"] for s in scored]  # fmt: skip
+    print(markdown_table(["setting (chosen first)", "as typed + correction NDCG@10", "Δ none", "p", "corrected",
+                          "typo + correction NDCG@10", "Δ none", "p", "corrected", "qualifies"], rows))  # fmt: skip
+    versus = []
+    for name in sets:
+        a, b = ({q: bench.runs[searched_by[s, name][q]] for q in train.query_ids} for s in (unguarded, chosen))
+        a, b = (score_run(run, train, gains, "retrieval").per_query for run in (a, b))
+        versus += [[f"{name} {metric}", f"{mean(a[metric]):.4f}", f"{mean(b[metric]):.4f}",
+                    *significance_columns(a[metric], b[metric])] for metric in ("ndcg@10", "mrr@10")]  # fmt: skip
+    print(f"\nChosen {chosen} against no dictionary, on the train queries (in-sample):\n")
+    print(markdown_table(["queries metric", "no dictionary", "chosen", *SIGNIFICANCE_HEADERS], versus))
+    return {"queries": len(train.query_ids), "grid": scored, "chosen": scored[0]["setting"], "versus none": versus}
+
+
 def latency(bench: Bench, judged: Judgments, seed: int, rounds: int = 3) -> dict[str, Any]:
     texts = [judged.queries[q] for q in judged.query_ids] + list(typod(judged, seed).values())
     on, off = bench.pipe, bench.pipe.with_config(spelling=replace(bench.pipe.config.spelling, enabled=False))
@@ -338,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", action="append", choices=("esci", "homedepot"))
     parser.add_argument("--tune", action="store_true", help="choose the thresholds on Home Depot train queries")
-    parser.add_argument("--tune-only", action="store_true", help="with --tune: no reports")
+    parser.add_argument("--tune-guard", action="store_true", help="choose the real-word guard on Home Depot train")
+    parser.add_argument("--tune-only", action="store_true", help="with --tune/--tune-guard: no reports")
     parser.add_argument(
         "--tune-retrievers", default="lexical", help="the system tuned on, e.g. lexical (fast) or lexical+dense"
     )
@@ -354,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {"seed": args.seed, "config": SpellingConfig().to_dict()}
     if args.tune:  # the thresholds this chose are SpellingConfig's defaults, which the reports below use
         out["tuning"] = tune(args.seed, args.homedepot_index, args.fresh, tuple(args.tune_retrievers.split("+")))
+    if args.tune_guard:  # the guard this chose is SpellingConfig's default too
+        retrievers = tuple(args.tune_retrievers.split("+"))
+        out["guard tuning"] = tune_guard(args.seed, args.homedepot_index, args.fresh, retrievers)
     wanted = [] if args.tune_only else args.only or ["esci", "homedepot"]
     if "esci" in wanted:
         gains = GainMap.esci()
@@ -361,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench("esci-us-150", args.esci_index, data_dir() / "esci-us-150" / "products.jsonl", args.fresh)
         out["esci"] = typo_table(bench, judged, gains, args.seed, SpellingConfig())
         report("esci-us-150", out["esci"])
+        out["esci guard"] = guard_table(bench, judged, gains, args.seed, SpellingConfig())
+        guard_report("esci-us-150", out["esci guard"])
         if args.latency:
             out["latency"] = latency(bench, judged, args.seed, args.rounds)
     if "homedepot" in wanted:
@@ -370,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench("homedepot", args.homedepot_index, data_dir() / "homedepot" / "products.jsonl", args.fresh)
         out["homedepot"] = typo_table(bench, dev, gains, args.seed, SpellingConfig())
         report("Home Depot dev", out["homedepot"])
+        out["homedepot guard"] = guard_table(bench, dev, gains, args.seed, SpellingConfig())
+        guard_report("Home Depot dev", out["homedepot guard"])
         changed = out["homedepot"]["changed"]
         print("\nThe dev queries as typed (real misspellings), correction on and off:\n")
         print(out["homedepot"]["as typed"])

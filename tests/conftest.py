@@ -20,6 +20,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for ``pytest -n N --dist loadgroup`` (``make test``): a module's tests run on one
+    worker (its module fixtures are built once); every test that reads the demo index joins one
+    group, run first, so ``shopmatch demo`` (the slowest fixture) is built once, not per worker."""
+    for item in items:
+        group = "demo" if "demo_run" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: "demo_run" not in getattr(item, "fixturenames", ()))
+
+
 def _lexical_config():
     from shopmatch.config import PipelineConfig
 
@@ -82,7 +93,7 @@ def index_dir(pipeline, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """`shopmatch demo --index-dir DIR` run once for the whole session (about 15-20 s)."""
+    """`shopmatch demo --index-dir DIR` run once for the whole session (about two minutes on two cores)."""
     from typer.testing import CliRunner
 
     from shopmatch.cli import app

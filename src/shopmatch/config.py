@@ -45,6 +45,7 @@ ONNX), fused by reciprocal rank fusion. A config file (see ``configs/``)::
     [spelling]
     enabled = true                      # correct misspelled query words from the catalog's words
     max_edit_distance = 2
+    dictionary = "english"              # English words the catalog lacks are kept ("none": no guard)
 
     [pinyin]
     enabled = true                      # "pingguo shouji", "pgsj" → 苹果手机 (catalogs with Chinese)

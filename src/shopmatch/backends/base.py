@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from shopmatch.query.spelling import Speller
     from shopmatch.query.suggest import Suggester
     from shopmatch.rank.model import Ranker
+    from shopmatch.rank.product_table import ProductTables
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
     from shopmatch.retrieval.base import Retriever
     from shopmatch.search import SearchPage
@@ -75,6 +76,11 @@ class IndexSnapshot(Protocol):
 
     def record(self, row: int) -> dict[str, Any]:
         """The product record of a row."""
+        ...
+
+    def ranker_tables(self) -> ProductTables | None:
+        """The learned ranker's per-product arrays over this snapshot's rows (None: the backend
+        keeps none, and the features read the candidates' records)."""
         ...
 
     def id_of(self, row: int) -> str: ...

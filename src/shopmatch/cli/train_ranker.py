@@ -68,6 +68,13 @@ def train_ranker_command(
     rounds: Annotated[int, typer.Option(min=1, help="With --events: boosting rounds at most.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the folds, the early-stopping split and LightGBM.")] = 0,
     duplicates: DuplicatesOpt = Duplicates.mean,
+    intent_features: Annotated[
+        bool,
+        typer.Option(
+            help="With --judgments: also read the category-intent features when the index has an intent model "
+            "(the ranker then needs one wherever it is used)."
+        ),
+    ] = True,
 ) -> None:
     """Train the learned ranker. From judged queries (--judgments): the candidate models (the fused
     order, each retriever's order, regularised LambdaMART settings) are scored by NDCG@10 on held-out
@@ -96,6 +103,7 @@ def train_ranker_command(
         return
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.pipeline import SearchPipeline
+    from shopmatch.rank.feature_groups import default_groups
     from shopmatch.rank.selection import cross_validated, fit_ranker
     from shopmatch.rank.training import ranking_data
 
@@ -108,7 +116,10 @@ def train_ranker_command(
         if pipeline.ranker is not None:  # features come from the stages before any ranker
             pipeline = pipeline.with_config(ranker=type(pipeline.config.ranker)())
         judged = read_judgments(judgments, gains=gain_map, duplicates=duplicates.value)
-        data = ranking_data(pipeline, judged, gain_map, top_n=candidates)
+        groups = default_groups(pipeline.snapshot) if intent_features else ()
+        if groups:
+            err.print(f"feature groups: {', '.join(g.name for g in groups)}", highlight=False)
+        data = ranking_data(pipeline, judged, gain_map, top_n=candidates, feature_groups=groups)
         if not data.query_ids:
             raise ShopmatchError(f"{judgments}: no judged query has a candidate in {index_dir}")
         ranker = fit_ranker(data, inner_folds=inner_folds, seed=seed).ranker

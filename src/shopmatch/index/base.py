@@ -112,6 +112,7 @@ class IdTable:
         self.ids = np.asarray(ids, dtype=np.int64)
         self.alive = np.ones(len(self.ids), dtype=bool) if alive is None else np.array(alive, dtype=bool)
         self._slot_of: dict[int, int] | None = None
+        self._identity: bool | None = None  # slot i holds id i for every i (None: not checked yet)
 
     def __len__(self) -> int:
         return int(self.alive.sum())
@@ -128,14 +129,23 @@ class IdTable:
 
     def slots(self, ids: np.ndarray) -> np.ndarray:
         """Slots of live ``ids``; KeyError naming the first unknown id."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if self._identity is None:  # nothing appended or deleted since ids 0..n-1 were added in order
+            self._identity = bool(self.alive.all()) and np.array_equal(self.ids, np.arange(len(self.ids)))
+        if self._identity:
+            unknown = (ids < 0) | (ids >= len(self.ids))
+            if unknown.any():
+                raise KeyError(f"id {int(ids[np.argmax(unknown)])} is not in the index")
+            return ids.copy()
         table = self.slot_of()
         try:
-            return np.array([table[int(i)] for i in ids], dtype=np.int64)
+            return np.array([table[i] for i in np.asarray(ids, dtype=np.int64).tolist()], dtype=np.int64)
         except KeyError as err:
             raise KeyError(f"id {err.args[0]} is not in the index") from None
 
     def append(self, ids: np.ndarray) -> None:
         """Register new slots for ``ids``, tombstoning older slots of the same ids (upsert)."""
+        self._identity = None
         table = self.slot_of()
         replaced = [table[i] for i in ids.tolist() if i in table]
         if replaced:
@@ -148,6 +158,7 @@ class IdTable:
 
     def delete(self, ids: np.ndarray) -> np.ndarray:
         """Tombstone the live slots of ``ids``; returns the slots removed (unknown ids are skipped)."""
+        self._identity = None
         table = self.slot_of()
         removed = np.array(
             [table.pop(i) for i in np.asarray(ids, dtype=np.int64).tolist() if i in table], dtype=np.int64

@@ -89,7 +89,7 @@ class HNSWIndex:
         slots = self.table.slots(ids)
         if len(slots) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self.index.reconstruct(int(s)) for s in slots]).astype(np.float32)
+        return np.asarray(self.index.reconstruct_batch(np.asarray(slots, dtype=np.int64)), dtype=np.float32)
 
     def _params(self, k: int):
         faiss = _faiss()

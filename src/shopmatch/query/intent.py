@@ -12,8 +12,9 @@ It is used three ways:
 - **boost**: each candidate's *intent score* — the mean, over the levels of its path, of the
   probability of the product's own category at that level — times ``[intent] weight`` is added
   to its fused score before the later stages (:func:`candidate_intent_scores`; the learned
-  ranker can take the same score as a feature). The weight is 0 by default: on esci-us-150 the
-  boost did not help (nested cross-validation chose none);
+  ranker's optional ``intent`` feature group, :mod:`shopmatch.rank.intent_features`, reads the
+  same score, the rank of the product's category and the query's confidence). The weight is 0
+  by default: on esci-us-150 the boost did not help (nested cross-validation chose none);
 - **facet**: the response's ``predicted_categories``, the top ``top`` categories at the deepest
   level, with their probabilities (the web page offers them as filters);
 - **explain**: ``/explain`` and ``search --json`` show the predictions and the boost.
@@ -247,6 +248,13 @@ def candidate_intent_scores(
 
     This is the per-candidate value a learned ranker can take as a feature.
     """
+    return model.scores(probabilities, candidate_nodes(model, rows, record_of))
+
+
+def candidate_nodes(model: IntentModel, rows: np.ndarray, record_of: Callable[[int], Mapping[str, Any]]) -> np.ndarray:
+    """``(len(rows), depth)``: each candidate row's category node per level (``RARE`` /
+    ``NO_LEVEL`` where none): the stored ones for rows of the catalog the model was trained on,
+    from the record's ``category`` for newer rows (a live index's delta)."""
     rows = np.asarray(rows, dtype=np.int64)
     known = len(model.product_nodes)
     nodes = np.full((len(rows), model.product_nodes.shape[1]), NO_LEVEL, dtype=np.int32)
@@ -254,7 +262,7 @@ def candidate_intent_scores(
     nodes[stored] = model.product_nodes[rows[stored]]
     for i in np.flatnonzero(~stored):
         nodes[i] = model.nodes_of_path(record_of(int(rows[i])).get("category"))
-    return model.scores(probabilities, nodes)
+    return nodes
 
 
 def boost_by_intent(hits: FusedHits, intent_scores: np.ndarray, weight: float) -> FusedHits:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from shopmatch.catalog import Product
 from shopmatch.errors import IndexFormatError
 from shopmatch.progress import track
+from shopmatch.query.english import is_english
 from shopmatch.settings import ConfigSection, setting
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
 from shopmatch.text.fields import FIELD_GETTERS
@@ -62,6 +63,7 @@ _TOKEN = re.compile(r"[^\W_]+(?:[-/.'_+][^\W_]+)*")  # as the analyzer splits wo
 _PART = re.compile(r"[-/.'_+]")
 _WORD = re.compile(r"[a-z]+")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+DICTIONARIES = ("english", "none")
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,17 @@ class SpellingConfig(ConfigSection):
         min_count: words held by fewer products are never offered as corrections.
         context_weight: weight of the title pairs the candidate forms with its neighbours.
         distance_penalty: what each edit costs a candidate (in log-count units).
+        dictionary: ``"english"``: a query word the catalog does not hold but English does (see
+            :mod:`shopmatch.query.english`) is a real word, corrected only with the catalog's
+            context for it; ``"none"``: the catalog's words alone say what is a typo.
+        dictionary_min_count: a word counts as English at this count in the dictionary or more
+            (the rarest words there have about 12,700; ``vegan`` 2.6 million).
+        dictionary_min_pairs: an English word is corrected only into a word that forms at least
+            this many title pairs with its neighbours in the query (0: never corrected).
 
     The defaults were chosen on Home Depot training queries with synthetic typos (``python
-    bench/spelling.py --tune``), never on the queries the benchmark reports.
+    bench/spelling.py --tune``; the guard: ``--tune-guard``, on the training queries as typed
+    too), never on the queries the benchmark reports.
     """
 
     SECTION = "spelling"
@@ -96,6 +106,9 @@ class SpellingConfig(ConfigSection):
     min_count: int = setting(2, minimum=1)
     context_weight: float = setting(2.0, minimum=0.0, maximum=100.0)
     distance_penalty: float = setting(8.0, minimum=0.0, maximum=100.0)
+    dictionary: str = setting("english", choices=DICTIONARIES)
+    dictionary_min_count: int = setting(1_000_000, minimum=1)
+    dictionary_min_pairs: int = setting(3, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -307,6 +320,9 @@ class Speller:
             return None
         from symspellpy import Verbosity
 
+        real = config.dictionary == "english" and is_english(word, config.dictionary_min_count)
+        if real and not config.dictionary_min_pairs:
+            return None
         distance = config.max_edit_distance if len(word) >= config.min_length_distance_2 else 1
         needed = config.min_ratio * (own + 1)
         best, best_score = None, -math.inf
@@ -315,6 +331,8 @@ class Speller:
             if candidate == word or suggestion.count < needed:
                 continue
             context = model.pair(previous, candidate) + model.pair(candidate, following)
+            if real and context < config.dictionary_min_pairs:  # a real word: only the catalog's context overrides it
+                continue
             score = (
                 math.log(suggestion.count)
                 + config.context_weight * math.log1p(context)

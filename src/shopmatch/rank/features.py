@@ -33,31 +33,22 @@ Example:
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from shopmatch.backends.base import IndexSnapshot
 from shopmatch.hits import FusedHits
-from shopmatch.query.exclusion import excluded_rows
 from shopmatch.query.query import Query
 from shopmatch.rank.groups import CandidateContext, FeatureGroup
+from shopmatch.rank.product_table import _TOKEN, ProductTables, candidate_tables, identifiers
 
 FEATURE_VERSION = 1
 MISSING_SCORE = -1000.0
 MISSING_RANK = 10_000.0
 RETRIEVERS = ("lexical", "dense", "word_vectors")
 SHORT_FIELDS = ("title", "brand", "color", "category")
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def identifiers(text: str) -> list[str]:
-    """The tokens of ``text`` that hold a digit (model numbers, sizes), lower-cased, in order."""
-    return [t for t in _TOKEN.findall(text.lower()) if any(c.isdigit() for c in t)]
 
 
 # ---- the groups, in column order ------------------------------------------------------------------
@@ -86,16 +77,20 @@ def _match_columns(ctx: CandidateContext) -> np.ndarray:
         out[:, 0] = _bm25f(ctx.index, ctx.prepared["lexical"], ctx.hits, ctx.rows)
     if "dense" in ctx.index.retrievers and ctx.prepared.get("dense") is not None:
         cosine = ctx.index.score_rows("dense", ctx.prepared["dense"], ctx.rows)
-        out[:, 1] = np.nan_to_num(cosine, nan=MISSING_SCORE)
+        out[:, 1] = _filled(cosine, MISSING_SCORE)
     out[:, 2] = _source_columns(ctx.hits, "rerank", ctx.n)[0]
     return out
 
 
 def _product_columns(ctx: CandidateContext) -> np.ndarray:
     out = np.empty((ctx.n, 4), dtype=np.float32)
-    out[:, 0] = excluded_rows(ctx.query.exclusions, ctx.rows, ctx.index.record, ctx.index.config.negation)
-    for i, name in enumerate(("price", "rating", "rating_count")):
-        out[:, i + 1] = [MISSING_SCORE if r.get(name) is None else float(r[name]) for r in ctx.records]
+    tables, rows = _tables(ctx)
+    negation = ctx.index.config.negation
+    if ctx.query.exclusions and negation.enabled:
+        out[:, 0] = tables.excluded(rows, ctx.query.exclusions, tuple(negation.fields))
+    else:
+        out[:, 0] = 0.0
+    out[:, 1:] = tables.numbers(rows)
     return out
 
 
@@ -150,7 +145,7 @@ def _bm25f(index: IndexSnapshot, prepared: Any, hits: FusedHits, rows: np.ndarra
     if listed.any():
         out[listed] = source.scores[0, : len(rows)][listed]
     if not listed.all():
-        out[~listed] = np.nan_to_num(index.score_rows("lexical", prepared, rows[~listed]), nan=0.0)
+        out[~listed] = _filled(index.score_rows("lexical", prepared, rows[~listed]), 0.0)
     return out
 
 
@@ -160,8 +155,15 @@ def _source_columns(hits: FusedHits, name: str, n: int) -> tuple[np.ndarray, np.
     if source is None:
         return np.full(n, MISSING_SCORE, np.float32), np.full(n, MISSING_RANK, np.float32)
     returned = source.ranks[0, :n] > 0
-    scores = np.where(returned, np.nan_to_num(source.scores[0, :n], nan=MISSING_SCORE), MISSING_SCORE)
+    scores = np.where(returned, _filled(source.scores[0, :n], MISSING_SCORE), MISSING_SCORE)
     return scores, np.where(returned, source.ranks[0, :n], MISSING_RANK)
+
+
+def _filled(values: np.ndarray, nan: float) -> np.ndarray:
+    """``np.nan_to_num(values, nan=nan)`` without most of its per-call cost."""
+    out = np.array(values, copy=True)
+    out[np.isnan(out)] = nan
+    return np.nan_to_num(out) if np.isinf(out).any() else out
 
 
 def _analyzer(index: IndexSnapshot) -> Callable[[str], list[str]]:
@@ -169,8 +171,34 @@ def _analyzer(index: IndexSnapshot) -> Callable[[str], list[str]]:
     return lexical.analyzer if lexical is not None else _plain_terms
 
 
+def product_tables(index: IndexSnapshot) -> ProductTables | None:
+    """The snapshot's product tables (:mod:`shopmatch.rank.product_table`), None where the backend keeps none."""
+    tables = getattr(index, "ranker_tables", None)
+    return tables() if tables is not None else None
+
+
+def _tables(ctx: CandidateContext) -> tuple[ProductTables, np.ndarray]:
+    """The tables the product features read and the candidates' rows in them (shared by the groups)."""
+    if "tables" not in ctx.memo:
+        tables = product_tables(ctx.index)
+        if tables is None:  # a table of the candidates alone
+            lexical = ctx.index.retrievers.get("lexical")
+            tables = candidate_tables(ctx.records, lexical.analyzer if lexical is not None else None)
+            ctx.memo["tables"] = tables, np.arange(ctx.n, dtype=np.int64)
+        else:
+            ctx.memo["tables"] = tables, ctx.rows
+    return ctx.memo["tables"]
+
+
+def _terms(ctx: CandidateContext) -> list[str]:
+    """The query's distinct analyzed terms, in order."""
+    if "terms" not in ctx.memo:
+        ctx.memo["terms"] = list(dict.fromkeys(_analyzer(ctx.index)(ctx.query.searched)))
+    return ctx.memo["terms"]
+
+
 def _query_terms(ctx: CandidateContext) -> np.ndarray:
-    return np.full((ctx.n, 1), len(dict.fromkeys(_analyzer(ctx.index)(ctx.query.searched))), dtype=np.float32)
+    return np.full((ctx.n, 1), len(_terms(ctx)), dtype=np.float32)
 
 
 def _field_columns(ctx: CandidateContext) -> np.ndarray:
@@ -180,37 +208,21 @@ def _field_columns(ctx: CandidateContext) -> np.ndarray:
     out = np.zeros((ctx.n, width + 2), dtype=np.float32)
     wanted = identifiers(ctx.query.searched)
     out[:, width + 1] = len(wanted)
+    tables, rows = _tables(ctx)
+    # a query without identifiers: the sentinel
+    out[:, width] = tables.identifier_matches(rows, wanted) if wanted else MISSING_SCORE
     lexical = ctx.index.retrievers.get("lexical")
-    analyzer = _analyzer(ctx.index)
-    profiles = [
-        _profile(analyzer, r["title"], r.get("brand") or "", r.get("color") or "", tuple(r.get("category") or ()))
-        for r in ctx.records
-    ]
-    if wanted:  # a query without identifiers: the sentinel
-        wanted_set = set(wanted)
-        out[:, width] = [len(wanted_set & p[-1]) for p in profiles]
-    else:
-        out[:, width] = MISSING_SCORE
-    terms = list(dict.fromkeys(analyzer(ctx.query.searched)))
+    terms = _terms(ctx)
     if lexical is None or not terms:
         return out
     weights = np.array([lexical.idf(t) for t in terms], dtype=np.float32)
     k1 = lexical.config.k1
-    for f in range(len(SHORT_FIELDS)):
-        counts = np.array([[p[f].get(t, 0) for t in terms] for p in profiles], dtype=np.float32)
-        out[:, 2 * f] = (counts > 0).mean(axis=1)
-        out[:, 2 * f + 1] = (weights * counts / (k1 + counts)).sum(axis=1)
+    # (candidates, fields, terms), each field's terms contiguous: the same sums, in the same order,
+    # as one field's (candidates, terms) counts
+    counts = tables.field_counts(rows, terms).reshape(ctx.n, len(SHORT_FIELDS), len(terms))
+    out[:, 0:width:2] = (counts > 0).mean(axis=2)
+    out[:, 1:width:2] = (weights * counts / (k1 + counts)).sum(axis=2)
     return out
-
-
-@lru_cache(maxsize=1 << 17)
-def _profile(
-    analyzer: Callable[[str], list[str]], title: str, brand: str, color: str, category: tuple[str, ...]
-) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int], frozenset[str]]:
-    """A product's short fields' analyzed term counts and its title's identifiers (cached: a product
-    is analyzed once, not once per query)."""
-    fields = (title, brand, color, " ".join(category))
-    return (*(dict(Counter(analyzer(text))) if text else {} for text in fields), frozenset(identifiers(title)))
 
 
 def _plain_terms(text: str) -> list[str]:

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -35,6 +35,7 @@ class CandidateContext:
     prepared: Mapping[str, Any]
     hits: FusedHits
     n: int
+    memo: dict[str, Any] = field(default_factory=dict)  # what groups share (the product tables, the query's terms)
 
     @cached_property
     def rows(self) -> np.ndarray:

@@ -91,6 +91,7 @@ def ranker_from_events(
     from shopmatch.events.labels import write_label_files
     from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.rank.config import RankerConfig
+    from shopmatch.rank.feature_groups import default_groups
     from shopmatch.rank.selection import fit_ranker
     from shopmatch.rank.training import ranking_data
 
@@ -105,7 +106,8 @@ def ranker_from_events(
         judged = read_judgments(written.judgments, gains=gains)
     if not any(g > 0 for judged_q in judged.qrels(gains).values() for g in judged_q.values()):
         raise NotEnoughEvents("the events give no product a label above 0: nothing to learn from")
-    data = ranking_data(pipeline, judged, gains, top_n=candidates)
+    groups = default_groups(pipeline.snapshot)  # as train ranker --judgments: intent when the index has it
+    data = ranking_data(pipeline, judged, gains, top_n=candidates, feature_groups=groups)
     if not data.query_ids:
         raise NotEnoughEvents("no query of the events has a candidate in the index")
     ranker = fit_ranker(data, seed=seed).ranker  # the pipeline's own order when the labels do not beat it

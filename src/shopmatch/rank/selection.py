@@ -41,6 +41,8 @@ MONOTONE = {
     "dense_rank": -1,
     "word_vectors_rank": -1,
     "fused_rank": -1,
+    "intent_score": 1,  # category intent (shopmatch.rank.intent_features)
+    "intent_rank": -1,
 }
 
 
@@ -157,6 +159,7 @@ def fit_ranker(
     # ties go to the earlier (simpler) candidate
     best = max(usable, key=lambda c: (scores[c.name], -usable.index(c)))
     ranker = best.train(data, seed=seed)
+    ranker.groups = tuple(data.feature_groups)  # the stage computes their columns after the base features
     ranker.summary["selection"] = {
         "chosen": best.name,
         "inner_folds": inner_folds,

@@ -14,7 +14,9 @@ LightGBM's default ``2**grade - 1``.
 How data flows (to add a source of training data, e.g. events): build a :class:`RankingData`
 (``features`` from :func:`shopmatch.rank.features.candidate_features`, one block per query,
 ``labels`` the integer grades, ``gains`` the gain of each grade), then
-:func:`shopmatch.rank.selection.fit_ranker` chooses and trains the model.
+:func:`shopmatch.rank.selection.fit_ranker` chooses and trains the model. With ``feature_groups``
+(:mod:`shopmatch.rank.feature_groups`, e.g. category intent), their columns follow the base
+features and the shipped ranker keeps the groups.
 
 Example:
     >>> grades({"a": 1.0, "b": 0.1, "c": 0.0, "d": 0.1})
@@ -35,6 +37,7 @@ import numpy as np
 from shopmatch.judgments import GainMap, Judgments
 from shopmatch.pipeline import SearchPipeline
 from shopmatch.progress import track
+from shopmatch.rank.feature_groups import group_features, group_names
 from shopmatch.rank.features import FEATURE_NAMES, candidate_features
 from shopmatch.search import retrieval_ranker_inputs
 
@@ -51,6 +54,7 @@ class RankingData:
     gains: tuple[float, ...] = ()
     feature_names: tuple[str, ...] = field(default=FEATURE_NAMES)
     ideal: np.ndarray | None = None  # each query's ideal DCG@10 over all its judgments (None: its candidates')
+    feature_groups: tuple = ()  # the groups whose columns follow the base features (the ranker keeps them)
 
     @property
     def starts(self) -> np.ndarray:
@@ -71,6 +75,20 @@ class RankingData:
             self.gains,
             self.feature_names,
             None if self.ideal is None else self.ideal[picks],
+            self.feature_groups,
+        )
+
+    def without_groups(self) -> RankingData:
+        """The base features alone (the groups' columns dropped)."""
+        keep = len(self.feature_names) - len(group_names(self.feature_groups))
+        return RankingData(
+            self.query_ids,
+            self.features[:, :keep],
+            self.labels,
+            self.groups,
+            self.gains,
+            self.feature_names[:keep],
+            self.ideal,
         )
 
     def save(self, path: str) -> None:
@@ -106,12 +124,21 @@ def grades(gains: Mapping[str, float]) -> dict[float, int]:
 
 
 def ranking_data(
-    pipeline: SearchPipeline, judgments: Judgments, gains: GainMap, *, top_n: int | None = None
+    pipeline: SearchPipeline,
+    judgments: Judgments,
+    gains: GainMap,
+    *,
+    top_n: int | None = None,
+    feature_groups: Sequence = (),
 ) -> RankingData:
     """Candidates, features and grades of every judged query: the first ``top_n`` (default the
     pipeline's ``[ranker] top_n``) of a retrieval-mode search, as the ranker stage will see them
-    (``pipeline`` without a ranker). Queries without a candidate are left out."""
+    (``pipeline`` without a ranker), the base features then those of ``feature_groups``
+    (:func:`shopmatch.rank.feature_groups.default_groups`: what ``train ranker`` adds). Queries
+    without a candidate are left out."""
     snapshot = pipeline.snapshot
+    feature_groups = tuple(feature_groups)
+    names = FEATURE_NAMES + group_names(feature_groups)
     top_n = top_n or pipeline.config.ranker.top_n
     qrels = judgments.qrels(gains)
     grade_of = grades({f"{q}\t{p}": g for q, judged in qrels.items() for p, g in judged.items()})
@@ -122,16 +149,20 @@ def ranking_data(
         n = min(int((inputs.hits.rows[0] >= 0).sum()), top_n)
         if not n:
             continue
-        blocks.append(candidate_features(snapshot, inputs.query, inputs.prepared, inputs.hits, n))
+        block = candidate_features(snapshot, inputs.query, inputs.prepared, inputs.hits, n)
+        if feature_groups:
+            extra = group_features(feature_groups, snapshot, inputs.query, inputs.prepared, inputs.hits, n)
+            block = np.hstack([block, extra])
+        blocks.append(block)
         ids_of = [snapshot.id_of(int(row)) for row in inputs.hits.rows[0, :n]]
         query_ids.append(q)
         labels.append([grade_of[judged[pid]] if pid in judged else 0 for pid in ids_of])
         groups.append(n)
         ideal.append(ideal_dcg(list(judged.values())))
-    features = np.concatenate(blocks) if blocks else np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
+    features = np.concatenate(blocks) if blocks else np.zeros((0, len(names)), dtype=np.float32)
     flat = np.concatenate([np.asarray(block, dtype=np.int32) for block in labels]) if labels else np.zeros(0, np.int32)
     return RankingData(
-        query_ids, features, flat, groups, tuple(sorted(grade_of)), FEATURE_NAMES, np.asarray(ideal, np.float64)
+        query_ids, features, flat, groups, tuple(sorted(grade_of)), names, np.asarray(ideal, np.float64), feature_groups
     )
 
 

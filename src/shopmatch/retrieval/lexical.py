@@ -29,6 +29,7 @@ import logging
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -306,11 +307,51 @@ class LexicalRetriever(Retriever):
         return top_by_score(rows, scores[rows], k)
 
     def score_rows(self, prepared: Sequence[str], rows: np.ndarray) -> np.ndarray:
-        """BM25F scores of one prepared query for the given rows (NaN where no query term matches)."""
+        """BM25F scores of one prepared query for the given rows (NaN where no query term matches):
+        what :meth:`search` would give them, read from the query terms' columns at those rows only."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.full(len(rows), np.nan, dtype=np.float32)
-        if not len(rows):
+        if not len(rows) or self.num_docs == 0:
             return out
+        _require_prepared([prepared])
+        if not self._sorted_columns:
+            return self._searched_scores(prepared, rows)
+        data, indices, indptr = (self.model.scores[key] for key in ("data", "indices", "indptr"))
+        if isinstance(prepared, WeightedTerms) and prepared.weights:  # as _weighted_top sums them
+            scores = np.zeros(len(rows), dtype=np.float32)
+            columns = [(self.vocab[t], np.float32(w)) for t, w in term_weights(prepared).items() if t in self.vocab]
+            columns = [(col, weight) for col, weight in columns if weight > 0]
+        else:  # as bm25s sums them: each term (a repeated one again) in query order
+            scores = np.zeros(len(rows), dtype=np.dtype(self.model.dtype))
+            columns = [(self.vocab[t], None) for t in prepared if t in self.vocab]
+        for col, weight in columns:
+            start, end = int(indptr[col]), int(indptr[col + 1])
+            if start == end:
+                continue
+            stored = indices[start:end]
+            place = np.minimum(np.searchsorted(stored, rows), end - start - 1)
+            hit = stored[place] == rows
+            values = data[start:end][place[hit]]
+            scores[hit] += values if weight is None else weight * values
+        found = scores > 0
+        out[found] = scores[found]
+        return out
+
+    @cached_property
+    def _sorted_columns(self) -> bool:
+        """Whether each term's column lists its rows in increasing order (bm25s builds it so), and
+        nothing is added to every score (BM25 variants with a non-occurrence score)."""
+        if getattr(self.model, "nonoccurrence_array", None) is not None:
+            return False
+        indices, indptr = self.model.scores["indices"], self.model.scores["indptr"]
+        rising = np.diff(np.asarray(indices, dtype=np.int64)) > 0
+        starts = np.asarray(indptr[1:-1], dtype=np.int64)  # where a column begins: no order across it
+        rising[starts[(starts > 0) & (starts <= len(rising))] - 1] = True
+        return bool(rising.all())
+
+    def _searched_scores(self, prepared: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """:meth:`score_rows` by a search allowed to return only ``rows``."""
+        out = np.full(len(rows), np.nan, dtype=np.float32)
         mask = np.zeros(self.num_docs, dtype=np.float32)
         mask[rows] = 1.0
         hits = self.search([prepared], k=len(set(rows.tolist())), allowed=mask)

@@ -90,6 +90,22 @@ class ModelSet:
         return {"generation": self.generation, **self.versions}
 
 
+def _warm_ranker_tables(snapshot: IndexSnapshot) -> None:
+    """Build the ranker's product tables in the background (seconds on a large catalog), so that the
+    first ranked search does not wait for all of it (a reload builds them in its smoke search)."""
+    tables = getattr(snapshot, "ranker_tables", None)
+    if tables is None:
+        return
+
+    def build() -> None:
+        try:
+            tables()
+        except Exception:  # the first ranked search builds them again and reports the error
+            logger.exception("building the ranker's product tables failed")
+
+    threading.Thread(target=build, name="ranker-tables", daemon=True).start()
+
+
 class ModelView:
     """An index snapshot searched with a :class:`ModelSet` (everything else is the snapshot's).
 
@@ -152,6 +168,8 @@ class ModelRegistry:
             "config": str(config_source) if config_source else FROM_INDEX,
         }
         self._current = self._built(sources, {}, generation=1, loaded=first)
+        if self._current.ranker is not None:
+            _warm_ranker_tables(first)
 
     @property
     def current(self) -> ModelSet:

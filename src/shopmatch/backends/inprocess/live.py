@@ -275,6 +275,8 @@ class LiveIndex:
         merged.config = replace(merged.config, ranker=self._saved_ranker)  # --ranker is not written into the index
         merged.save(self.directory, live_seq=snapshot.seq)
         base = self._loaded()
+        if snapshot.base.ranker_table_built:  # a ranker searches this index: build its table here, not in a search
+            base.ranker_table()
         with self._write_lock:
             state = Snapshot.of(base, seq=snapshot.seq)
             for entry in self.wal.read():  # writes that arrived while compacting

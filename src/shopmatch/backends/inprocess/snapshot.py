@@ -37,6 +37,7 @@ from shopmatch.query.pinyin import PinyinIndex
 from shopmatch.query.spelling import Speller, words_of
 from shopmatch.query.suggest import Suggester
 from shopmatch.rank.model import Ranker
+from shopmatch.rank.product_table import ProductTables, build_table
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
 from shopmatch.text.fields import FIELD_GETTERS
@@ -133,6 +134,20 @@ class Snapshot:
         if row < self.base_size:
             return self.base.products.record(row)
         return self.delta.product(row - self.base_size).to_dict()
+
+    def ranker_tables(self) -> ProductTables:
+        """The ranker's per-product arrays: the base index's (built once) and this snapshot's delta's."""
+        return self._ranker_tables
+
+    @cached_property
+    def _ranker_tables(self) -> ProductTables:
+        parts = [(0, self.base.ranker_table())]
+        if len(self.delta):
+            lexical = self.retrievers.get("lexical")
+            analyzer = lexical.analyzer if lexical is not None else None
+            delta = build_table(len(self.delta), lambda slot: self.delta.product(slot).to_dict(), analyzer, cached=True)
+            parts.append((self.base_size, delta))
+        return ProductTables(parts)
 
     def id_of(self, row: int) -> str:
         if row < self.base_size:

@@ -45,7 +45,9 @@ from shopmatch.query.intent import IntentModel
 from shopmatch.query.pinyin import PinyinIndex
 from shopmatch.query.spelling import Speller, SpellingModel
 from shopmatch.query.suggest import Suggester
+from shopmatch.rank.feature_groups import check_groups
 from shopmatch.rank.model import Ranker, configured_ranker
+from shopmatch.rank.product_table import ProductTable, TableCache, build_table
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.retrieval.base import Retriever
 from shopmatch.retrieval.registry import retriever_class
@@ -81,6 +83,7 @@ class StaticIndex:
         pinyin: PinyinIndex | None = None,
         suggester: Suggester | None = None,
         intent: IntentModel | _Lazy | None = None,
+        tables: TableCache | None = None,
     ) -> None:
         self.config = config
         self.products = products
@@ -93,6 +96,8 @@ class StaticIndex:
         # the category-intent model; None: trained on first use (an index written before intent
         # models, or compacted), and then shared with with_config's copies
         self._intent = intent if isinstance(intent, _Lazy) else _Lazy(intent, trained=intent is not None)
+        self._tables = tables or TableCache()  # the ranker's product table, shared with with_config's copies
+        check_groups(self.ranker, self, config.ranker.model)  # e.g. intent features need an intent model
 
     @property
     def intent(self) -> IntentModel | None:
@@ -115,6 +120,18 @@ class StaticIndex:
     def __len__(self) -> int:
         return len(self.products)
 
+    def ranker_table(self) -> ProductTable:
+        """The ranker's per-product arrays (:mod:`shopmatch.rank.product_table`), built on first use
+        (seconds for a large catalog) and kept."""
+        lexical = self.retrievers.get("lexical")
+        analyzer = lexical.analyzer if lexical is not None else None
+        return self._tables.get(lexical, lambda: build_table(len(self), self.products.record, analyzer))
+
+    @property
+    def ranker_table_built(self) -> bool:
+        """Whether :meth:`ranker_table` was built (a ranker has searched this index)."""
+        return bool(self._tables)
+
     def with_config(self, config: PipelineConfig) -> StaticIndex:
         """This index searched with other query-time settings (fusion, feedback, negation,
         candidates, or a subset of its retrievers); nothing is indexed again."""
@@ -131,6 +148,7 @@ class StaticIndex:
             pinyin=self.pinyin,
             suggester=self.suggester,
             intent=self._intent,
+            tables=self._tables,
         )
         if self.spelling is not None and config.spelling == self.config.spelling:
             index.__dict__["speller"] = self.speller  # the same settings: keep its lookup tables
@@ -150,6 +168,7 @@ class StaticIndex:
             pinyin=self.pinyin,
             suggester=self.suggester,
             intent=self._intent,
+            tables=self._tables,
         )
 
     @cached_property

@@ -44,6 +44,7 @@ from shopmatch.errors import ConfigError, DataError, IndexFormatError
 from shopmatch.explain import explain_product
 from shopmatch.progress import track
 from shopmatch.query.query import Query
+from shopmatch.rank.feature_groups import check_groups
 from shopmatch.rank.model import Ranker, configured_ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.search import SearchPage, search
@@ -107,6 +108,7 @@ class MilvusIndex:
         self.retrievers = retrievers
         self.reranker = reranker
         self.ranker: Ranker | None = configured_ranker(config.ranker.model)
+        check_groups(self.ranker, self, config.ranker.model)  # intent features: Milvus has no intent model
         self.last_compaction_error: str | None = None
         self._stats_checked = 0.0
         self._lock = threading.Lock()

@@ -96,6 +96,10 @@ class MilvusSnapshot:
         """No category intent on Milvus yet (the model is trained and stored with in-process indexes)."""
         return None
 
+    def ranker_tables(self) -> None:
+        """No catalog-wide tables: the ranker's features read the candidates' records, which come with the hits."""
+        return None
+
     def _row(self, product_id: str, ordinal: int, record: dict[str, Any]) -> int:
         row = self._rows.get(product_id)
         if row is None:
