@@ -12,7 +12,10 @@ Protocol (``../shared/docs/benchmarks.md``, "Shopper behaviour", item 2):
 - **esci-us-150**: 5 folds by query; events simulated on the 4 training folds only, NDCG@10 of the
   held-out fold, all 150 pooled.
 
-Rows: the untrained pipeline; rankers from events (each reads the event features too) — naive
+Training features come from the search path, as the ranker stage computes them
+(``--train-features rerank``: the first record's rerank-mode features, which differ). Rows: the
+untrained pipeline; the previous trainer (rank features read, 15 leaves) on naive click-through and
+COEC labels; rankers from events with ``train_from_events``'s defaults (each reads the event features too) — naive
 click-through labels (``--debias none --label-model ctr``), click-model labels (``click-model``/``pbm``,
 ``click-model``/``coec``), unbiased LambdaMART (``position``/``ctr``), inverse-propensity weights
 (``ipw``/``ctr``); the ranker trained on the true judgments of the same training queries (the
@@ -72,13 +75,19 @@ from shopmatch.rank.training import RankingData, grades  # noqa: E402
 from shopmatch.search import ranker_inputs  # noqa: E402
 
 CACHE = REPO_ROOT / "bench" / "data" / "events-learning"
+PREVIOUS = {"rank_features": True, "monotone": False, "num_leaves": 15, "min_data_in_leaf": 20, "lambda_l2": 0.0}
+"""The trainer of the first record: rank features read, no constraints, LightGBM's leaves."""
 VARIANTS = {
-    "naive click-through": ("none", "ctr"),
-    "click model (PBM labels)": ("click-model", "pbm"),
-    "click model (COEC labels)": ("click-model", "coec"),
-    "unbiased LambdaMART (position)": ("position", "ctr"),
-    "inverse-propensity weights (PBM θ)": ("ipw", "ctr"),
+    "naive click-through, previous trainer": ("none", "ctr", PREVIOUS),
+    "click model (COEC labels), previous trainer (the previous default)": ("click-model", "coec", PREVIOUS),
+    "naive click-through": ("none", "ctr", {}),
+    "click model (PBM labels)": ("click-model", "pbm", {}),
+    "click model (COEC labels) (the default)": ("click-model", "coec", {}),
+    "unbiased LambdaMART (position)": ("position", "ctr", {}),
+    "inverse-propensity weights (PBM θ)": ("ipw", "ctr", {}),
 }
+"""Rows: (debias, label model, trainer options over ``train_from_events``'s defaults: no rank features,
+monotone, 7 leaves)."""
 
 
 @dataclass
@@ -138,6 +147,20 @@ def train_queries(pipeline: SearchPipeline, judged: Judgments, gains: GainMap) -
         ids = [snapshot.id_of(int(r)) for r in inputs.hits.rows[0, :n]]
         labels = np.array([grade_of.get(truth[p], 0) if p in truth else 0 for p in ids], dtype=np.int32)
         out[q] = TrainQuery(text, ids, len(found), features, labels)
+    return out
+
+
+def search_train_queries(pipeline: SearchPipeline, judged: Judgments, gains: GainMap) -> dict[str, TrainQuery]:
+    """Each training query's top 100 with the features the ranker stage computes for them (the search
+    path, as :func:`eval_queries`) and their grades: what ``shopmatch train ranker`` trains on (judged
+    products the search does not find are left out, as the ranker never sees them)."""
+    qrels = judged.qrels(gains)
+    grade_of = grades({f"{q}\t{p}": g for q, d in qrels.items() for p, g in d.items()})
+    out = {}
+    for q, t in eval_queries(pipeline, judged).items():
+        truth = qrels.get(q, {})
+        labels = np.array([grade_of[truth[p]] if p in truth else 0 for p in t.ids], dtype=np.int32)
+        out[q] = TrainQuery(judged.queries[q], t.ids, len(t.ids), t.features, labels)
     return out
 
 
@@ -277,11 +300,13 @@ UNSHOWN = 90
 def event_rankers(log, train, found, variants=VARIANTS, unshown=None):
     lookup = features_lookup(train, found)
     out = {}
-    for name, (debias, model) in variants.items():
-        data = event_ranking_data(
-            log, lookup, debias=debias, label_model=model, unshown=UNSHOWN if unshown is None else unshown
-        )
-        out[name] = train_from_events(data)
+    built = {}
+    for name, (debias, model, options) in variants.items():
+        if (debias, model) not in built:
+            built[(debias, model)] = event_ranking_data(
+                log, lookup, debias=debias, label_model=model, unshown=UNSHOWN if unshown is None else unshown
+            )
+        out[name] = train_from_events(built[(debias, model)], **options)
     return out
 
 
@@ -306,6 +331,21 @@ def table(rows: Mapping[str, dict[str, float]], base: str, naive: str | None, to
     return markdown_table(headers, lines), records
 
 
+def hd_train(pipeline, judged, gains, train_ids, key, mode="search") -> dict[str, TrainQuery]:
+    """The Home Depot training queries' candidates and features (cached): ``search``, the search path's
+    top 100 as the ranker stage receives them (what ``train ranker`` learns from); ``rerank``, the
+    first record's rerank-mode features of the top 100 plus the judged products."""
+    if mode == "rerank":
+        return _cached(
+            "hd-train", key + ",".join(train_ids), lambda: train_queries(pipeline, judged.subset(train_ids), gains)
+        )
+    return _cached(
+        "hd-train-search",
+        key + ",".join(train_ids),
+        lambda: search_train_queries(pipeline, judged.subset(train_ids), gains),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--homedepot-index", type=Path, default=CACHE / "homedepot-default", help="built if missing")
@@ -321,6 +361,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only-selection", action="store_true")
     parser.add_argument("--unshown", type=int, default=90, help="not-shown candidates per group at grade 0")
     parser.add_argument("--selection-unshown", type=int, nargs="+", default=[0, 90])
+    parser.add_argument(
+        "--train-features",
+        choices=("search", "rerank"),
+        default="search",
+        help="training features: the search path's (as the ranker stage reads them) or rerank mode's (first record)",
+    )
+    parser.add_argument(
+        "--previous-ceiling", action="store_true", help="also the first record's ceiling (rerank-mode features)"
+    )
     parser.add_argument("--event-top-n", type=int, default=100, help="candidates an events ranker re-orders")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.json")
     parser.add_argument("--md", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.md")
@@ -348,9 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         train_ids = sorted(random.Random(0).sample(train_ids, args.train_queries))
     pipeline = default_index(args.homedepot_index, "homedepot")
     key = f"{args.homedepot_index}|{FEATURE_VERSION}|{FEATURE_NAMES}|"
-    train = _cached(
-        "hd-train", key + ",".join(train_ids), lambda: train_queries(pipeline, hd.subset(train_ids), hd_gains)
-    )
+    train = hd_train(pipeline, hd, hd_gains, train_ids, key, args.train_features)
     dev = _cached("hd-dev", key + ",".join(dev_ids), lambda: eval_queries(pipeline, hd.subset(dev_ids)))
     found = _cached("hd-found", key + ",".join(train_ids), lambda: found_lists(pipeline, hd.subset(train_ids)))
     print(f"features: {len(train)} train, {len(dev)} dev queries ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -370,6 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     md += [f"Events rankers: {UNSHOWN} not-shown candidates per group at grade 0 (`unshown`).", ""]
     base_rows = {"untrained pipeline": ranked_ndcg(None, dev, hd, hd_gains)}
     ceiling_row = ranked_ndcg(top, dev, hd, hd_gains)
+    previous_ceiling = None
+    if args.previous_ceiling:
+        previous = hd_train(pipeline, hd, hd_gains, train_ids, key, "rerank")
+        previous_ceiling = ranked_ndcg(ceiling(previous), dev, hd, hd_gains)
     for theta in args.theta:
         for sessions in args.sessions:
             log = simulated_log(train, found, hd, hd_gains, sessions, theta, args.shuffle_share)
@@ -378,6 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows[name] = ranked_ndcg(ranker, dev, hd, hd_gains)
                 if name.startswith("unbiased"):
                     results.setdefault("propensities", {})[f"{sessions}-{theta:g}"] = ranker.summary["propensities"]
+            if previous_ceiling is not None:
+                rows["ceiling of the first record (rerank-mode features, judged products added)"] = previous_ceiling
             rows["ceiling: true judgments"] = ceiling_row
             text, records = table(rows, "untrained pipeline", "naive click-through", "ceiling: true judgments")
             results[f"homedepot-{sessions}-{theta:g}-{args.shuffle_share:g}"] = records
@@ -430,7 +483,10 @@ def esci(args, results, started) -> list[str]:
     judged = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
     pipeline = default_index(args.esci_index, "esci-us-150")
     key = f"{args.esci_index}|{FEATURE_VERSION}|{FEATURE_NAMES}"
-    train = _cached("esci-train", key, lambda: train_queries(pipeline, judged, gains))
+    if args.train_features == "rerank":
+        train = _cached("esci-train", key, lambda: train_queries(pipeline, judged, gains))
+    else:
+        train = _cached("esci-train-search", key, lambda: search_train_queries(pipeline, judged, gains))
     tests = _cached("esci-test", key, lambda: eval_queries(pipeline, judged))
     found = _cached("esci-found", key, lambda: found_lists(pipeline, judged))
     md = []

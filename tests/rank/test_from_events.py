@@ -48,6 +48,10 @@ def top_clicked_log(queries=120, sessions=30, shuffled=0.3, seed=0):
     return collect_events(events), lambda text, wanted: (list(wanted), np.stack([features[p] for p in wanted]))
 
 
+AS_IS = {"rank_features": True, "monotone": False}
+"""The synthetic columns are not what their names say (column 1, the relevance, is ``lexical_rank``)."""
+
+
 @pytest.fixture(scope="module")
 def synthetic():
     return top_clicked_log()
@@ -63,7 +67,8 @@ def first_choice(ranker: Ranker) -> str:
 
 def test_naive_click_through_learns_the_top_position(synthetic):
     log, features_of = synthetic
-    naive = train_from_events(event_ranking_data(log, features_of, debias="none", label_model="ctr"), rounds=50)
+    data = event_ranking_data(log, features_of, debias="none", label_model="ctr")
+    naive = train_from_events(data, rounds=50, **AS_IS)
     assert first_choice(naive) == "top"
 
 
@@ -72,7 +77,8 @@ def test_naive_click_through_learns_the_top_position(synthetic):
 )
 def test_corrections_rank_the_relevant_first(synthetic, debias, model):
     log, features_of = synthetic
-    corrected = train_from_events(event_ranking_data(log, features_of, debias=debias, label_model=model), rounds=50)
+    data = event_ranking_data(log, features_of, debias=debias, label_model=model)
+    corrected = train_from_events(data, rounds=50, **AS_IS)
     assert first_choice(corrected) == "relevant"
 
 
@@ -262,3 +268,101 @@ def test_unshown_candidates_join_each_group_at_grade_zero():
     assert data.labels[2:].tolist() == [0, 0] and data.labels[1] > 0
     assert data.positions.tolist() == [0, 1, 10, 10]  # a place of their own after the 10 modelled
     assert data.features[2, 0] == 2 * len(FEATURE_NAMES)  # "c": the first not shown
+
+
+# ---- one fixed ranking: the shown products are the pipeline's top k --------------------------------
+
+RANK, CONTENT = FEATURE_NAMES.index("fused_rank"), FEATURE_NAMES.index("title_coverage")
+
+
+def fixed_ranking_log(queries=150, candidates=20, k=5, sessions=20, seed=0):
+    """Every query shows the pipeline's top ``k`` of ``candidates``, always in the same order; the
+    pipeline's order (``fused_rank``) has little to do with relevance, a content feature
+    (``title_coverage``) a lot. Rows of the rest of the candidates join the groups at grade 0, so a
+    ranker reading the rank learns "rank ≤ k" — the shown set — and never promotes anything."""
+    rng = np.random.default_rng(seed)
+    events, features, lists = [], {}, {}
+    for q in range(queries):
+        relevant = rng.random(candidates) < 0.3
+        products = [f"f{q}-p{i}" for i in range(candidates)]
+        lists[f"query {q}"] = products
+        for i, p in enumerate(products):
+            row = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
+            row[RANK] = i + 1
+            row[CONTENT] = float(relevant[i]) * 0.6 + rng.random() * 0.5
+            features[p] = row
+        shown = products[:k]
+        for s in range(sessions):
+            events.append(Impression(f"f{q}-{s}", f"query {q}", tuple(shown), NOW))
+            for position, p in enumerate(shown):
+                chance = (0.05 + 0.9 * relevant[position]) / (position + 1)
+                if rng.random() < chance:
+                    events.append(Interaction("click", f"f{q}-{s}", p, NOW))
+
+    def features_of(text, wanted):
+        ids = [*wanted, *(p for p in lists[text] if p not in set(wanted))]
+        return ids, np.stack([features[p] for p in ids])
+
+    return collect_events(events), features_of
+
+
+def promotes_from_below(ranker: Ranker) -> bool:
+    """Whether a candidate at rank 15 with a relevant-looking title goes above a shown one (rank 2)
+    whose title does not."""
+    rows = np.zeros((2, len(FEATURE_NAMES)), dtype=np.float32)
+    rows[0, RANK], rows[0, CONTENT] = 2, 0.1
+    rows[1, RANK], rows[1, CONTENT] = 15, 0.9
+    if ranker.groups:
+        rows = np.hstack([rows, ranker.groups[0].values(["unseen-a", "unseen-b"])])
+    scores = ranker.predict(rows)
+    return bool(scores[1] > scores[0])
+
+
+@pytest.fixture(scope="module")
+def fixed_ranking():
+    return fixed_ranking_log()
+
+
+def test_without_rank_features_the_ranker_promotes_what_clicks_say_is_relevant(fixed_ranking):
+    log, features_of = fixed_ranking
+    data = event_ranking_data(log, features_of)
+    default = train_from_events(data, rounds=50)
+    with_ranks = train_from_events(data, rounds=50, rank_features=True)
+    assert promotes_from_below(default)
+    assert not promotes_from_below(with_ranks)  # it learned the shown set: rank <= 5
+    assert default.summary["rank_features"] is False and with_ranks.summary["rank_features"] is True
+    ranks = [n for n in FEATURE_NAMES if n.endswith("_rank")]
+    assert all(default.importances()[n] == 0 for n in ranks)
+
+
+@pytest.fixture(scope="module")
+def hybrid_index(catalog, tmp_path_factory):
+    config = PipelineConfig(retrievers=("lexical", "word_vectors"))
+    return SearchPipeline.build(catalog.products, config).save(tmp_path_factory.mktemp("h") / "hybrid")
+
+
+@pytest.mark.parametrize("text", ["usb cable", "phone charger"])
+def test_pipeline_features_are_what_the_ranker_stage_reads(hybrid_index, text):
+    """Training rows from events carry the features the stage computes when searching. Fused again
+    over the top 5 alone (rerank mode, the first version), the fused and word-vector ranks of these
+    queries differ from the search's: the ranker would learn an order it never sees."""
+    from shopmatch.rank.from_events import pipeline_features
+
+    pipeline = SearchPipeline.load(hybrid_index)
+
+    class Recorder:
+        groups = ()
+        last = None
+
+        def predict(self, features):
+            Recorder.last = features.copy()
+            return -np.arange(len(features), dtype=np.float64)
+
+    pipeline.index.ranker = Recorder()
+    found = [p for p, _ in pipeline.search_ids([text], k=100)[0]]
+    pipeline.index.ranker = None
+    shown = found[2:4]
+    ids, rows = pipeline_features(pipeline, candidates=5)(text, shown)
+    assert ids[:2] == shown and sorted(ids) == sorted(found[:5])
+    where = {p: i for i, p in enumerate(found)}
+    np.testing.assert_allclose(rows, Recorder.last[[where[p] for p in ids]], rtol=1e-6)

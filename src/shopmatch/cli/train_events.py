@@ -21,6 +21,10 @@ def train_from_events_command(
     valid_share: float,
     rounds: int,
     seed: int,
+    *,
+    rank_features: bool = False,
+    event_features: bool = True,
+    monotone: bool = True,
 ) -> None:
     """Read the events, build the rows, train, save, print and plot the summary."""
     from shopmatch.events import read_events
@@ -40,7 +44,15 @@ def train_from_events_command(
             label_model=label_model,
             unshown=UNSHOWN if unshown is None else unshown,
         )
-        ranker = train_from_events(data, valid_share=valid_share, seed=seed, rounds=rounds)
+        ranker = train_from_events(
+            data,
+            valid_share=valid_share,
+            seed=seed,
+            rounds=rounds,
+            rank_features=rank_features,
+            event_features=event_features,
+            monotone=monotone,
+        )
         ranker.summary.update(index=str(index_dir), events=str(events))
         ranker.save(output)
     except ShopmatchError as error:

@@ -33,6 +33,19 @@ def train_ranker_command(
         int | None,
         typer.Option(min=0, help="With --events: candidates not shown added to each group at grade 0 [90]."),
     ] = None,
+    rank_features: Annotated[
+        bool,
+        typer.Option(
+            help="With --events: let the trees read the rank features (off: with one fixed ranking they learn "
+            "the shown set back)."
+        ),
+    ] = False,
+    event_features: Annotated[
+        bool, typer.Option(help="With --events: the ranker also reads the products' click, cart and purchase rates.")
+    ] = True,
+    monotone: Annotated[
+        bool, typer.Option(help="With --events: the score may only rise with a retriever's score.")
+    ] = True,
     gains: Annotated[
         str, typer.Option(help="Label gains; their order gives the grades (E=1,S=0.1,C=0.01,I=0: E=3 … I=0).")
     ] = "E=1,S=0.1,C=0.01,I=0",
@@ -73,7 +86,19 @@ def train_ranker_command(
         from shopmatch.cli.train_events import train_from_events_command
 
         train_from_events_command(
-            index_dir, events, output, debias, label_model, unshown, candidates, valid_share, rounds, seed
+            index_dir,
+            events,
+            output,
+            debias,
+            label_model,
+            unshown,
+            candidates,
+            valid_share,
+            rounds,
+            seed,
+            rank_features=rank_features,
+            event_features=event_features,
+            monotone=monotone,
         )
         return
     from shopmatch.judgments import GainMap, read_judgments

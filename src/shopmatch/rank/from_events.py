@@ -28,6 +28,12 @@ Position bias (``debias``):
 with one fixed ranking per query the shown position *is* the pipeline's rank, a feature, and no
 learner can tell the two apart (``docs/experiments/2026-12-06-learning-from-events.md``).
 
+The rows' base features are the ones the ranker stage computes when searching
+(:func:`pipeline_features`), and by default the trees ignore the rank features
+(:data:`RANK_FEATURES`), are monotone in the retrievers' scores and cautious (:data:`EVENT_PARAMS`):
+with one fixed ranking per query, "rank ≤ 10" *is* the shown set, and a ranker reading the ranks
+learns it back instead of what shoppers liked (``docs/experiments/2026-12-06-events-debiasing.md``).
+
 Every ranker from events also reads the event features of :mod:`shopmatch.rank.event_features`
 (product click / cart / purchase rates from these events, stored with the ranker); a training row's
 own pair is left out of its product's counts.
@@ -63,6 +69,14 @@ DEFAULT_DEBIAS = "click-model"
 UNSHOWN = 90
 """Candidates not shown added to each group at grade 0 by default (``--unshown``; chosen over 0 on
 held-out Home Depot training queries)."""
+
+RANK_FEATURES = tuple(name for name in FEATURE_NAMES if name.endswith("_rank"))
+"""The features an events-trained ranker ignores by default (``rank_features``): each retriever's
+rank and the fused rank."""
+
+EVENT_PARAMS: dict[str, Any] = {"num_leaves": 7, "min_data_in_leaf": 50, "lambda_l2": 10.0}
+"""LightGBM settings of a ranker from events (the judgments trainer's cautious candidate); at most
+a tenth of the rows per leaf on small data."""
 
 FeaturesOf = Callable[[str, Sequence[str]], tuple[list[str], np.ndarray]]
 """``(query text, shown product ids) -> (ids, their base feature rows)``: the shown products the index
@@ -272,58 +286,98 @@ def shown_orderings(log: EventLog, config: ClickModelConfig) -> dict[tuple[str, 
 
 
 def pipeline_features(pipeline, candidates: int = 100) -> FeaturesOf:
-    """Base features as the stage computes them: among the pipeline's top ``candidates`` for the query
-    plus the products shown (``pipeline`` without a ranker); the shown ones first, then the rest of
-    the top ``candidates`` in order."""
+    """Base features exactly as the ranker stage computes them when searching: the search path's
+    candidates (:func:`shopmatch.search.retrieval_ranker_inputs`, ``pipeline`` without a ranker), the
+    shown products first, then the rest of the top ``candidates`` in the search's order. A shown
+    product the search no longer returns is left out (counted as unknown): features computed any
+    other way (rerank mode over a list of products) differ from what the stage reads — other fused
+    and dense ranks and scores — and a ranker trained on them learns a skewed order
+    (``docs/experiments/2026-12-06-events-debiasing.md``)."""
     from shopmatch.rank.features import candidate_features
-    from shopmatch.search import ranker_inputs
+    from shopmatch.search import retrieval_ranker_inputs
 
     snapshot = pipeline.snapshot
 
     def features_of(text: str, wanted: Sequence[str]) -> tuple[list[str], np.ndarray]:
-        found = [pid for pid, _ in pipeline.search_ids([text], k=candidates)[0]]
-        inputs = ranker_inputs(snapshot, text, list(dict.fromkeys([*found, *wanted])))
-        n = int((inputs.hits.rows[0] >= 0).sum())
+        inputs = retrieval_ranker_inputs(snapshot, text)
+        rows = inputs.hits.rows[0]
+        found = int((rows >= 0).sum())
+        where = {snapshot.id_of(int(row)): i for i, row in enumerate(rows[:found])}
+        known = [p for p in dict.fromkeys(wanted) if p in where]
+        n = max([min(found, candidates), *(where[p] + 1 for p in known)])
         if not n:
             return [], np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
         features = candidate_features(snapshot, inputs.query, inputs.prepared, inputs.hits, n)
-        where = {snapshot.id_of(int(row)): i for i, row in enumerate(inputs.hits.rows[0, :n])}
-        known = [p for p in wanted if p in where]
         shown = set(known)
-        ids = known + [p for p in found if p in where and p not in shown]
+        top = [snapshot.id_of(int(row)) for row in rows[: min(found, candidates)]]
+        ids = known + [p for p in top if p not in shown]
         return ids, features[[where[p] for p in ids]]
 
     return features_of
 
 
 def train_from_events(
-    data: EventRankingData, *, valid_share: float = 0.0, seed: int = 0, rounds: int = 100, **params: Any
+    data: EventRankingData,
+    *,
+    valid_share: float = 0.0,
+    seed: int = 0,
+    rounds: int = 100,
+    rank_features: bool = False,
+    event_features: bool = True,
+    monotone: bool = True,
+    **params: Any,
 ) -> Ranker:
     """LambdaMART on events (the correction ``data`` was built for), ``rounds`` rounds; with
     ``valid_share``, early-stopped on a seeded held-out share of its groups. Off by default: the
     held-out labels carry the same position bias, and stopping on them favours the biased model
-    (on a synthetic log it stopped after one round). The ranker reads the event features."""
+    (on a synthetic log it stopped after one round).
+
+    ``rank_features`` (off by default): whether the trees may split on the rank features
+    (:data:`RANK_FEATURES`). With one fixed ranking per query the products shown are exactly the
+    pipeline's top 10, so "rank ≤ 10" separates every shown row from the not-shown ones at grade 0:
+    a ranker reading the ranks learns the shown set and never promotes a candidate from below it
+    (the columns stay in the model's input, held constant in training, so the trees ignore them).
+    ``event_features``: the ranker also reads the event features (stored with it); ``monotone``:
+    the score may only rise with a retriever's score (:data:`shopmatch.rank.selection.MONOTONE`);
+    ``params``: LightGBM settings over :data:`EVENT_PARAMS` (few leaves, large leaves, L2)."""
+    from shopmatch.rank.selection import MONOTONE
+
     debias = data.facts.get("debias", "none")
     query_ids = list(data.query_ids)
     random.Random(seed).shuffle(query_ids)
     held = int(round(len(query_ids) * valid_share)) if len(query_ids) >= 5 else 0
     train, valid = data.subset(query_ids[held:]), data.subset(query_ids[:held])
+    names = (*FEATURE_NAMES, *EVENT_FEATURE_NAMES) if event_features else FEATURE_NAMES
+    width = len(names)
+
+    def columns(features: np.ndarray) -> np.ndarray:
+        out = features[:, :width].copy()
+        if not rank_features:
+            out[:, [FEATURE_NAMES.index(n) for n in RANK_FEATURES]] = 0.0
+        return out
+
+    settings = {**EVENT_PARAMS, **params}
+    settings["min_data_in_leaf"] = min(settings["min_data_in_leaf"], max(1, len(train.labels) // 10))
     ranker = Ranker.train(
-        train.features,
+        columns(train.features),
         train.labels,
         train.groups,
-        (*FEATURE_NAMES, *EVENT_FEATURE_NAMES),
-        valid=(valid.features, valid.labels, valid.groups) if held else None,
+        names,
+        valid=(columns(valid.features), valid.labels, valid.groups) if held else None,
         seed=seed,
         feature_version=FEATURE_VERSION,
         weights=train.weights if debias == "ipw" else None,
         positions=train.positions if debias == "position" else None,
         rounds=rounds,
-        **params,
+        monotone=MONOTONE if monotone else None,
+        **settings,
     )
-    ranker.groups = (data.events,)
+    ranker.groups = (data.events,) if event_features else ()
     ranker.summary.update(
         data.facts,
+        rank_features=rank_features,
+        event_features=event_features,
+        monotone=monotone,
         propensities=[round(float(v), 6) for v in data.propensities],
     )
     return ranker
