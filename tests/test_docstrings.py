@@ -65,6 +65,7 @@ MODULES = [
     "shopmatch.rank.config",
     "shopmatch.rank.features",
     "shopmatch.rank.product_table",
+    "shopmatch.rank.compiled_forest",
     "shopmatch.rank.reference_features",
     "shopmatch.rank.groups",
     "shopmatch.rank.model",
