@@ -107,22 +107,21 @@ class Forest:
 
 @numba.njit(cache=True, nogil=True)
 def _walk(x, roots, feature, threshold, left, right, missing, default_left, leaf_value):  # pragma: no cover - compiled
+    # tree by tree (its nodes stay in cache while every row walks it); each row still adds the
+    # trees in LightGBM's order, so the sums are the same to the last bit
     out = np.zeros(x.shape[0], dtype=np.float64)
-    for i in range(x.shape[0]):
-        total = 0.0
-        for t in range(roots.shape[0]):
+    for t in range(roots.shape[0]):
+        for i in range(x.shape[0]):
             node = roots[t]
             while node >= 0:
                 value = x[i, feature[node]]
                 kind = missing[node]
-                if np.isnan(value) and kind != 2:
-                    value = 0.0
-                if (kind == 1 and abs(value) <= _ZERO) or (kind == 2 and np.isnan(value)):
-                    node = left[node] if default_left[node] else right[node]
-                elif value <= threshold[node]:
-                    node = left[node]
-                else:
-                    node = right[node]
-            total += leaf_value[-node - 1]
-        out[i] = total
+                if kind != 0 or np.isnan(value):
+                    if np.isnan(value) and kind != 2:
+                        value = 0.0
+                    if (kind == 1 and abs(value) <= _ZERO) or (kind == 2 and np.isnan(value)):
+                        node = left[node] if default_left[node] else right[node]
+                        continue
+                node = right[node] if value > threshold[node] else left[node]
+            out[i] += leaf_value[-node - 1]
     return out
