@@ -23,6 +23,8 @@ PRODUCTS = [
     Product("h2", "Garden hose nozzle", brand="Flowright"),
     Product("h3", "Expandable garden hose"),
     Product("m1", "Microwave P70D20TL-D4 stainless", brand="Galanz"),
+    Product("c1", "Microfiber cleaning cloth pack", brand="E-Cloth"),
+    Product("c2", "Window cloth, streak free", brand="E-Cloth"),
     Product("z1", "蓝牙耳机 无线"),
 ]
 EASY = SpellingConfig(min_ratio=1.0, min_count=1)  # a tiny catalog: every known word may be a correction
@@ -60,6 +62,8 @@ def test_known_words_numbers_identifiers_brands_and_chinese_are_untouched(model,
         assert speller.correct(text).text == text and not speller.correct(text).corrections
     # "drillo" is a brand one edit from "drill" (4 products): never corrected, however rare
     assert speller.correct("drillo hammer").text == "drillo hammer"
+    # a brand typed without its hyphen ("E-Cloth") is the brand, not a typo of "cloth"
+    assert "ecloth" in model.brands and speller.correct("ecloth").text == "ecloth"
     # an unknown word with digits or accents, or shorter than min_length, stays as typed
     assert speller.correct("dril2 hosé hse").text == "dril2 hosé hse"
     # another form of a catalog word is left to the stemming analyzers

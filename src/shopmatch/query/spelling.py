@@ -150,7 +150,8 @@ class SpellingModel:
     Args:
         words: word → how many products hold it (in any indexed field).
         pairs: ``"first second"`` → how many titles hold the two words in a row.
-        brands: the words of the catalog's brand values (never corrected).
+        brands: the words of the catalog's brand values, and each brand's words written as one
+            (``ecloth`` for "E-Cloth"): never corrected.
         chinese: the catalog's text is mostly Chinese (nothing is corrected).
     """
 
@@ -183,7 +184,10 @@ class SpellingModel:
             title = words_of(product.title)
             pairs.update(f"{a} {b}" for a, b in zip(title, title[1:], strict=False))
             if product.brand:
-                brands.update(words_of(product.brand))
+                brand = words_of(product.brand)
+                brands.update(brand)
+                if len(brand) > 1:  # typed without its hyphen or space: "E-Cloth" → "ecloth"
+                    brands.add("".join(brand))
         for query in queries:
             words.update(set(words_of(query)))
         return cls(dict(words), dict(pairs), brands, chinese=cjk > latin)
