@@ -157,7 +157,8 @@ def test_cli_adds_the_group_unless_told_not_to(hybrid, fixtures, tmp_path):
         assert json.loads((out / "ranker.json").read_text()).get("feature_groups") == expected
 
 
-def test_retraining_from_events_adds_the_group(hybrid, judgments):
+def test_retraining_from_events_trains_as_train_ranker_events_does(hybrid, judgments):
+    """`retrain` learns as `train ranker --events` (event features, no intent group yet)."""
     from shopmatch.events.io import collect_events
     from shopmatch.events.model import parse_event
     from shopmatch.rank.retrain import ranker_from_events
@@ -172,4 +173,7 @@ def test_retraining_from_events_adds_the_group(hybrid, judgments):
             records.append({"type": "click", "search_id": sid, "product_id": shown[s % len(shown)],
                             "ts": "2026-12-06T10:01Z"})  # fmt: skip
     ranker = ranker_from_events(hybrid, collect_events(parse_event(r) for r in records))
-    assert [g.name for g in ranker.groups] == ["intent"] and ranker.feature_names[-3:] == INTENT_FEATURE_NAMES
+    assert [g.name for g in ranker.groups] == ["events"]
+    assert not set(INTENT_FEATURE_NAMES) & set(ranker.feature_names)
+    assert ranker.summary["debias"] == "click-model" and ranker.summary["label_model"] == "coec"
+    assert ranker.summary["rank_features"] is False and ranker.summary["trained_from"] == "events"

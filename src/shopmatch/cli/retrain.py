@@ -1,4 +1,5 @@
-"""`shopmatch retrain`: events → labels (click model) → a new versioned ranker, optionally reloaded."""
+"""`shopmatch retrain`: events → labels (click model) → a new versioned ranker, optionally reloaded;
+the ranker is learnt as `shopmatch train ranker --events` learns it."""
 
 from __future__ import annotations
 
@@ -27,12 +28,14 @@ def retrain(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Models directory: a new ranker-<UTC time> version is written in it.")
     ],
-    click_model: Annotated[str, typer.Option(help="pbm (position-based, EM), coec or ctr.")] = "pbm",
+    label_model: Annotated[
+        str | None, typer.Option(help="Labels from: coec (the default), pbm (position-based, EM) or ctr.")
+    ] = None,
     min_impressions: Annotated[int, typer.Option(min=1, help="Refuse to train on fewer impressions.")] = 200,
     min_clicks: Annotated[int, typer.Option(min=1, help="Refuse to train on fewer clicks, carts, purchases.")] = 50,
     min_queries: Annotated[int, typer.Option(min=1, help="Refuse to train on fewer queries with a click.")] = 5,
     candidates: Annotated[int, typer.Option(min=1, help="Fused candidates per query, beside the labelled ones.")] = 100,
-    seed: Annotated[int, typer.Option(help="Seed of the early-stopping split and of LightGBM.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of LightGBM.")] = 0,
     skip_bad_rows: Annotated[
         bool, typer.Option("--skip-bad-rows", help="Skip invalid lines (e.g. the torn last line of a live log).")
     ] = False,
@@ -53,7 +56,7 @@ def retrain(
             log,
             output,
             thresholds=thresholds,
-            click_model=click_model,
+            label_model=label_model,
             candidates=candidates,
             seed=seed,
         )
@@ -69,10 +72,10 @@ def retrain(
         ),
         (
             "labels (click model)",
-            f"{summary['label_pairs']:,} pairs of {summary['label_queries']:,} queries ({click_model})",
+            f"{summary['label_pairs']:,} pairs of {summary['label_queries']:,} queries ({summary['label_model']})",
         ),
         ("training queries / rows", f"{summary['queries']:,} / {summary['rows']:,}"),
-        ("model", str(summary.get("selection", {}).get("chosen", summary.get("rounds", "-")))),
+        ("model", f"{summary.get('rounds', '-')} rounds, debias {summary.get('debias', '-')}"),
     ]
     if "valid_ndcg@10" in summary:
         rows.append(

@@ -1,8 +1,8 @@
 """Retraining from shopper events: events → labels → a new versioned ranker directory.
 
-:func:`ranker_from_events` is the one place that turns an events log into a ranker; today it goes
-through click-model labels (:func:`shopmatch.events.click_models.click_labels`, the same labels
-as ``shopmatch judgments from-events``) and the judgments trainer (``shopmatch train ranker``).
+:func:`ranker_from_events` turns an events log into a ranker the way ``shopmatch train ranker
+--events`` does (click-model labels, position bias and the shown set handled as
+:mod:`shopmatch.rank.from_events` describes), so a scheduled retrain ships what was measured.
 :func:`write_version` writes the ranker as ``MODELS_DIR/ranker-<UTC time>`` atomically (a
 temporary ``.``-sibling renamed into place), which is what ``shopmatch serve --models-dir`` watches.
 
@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,50 +72,39 @@ def ranker_from_events(
     pipeline: Any,
     log: EventLog,
     *,
-    click_model: str = "pbm",
-    grades: int = 4,
-    min_pair_impressions: int = 1,
+    label_model: str | None = None,
     candidates: int = 100,
     seed: int = 0,
 ) -> Ranker:
-    """A LambdaMART ranker learnt from ``log`` over ``pipeline``'s candidates (the ranker stage off).
-
-    Labels: the click model's score of each (query, product) shown, cut into ``grades`` grades
-    (``shopmatch judgments from-events``); training: ``shopmatch train ranker`` on them.
+    """A LambdaMART ranker learnt from ``log`` over ``pipeline``'s candidates (the ranker stage off),
+    exactly as ``shopmatch train ranker --events`` learns it (its defaults: click-model labels,
+    ``label_model`` None = COEC; the not-shown candidates at grade 0; rank features ignored,
+    monotone regularised trees; :mod:`shopmatch.rank.from_events`).
 
     Raises:
-        NotEnoughEvents: the labels have no positive grade (nothing to learn).
+        NotEnoughEvents: the labels have no positive grade (nothing to learn), or no query of the
+            events has a candidate in the index.
     """
-    from shopmatch.events.click_models import click_labels
-    from shopmatch.events.labels import write_label_files
-    from shopmatch.judgments import GainMap, read_judgments
     from shopmatch.rank.config import RankerConfig
-    from shopmatch.rank.feature_groups import default_groups
-    from shopmatch.rank.selection import fit_ranker
-    from shopmatch.rank.training import ranking_data
+    from shopmatch.rank.from_events import event_ranking_data, pipeline_features, train_from_events
 
     if pipeline.ranker is not None:  # features come from the stages before any ranker
         pipeline = pipeline.with_config(ranker=RankerConfig())
-    labels = click_labels(log, click_model)
-    gains = GainMap.parse("offset=0")
-    with tempfile.TemporaryDirectory(prefix="shopmatch-retrain-") as tmp:
-        written = write_label_files(
-            labels, Path(tmp) / "labels.tsv", grades=grades, min_impressions=min_pair_impressions
-        )
-        judged = read_judgments(written.judgments, gains=gains)
-    if not any(g > 0 for judged_q in judged.qrels(gains).values() for g in judged_q.values()):
-        raise NotEnoughEvents("the events give no product a label above 0: nothing to learn from")
-    groups = default_groups(pipeline.snapshot)  # as train ranker --judgments: intent when the index has it
-    data = ranking_data(pipeline, judged, gains, top_n=candidates, feature_groups=groups)
+    try:
+        data = event_ranking_data(log, pipeline_features(pipeline, candidates), label_model=label_model)
+    except ShopmatchError as error:
+        raise NotEnoughEvents(str(error)) from None
     if not data.query_ids:
         raise NotEnoughEvents("no query of the events has a candidate in the index")
-    ranker = fit_ranker(data, seed=seed).ranker  # the pipeline's own order when the labels do not beat it
+    if not (data.labels > 0).any():
+        raise NotEnoughEvents("the events give no product a label above 0: nothing to learn from")
+    ranker = train_from_events(data, seed=seed)
     ranker.summary.update(
         trained_from="events",
-        click_model=click_model,
-        grades=grades,
-        label_pairs=written.pairs,
-        label_queries=written.queries,
+        label_pairs=int(data.facts["pairs"]),
+        label_queries=len(data.query_ids),
+        queries=len(data.query_ids),
+        rows=len(data.labels),
     )
     return ranker
 
