@@ -109,6 +109,19 @@ def test_bm25f_scores_and_ids_match_the_in_process_index(lexical_pair):
     assert index.search(Query("zzzunknownzzz")).total == 0
 
 
+def test_misspelled_queries_are_corrected_as_in_process(lexical_pair, tmp_path):
+    in_process, index, _ = lexical_pair
+    assert (index.directory / "spelling" / "manifest.json").is_file()
+    for text in ("cofee mug", "water botle", "usb cabel"):
+        expected, found = in_process.search_pages([Query(text, k=10)])[0], index.search(Query(text, k=10))
+        assert found.query.corrected and found.query.corrected == expected.query.corrected
+        _same_ranking(*_without_edge_ties(_ranking(expected), _ranking(found), 10))
+    off = index.with_config(replace(index.config, spelling=replace(index.config.spelling, enabled=False)))
+    assert not off.search(Query("cofee mug")).query.corrected
+    by_uri = MilvusIndex.connect(index.backend.uri, index.backend.collection)
+    assert by_uri.speller is None  # no directory, no model: searched as typed
+
+
 def test_filters_facets_and_paging_match(lexical_pair):
     in_process, index, _ = lexical_pair
     first = in_process.search_pages([Query("cable", k=50)])[0]
@@ -201,6 +214,7 @@ def test_upserts_and_deletes_are_visible_at_once(tmp_path, fixtures):
     index.upsert([new])
     page = index.search(Query("quasarflux mount", filters=Filters(brand=("orbita",)), facets=True))
     assert [r.product_id for r in page.results] == ["NEW-1"]
+    assert not page.query.corrected  # the words of a product written through this worker are known
     assert index.get("NEW-1")["title"] == "Quasarflux telescope mount"
     index.upsert([{**new, "title": "Quasarflux tripod"}])
     assert index.search(Query("quasarflux")).results[0].product["title"] == "Quasarflux tripod"

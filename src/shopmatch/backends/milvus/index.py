@@ -1,10 +1,12 @@
 """An index whose catalog lives in Milvus: loading a catalog into it, searching it, writing to it.
 
 The local index directory holds only what a worker runs: ``manifest.json`` (kind
-``shopmatch-milvus-index``: the URI and collection), the exported query encoder (``dense/encoder``)
-and the re-ranker (``rerank/``). The pipeline config, the term statistics and every product are in
-Milvus, so any number of workers on any number of machines serve the same collection, and a write
-through one is seen by all (as their consistency level allows).
+``shopmatch-milvus-index``: the URI and collection), the exported query encoder (``dense/encoder``),
+the re-ranker (``rerank/``) and the spelling model counted from the loaded catalog (``spelling/``;
+copy the directory to each worker: a worker opened by URI alone searches queries as typed). The
+pipeline config, the term statistics and every product are in Milvus, so any number of workers
+on any number of machines serve the same collection, and a write through one is seen by all
+(as their consistency level allows).
 
 Loading a catalog (:meth:`MilvusIndex.build`) is resumable: the statistics are computed and
 stored first, then the products are written in batches by primary key (an upsert, so a batch
@@ -44,11 +46,13 @@ from shopmatch.errors import ConfigError, DataError, IndexFormatError
 from shopmatch.explain import explain_product
 from shopmatch.progress import track
 from shopmatch.query.query import Query
+from shopmatch.query.spelling import Speller, SpellingModel, words_of
 from shopmatch.rank.feature_groups import check_groups
 from shopmatch.rank.model import Ranker, configured_ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.search import SearchPage, search
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
+from shopmatch.text.fields import FIELD_GETTERS
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +105,16 @@ class MilvusIndex:
         store: MilvusStore,
         retrievers: dict[str, Any],
         reranker: CrossEncoderReranker | None,
+        spelling: SpellingModel | None = None,
     ) -> None:
         self.directory = directory
         self.config = config
         self.store = store
         self.retrievers = retrievers
         self.reranker = reranker
+        self.spelling = spelling
+        self._written_words: frozenset[str] = frozenset()  # words of products this worker upserted
+        self._speller: Speller | None = None
         self.ranker: Ranker | None = configured_ranker(config.ranker.model)
         check_groups(self.ranker, self, config.ranker.model)  # intent features: Milvus has no intent model
         self.last_compaction_error: str | None = None
@@ -161,7 +169,10 @@ class MilvusIndex:
         retrievers = _query_side(directory, config)
         _check_encoder(store, retrievers, where)
         reranker = _reranker(directory, config)
-        return cls(directory, config, store, retrievers, reranker)
+        spelling = None
+        if directory is not None and (directory / "spelling").is_dir():
+            spelling = SpellingModel.load(directory / "spelling")
+        return cls(directory, config, store, retrievers, reranker, spelling)
 
     def with_config(self, config: PipelineConfig) -> MilvusIndex:
         """This index searched with other query-time settings (fusion, feedback, negation,
@@ -171,7 +182,21 @@ class MilvusIndex:
             raise ConfigError(f"the index has no {', '.join(missing)} retriever; it has {', '.join(self.retrievers)}")
         config = replace(config, backend=self.backend)
         retrievers = {name: self.retrievers[name] for name in config.retrievers}
-        return MilvusIndex(self.directory, config, self.store, retrievers, self.reranker)
+        index = MilvusIndex(self.directory, config, self.store, retrievers, self.reranker, self.spelling)
+        index._written_words = self._written_words
+        return index
+
+    @property
+    def speller(self) -> Speller | None:
+        """What corrects query spelling: the model counted when the catalog was loaded (None:
+        ``[spelling] enabled = false``, or no ``spelling/`` in the directory). The words of
+        products this worker upserted since are never corrected; another worker's writes are not
+        seen until the catalog is loaded again."""
+        if self.spelling is None or not self.config.spelling.enabled:
+            return None
+        if self._speller is None:
+            self._speller = Speller(self.spelling, self.config.spelling)
+        return self._speller.knowing(self._written_words) if self._written_words else self._speller
 
     def _load_statistics(self) -> None:
         header = self.store.get_meta("statistics") or {}
@@ -249,6 +274,9 @@ class MilvusIndex:
         self.store.upsert(
             product_rows(products, ordinals, self.config, self.statistics, self.vocabulary, dense, counted=False)
         )
+        if self.spelling is not None:
+            texts = ("\n".join(get(p) for get in FIELD_GETTERS.values()) for p in products)
+            self._written_words = self._written_words | frozenset(w for text in texts for w in words_of(text))
         return WriteResult(time.time_ns() // 1_000_000, upserted=[p.id for p in products])
 
     def delete(self, product_ids: Sequence[str]) -> WriteResult:
@@ -391,7 +419,8 @@ class MilvusIndex:
             store.put_meta("load", {**load, "done": number + 1, "written": written})
         store.flush()
         store.put_meta("load", {**load, "done": len(batches), "written": written, "status": "done"})
-        _write_directory(directory, config, retrievers, products=len(products))
+        spelling = SpellingModel.build(products) if config.spelling.enabled else None
+        _write_directory(directory, config, retrievers, products=len(products), spelling=spelling)
         store.close()
         return cls.open(directory)
 
@@ -479,8 +508,17 @@ def _check_encoder(store: MilvusStore, retrievers: Mapping[str, Any], where: str
 ENCODER_AGREEMENT = 0.999
 
 
-def _write_directory(directory: Path, config: PipelineConfig, retrievers: Mapping[str, Any], *, products: int) -> None:
+def _write_directory(
+    directory: Path,
+    config: PipelineConfig,
+    retrievers: Mapping[str, Any],
+    *,
+    products: int,
+    spelling: SpellingModel | None = None,
+) -> None:
     with atomic_directory(directory) as tmp:
+        if spelling is not None:
+            spelling.save(tmp / "spelling")
         dense = retrievers.get("dense")
         if dense is not None and dense.encoder.backend != "torch":
             dense.encoder.save_onnx(tmp / "dense" / "encoder")

@@ -30,6 +30,7 @@ from shopmatch.hits import SearchHits, stacked, top_by_score
 if TYPE_CHECKING:
     from shopmatch.backends.milvus.index import MilvusIndex
     from shopmatch.config import PipelineConfig
+    from shopmatch.query.spelling import Speller
     from shopmatch.rank.model import Ranker
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
     from shopmatch.retrieval.base import Retriever
@@ -77,9 +78,9 @@ class MilvusSnapshot:
         return int(self.statistics.num_docs)
 
     @property
-    def speller(self) -> None:
-        """A Milvus index holds no spelling model: its queries are searched as typed."""
-        return None
+    def speller(self) -> Speller | None:
+        """The index's speller (:attr:`MilvusIndex.speller`)."""
+        return self.index.speller
 
     @property
     def pinyin(self) -> None:
