@@ -31,6 +31,12 @@ def test_endpoints_over_a_milvus_index(tmp_path, fixtures, tiny_hybrid_config):
         health = client.get("/health").json()
         assert health["backend"] == "milvus" and health["products"] == 32
         assert health["retrievers"] == ["lexical", "dense"]
+        # query understanding counted from the loaded catalog: suggestions, pinyin, spelling
+        suggestions = client.get("/suggest", params={"q": "gala"}).json()["suggestions"]
+        assert suggestions[0] == {"text": "galaxy", "results": 2}
+        read = client.get("/search", params={"q": "chongdianqi"}).json()
+        assert read["understanding"]["pinyin"]["to"] == "充电器" and read["results"][0]["product_id"] == "p023"
+        assert client.get("/search", params={"q": "galxy buds"}).json()["corrected_query"] == "galaxy buds"
         assert client.post("/products", json={"products": [NEW]}, headers=auth).status_code == 200
         page = client.get("/search", params={"q": "quasarflux mount", "brand": "orbita"}).json()
         assert page["results"][0]["product_id"] == "NEW-1"

@@ -2,8 +2,9 @@
 
 The local index directory holds only what a worker runs: ``manifest.json`` (kind
 ``shopmatch-milvus-index``: the URI and collection), the exported query encoder (``dense/encoder``),
-the re-ranker (``rerank/``) and the spelling model counted from the loaded catalog (``spelling/``;
-copy the directory to each worker: a worker opened by URI alone searches queries as typed). The
+the re-ranker (``rerank/``), and what query understanding counted from the loaded catalog: the
+spelling model (``spelling/``), the pinyin index (``pinyin/``) and the suggestions (``suggest/``);
+copy the directory to each worker (a worker opened by URI alone searches queries as typed). The
 pipeline config, the term statistics and every product are in Milvus, so any number of workers
 on any number of machines serve the same collection, and a write through one is seen by all
 (as their consistency level allows).
@@ -45,13 +46,16 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import ConfigError, DataError, IndexFormatError
 from shopmatch.explain import explain_product
 from shopmatch.progress import track
+from shopmatch.query.pinyin import PinyinIndex
 from shopmatch.query.query import Query
 from shopmatch.query.spelling import Speller, SpellingModel, words_of
+from shopmatch.query.suggest import Suggester
 from shopmatch.rank.feature_groups import check_groups
 from shopmatch.rank.model import Ranker, configured_ranker
 from shopmatch.rerank.cross_encoder import CrossEncoderReranker
 from shopmatch.search import SearchPage, search
 from shopmatch.store import atomic_directory, read_manifest, write_manifest
+from shopmatch.text.chinese import segmenter
 from shopmatch.text.fields import FIELD_GETTERS
 
 logger = logging.getLogger(__name__)
@@ -106,6 +110,8 @@ class MilvusIndex:
         retrievers: dict[str, Any],
         reranker: CrossEncoderReranker | None,
         spelling: SpellingModel | None = None,
+        pinyin: PinyinIndex | None = None,
+        suggester: Suggester | None = None,
     ) -> None:
         self.directory = directory
         self.config = config
@@ -113,6 +119,8 @@ class MilvusIndex:
         self.retrievers = retrievers
         self.reranker = reranker
         self.spelling = spelling
+        self.pinyin = pinyin  # the loaded catalog's pinyin → Chinese terms (None: no Chinese, or no directory)
+        self.suggester = suggester  # the completions of /suggest (None: no directory)
         self._written_words: frozenset[str] = frozenset()  # words of products this worker upserted
         self._speller: Speller | None = None
         self.ranker: Ranker | None = configured_ranker(config.ranker.model)
@@ -169,10 +177,12 @@ class MilvusIndex:
         retrievers = _query_side(directory, config)
         _check_encoder(store, retrievers, where)
         reranker = _reranker(directory, config)
-        spelling = None
+        spelling = pinyin = suggester = None
         if directory is not None and (directory / "spelling").is_dir():
             spelling = SpellingModel.load(directory / "spelling")
-        return cls(directory, config, store, retrievers, reranker, spelling)
+        if directory is not None and (directory / "suggest").is_dir():
+            pinyin, suggester = PinyinIndex.load(directory / "pinyin"), Suggester.load(directory / "suggest")
+        return cls(directory, config, store, retrievers, reranker, spelling, pinyin, suggester)
 
     def with_config(self, config: PipelineConfig) -> MilvusIndex:
         """This index searched with other query-time settings (fusion, feedback, negation,
@@ -182,7 +192,9 @@ class MilvusIndex:
             raise ConfigError(f"the index has no {', '.join(missing)} retriever; it has {', '.join(self.retrievers)}")
         config = replace(config, backend=self.backend)
         retrievers = {name: self.retrievers[name] for name in config.retrievers}
-        index = MilvusIndex(self.directory, config, self.store, retrievers, self.reranker, self.spelling)
+        index = MilvusIndex(
+            self.directory, config, self.store, retrievers, self.reranker, self.spelling, self.pinyin, self.suggester
+        )
         index._written_words = self._written_words
         return index
 
@@ -420,7 +432,12 @@ class MilvusIndex:
         store.flush()
         store.put_meta("load", {**load, "done": len(batches), "written": written, "status": "done"})
         spelling = SpellingModel.build(products) if config.spelling.enabled else None
-        _write_directory(directory, config, retrievers, products=len(products), spelling=spelling)
+        segment = segmenter().cut  # as Milvus documents are analysed: jieba's own dictionary
+        pinyin = PinyinIndex.build(products, segment)
+        suggester = Suggester.build(products, pinyin, segment)
+        _write_directory(
+            directory, config, retrievers, products=len(products), understanding=(spelling, pinyin, suggester)
+        )
         store.close()
         return cls.open(directory)
 
@@ -514,11 +531,16 @@ def _write_directory(
     retrievers: Mapping[str, Any],
     *,
     products: int,
-    spelling: SpellingModel | None = None,
+    understanding: tuple[SpellingModel | None, PinyinIndex | None, Suggester] | None = None,
 ) -> None:
     with atomic_directory(directory) as tmp:
-        if spelling is not None:
-            spelling.save(tmp / "spelling")
+        if understanding is not None:
+            spelling, pinyin, suggester = understanding
+            if spelling is not None:
+                spelling.save(tmp / "spelling")
+            if pinyin is not None:  # a catalog with Chinese titles
+                pinyin.save(tmp / "pinyin")
+            suggester.save(tmp / "suggest")
         dense = retrievers.get("dense")
         if dense is not None and dense.encoder.backend != "torch":
             dense.encoder.save_onnx(tmp / "dense" / "encoder")

@@ -30,7 +30,9 @@ from shopmatch.hits import SearchHits, stacked, top_by_score
 if TYPE_CHECKING:
     from shopmatch.backends.milvus.index import MilvusIndex
     from shopmatch.config import PipelineConfig
+    from shopmatch.query.pinyin import PinyinIndex
     from shopmatch.query.spelling import Speller
+    from shopmatch.query.suggest import Suggester
     from shopmatch.rank.model import Ranker
     from shopmatch.rerank.cross_encoder import CrossEncoderReranker
     from shopmatch.retrieval.base import Retriever
@@ -83,14 +85,14 @@ class MilvusSnapshot:
         return self.index.speller
 
     @property
-    def pinyin(self) -> None:
-        """A Milvus index keeps no pinyin index: pinyin queries are searched as typed."""
-        return None
+    def pinyin(self) -> PinyinIndex | None:
+        """The loaded catalog's pinyin index (None: a worker opened by URI alone)."""
+        return self.index.pinyin
 
     @property
-    def suggester(self) -> None:
-        """A Milvus index keeps no suggestions (``/suggest`` answers 404)."""
-        return None
+    def suggester(self) -> Suggester | None:
+        """The loaded catalog's suggestions (None: a worker opened by URI alone; ``/suggest`` answers 404)."""
+        return self.index.suggester
 
     @property
     def intent(self) -> None:
