@@ -22,6 +22,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,23 @@ def percentiles(samples_seconds: Sequence[float] | np.ndarray) -> dict[str, floa
     """p50 and p99 of latency samples given in seconds, in milliseconds."""
     ms = np.asarray(samples_seconds, dtype=np.float64) * 1e3
     return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+
+def alternating_search_times(
+    pipelines: Mapping[str, Any], texts: Sequence[str], rounds: int
+) -> dict[str, list[float]]:
+    """Seconds per whole search (``search_pages``) of each text under each named pipeline, the
+    pipelines taking turns query by query (so both see the same machine load), ``rounds`` times."""
+    from shopmatch.query import Query
+
+    times: dict[str, list[float]] = {label: [] for label in pipelines}
+    for _ in range(rounds):
+        for text in texts:
+            for label, pipe in pipelines.items():
+                started = time.perf_counter()
+                pipe.search_pages([Query(text)])
+                times[label].append(time.perf_counter() - started)
+    return times
 
 
 def median_of_runs(

@@ -44,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     SIGNIFICANCE_HEADERS,
+    alternating_search_times,
     data_dir,
     machine_header,
     markdown_table,
@@ -396,13 +397,7 @@ def bench_end_to_end(esci_directory: Path, hd_directory: Path, rounds: int = 3) 
         texts = [judged.queries[q] for q in ids]
         for pipe in (base, off):  # warm up: encoder, spelling tables, the intent model
             pipe.search_pages([Query(t) for t in texts[:3]])
-        times: dict[str, list[float]] = {"on": [], "off": []}
-        for _ in range(rounds):
-            for text in texts:
-                for label, pipe in (("on", base), ("off", off)):
-                    started = time.perf_counter()
-                    pipe.search_pages([Query(text)])
-                    times[label].append(time.perf_counter() - started)
+        times = alternating_search_times({"on": base, "off": off}, texts, rounds)
         on, plain = np.array(times["on"]) * 1e3, np.array(times["off"]) * 1e3
         row = {
             "queries": len(texts),

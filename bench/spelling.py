@@ -56,6 +56,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     SIGNIFICANCE_HEADERS,
+    alternating_search_times,
     data_dir,
     machine_header,
     markdown_table,
@@ -440,13 +441,7 @@ def latency(bench: Bench, judged: Judgments, seed: int, rounds: int = 3) -> dict
     on, off = bench.pipe, bench.pipe.with_config(spelling=replace(bench.pipe.config.spelling, enabled=False))
     on.search_pages([texts[0]]), off.search_pages([texts[0]])  # warm up
     on.snapshot.speller._symspell  # noqa: B018 - the lookup tables are built on the first correction
-    times: dict[str, list[float]] = {"on": [], "off": []}
-    for _ in range(rounds):
-        for text in texts:
-            for label, pipe in (("on", on), ("off", off)):
-                started = time.perf_counter()
-                pipe.search_pages([Query(text)])
-                times[label].append(time.perf_counter() - started)
+    times = alternating_search_times({"on": on, "off": off}, texts, rounds)
     speller = on.snapshot.speller
     correcting = []
     for text in texts * rounds:
