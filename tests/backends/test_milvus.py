@@ -226,6 +226,15 @@ def test_upserts_and_deletes_are_visible_at_once(tmp_path, fixtures):
     index.close()
 
 
+def test_queries_that_found_clicks_join_the_spelling_words(tmp_path, fixtures):
+    config = milvus_config(PipelineConfig(retrievers=("lexical",)), uri=_uri(tmp_path, "spell"), collection="s")
+    catalog = fixtures / "catalog" / "products.jsonl"
+    index = MilvusIndex.build(catalog, tmp_path / "index", config, spelling_queries=["galaxi buds"])
+    assert index.search(Query("galaxi buds")).query.corrected == ""  # a word shoppers use is kept
+    assert index.search(Query("galxy buds")).query.corrected == "galaxy buds"
+    index.close()
+
+
 def test_two_workers_adding_the_same_new_term_at_once_score_exactly(tmp_path, fixtures, monkeypatch):
     """Two workers that both find a new term unregistered give it a dimension each; a query weights
     both, so the products of either match it with the same score."""

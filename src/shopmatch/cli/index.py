@@ -64,10 +64,14 @@ def index(
         if (backend or cfg.backend.kind) == "milvus" or milvus_uri:
             from shopmatch.backends.milvus.index import MilvusIndex, milvus_config
 
+            queries: list[str] = []
             if events is not None:
-                raise ShopmatchError("--events: a Milvus index holds no spelling words; index in-process to use them")
+                from shopmatch.events import read_events
+                from shopmatch.query.spelling import queries_with_clicks
+
+                queries = queries_with_clicks(read_events(events))
             cfg = milvus_config(cfg, uri=milvus_uri, collection=collection)
-            built = MilvusIndex.build(catalog, output, cfg, on_error=on_error)
+            built = MilvusIndex.build(catalog, output, cfg, on_error=on_error, spelling_queries=queries)
             err.print(
                 f"loaded {len(built):,} products into Milvus collection {cfg.backend.collection!r} at "
                 f"{cfg.backend.uri} in {time.perf_counter() - started:.1f} s ({describe_pipeline(cfg)}); "

@@ -369,10 +369,17 @@ class MilvusIndex:
 
     @classmethod
     def build(
-        cls, catalog: str | Path, directory: str | Path, config: PipelineConfig, *, on_error: str = "raise"
+        cls,
+        catalog: str | Path,
+        directory: str | Path,
+        config: PipelineConfig,
+        *,
+        on_error: str = "raise",
+        spelling_queries: Sequence[str] = (),
     ) -> MilvusIndex:
         """Load a catalog file into Milvus (resuming an unfinished load of the same file and config)
-        and write the local index directory (``on_error="skip"``: skip bad rows, as read_catalog)."""
+        and write the local index directory (``on_error="skip"``: skip bad rows, as read_catalog;
+        ``spelling_queries``: logged queries that found clicks, whose words spelling never corrects)."""
         _check(config)
         catalog, directory = Path(catalog), Path(directory)
         products = read_catalog(catalog, on_error=on_error).products
@@ -431,7 +438,7 @@ class MilvusIndex:
             store.put_meta("load", {**load, "done": number + 1, "written": written})
         store.flush()
         store.put_meta("load", {**load, "done": len(batches), "written": written, "status": "done"})
-        spelling = SpellingModel.build(products) if config.spelling.enabled else None
+        spelling = SpellingModel.build(products, queries=spelling_queries) if config.spelling.enabled else None
         segment = segmenter().cut  # as Milvus documents are analysed: jieba's own dictionary
         pinyin = PinyinIndex.build(products, segment)
         suggester = Suggester.build(products, pinyin, segment)
