@@ -2,7 +2,8 @@
 
 Usage::
 
-    python bench/query_understanding.py [--only intent|synonyms-homedepot|synonyms-esci|latency|end-to-end]
+    python bench/query_understanding.py
+        [--only intent|intent-clicks|synonyms-homedepot|synonyms-esci|latency|end-to-end]
         [--json bench/results/query_understanding.json]
         [--esci-index DIR] [--homedepot-index DIR]
 
@@ -68,7 +69,7 @@ INTENT_TEMPERATURES = (0.05, 0.2)  # the default's, and softer probabilities (a 
 SYNONYM_WEIGHTS = (0.25, 0.5, 1.0)
 ACCEPTED = 500  # the miner's default --limit: every candidate it writes is accepted
 LEVELS = (1, 2, 3)
-PARTS = ("intent", "synonyms-homedepot", "synonyms-esci", "latency", "end-to-end")
+PARTS = ("intent", "intent-clicks", "synonyms-homedepot", "synonyms-esci", "latency", "end-to-end")
 
 
 def index_dir(name: str, option: str | None) -> Path:
@@ -363,6 +364,58 @@ def latency_of(base: SearchPipeline, texts: list[str], accepted: Path, rounds: i
     return row
 
 
+# ---- 4b: intent taught by shoppers' queries --------------------------------------------------------
+
+
+def bench_intent_clicks(directory: Path) -> dict:
+    """Category accuracy on each held-out esci fold with the intent model trained on the catalog
+    alone against the same model also taught the other four folds' queries, each paired with its
+    exact-match products (what clicks and purchases would give; ``StaticIndex.with_clicked_queries``).
+    The truth is the held-out query's most common exact-match category, as in the ``intent`` part;
+    paired significance over the queries' hit / miss."""
+    gains = GainMap.esci()
+    judged = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
+    base = loaded(directory, data_dir() / "esci-us-150" / "products.jsonl")
+    if base.index.intent is None:
+        print("\n> esci-us-150: the index has no intent model; skipped.\n")
+        return {}
+    folds = [[q for i, q in enumerate(judged.query_ids) if i % 5 == f] for f in range(5)]
+    snapshot, dense = base.snapshot, base.retrievers["dense"]
+    exact = {q: [r.product_id for r in judged.by_query[q] if r.label == "E"] for q in judged.query_ids}
+    hits: dict[str, dict[tuple[int, int], dict[str, float]]] = {"catalog": {}, "catalog + queries": {}}
+    for f, fold in enumerate(folds):
+        pairs = [(judged.queries[q], p) for g, other in enumerate(folds) if g != f for q in other for p in exact[q]]
+        models = {"catalog": base.index.intent, "catalog + queries": base.index.with_clicked_queries(pairs).intent}
+        for q in fold:
+            rows = [row for row in snapshot.rows_of(exact[q]) if row is not None]
+            paths = [tuple(snapshot.record(row).get("category") or ()) for row in rows]
+            vector = dense.prepare([judged.queries[q]])[0]
+            if vector is None:
+                continue
+            for level in LEVELS:
+                prefixes = Counter(p[:level] for p in paths if len(p) >= level)
+                if not prefixes:
+                    continue
+                truth = min(prefixes, key=lambda p: (-prefixes[p], p))
+                for name, model in models.items():
+                    predicted = [c.path for c in model.predict(vector, top=3, level=level)]
+                    for k in (1, 3):
+                        hits[name].setdefault((level, k), {})[q] = float(truth in predicted[:k])
+    rows, out = [], {}
+    for level in LEVELS:
+        for k in (1, 3):
+            a, b = hits["catalog"][level, k], hits["catalog + queries"][level, k]
+            keys = sorted(a)
+            cells = significance_columns([a[q] for q in keys], [b[q] for q in keys])
+            means = (float(np.mean([a[q] for q in keys])), float(np.mean([b[q] for q in keys])))
+            out[f"level {level} top-{k}"] = {"catalog": means[0], "with queries": means[1], "queries": len(keys)}
+            rows.append([str(level), f"top-{k}", str(len(keys)), f"{means[0]:.3f}", f"{means[1]:.3f}", *cells])
+    print("\n## Category intent taught by the other folds' queries (esci-us-150, 5 folds, held out)\n")
+    print(markdown_table(["level", "accuracy", "queries", "catalog only", "+ queries of the other folds",
+                          *SIGNIFICANCE_HEADERS], rows))  # fmt: skip
+    return out
+
+
 # ---- 5: end to end, on and off --------------------------------------------------------------------
 
 
@@ -429,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.only or PARTS
     if "intent" in parts:
         out["intent"] = bench_intent(esci)
+    if "intent-clicks" in parts:
+        out["intent-clicks"] = bench_intent_clicks(esci)
     if "synonyms-homedepot" in parts:
         out["synonyms-homedepot"] = bench_synonyms_homedepot(homedepot)
     if "synonyms-esci" in parts:

@@ -51,6 +51,38 @@ def test_rare_categories_are_not_predicted_and_too_few_categories_mean_no_model(
     assert IntentModel.train([None] * 6, VECTORS, IntentConfig()) is None
 
 
+def test_clicked_queries_move_the_centroids_of_their_products_categories():
+    model = IntentModel.train(PATHS, VECTORS, IntentConfig(min_products=2))
+    asked = unit([0, 0.5, 1])  # a query that reads like a hose, after which shoppers bought pans
+    assert model.predict(asked, top=1, level=2)[0].path == ("Garden", "Hoses")
+    queries = (np.stack([asked] * 5), np.array([2, 3, 2, 3, 2]))
+    taught = IntentModel.train(PATHS, VECTORS, IntentConfig(min_products=2), queries=queries)
+    assert taught.predict(asked, top=1, level=2)[0].path == ("Kitchen", "Pans")
+    assert taught.paths == model.paths and np.array_equal(taught.product_nodes, model.product_nodes)
+    none = IntentModel.train(PATHS, VECTORS, IntentConfig(min_products=2), queries=(np.zeros((0, 3)), np.zeros(0)))
+    assert np.array_equal(none.centroids, model.centroids)
+
+
+def test_an_index_learns_intent_from_clicked_queries(catalog, tiny_hybrid_config):
+    from shopmatch.events import parse_event
+    from shopmatch.events.io import EventLog
+    from shopmatch.query.intent import clicked_pairs
+
+    built = SearchPipeline.build(catalog.products, tiny_hybrid_config)
+    text = "zzq qxv"  # words the catalog does not have: the catalog alone cannot place it
+    vector = built.retrievers["dense"].prepare([text])[0]
+    before = built.index.intent.predict(vector, top=1, level=1)[0].path
+    target = next(p for p in catalog.products if p.category and (p.category[0],) != before)
+    shown = parse_event({"type": "impression", "search_id": "s", "query": text, "results": [target.id],
+                         "ts": "2026-01-01T00:00:00Z"})  # fmt: skip
+    clicks = [parse_event({"type": "click", "search_id": "s", "product_id": pid, "ts": "2026-01-01T00:00:01Z"})
+              for pid in (target.id, "not-in-the-catalog")]  # fmt: skip
+    pairs = clicked_pairs(EventLog([shown], clicks)) * 20
+    taught = built.index.with_clicked_queries(pairs)
+    assert taught.intent.predict(vector, top=1, level=1)[0].path == (target.category[0],)
+    assert built.index.with_clicked_queries([]) is built.index
+
+
 def test_intent_scores_average_the_levels_and_read_new_rows_from_their_record():
     model = IntentModel.train(PATHS, VECTORS, IntentConfig(min_products=2))
     probabilities = model.probabilities(unit([1, 0, 0]))

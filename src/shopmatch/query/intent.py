@@ -118,10 +118,18 @@ class IntentModel:
 
     @classmethod
     def train(
-        cls, categories: Sequence[Sequence[str] | None], vectors: np.ndarray, config: IntentConfig
+        cls,
+        categories: Sequence[Sequence[str] | None],
+        vectors: np.ndarray,
+        config: IntentConfig,
+        *,
+        queries: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> IntentModel | None:
         """Centroids of every category prefix with ``min_products`` products; None when fewer than
-        two top-level categories qualify (nothing to tell apart)."""
+        two top-level categories qualify (nothing to tell apart). ``queries``: the vectors of
+        shoppers' queries and the catalog rows of the products they clicked (or that were judged
+        relevant to them); each query joins the centroids of its product's categories, as one more
+        member, so the centroids move towards how shoppers ask for what they bought."""
         paths = [tuple(str(c) for c in (cat or ()))[: config.depth] for cat in categories]
         counts = Counter(p[:level] for p in paths for level in range(1, len(p) + 1))
         kept = sorted(p for p, n in counts.items() if n >= config.min_products)
@@ -139,6 +147,10 @@ class IntentModel:
             nodes = product_nodes[:, level]
             has = nodes >= 0
             np.add.at(sums, nodes[has], vectors[has])
+            if queries is not None and len(queries[1]):
+                query_vectors, rows = np.asarray(queries[0], dtype=np.float32), np.asarray(queries[1], dtype=np.int64)
+                clicked = product_nodes[rows, level]
+                np.add.at(sums, clicked[clicked >= 0], query_vectors[clicked >= 0])
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         centroids = (sums / np.where(norms > 0, norms, 1.0)).astype(np.float32)
         logger.info("category intent: %d categories over %d levels", len(kept), depth)
@@ -306,3 +318,22 @@ def intent_feature(index: Any, prepared: Mapping[str, Any], rows: np.ndarray) ->
     if model is None or vector is None:
         return np.zeros(len(rows), dtype=np.float64)
     return candidate_intent_scores(model, model.probabilities(vector), rows, index.record)
+
+
+def clicked_pairs(log: Any) -> list[tuple[str, str]]:
+    """``(query, product id)`` of the clicks, adds to cart and purchases on logged searches (each
+    pair once): what ``StaticIndex.with_clicked_queries`` trains category intent with.
+
+    Example:
+        >>> from shopmatch.events import parse_event
+        >>> from shopmatch.events.io import EventLog
+        >>> shown = parse_event({"type": "impression", "search_id": "s1", "query": "couch",
+        ...                      "results": ["p1", "p2"], "ts": "2026-01-01T00:00:00Z"})
+        >>> events = [parse_event({"type": kind, "search_id": "s1", "product_id": "p2",
+        ...                        "ts": "2026-01-01T00:00:05Z"}) for kind in ("click", "purchase")]
+        >>> clicked_pairs(EventLog([shown], events))
+        [('couch', 'p2')]
+    """
+    query_of = {shown.search_id: shown.query for shown in log.impressions}
+    pairs = {(i.search_id, i.product_id): query_of[i.search_id] for i in log.interactions if i.search_id in query_of}
+    return list(dict.fromkeys((query, product_id) for (_, product_id), query in pairs.items()))

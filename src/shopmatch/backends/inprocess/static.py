@@ -110,12 +110,40 @@ class StaticIndex:
         model = self._intent.model
         return None if model is None else model.with_config(self.config.intent)
 
-    def _trained_intent(self) -> IntentModel | None:
+    def _trained_intent(self, queries: tuple[np.ndarray, np.ndarray] | None = None) -> IntentModel | None:
         categories = [self.products.record(row).get("category") for row in range(len(self.products))]
         if not any(categories):
             return None
         vectors = self.retrievers["dense"].vectors_of(np.arange(len(self.products)))
-        return IntentModel.train(categories, vectors, self.config.intent)
+        return IntentModel.train(categories, vectors, self.config.intent, queries=queries)
+
+    def with_clicked_queries(self, pairs: Sequence[tuple[str, str]]) -> StaticIndex:
+        """This index with its category-intent model trained again with shoppers' queries: each
+        ``(query text, product id)`` pair — a click, a purchase, a judged match — adds the query's
+        bi-encoder vector to the centroids of the product's categories (:meth:`IntentModel.train`).
+        Pairs whose product is not in the index, or whose query the encoder cannot read, are left
+        out; an index without an intent model (no categories, no bi-encoder, or off) comes back as it is."""
+        if self.intent is None or not pairs:
+            return self
+        rows = [self.products.row_of(product_id) for _, product_id in pairs]
+        kept = [(text, row) for (text, _), row in zip(pairs, rows, strict=True) if row is not None]
+        vectors = self.retrievers["dense"].prepare([text for text, _ in kept])
+        readable = [(vector, row) for vector, (_, row) in zip(vectors, kept, strict=True) if vector is not None]
+        if not readable:
+            return self
+        queries = (np.stack([v for v, _ in readable]), np.array([r for _, r in readable], dtype=np.int64))
+        model = self._trained_intent(queries)
+        return StaticIndex(
+            self.config,
+            self.products,
+            self.retrievers,
+            self.reranker,
+            self.spelling,
+            pinyin=self.pinyin,
+            suggester=self.suggester,
+            intent=model,
+            tables=self._tables,
+        )
 
     def __len__(self) -> int:
         return len(self.products)
