@@ -179,6 +179,23 @@ def test_hybrid_results_match_with_exact_dense_search(hybrid_pair):
                 assert mine.sources.keys() == theirs.sources.keys()
 
 
+def test_category_intent_matches_the_in_process_index(hybrid_pair):
+    in_process, index = hybrid_pair
+    assert (index.directory / "intent").is_dir() and MilvusIndex.open(index.directory).intent is not None
+    boosted = {"intent": replace(index.config.intent, weight=0.05)}
+    for text in ["usb cable", "wireless earbuds", "phone case", "tea"]:
+        expected = in_process.search_pages([Query(text, k=10)])[0].to_dict()
+        found = index.search(Query(text, k=10)).to_dict()
+        paths = [[c["path"] for c in page["predicted_categories"]] for page in (expected, found)]
+        assert paths[0] and paths[0] == paths[1]
+        for mine, theirs in zip(found["predicted_categories"], expected["predicted_categories"], strict=True):
+            assert mine["probability"] == pytest.approx(theirs["probability"], abs=1e-4)
+        with_boost = in_process.with_config(**boosted).search_pages([Query(text, k=10)])[0]
+        milvus_boost = index.with_config(replace(index.config, **boosted)).search(Query(text, k=10))
+        _same_ranking(*_without_edge_ties(_ranking(with_boost), _ranking(milvus_boost), 10), rtol=1e-4)
+    assert MilvusIndex.connect(index.backend.uri, index.backend.collection).intent is None  # no directory
+
+
 def test_a_reopened_directory_serves_the_same(hybrid_pair, tmp_path):
     _, index = hybrid_pair
     again = MilvusIndex.open(index.directory)

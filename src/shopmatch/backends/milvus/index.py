@@ -3,7 +3,8 @@
 The local index directory holds only what a worker runs: ``manifest.json`` (kind
 ``shopmatch-milvus-index``: the URI and collection), the exported query encoder (``dense/encoder``),
 the re-ranker (``rerank/``), and what query understanding counted from the loaded catalog: the
-spelling model (``spelling/``), the pinyin index (``pinyin/``) and the suggestions (``suggest/``);
+spelling model (``spelling/``), the pinyin index (``pinyin/``), the suggestions (``suggest/``) and
+the category-intent centroids (``intent/``, catalogs with categories and a bi-encoder);
 copy the directory to each worker (a worker opened by URI alone searches queries as typed). The
 pipeline config, the term statistics and every product are in Milvus, so any number of workers
 on any number of machines serve the same collection, and a write through one is seen by all
@@ -46,6 +47,7 @@ from shopmatch.config import PipelineConfig
 from shopmatch.errors import ConfigError, DataError, IndexFormatError
 from shopmatch.explain import explain_product
 from shopmatch.progress import track
+from shopmatch.query.intent import IntentModel
 from shopmatch.query.pinyin import PinyinIndex
 from shopmatch.query.query import Query
 from shopmatch.query.spelling import Speller, SpellingModel, words_of
@@ -112,6 +114,7 @@ class MilvusIndex:
         spelling: SpellingModel | None = None,
         pinyin: PinyinIndex | None = None,
         suggester: Suggester | None = None,
+        intent: IntentModel | None = None,
     ) -> None:
         self.directory = directory
         self.config = config
@@ -121,10 +124,11 @@ class MilvusIndex:
         self.spelling = spelling
         self.pinyin = pinyin  # the loaded catalog's pinyin → Chinese terms (None: no Chinese, or no directory)
         self.suggester = suggester  # the completions of /suggest (None: no directory)
+        self._intent = intent  # the category centroids of the loaded catalog (None: none, or no directory)
         self._written_words: frozenset[str] = frozenset()  # words of products this worker upserted
         self._speller: Speller | None = None
         self.ranker: Ranker | None = configured_ranker(config.ranker.model)
-        check_groups(self.ranker, self, config.ranker.model)  # intent features: Milvus has no intent model
+        check_groups(self.ranker, self, config.ranker.model)  # intent features need an intent model
         self.last_compaction_error: str | None = None
         self._stats_checked = 0.0
         self._lock = threading.Lock()
@@ -177,12 +181,14 @@ class MilvusIndex:
         retrievers = _query_side(directory, config)
         _check_encoder(store, retrievers, where)
         reranker = _reranker(directory, config)
-        spelling = pinyin = suggester = None
+        spelling = pinyin = suggester = intent = None
         if directory is not None and (directory / "spelling").is_dir():
             spelling = SpellingModel.load(directory / "spelling")
         if directory is not None and (directory / "suggest").is_dir():
             pinyin, suggester = PinyinIndex.load(directory / "pinyin"), Suggester.load(directory / "suggest")
-        return cls(directory, config, store, retrievers, reranker, spelling, pinyin, suggester)
+        if directory is not None and (directory / "intent").is_dir():
+            intent = IntentModel.load(directory / "intent", config.intent)
+        return cls(directory, config, store, retrievers, reranker, spelling, pinyin, suggester, intent)
 
     def with_config(self, config: PipelineConfig) -> MilvusIndex:
         """This index searched with other query-time settings (fusion, feedback, negation,
@@ -193,10 +199,26 @@ class MilvusIndex:
         config = replace(config, backend=self.backend)
         retrievers = {name: self.retrievers[name] for name in config.retrievers}
         index = MilvusIndex(
-            self.directory, config, self.store, retrievers, self.reranker, self.spelling, self.pinyin, self.suggester
+            self.directory,
+            config,
+            self.store,
+            retrievers,
+            self.reranker,
+            self.spelling,
+            self.pinyin,
+            self.suggester,
+            self._intent,
         )
         index._written_words = self._written_words
         return index
+
+    @property
+    def intent(self) -> IntentModel | None:
+        """The category-intent model (None: ``[intent] enabled = false``, no bi-encoder, a catalog
+        without categories, or a worker opened by URI alone)."""
+        if self._intent is None or not self.config.intent.enabled or "dense" not in self.retrievers:
+            return None
+        return self._intent.with_config(self.config.intent)
 
     @property
     def speller(self) -> Speller | None:
@@ -428,22 +450,32 @@ class MilvusIndex:
             vocabulary.document_frequencies,
         )
         batches = _load_batches(retrievers, products, config.backend.batch_size)
+        categorized = "dense" in retrievers and config.intent.enabled and any(p.category for p in products)
+        vectors = np.zeros((len(products), retrievers["dense"].encoder.dim), np.float32) if categorized else None
+        if vectors is not None:  # a resumed load: the batches written before, encoded again for the centroids
+            for rows in track(batches[:done], total=done, description="Encoding for category intent"):
+                vectors[rows] = _encode(retrievers, [products[i] for i in rows])
         written = sum(len(rows) for rows in batches[:done])
         for number in track(range(done, len(batches)), total=len(batches) - done, description="Loading into Milvus"):
             rows = batches[number]
             batch = [products[i] for i in rows]
             dense = _encode(retrievers, batch)
+            if vectors is not None:
+                vectors[rows] = dense
             store.upsert(product_rows(batch, rows.tolist(), config, statistics, vocabulary, dense, counted=True))
             written += len(rows)
             store.put_meta("load", {**load, "done": number + 1, "written": written})
         store.flush()
         store.put_meta("load", {**load, "done": len(batches), "written": written, "status": "done"})
         spelling = SpellingModel.build(products, queries=spelling_queries) if config.spelling.enabled else None
+        intent = None
+        if vectors is not None:  # the centroids of the categories, as an in-process index trains them
+            intent = IntentModel.train([p.category for p in products], vectors, config.intent)
         segment = segmenter().cut  # as Milvus documents are analysed: jieba's own dictionary
         pinyin = PinyinIndex.build(products, segment)
         suggester = Suggester.build(products, pinyin, segment)
         _write_directory(
-            directory, config, retrievers, products=len(products), understanding=(spelling, pinyin, suggester)
+            directory, config, retrievers, products=len(products), understanding=(spelling, pinyin, suggester, intent)
         )
         store.close()
         return cls.open(directory)
@@ -538,11 +570,13 @@ def _write_directory(
     retrievers: Mapping[str, Any],
     *,
     products: int,
-    understanding: tuple[SpellingModel | None, PinyinIndex | None, Suggester] | None = None,
+    understanding: tuple[SpellingModel | None, PinyinIndex | None, Suggester, IntentModel | None] | None = None,
 ) -> None:
     with atomic_directory(directory) as tmp:
         if understanding is not None:
-            spelling, pinyin, suggester = understanding
+            spelling, pinyin, suggester, intent = understanding
+            if intent is not None:
+                intent.save(tmp / "intent")
             if spelling is not None:
                 spelling.save(tmp / "spelling")
             if pinyin is not None:  # a catalog with Chinese titles

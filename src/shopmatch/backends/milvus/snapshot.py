@@ -30,6 +30,7 @@ from shopmatch.hits import SearchHits, stacked, top_by_score
 if TYPE_CHECKING:
     from shopmatch.backends.milvus.index import MilvusIndex
     from shopmatch.config import PipelineConfig
+    from shopmatch.query.intent import IntentModel
     from shopmatch.query.pinyin import PinyinIndex
     from shopmatch.query.spelling import Speller
     from shopmatch.query.suggest import Suggester
@@ -95,9 +96,10 @@ class MilvusSnapshot:
         return self.index.suggester
 
     @property
-    def intent(self) -> None:
-        """No category intent on Milvus yet (the model is trained and stored with in-process indexes)."""
-        return None
+    def intent(self) -> IntentModel | None:
+        """The index's category-intent model (:attr:`MilvusIndex.intent`); rows of the loaded catalog
+        are its ordinals, so the model's stored categories apply, and later products' come from their records."""
+        return self.index.intent
 
     def ranker_tables(self) -> None:
         """No catalog-wide tables: the ranker's features read the candidates' records, which come with the hits."""
