@@ -3,7 +3,7 @@
 Usage::
 
     python bench/query_understanding.py
-        [--only intent|intent-clicks|synonyms-homedepot|synonyms-esci|latency|end-to-end]
+        [--only intent|intent-clicks|intent-pseudo|synonyms-homedepot|synonyms-esci|latency|end-to-end]
         [--json bench/results/query_understanding.json]
         [--esci-index DIR] [--homedepot-index DIR]
 
@@ -57,7 +57,7 @@ from shopmatch.catalog import read_catalog  # noqa: E402
 from shopmatch.eval.evaluator import evaluate_retrieval  # noqa: E402
 from shopmatch.judgments import GainMap, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
-from shopmatch.query.intent import IntentConfig, candidate_intent_scores  # noqa: E402
+from shopmatch.query.intent import IntentConfig, IntentModel, candidate_intent_scores  # noqa: E402
 from shopmatch.query.synonym_mining import mine_index, write_candidates  # noqa: E402
 from shopmatch.query.synonyms import SynonymsConfig, expanded_terms  # noqa: E402
 
@@ -69,7 +69,7 @@ INTENT_TEMPERATURES = (0.05, 0.2)  # the default's, and softer probabilities (a 
 SYNONYM_WEIGHTS = (0.25, 0.5, 1.0)
 ACCEPTED = 500  # the miner's default --limit: every candidate it writes is accepted
 LEVELS = (1, 2, 3)
-PARTS = ("intent", "intent-clicks", "synonyms-homedepot", "synonyms-esci", "latency", "end-to-end")
+PARTS = ("intent", "intent-clicks", "intent-pseudo", "synonyms-homedepot", "synonyms-esci", "latency", "end-to-end")
 
 
 def index_dir(name: str, option: str | None) -> Path:
@@ -416,6 +416,72 @@ def bench_intent_clicks(directory: Path) -> dict:
     return out
 
 
+PSEUDO_WORDS = 3  # fixed before the run: about the length of a shopper's query; not tuned
+
+
+def pseudo_query(title: str, brand: str | None) -> str:
+    """A query-like text for a product: the first ``PSEUDO_WORDS`` words of its title, its brand left out."""
+    skip = set((brand or "").lower().split())
+    words = [w for w in title.split() if w.lower() not in skip]
+    return " ".join(words[:PSEUDO_WORDS])
+
+
+def bench_intent_pseudo(directory: Path) -> dict:
+    """Category accuracy on all esci queries (never trained on) with the catalog-only centroids
+    against centroids that also hold one pseudo-query per product (:func:`pseudo_query`, encoded by
+    the query encoder); truth as in the ``intent`` part; paired significance over hit / miss."""
+    gains = GainMap.esci()
+    judged = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
+    base = loaded(directory, data_dir() / "esci-us-150" / "products.jsonl")
+    if base.index.intent is None:
+        print("\n> esci-us-150: the index has no intent model; skipped.\n")
+        return {}
+    snapshot, dense = base.snapshot, base.retrievers["dense"]
+    records = [snapshot.record(r) for r in range(len(base))]
+    texts = [pseudo_query(r.get("title") or "", r.get("brand")) for r in records]
+    started = time.perf_counter()
+    vectors = dense.prepare(texts)
+    print(f"esci: {len(texts):,} pseudo-queries encoded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    readable = [(v, row) for row, v in enumerate(vectors) if v is not None]
+    queries = (np.stack([v for v, _ in readable]), np.array([row for _, row in readable]))
+    categories = [r.get("category") for r in records]
+    catalog_vectors = dense.vectors_of(np.arange(len(records)))
+    models = {
+        "catalog": base.index.intent,
+        "catalog + pseudo-queries": IntentModel.train(categories, catalog_vectors, base.config.intent, queries=queries),
+    }
+    hits: dict[str, dict[tuple[int, int], dict[str, float]]] = {name: {} for name in models}
+    for q in judged.query_ids:
+        exact = [r.product_id for r in judged.by_query[q] if r.label == "E"]
+        rows = [row for row in snapshot.rows_of(exact) if row is not None]
+        paths = [tuple(snapshot.record(row).get("category") or ()) for row in rows]
+        vector = dense.prepare([judged.queries[q]])[0]
+        if vector is None:
+            continue
+        for level in LEVELS:
+            prefixes = Counter(p[:level] for p in paths if len(p) >= level)
+            if not prefixes:
+                continue
+            truth = min(prefixes, key=lambda p: (-prefixes[p], p))
+            for name, model in models.items():
+                predicted = [c.path for c in model.predict(vector, top=3, level=level)]
+                for k in (1, 3):
+                    hits[name].setdefault((level, k), {})[q] = float(truth in predicted[:k])
+    rows_out, out = [], {}
+    for level in LEVELS:
+        for k in (1, 3):
+            a, b = hits["catalog"][level, k], hits["catalog + pseudo-queries"][level, k]
+            keys = sorted(a)
+            cells = significance_columns([a[q] for q in keys], [b[q] for q in keys])
+            means = (float(np.mean([a[q] for q in keys])), float(np.mean([b[q] for q in keys])))
+            out[f"level {level} top-{k}"] = {"catalog": means[0], "with pseudo-queries": means[1], "queries": len(keys)}
+            rows_out.append([str(level), f"top-{k}", str(len(keys)), f"{means[0]:.3f}", f"{means[1]:.3f}", *cells])
+    print(f"\n## Category intent with one pseudo-query per product (first {PSEUDO_WORDS} title words, esci-us-150)\n")
+    print(markdown_table(["level", "accuracy", "queries", "catalog only", "+ pseudo-queries",
+                          *SIGNIFICANCE_HEADERS], rows_out))  # fmt: skip
+    return out
+
+
 # ---- 5: end to end, on and off --------------------------------------------------------------------
 
 
@@ -482,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.only or PARTS
     if "intent" in parts:
         out["intent"] = bench_intent(esci)
+    if "intent-pseudo" in parts:
+        out["intent-pseudo"] = bench_intent_pseudo(esci)
     if "intent-clicks" in parts:
         out["intent-clicks"] = bench_intent_clicks(esci)
     if "synonyms-homedepot" in parts:
