@@ -367,53 +367,82 @@ def latency_of(base: SearchPipeline, texts: list[str], accepted: Path, rounds: i
 # ---- 4b: intent taught by shoppers' queries --------------------------------------------------------
 
 
+Hits = dict[tuple[int, int], dict[str, float]]  # (level, k) → query id → 1.0 if the truth is in the top k
+
+
+def category_truths(snapshot, judged, query_id: str) -> dict[int, tuple[str, ...]]:
+    """Per level, the most common category of the query's exact matches (the ``intent`` part's truth)."""
+    exact = [r.product_id for r in judged.by_query[query_id] if r.label == "E"]
+    paths = [tuple(snapshot.record(row).get("category") or ()) for row in snapshot.rows_of(exact) if row is not None]
+    truths = {}
+    for level in LEVELS:
+        prefixes = Counter(p[:level] for p in paths if len(p) >= level)
+        if prefixes:
+            truths[level] = min(prefixes, key=lambda p: (-prefixes[p], p))
+    return truths
+
+
+def score_models(
+    models: dict[str, IntentModel], base: SearchPipeline, judged, query_ids, hits: dict[str, Hits]
+) -> None:
+    """Add each model's top-1 / top-3 hit or miss on ``query_ids`` to ``hits``."""
+    dense = base.retrievers["dense"]
+    for q in query_ids:
+        vector = dense.prepare([judged.queries[q]])[0]
+        if vector is None:
+            continue
+        for level, truth in category_truths(base.snapshot, judged, q).items():
+            for name, model in models.items():
+                predicted = [c.path for c in model.predict(vector, top=3, level=level)]
+                for k in (1, 3):
+                    hits.setdefault(name, {}).setdefault((level, k), {})[q] = float(truth in predicted[:k])
+
+
+def accuracy_comparison(hits: dict[str, Hits], base_name: str, other: str, title: str) -> dict:
+    """Print and return ``other``'s accuracy against ``base_name``'s per level and k, paired by query."""
+    rows, out = [], {}
+    for level in LEVELS:
+        for k in (1, 3):
+            a, b = hits[base_name][level, k], hits[other][level, k]
+            keys = sorted(a)
+            cells = significance_columns([a[q] for q in keys], [b[q] for q in keys])
+            means = (float(np.mean([a[q] for q in keys])), float(np.mean([b[q] for q in keys])))
+            out[f"level {level} top-{k}"] = {base_name: means[0], other: means[1], "queries": len(keys)}
+            rows.append([str(level), f"top-{k}", str(len(keys)), f"{means[0]:.3f}", f"{means[1]:.3f}", *cells])
+    print(f"\n## {title}\n")
+    print(markdown_table(["level", "accuracy", "queries", base_name, other, *SIGNIFICANCE_HEADERS], rows))
+    return out
+
+
+def esci_with_intent(directory: Path):
+    """The esci judgments and the loaded default pipeline, or None when it has no intent model."""
+    judged = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=GainMap.esci())
+    base = loaded(directory, data_dir() / "esci-us-150" / "products.jsonl")
+    if base.index.intent is None:
+        print("\n> esci-us-150: the index has no intent model; skipped.\n")
+        return None
+    return judged, base
+
+
 def bench_intent_clicks(directory: Path) -> dict:
     """Category accuracy on each held-out esci fold with the intent model trained on the catalog
     alone against the same model also taught the other four folds' queries, each paired with its
     exact-match products (what clicks and purchases would give; ``StaticIndex.with_clicked_queries``).
     The truth is the held-out query's most common exact-match category, as in the ``intent`` part;
     paired significance over the queries' hit / miss."""
-    gains = GainMap.esci()
-    judged = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
-    base = loaded(directory, data_dir() / "esci-us-150" / "products.jsonl")
-    if base.index.intent is None:
-        print("\n> esci-us-150: the index has no intent model; skipped.\n")
+    loaded_esci = esci_with_intent(directory)
+    if loaded_esci is None:
         return {}
+    judged, base = loaded_esci
     folds = [[q for i, q in enumerate(judged.query_ids) if i % 5 == f] for f in range(5)]
-    snapshot, dense = base.snapshot, base.retrievers["dense"]
     exact = {q: [r.product_id for r in judged.by_query[q] if r.label == "E"] for q in judged.query_ids}
-    hits: dict[str, dict[tuple[int, int], dict[str, float]]] = {"catalog": {}, "catalog + queries": {}}
+    hits: dict[str, Hits] = {}
     for f, fold in enumerate(folds):
         pairs = [(judged.queries[q], p) for g, other in enumerate(folds) if g != f for q in other for p in exact[q]]
-        models = {"catalog": base.index.intent, "catalog + queries": base.index.with_clicked_queries(pairs).intent}
-        for q in fold:
-            rows = [row for row in snapshot.rows_of(exact[q]) if row is not None]
-            paths = [tuple(snapshot.record(row).get("category") or ()) for row in rows]
-            vector = dense.prepare([judged.queries[q]])[0]
-            if vector is None:
-                continue
-            for level in LEVELS:
-                prefixes = Counter(p[:level] for p in paths if len(p) >= level)
-                if not prefixes:
-                    continue
-                truth = min(prefixes, key=lambda p: (-prefixes[p], p))
-                for name, model in models.items():
-                    predicted = [c.path for c in model.predict(vector, top=3, level=level)]
-                    for k in (1, 3):
-                        hits[name].setdefault((level, k), {})[q] = float(truth in predicted[:k])
-    rows, out = [], {}
-    for level in LEVELS:
-        for k in (1, 3):
-            a, b = hits["catalog"][level, k], hits["catalog + queries"][level, k]
-            keys = sorted(a)
-            cells = significance_columns([a[q] for q in keys], [b[q] for q in keys])
-            means = (float(np.mean([a[q] for q in keys])), float(np.mean([b[q] for q in keys])))
-            out[f"level {level} top-{k}"] = {"catalog": means[0], "with queries": means[1], "queries": len(keys)}
-            rows.append([str(level), f"top-{k}", str(len(keys)), f"{means[0]:.3f}", f"{means[1]:.3f}", *cells])
-    print("\n## Category intent taught by the other folds' queries (esci-us-150, 5 folds, held out)\n")
-    print(markdown_table(["level", "accuracy", "queries", "catalog only", "+ queries of the other folds",
-                          *SIGNIFICANCE_HEADERS], rows))  # fmt: skip
-    return out
+        taught = base.index.with_clicked_queries(pairs).intent
+        score_models({"catalog only": base.index.intent, "+ other folds' queries": taught}, base, judged, fold, hits)
+    title = "Category intent taught by the other folds' queries (esci-us-150, 5 folds, held out)"
+    return accuracy_comparison(hits, "catalog only", "+ other folds' queries", title)
 
 
 PSEUDO_WORDS = 3  # fixed before the run: about the length of a shopper's query; not tuned
@@ -430,12 +459,10 @@ def bench_intent_pseudo(directory: Path) -> dict:
     """Category accuracy on all esci queries (never trained on) with the catalog-only centroids
     against centroids that also hold one pseudo-query per product (:func:`pseudo_query`, encoded by
     the query encoder); truth as in the ``intent`` part; paired significance over hit / miss."""
-    gains = GainMap.esci()
-    judged = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
-    base = loaded(directory, data_dir() / "esci-us-150" / "products.jsonl")
-    if base.index.intent is None:
-        print("\n> esci-us-150: the index has no intent model; skipped.\n")
+    loaded_esci = esci_with_intent(directory)
+    if loaded_esci is None:
         return {}
+    judged, base = loaded_esci
     snapshot, dense = base.snapshot, base.retrievers["dense"]
     records = [snapshot.record(r) for r in range(len(base))]
     texts = [pseudo_query(r.get("title") or "", r.get("brand")) for r in records]
@@ -445,41 +472,13 @@ def bench_intent_pseudo(directory: Path) -> dict:
     readable = [(v, row) for row, v in enumerate(vectors) if v is not None]
     queries = (np.stack([v for v, _ in readable]), np.array([row for _, row in readable]))
     categories = [r.get("category") for r in records]
-    catalog_vectors = dense.vectors_of(np.arange(len(records)))
-    models = {
-        "catalog": base.index.intent,
-        "catalog + pseudo-queries": IntentModel.train(categories, catalog_vectors, base.config.intent, queries=queries),
-    }
-    hits: dict[str, dict[tuple[int, int], dict[str, float]]] = {name: {} for name in models}
-    for q in judged.query_ids:
-        exact = [r.product_id for r in judged.by_query[q] if r.label == "E"]
-        rows = [row for row in snapshot.rows_of(exact) if row is not None]
-        paths = [tuple(snapshot.record(row).get("category") or ()) for row in rows]
-        vector = dense.prepare([judged.queries[q]])[0]
-        if vector is None:
-            continue
-        for level in LEVELS:
-            prefixes = Counter(p[:level] for p in paths if len(p) >= level)
-            if not prefixes:
-                continue
-            truth = min(prefixes, key=lambda p: (-prefixes[p], p))
-            for name, model in models.items():
-                predicted = [c.path for c in model.predict(vector, top=3, level=level)]
-                for k in (1, 3):
-                    hits[name].setdefault((level, k), {})[q] = float(truth in predicted[:k])
-    rows_out, out = [], {}
-    for level in LEVELS:
-        for k in (1, 3):
-            a, b = hits["catalog"][level, k], hits["catalog + pseudo-queries"][level, k]
-            keys = sorted(a)
-            cells = significance_columns([a[q] for q in keys], [b[q] for q in keys])
-            means = (float(np.mean([a[q] for q in keys])), float(np.mean([b[q] for q in keys])))
-            out[f"level {level} top-{k}"] = {"catalog": means[0], "with pseudo-queries": means[1], "queries": len(keys)}
-            rows_out.append([str(level), f"top-{k}", str(len(keys)), f"{means[0]:.3f}", f"{means[1]:.3f}", *cells])
-    print(f"\n## Category intent with one pseudo-query per product (first {PSEUDO_WORDS} title words, esci-us-150)\n")
-    print(markdown_table(["level", "accuracy", "queries", "catalog only", "+ pseudo-queries",
-                          *SIGNIFICANCE_HEADERS], rows_out))  # fmt: skip
-    return out
+    taught = IntentModel.train(
+        categories, dense.vectors_of(np.arange(len(records))), base.config.intent, queries=queries
+    )
+    hits: dict[str, Hits] = {}
+    score_models({"catalog only": base.index.intent, "+ pseudo-queries": taught}, base, judged, judged.query_ids, hits)
+    title = f"Category intent with one pseudo-query per product (first {PSEUDO_WORDS} title words, esci-us-150)"
+    return accuracy_comparison(hits, "catalog only", "+ pseudo-queries", title)
 
 
 # ---- 5: end to end, on and off --------------------------------------------------------------------
