@@ -121,3 +121,32 @@ def _fsync_tree(directory: Path) -> None:
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+
+
+def write_json_model(directory: str | Path, name: str, data: Any, *, kind: str, version: int, **facts: Any) -> Path:
+    """Write a small model as ``directory/name`` (JSON) with a manifest (``kind``, ``version``,
+    ``facts``), atomically; the pair :func:`read_json_model` reads."""
+    directory = Path(directory)
+    with atomic_directory(directory) as tmp:
+        (tmp / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        write_manifest(tmp, kind=kind, format_version=version, config={}, **facts)
+    return directory
+
+
+def read_json_model(directory: str | Path, name: str, *, kind: str, version: int) -> tuple[Path, Any] | None:
+    """The path and parsed JSON of a model :func:`write_json_model` wrote (None when ``directory``
+    does not exist: an index written before that model). The caller builds the model and reports a
+    damaged payload naming the path.
+
+    Raises:
+        IndexFormatError: a missing or foreign manifest, or a file that is not JSON (the message names it).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    read_manifest(directory, kind=kind, supported_version=version)
+    path = directory / name
+    try:
+        return path, json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise IndexFormatError(f"{path}: unreadable ({type(err).__name__}: {err}); rebuild the index") from None

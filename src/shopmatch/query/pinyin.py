@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopmatch.errors import IndexFormatError
 from shopmatch.settings import ConfigSection
-from shopmatch.store import atomic_directory, read_manifest, write_manifest
+from shopmatch.store import read_json_model, write_json_model
 from shopmatch.text.chinese import CJK_RUN, segmenter, to_simplified
 from shopmatch.text.normalize import normalize
 
@@ -222,12 +221,10 @@ class PinyinIndex:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``pinyin.json`` and a manifest to ``directory`` (atomically)."""
-        directory = Path(directory)
-        with atomic_directory(directory) as tmp:
-            data = {"full": self.full, "initials": self.initials, "latin_words": sorted(self.latin_words)}
-            (tmp / "pinyin.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-            write_manifest(tmp, kind=PINYIN_KIND, format_version=PINYIN_FORMAT_VERSION, config={}, keys=len(self.full))
-        return directory
+        data = {"full": self.full, "initials": self.initials, "latin_words": sorted(self.latin_words)}
+        return write_json_model(
+            directory, "pinyin.json", data, kind=PINYIN_KIND, version=PINYIN_FORMAT_VERSION, keys=len(self.full)
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> PinyinIndex | None:
@@ -236,15 +233,13 @@ class PinyinIndex:
         Raises:
             IndexFormatError: the directory is damaged (the message names the file).
         """
-        directory = Path(directory)
-        if not directory.is_dir():
+        stored = read_json_model(directory, "pinyin.json", kind=PINYIN_KIND, version=PINYIN_FORMAT_VERSION)
+        if stored is None:
             return None
-        read_manifest(directory, kind=PINYIN_KIND, supported_version=PINYIN_FORMAT_VERSION)
-        path = directory / "pinyin.json"
+        path, data = stored
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             return cls(data["full"], data["initials"], data["latin_words"])
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError) as err:
             raise IndexFormatError(f"{path}: damaged pinyin index ({type(err).__name__}: {err}); rebuild it") from None
 
 

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shopmatch.errors import IndexFormatError
-from shopmatch.store import atomic_directory, read_manifest, write_manifest
+from shopmatch.store import read_json_model, write_json_model
 from shopmatch.text.chinese import CJK_RUN, segmenter, to_simplified
 from shopmatch.text.normalize import normalize
 
@@ -222,21 +221,18 @@ class Suggester:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``suggest.json`` (phrases, counts, keys) and a manifest to ``directory`` (atomically)."""
-        directory = Path(directory)
-        with atomic_directory(directory) as tmp:
-            data = {
-                "phrases": self.phrases,
-                "results": self.results.tolist(),
-                "clicks": self.clicks.tolist(),
-                "keys": self.keys,
-                "owners": self.owners.tolist(),
-                "chinese": self.chinese,
-            }
-            (tmp / "suggest.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-            write_manifest(
-                tmp, kind=SUGGEST_KIND, format_version=SUGGEST_FORMAT_VERSION, config={}, phrases=len(self.phrases)
-            )
-        return directory
+        data = {
+            "phrases": self.phrases,
+            "results": self.results.tolist(),
+            "clicks": self.clicks.tolist(),
+            "keys": self.keys,
+            "owners": self.owners.tolist(),
+            "chinese": self.chinese,
+        }
+        return write_json_model(
+            directory, "suggest.json", data, kind=SUGGEST_KIND, version=SUGGEST_FORMAT_VERSION,
+            phrases=len(self.phrases),
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> Suggester | None:
@@ -245,17 +241,15 @@ class Suggester:
         Raises:
             IndexFormatError: the directory is damaged (the message names the file).
         """
-        directory = Path(directory)
-        if not directory.is_dir():
+        stored = read_json_model(directory, "suggest.json", kind=SUGGEST_KIND, version=SUGGEST_FORMAT_VERSION)
+        if stored is None:
             return None
-        read_manifest(directory, kind=SUGGEST_KIND, supported_version=SUGGEST_FORMAT_VERSION)
-        path = directory / "suggest.json"
+        path, data = stored
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             return cls(
                 data["phrases"], data["results"], data["clicks"], data["keys"], data["owners"], chinese=data["chinese"]
             )
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
+        except (ValueError, KeyError, TypeError, IndexError) as err:
             raise IndexFormatError(f"{path}: damaged suggestions ({type(err).__name__}: {err}); rebuild it") from None
 
 
