@@ -246,12 +246,8 @@ def ceiling(train: Mapping[str, TrainQuery]):
 def lambdamart(data: RankingData, valid_share: float = 0.2, seed: int = 0) -> Ranker:
     """The ceiling as the record measured it: LambdaMART with its defaults, early-stopped on a seeded
     fifth of the queries (``shopmatch train ranker`` now chooses among models instead)."""
-    import random
-
-    query_ids = list(data.query_ids)
-    random.Random(seed).shuffle(query_ids)
-    held = int(round(len(query_ids) * valid_share)) if len(query_ids) >= 5 else 0
-    train, valid = data.subset(query_ids[held:]), data.subset(query_ids[:held])
+    train, valid = data.held_out(valid_share, seed)
+    held = len(valid.query_ids)
     return Ranker.train(
         train.features,
         train.labels,

@@ -45,7 +45,6 @@ Example:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -343,10 +342,8 @@ def train_from_events(
     from shopmatch.rank.selection import MONOTONE
 
     debias = data.facts.get("debias", "none")
-    query_ids = list(data.query_ids)
-    random.Random(seed).shuffle(query_ids)
-    held = int(round(len(query_ids) * valid_share)) if len(query_ids) >= 5 else 0
-    train, valid = data.subset(query_ids[held:]), data.subset(query_ids[:held])
+    train, valid = data.held_out(valid_share, seed)
+    held = len(valid.query_ids)
     names = (*FEATURE_NAMES, *EVENT_FEATURE_NAMES) if event_features else FEATURE_NAMES
     width = len(names)
 

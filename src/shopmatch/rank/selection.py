@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,10 +101,8 @@ def train_lambdamart(
 ) -> Ranker:
     """LambdaMART on ``data`` with its gains, early-stopped on a seeded held-out ``valid_share`` of
     its queries (none held out with fewer than 5 queries)."""
-    query_ids = list(data.query_ids)
-    random.Random(seed).shuffle(query_ids)
-    held = int(round(len(query_ids) * valid_share)) if len(query_ids) >= 5 else 0
-    train, valid = data.subset(query_ids[held:]), data.subset(query_ids[:held])
+    train, valid = data.held_out(valid_share, seed)
+    held = len(valid.query_ids)
     return Ranker.train(
         train.features,
         train.labels,

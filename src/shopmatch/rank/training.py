@@ -61,6 +61,16 @@ class RankingData:
         """Each query's first row (and the row count last)."""
         return np.concatenate([[0], np.cumsum(self.groups)]).astype(np.int64)
 
+    def held_out(self, valid_share: float, seed: int = 0) -> tuple[RankingData, RankingData]:
+        """``(train, valid)``: a seeded ``valid_share`` of the queries held out (none with fewer than
+        5 queries), for early stopping."""
+        import random
+
+        query_ids = list(self.query_ids)
+        random.Random(seed).shuffle(query_ids)
+        held = int(round(len(query_ids) * valid_share)) if len(query_ids) >= 5 else 0
+        return self.subset(query_ids[held:]), self.subset(query_ids[:held])
+
     def subset(self, query_ids: Sequence[str]) -> RankingData:
         """The rows of these queries, in this order."""
         starts = self.starts
