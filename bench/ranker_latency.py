@@ -2,12 +2,14 @@
 
 Usage::
 
-    python bench/ranker_latency.py [--only esci|homedepot] [--runs 3] [--rounds 300] [--json out.json]
+    python bench/ranker_latency.py [--only esci|homedepot] [--runs 3] [--rounds 300 | --select]
+        [--train-queries 400] [--json out.json]
 
 For each data set (the prebuilt default indexes in ``/work/cache``: BM25F + bi-encoder, RRF):
 
 - a ranker is trained on training queries with ``--rounds`` trees and no early stopping (300: the
-  most ``shopmatch train ranker`` ships; ``--ranker DIR`` measures a given one instead). esci-us-150:
+  most ``shopmatch train ranker`` ships; ``--select``: the model its selection ships instead, chosen
+  by inner CV with early stopping; ``--ranker DIR`` measures a given one). esci-us-150:
   all 150 judged queries (latency, not quality: in-sample does not matter here); Home Depot: a seeded
   sample of ``--train-queries`` train queries (dev = every 10th query id is never trained on);
 - the measured queries: esci-us-150's 150 queries (all it has), Home Depot's first 200 dev queries;
@@ -69,12 +71,16 @@ def log(message: str) -> None:
     print(f"> {message}", file=sys.stderr, flush=True)
 
 
-def trained_ranker(name: str, pipeline: SearchPipeline, judgments, gains: GainMap, rounds: int) -> Path:
-    """A ranker with ``rounds`` trees trained on ``judgments`` (features cached under bench/data)."""
-    directory = CACHE / f"ranker-latency-{name}-{rounds}"
-    if (directory / "model.txt").exists():
+def trained_ranker(
+    name: str, pipeline: SearchPipeline, judgments, gains: GainMap, rounds: int, select: bool = False
+) -> Path:
+    """A ranker with ``rounds`` trees trained on ``judgments`` or, with ``select``, the one ``shopmatch
+    train ranker``'s selection ships (features cached under bench/data, per training-set size)."""
+    queries = len(judgments.query_ids)
+    directory = CACHE / f"ranker-latency-{name}-{queries}-{'selected' if select else rounds}"
+    if (directory / "ranker.json").exists():
         return directory
-    path = CACHE / f"ranker-latency-{name}.npz"
+    path = CACHE / f"ranker-latency-{name}-{queries}.npz"
     if path.exists():
         data = RankingData.load(str(path))
     else:
@@ -82,6 +88,12 @@ def trained_ranker(name: str, pipeline: SearchPipeline, judgments, gains: GainMa
         data = ranking_data(pipeline, judgments, gains)
         CACHE.mkdir(parents=True, exist_ok=True)
         data.save(str(path))
+    if select:
+        from shopmatch.rank.selection import fit_ranker
+
+        selection = fit_ranker(data)
+        log(f"{name}: the selection chose {selection.chosen!r} on {len(data.query_ids)} queries")
+        return selection.ranker.save(directory)
     log(f"{name}: training a {rounds}-tree ranker on {len(data.query_ids)} queries …")
     ranker = Ranker.train(
         data.features, data.labels, data.groups, data.feature_names, rounds=rounds, label_gain=data.gains
@@ -237,7 +249,9 @@ def bench(name: str, index: Path, args: argparse.Namespace, record: dict[str, An
             random.Random(0).sample([q for q in judgments.query_ids if q not in held], args.train_queries)
         )
         measured = dev[: args.queries]
-    ranker_dir = args.ranker or trained_ranker(name, pipeline, judgments.subset(train_ids), gains, args.rounds)
+    ranker_dir = args.ranker or trained_ranker(
+        name, pipeline, judgments.subset(train_ids), gains, args.rounds, select=args.select
+    )
     result = measure(index, ranker_dir, [judgments.queries[q] for q in measured], args.runs)
     record[name] = result
     title = "esci-us-150 (all 150 queries)" if name == "esci" else f"Home Depot dev (first {len(measured)} dev queries)"
@@ -251,6 +265,7 @@ def main() -> None:
     parser.add_argument("--hd-index", type=Path, default=Path("/work/cache/homedepot-default"))
     parser.add_argument("--ranker", type=Path, help="measure this ranker directory instead of training one")
     parser.add_argument("--rounds", type=int, default=300, help="trees of the trained ranker")
+    parser.add_argument("--select", action="store_true", help="measure the ranker train ranker's selection ships")
     parser.add_argument("--train-queries", type=int, default=400, help="Home Depot train queries sampled (seeded)")
     parser.add_argument("--queries", type=int, default=200, help="Home Depot dev queries measured")
     parser.add_argument("--runs", type=int, default=3)
