@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from shopmatch.backends.inprocess.live import LiveIndex
 from shopmatch.backends.inprocess.snapshot import Snapshot
@@ -15,7 +16,7 @@ from shopmatch.catalog import Product
 from shopmatch.config import PipelineConfig
 from shopmatch.query.synonyms import WeightedTerms
 from shopmatch.rank.features import FEATURE_NAMES, MISSING_SCORE, candidate_features
-from shopmatch.rank.product_table import MISSING, ProductTable, ProductTables
+from shopmatch.rank.product_table import MISSING, ProductTable, ProductTables, _gather
 from shopmatch.rank.reference_features import reference_features
 from shopmatch.search import ranker_inputs, retrieval_ranker_inputs
 
@@ -169,3 +170,18 @@ def test_table_columns():
     both = ProductTables([(0, table), (3, ProductTable.build(records[:1], str.split))])
     assert both.numbers(np.array([3, 0, 2]))[:, 0].tolist() == [99.0, 99.0, 20.0]
     assert both.identifier_matches(np.array([3, 1]), ["980"]).tolist() == [1, 0]
+
+
+def test_gather_equals_scipy_indexing_with_missing_and_repeated_columns():
+    rng = np.random.default_rng(0)
+    matrix = sp.random(60, 40, density=0.2, format="csr", random_state=1, dtype=np.float32)
+    for _ in range(20):
+        rows = rng.integers(0, 60, size=rng.integers(1, 30))
+        columns = rng.integers(-1, 40, size=rng.integers(1, 12))
+        expected = matrix[rows][:, np.maximum(columns, 0)].toarray()
+        expected[:, columns < 0] = 0.0
+        for j, column in enumerate(columns):  # a repeated column is filled at its first place only
+            if column >= 0 and j != np.flatnonzero(columns == column)[0]:
+                expected[:, j] = 0.0
+        assert np.array_equal(_gather(matrix, rows, columns), expected)
+    assert _gather(matrix, np.array([], np.int64), np.array([3])).shape == (0, 1)

@@ -58,3 +58,18 @@ def test_search_and_rerank_mode_use_the_ranker():
     assert np.argsort(-scores).tolist() == [0, 2, 1]
     plain = score_candidates(snapshot_with(None), "usb cable", ["0", "4", "2"])
     assert np.argsort(-plain).tolist() == [1, 2, 0]
+
+
+def test_ties_are_nudged_apart_as_a_running_minimum():
+    from shopmatch.rank.stage import _strictly_decreasing
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        scores = -np.sort(-rng.choice([0.5, 0.2, 0.2, -1.0, 3.0], size=rng.integers(1, 60)))
+        step = 1e-4 * max(1.0, float(np.abs(scores).max()))
+        expected = scores.astype(np.float64).copy()
+        for i in range(1, len(expected)):  # the definition
+            expected[i] = min(expected[i], expected[i - 1] - step)
+        out = _strictly_decreasing(scores)
+        assert np.allclose(out, expected, rtol=0, atol=1e-12)
+        assert np.all(np.diff(out.astype(np.float32)) < 0)

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -239,6 +240,10 @@ class ProductTables:
         return out
 
     def _each(self, rows: np.ndarray, width: tuple[int, ...], dtype: Any, compute: Callable) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(self.parts) == 1:  # no live delta: one call, nothing to scatter
+            start, table = self.parts[0]
+            return np.asarray(compute(table, rows - start if start else rows), dtype=dtype).reshape(len(rows), *width)
         out = np.zeros((len(rows), *width), dtype=dtype)
         for where, table, local in self._split(np.asarray(rows, dtype=np.int64)):
             out[where] = compute(table, local)
@@ -307,22 +312,31 @@ def _counts(analyzer: Analyzer | None, text: str, memo: dict[str, dict[str, int]
 
 def _gather(matrix: sp.csr_matrix, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """``matrix[rows][:, columns]`` as a dense float32 array (a column of -1: zeros), without scipy's
-    per-call overhead: the rows' stored entries are matched against the sorted wanted columns."""
+    per-call overhead: each row's stored entries are looked up among the sorted wanted columns by
+    one compiled loop."""
     out = np.zeros((len(rows), len(columns)), dtype=np.float32)
     if not len(rows) or not (columns >= 0).any():
         return out
-    indptr = matrix.indptr
-    starts = indptr[rows]
-    lengths = indptr[rows + 1] - starts
-    total = int(lengths.sum())
-    if not total:
-        return out
-    ends = np.cumsum(lengths)
-    positions = np.arange(total) + np.repeat(starts - (ends - lengths), lengths)
-    stored = matrix.indices[positions]
     order = np.argsort(columns, kind="stable")
-    ordered = columns[order]
-    place = np.minimum(np.searchsorted(ordered, stored), len(ordered) - 1)
-    hit = ordered[place] == stored
-    out[np.repeat(np.arange(len(rows)), lengths)[hit], order[place[hit]]] = matrix.data[positions[hit]]
+    rows = np.asarray(rows, dtype=np.int64)
+    _gather_rows(matrix.indptr, matrix.indices, matrix.data, rows, columns[order], order, out)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather_rows(indptr, indices, data, rows, ordered, order, out):  # pragma: no cover - compiled
+    # out[i, order[j]] = the stored value of (rows[i], ordered[j]); a repeated column: its first place
+    wanted = ordered.shape[0]
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        for p in range(indptr[row], indptr[row + 1]):
+            column = indices[p]
+            low, high = 0, wanted
+            while low < high:
+                middle = (low + high) // 2
+                if ordered[middle] < column:
+                    low = middle + 1
+                else:
+                    high = middle
+            if low < wanted and ordered[low] == column:
+                out[i, order[low]] = data[p]

@@ -63,12 +63,12 @@ def rank_hits(
 
 def _strictly_decreasing(scores: np.ndarray) -> np.ndarray:
     """Scores sorted best first, ties (and near-ties) nudged apart so that whoever orders by score
-    (rerank mode's evaluation) keeps the stage's order."""
-    out = scores.astype(np.float64).copy()
+    (rerank mode's evaluation) keeps the stage's order: ``out[i] = min(scores[i], out[i - 1] - step)``,
+    computed as a running minimum of ``scores[j] + j · step``."""
+    out = scores.astype(np.float64)
     step = 1e-4 * max(1.0, float(np.abs(out).max(initial=0.0)))
-    for i in range(1, len(out)):
-        out[i] = min(out[i], out[i - 1] - step)
-    return out
+    shift = step * np.arange(len(out), dtype=np.float64)
+    return np.minimum.accumulate(out + shift) - shift
 
 
 def _reordered(source: SourceHits, order: np.ndarray, width: int) -> SourceHits:

@@ -228,7 +228,7 @@ class LexicalRetriever(Retriever):
         col = self.vocab.get(term)
         if col is None:
             return 0
-        indptr = self.model.scores["indptr"]
+        indptr = self._columns[2]
         return int(indptr[col + 1] - indptr[col])
 
     def idf(self, term: str) -> float:
@@ -294,7 +294,7 @@ class LexicalRetriever(Retriever):
 
     def _weighted_top(self, weights: Mapping[str, float], k: int, mask: np.ndarray | None) -> SearchHits:
         """Top ``k`` rows by ``Σ_t weight(t) · score(t, row)`` (rows no term matches left out)."""
-        data, indices, indptr = (self.model.scores[key] for key in ("data", "indices", "indptr"))
+        data, indices, indptr = self._columns
         scores = np.zeros(self.num_docs, dtype=np.float32)
         for term, weight in weights.items():
             col = self.vocab.get(term)
@@ -316,7 +316,7 @@ class LexicalRetriever(Retriever):
         _require_prepared([prepared])
         if not self._sorted_columns:
             return self._searched_scores(prepared, rows)
-        data, indices, indptr = (self.model.scores[key] for key in ("data", "indices", "indptr"))
+        data, indices, indptr = self._columns
         if isinstance(prepared, WeightedTerms) and prepared.weights:  # as _weighted_top sums them
             scores = np.zeros(len(rows), dtype=np.float32)
             columns = [(self.vocab[t], np.float32(w)) for t, w in term_weights(prepared).items() if t in self.vocab]
@@ -336,6 +336,13 @@ class LexicalRetriever(Retriever):
         found = scores > 0
         out[found] = scores[found]
         return out
+
+    @cached_property
+    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The score matrix's ``data``, ``indices``, ``indptr`` (column-major: one column per term) as
+        plain arrays: slicing a memory-mapped array costs microseconds of Python per call, and the
+        hot paths slice it per query term."""
+        return tuple(np.asarray(self.model.scores[key]).view(np.ndarray) for key in ("data", "indices", "indptr"))
 
     @cached_property
     def _sorted_columns(self) -> bool:
@@ -368,7 +375,7 @@ class LexicalRetriever(Retriever):
     def explain(self, prepared: Sequence[str], row: int) -> dict[str, Any]:
         """``{"terms": {term: its share of the row's score}}`` (a synonym's share times its weight)."""
         out: dict[str, float] = {}
-        data, indices, indptr = (self.model.scores[key] for key in ("data", "indices", "indptr"))
+        data, indices, indptr = self._columns
         for term, weight in term_weights(prepared).items():
             col = self.vocab.get(term)
             if col is None:
