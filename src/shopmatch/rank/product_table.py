@@ -200,15 +200,23 @@ class ProductTable:
     def excluded(self, rows: np.ndarray, exclusions: Sequence[Exclusion], fields: tuple[str, ...]) -> np.ndarray:
         """Whether each row's ``fields`` mention every term of one of ``exclusions`` outside a negated
         context (as :func:`shopmatch.query.exclusion.excluded_rows`)."""
+        plains = [self._plain_terms(row, fields) for row in rows.tolist()]
         out = np.zeros(len(rows), dtype=bool)
-        for i, row in enumerate(rows.tolist()):
-            plain = self._plain.get((fields, row))
-            if plain is None:
-                product = Product.from_dict(self._record_of(row))
-                plain = plain_terms("\n".join(field_text(product, name) for name in fields))
-                self._plain[(fields, row)] = plain
-            out[i] = any(all(term in plain for term in exclusion.terms) for exclusion in exclusions)
+        for exclusion in exclusions:  # term by term over all rows: a set lookup per (term, row)
+            mentions = np.ones(len(rows), dtype=bool)
+            for term in exclusion.terms:
+                mentions &= np.fromiter((term in plain for plain in plains), dtype=bool, count=len(plains))
+            out |= mentions
         return out
+
+    def _plain_terms(self, row: int, fields: tuple[str, ...]) -> frozenset[str]:
+        """The plain terms of a row's ``fields`` outside negated contexts (read once, then kept)."""
+        plain = self._plain.get((fields, row))
+        if plain is None:
+            product = Product.from_dict(self._record_of(row))
+            plain = plain_terms("\n".join(field_text(product, name) for name in fields))
+            self._plain[(fields, row)] = plain
+        return plain
 
 
 class ProductTables:
