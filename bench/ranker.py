@@ -219,14 +219,19 @@ def bench_homedepot(index: Path, train_queries: int, record: dict[str, Any]) -> 
     dev_ids = judgments.query_ids[::10]
     dev_set = set(dev_ids)
     train_ids = [q for q in judgments.query_ids if q not in dev_set]
-    if train_queries and train_queries < len(train_ids):
+    sampled = bool(train_queries) and train_queries < len(train_ids)
+    if sampled:
         train_ids = sorted(random.Random(0).sample(train_ids, train_queries))
     record["homedepot_train_queries"] = len(train_ids)
     systems = systems_of(index)
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, pipeline in systems.items():
-            data = cached_data(f"homedepot-{name}", pipeline, judgments, gains)
+            if sampled:  # only the sample's and dev's features (cached per sample size)
+                needed = judgments.subset(sorted(set(train_ids) | dev_set))
+                data = cached_data(f"homedepot-{name}-{len(train_ids)}", pipeline, needed, gains)
+            else:
+                data = cached_data(f"homedepot-{name}", pipeline, judgments, gains)
             have = set(data.query_ids)
             train = data.subset([q for q in train_ids if q in have])
             dev = data.subset([q for q in dev_ids if q in have])
