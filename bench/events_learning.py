@@ -448,6 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--previous-ceiling", action="store_true", help="also the first record's ceiling (rerank-mode features)"
     )
     parser.add_argument("--sim-seeds", type=int, nargs="+", default=[0], help="simulation seeds (Home Depot)")
+    parser.add_argument("--rows", nargs="+", default=None, help="only these events rows (substring; naive always)")
     parser.add_argument(
         "--previous-trainer", action="store_true", help="also the first record's trainer (rank features, 15 leaves)"
     )
@@ -502,7 +503,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.previous_ceiling:
         previous = hd_train(pipeline, hd, hd_gains, train_ids, key, "rerank")
         previous_ceiling = ranked_ndcg(ceiling(previous), dev, hd, hd_gains)
-    variants = {n: v for n, v in VARIANTS.items() if args.previous_trainer or v[2] is not PREVIOUS}
+    variants = {
+        n: v
+        for n, v in VARIANTS.items()
+        if (args.previous_trainer or v[2] is not PREVIOUS)
+        and (not args.rows or n == NAIVE or any(r in n for r in args.rows))
+    }
     for theta in args.theta:
         for sessions in args.sessions:
             by_seed = {}
