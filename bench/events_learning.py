@@ -261,6 +261,33 @@ def ceiling(train: Mapping[str, TrainQuery]):
     return lambdamart(data)
 
 
+TRAINER_CEILING = "ceiling with the events trainer's settings (true judgments, no rank features, monotone, cautious)"
+
+
+def trainer_ceiling(train: Mapping[str, TrainQuery]) -> Ranker:
+    """The ranker trained on the true judgments of the training queries' top 100 with the events
+    trainer's settings (``train_from_events``'s defaults: rank features held constant, monotone,
+    :data:`~shopmatch.rank.from_events.EVENT_PARAMS`, 100 rounds): a yardstick that differs from the
+    events rankers only in the labels (``--trainer-ceiling``)."""
+    from shopmatch.rank.from_events import EVENT_PARAMS, RANK_FEATURES
+    from shopmatch.rank.selection import MONOTONE
+
+    qs = sorted(train)
+    features = np.concatenate([train[q].features for q in qs]).copy()
+    features[:, [FEATURE_NAMES.index(n) for n in RANK_FEATURES]] = 0.0
+    return Ranker.train(
+        features,
+        np.concatenate([train[q].grades for q in qs]),
+        [len(train[q].ids) for q in qs],
+        FEATURE_NAMES,
+        rounds=100,
+        seed=0,
+        feature_version=FEATURE_VERSION,
+        monotone=MONOTONE,
+        **EVENT_PARAMS,
+    )
+
+
 def lambdamart(data: RankingData, valid_share: float = 0.2, seed: int = 0) -> Ranker:
     """The ceiling as the record measured it: LambdaMART with its defaults, early-stopped on a seeded
     fifth of the queries (``shopmatch train ranker`` now chooses among models instead)."""
@@ -452,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--previous-trainer", action="store_true", help="also the first record's trainer (rank features, 15 leaves)"
     )
+    parser.add_argument(
+        "--trainer-ceiling", action="store_true", help="also the true judgments with the events trainer's settings"
+    )
     parser.add_argument("--event-top-n", type=int, default=100, help="candidates an events ranker re-orders")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.json")
     parser.add_argument("--md", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.md")
@@ -499,6 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     md += [f"Events rankers: {UNSHOWN} not-shown candidates per group at grade 0 (`unshown`).", ""]
     base_rows = {"untrained pipeline": ranked_ndcg(None, dev, hd, hd_gains)}
     ceiling_row = ranked_ndcg(top, dev, hd, hd_gains)
+    trainer_row = ranked_ndcg(trainer_ceiling(train), dev, hd, hd_gains) if args.trainer_ceiling else None
     previous_ceiling = None
     if args.previous_ceiling:
         previous = hd_train(pipeline, hd, hd_gains, train_ids, key, "rerank")
@@ -523,6 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ]
                 if previous_ceiling is not None:
                     rows["ceiling of the first record (rerank-mode features, judged products added)"] = previous_ceiling
+                if trainer_row is not None:
+                    rows[TRAINER_CEILING] = trainer_row
                 rows["ceiling: true judgments"] = ceiling_row
                 by_seed[seed] = rows
                 text, records = table(rows, "untrained pipeline", NAIVE, "ceiling: true judgments")
