@@ -19,7 +19,8 @@ on naive click-through and COEC labels; rankers from events with ``train_from_ev
 (each reads the event features too) — naive click-through labels (``--debias none --label-model
 ctr``), click-model labels (``click-model``/``pbm``, ``click-model``/``coec``), unbiased LambdaMART
 (``position``/``ctr``), inverse-propensity weights (``ipw``/``ctr``), COEC labels with unbiased
-LambdaMART (``position``/``coec``); the ranker trained on the true judgments of the same training
+LambdaMART (``position``/``coec``), naive click-through and COEC labels without the event features
+(what the labels alone bring); the ranker trained on the true judgments of the same training
 queries (the ceiling). With several ``--sim-seeds``, one table per simulation seed and one over the
 seeds (per-seed figures, their median, and the paired test against naive click-through of the
 per-query NDCG@10 averaged over the seeds). Each row: NDCG@10, paired significance against the
@@ -93,6 +94,8 @@ _ROWS = {
     NAIVE: ("none", "ctr", {}),
     "click model (PBM labels)": ("click-model", "pbm", {}),
     "click model (COEC labels)": ("click-model", "coec", {}),
+    "naive click-through, no event features": ("none", "ctr", {"event_features": False}),
+    "click model (COEC labels), no event features": ("click-model", "coec", {"event_features": False}),
     "unbiased LambdaMART (position)": ("position", "ctr", {}),
     "inverse-propensity weights (PBM θ)": ("ipw", "ctr", {}),
     "COEC labels + unbiased LambdaMART (position)": ("position", "coec", {}),
