@@ -14,25 +14,30 @@ Protocol (``../shared/docs/benchmarks.md``, "Shopper behaviour", item 2):
 
 Training features come from the search path, as the ranker stage computes them
 (``--train-features rerank``: the first record's rerank-mode features, which differ). Rows: the
-untrained pipeline; the previous trainer (rank features read, 15 leaves) on naive click-through and
-COEC labels; rankers from events with ``train_from_events``'s defaults (each reads the event features too) — naive
-click-through labels (``--debias none --label-model ctr``), click-model labels (``click-model``/``pbm``,
-``click-model``/``coec``), unbiased LambdaMART (``position``/``ctr``), inverse-propensity weights
-(``ipw``/``ctr``); the ranker trained on the true judgments of the same training queries (the
-ceiling). Each row: NDCG@10, paired significance against the untrained pipeline and against naive
-click-through, and the share of the ceiling's gain it recovers ``(row − untrained) / (ceiling − untrained)``.
+untrained pipeline; with ``--previous-trainer``, the previous trainer (rank features read, 15 leaves)
+on naive click-through and COEC labels; rankers from events with ``train_from_events``'s defaults
+(each reads the event features too) — naive click-through labels (``--debias none --label-model
+ctr``), click-model labels (``click-model``/``pbm``, ``click-model``/``coec``), unbiased LambdaMART
+(``position``/``ctr``), inverse-propensity weights (``ipw``/``ctr``), COEC labels with unbiased
+LambdaMART (``position``/``coec``), naive click-through and COEC labels without the event features
+(what the labels alone bring); the ranker trained on the true judgments of the same training
+queries (the ceiling). With several ``--sim-seeds``, one table per simulation seed and one over the
+seeds (per-seed figures, their median, and the paired test against naive click-through of the
+per-query NDCG@10 averaged over the seeds). Each row: NDCG@10, paired significance against the
+untrained pipeline and against naive click-through, and the share of the ceiling's gain it
+recovers ``(row − untrained) / (ceiling − untrained)``.
 
 **Choosing the default** correction (``shopmatch train ranker --events``) uses training data only:
-the Home Depot training sample is split 80/20 (seeded), rankers are trained on the events of the
-80 % and scored with the true judgments of the other 20 % (their candidates' features as in
-training); dev never takes part.
+``bench/experiments/events_debias.py --folds 5 --sim-seeds 0 1 2`` (5-fold cross-validation over
+the Home Depot training sample × 3 simulation seeds; ``docs/experiments/2026-12-07-events-selection.md``);
+``--skip-selection`` skips this script's older single 80/20 split. Dev never takes part.
 
 Features of every query are computed once and cached under ``bench/data/events-learning/``.
 
 Usage::
 
     python bench/events_learning.py [--train-queries 1500] [--sessions 10 30 100] [--theta 1]
-        [--homedepot-index DIR] [--esci-index DIR] [--shuffle-share 0.2]
+        [--sim-seeds 0 1 2] [--previous-trainer] [--homedepot-index DIR] [--esci-index DIR] [--shuffle-share 0.2]
         [--json bench/results/events_learning.json] [--md bench/results/events_learning.md]
 """
 
@@ -69,7 +74,12 @@ from shopmatch.judgments import GainMap, Judgments, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
 from shopmatch.progress import track  # noqa: E402
 from shopmatch.rank.features import FEATURE_NAMES, FEATURE_VERSION, candidate_features  # noqa: E402
-from shopmatch.rank.from_events import event_ranking_data, train_from_events  # noqa: E402
+from shopmatch.rank.from_events import (  # noqa: E402
+    DEFAULT_DEBIAS,
+    event_ranking_data,
+    resolved_label_model,
+    train_from_events,
+)
 from shopmatch.rank.model import Ranker  # noqa: E402
 from shopmatch.rank.training import RankingData, grades  # noqa: E402
 from shopmatch.search import ranker_inputs  # noqa: E402
@@ -77,17 +87,28 @@ from shopmatch.search import ranker_inputs  # noqa: E402
 CACHE = REPO_ROOT / "bench" / "data" / "events-learning"
 PREVIOUS = {"rank_features": True, "monotone": False, "num_leaves": 15, "min_data_in_leaf": 20, "lambda_l2": 0.0}
 """The trainer of the first record: rank features read, no constraints, LightGBM's leaves."""
-VARIANTS = {
+NAIVE = "naive click-through"
+_ROWS = {
     "naive click-through, previous trainer": ("none", "ctr", PREVIOUS),
     "click model (COEC labels), previous trainer (the previous default)": ("click-model", "coec", PREVIOUS),
-    "naive click-through": ("none", "ctr", {}),
+    NAIVE: ("none", "ctr", {}),
     "click model (PBM labels)": ("click-model", "pbm", {}),
-    "click model (COEC labels) (the default)": ("click-model", "coec", {}),
+    "click model (COEC labels)": ("click-model", "coec", {}),
+    "naive click-through, no event features": ("none", "ctr", {"event_features": False}),
+    "click model (COEC labels), no event features": ("click-model", "coec", {"event_features": False}),
     "unbiased LambdaMART (position)": ("position", "ctr", {}),
     "inverse-propensity weights (PBM θ)": ("ipw", "ctr", {}),
+    "COEC labels + unbiased LambdaMART (position)": ("position", "coec", {}),
+}
+VARIANTS = {
+    f"{name} (the default)"
+    if (debias, model) == (DEFAULT_DEBIAS, resolved_label_model(DEFAULT_DEBIAS, None)) and not options
+    else name: (debias, model, options)
+    for name, (debias, model, options) in _ROWS.items()
 }
 """Rows: (debias, label model, trainer options over ``train_from_events``'s defaults: no rank features,
-monotone, 7 leaves)."""
+monotone, 7 leaves); the previous trainer's rows with ``--previous-trainer``. "(the default)" marks
+what ``train ranker --events`` trains by default."""
 
 
 @dataclass
@@ -243,6 +264,33 @@ def ceiling(train: Mapping[str, TrainQuery]):
     return lambdamart(data)
 
 
+TRAINER_CEILING = "ceiling with the events trainer's settings (true judgments, no rank features, monotone, cautious)"
+
+
+def trainer_ceiling(train: Mapping[str, TrainQuery]) -> Ranker:
+    """The ranker trained on the true judgments of the training queries' top 100 with the events
+    trainer's settings (``train_from_events``'s defaults: rank features held constant, monotone,
+    :data:`~shopmatch.rank.from_events.EVENT_PARAMS`, 100 rounds): a yardstick that differs from the
+    events rankers only in the labels (``--trainer-ceiling``)."""
+    from shopmatch.rank.from_events import EVENT_PARAMS, RANK_FEATURES
+    from shopmatch.rank.selection import MONOTONE
+
+    qs = sorted(train)
+    features = np.concatenate([train[q].features for q in qs]).copy()
+    features[:, [FEATURE_NAMES.index(n) for n in RANK_FEATURES]] = 0.0
+    return Ranker.train(
+        features,
+        np.concatenate([train[q].grades for q in qs]),
+        [len(train[q].ids) for q in qs],
+        FEATURE_NAMES,
+        rounds=100,
+        seed=0,
+        feature_version=FEATURE_VERSION,
+        monotone=MONOTONE,
+        **EVENT_PARAMS,
+    )
+
+
 def lambdamart(data: RankingData, valid_share: float = 0.2, seed: int = 0) -> Ranker:
     """The ceiling as the record measured it: LambdaMART with its defaults, early-stopped on a seeded
     fifth of the queries (``shopmatch train ranker`` now chooses among models instead)."""
@@ -259,7 +307,11 @@ def lambdamart(data: RankingData, valid_share: float = 0.2, seed: int = 0) -> Ra
     )
 
 
-def simulated_log(train, found, judged: Judgments, gains: GainMap, sessions: int, theta: float, shuffle: float = 0.0):
+def simulated_log(
+    train, found, judged: Judgments, gains: GainMap, sessions: int, theta: float, shuffle: float = 0.0, seed: int = 0
+):
+    """Events of ``sessions`` simulated shoppers per training query, shown its found top 10 (``seed``:
+    the simulation's, ``bench/shopper_sim.py``)."""
     qrels = judged.qrels(gains)
     queries = {q: train[q].text for q in train}
     shown = {train[q].text: found[q][:10] for q in train}
@@ -269,6 +321,7 @@ def simulated_log(train, found, judged: Judgments, gains: GainMap, sessions: int
         lambda t: shown[t],
         sessions,
         Shoppers(theta=theta, shuffle_share=shuffle),
+        seed=seed,
     )
     return collect_events(parse_event(r) for r in records)
 
@@ -327,6 +380,64 @@ def table(rows: Mapping[str, dict[str, float]], base: str, naive: str | None, to
     return markdown_table(headers, lines), records
 
 
+def seeds_table(
+    by_seed: Mapping[int, Mapping[str, dict[str, float]]], base: str, naive: str, top: str
+) -> tuple[str, list[dict]]:
+    """One row per system over simulation seeds: NDCG@10 and share of the ceiling's gain per seed and
+    their median, the p of the paired tests against the untrained pipeline and naive click-through
+    per seed, and the paired test against naive of the per-query NDCG@10 averaged over the seeds."""
+    seeds = sorted(by_seed)
+    first = by_seed[seeds[0]]
+    mean = {s: {n: float(np.mean(list(v.values()))) for n, v in by_seed[s].items()} for s in seeds}
+    headers = [
+        "system",
+        "NDCG@10 by seed",
+        "median NDCG@10",
+        "share of ceiling's gain by seed",
+        "median share",
+        "vs untrained p by seed",
+        "vs naive p by seed",
+        "vs naive, mean of seeds: Δ",
+        "p",
+        "better/worse",
+    ]
+    lines, records = [], []
+    for name in first:
+        ndcg = [mean[s][name] for s in seeds]
+        shares = [(mean[s][name] - mean[s][base]) / (mean[s][top] - mean[s][base]) for s in seeds]
+        vs_base = [significance_columns(by_seed[s][base], by_seed[s][name])[2] for s in seeds] if name != base else []
+        skip = name in (base, naive)
+        vs_naive = [significance_columns(by_seed[s][naive], by_seed[s][name])[2] for s in seeds] if not skip else []
+        averaged = {n: {q: float(np.mean([by_seed[s][n][q] for s in seeds])) for q in first[n]} for n in (naive, name)}
+        pooled = significance_columns(averaged[naive], averaged[name]) if not skip else [""] * 5
+        lines.append(
+            [
+                name,
+                " / ".join(f"{v:.4f}" for v in ndcg),
+                f"{np.median(ndcg):.4f}",
+                " / ".join(f"{v:.0%}" for v in shares) if name != base else "",
+                f"{np.median(shares):.0%}" if name != base else "",
+                " / ".join(vs_base),
+                " / ".join(vs_naive),
+                pooled[0],
+                pooled[2],
+                pooled[4],
+            ]
+        )
+        records.append(
+            {
+                "system": name,
+                "seeds": seeds,
+                "ndcg@10": ndcg,
+                "share": shares,
+                "vs_untrained_p": vs_base,
+                "vs_naive_p": vs_naive,
+                "vs_naive_mean_of_seeds": pooled,
+            }
+        )
+    return markdown_table(headers, lines), records
+
+
 def hd_train(pipeline, judged, gains, train_ids, key, mode="search") -> dict[str, TrainQuery]:
     """The Home Depot training queries' candidates and features (cached): ``search``, the search path's
     top 100 as the ranker stage receives them (what ``train ranker`` learns from); ``rerank``, the
@@ -365,6 +476,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--previous-ceiling", action="store_true", help="also the first record's ceiling (rerank-mode features)"
+    )
+    parser.add_argument("--sim-seeds", type=int, nargs="+", default=[0], help="simulation seeds (Home Depot)")
+    parser.add_argument("--rows", nargs="+", default=None, help="only these events rows (substring; naive always)")
+    parser.add_argument(
+        "--previous-trainer", action="store_true", help="also the first record's trainer (rank features, 15 leaves)"
+    )
+    parser.add_argument(
+        "--trainer-ceiling", action="store_true", help="also the true judgments with the events trainer's settings"
     )
     parser.add_argument("--event-top-n", type=int, default=100, help="candidates an events ranker re-orders")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench" / "results" / "events_learning.json")
@@ -413,27 +532,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     md += [f"Events rankers: {UNSHOWN} not-shown candidates per group at grade 0 (`unshown`).", ""]
     base_rows = {"untrained pipeline": ranked_ndcg(None, dev, hd, hd_gains)}
     ceiling_row = ranked_ndcg(top, dev, hd, hd_gains)
+    trainer_row = ranked_ndcg(trainer_ceiling(train), dev, hd, hd_gains) if args.trainer_ceiling else None
     previous_ceiling = None
     if args.previous_ceiling:
         previous = hd_train(pipeline, hd, hd_gains, train_ids, key, "rerank")
         previous_ceiling = ranked_ndcg(ceiling(previous), dev, hd, hd_gains)
+    variants = {
+        n: v
+        for n, v in VARIANTS.items()
+        if (args.previous_trainer or v[2] is not PREVIOUS)
+        and (not args.rows or n == NAIVE or any(r in n for r in args.rows))
+    }
     for theta in args.theta:
         for sessions in args.sessions:
-            log = simulated_log(train, found, hd, hd_gains, sessions, theta, args.shuffle_share)
-            rows = dict(base_rows)
-            for name, ranker in event_rankers(log, train, found).items():
-                rows[name] = ranked_ndcg(ranker, dev, hd, hd_gains)
-                if name.startswith("unbiased"):
-                    results.setdefault("propensities", {})[f"{sessions}-{theta:g}"] = ranker.summary["propensities"]
-            if previous_ceiling is not None:
-                rows["ceiling of the first record (rerank-mode features, judged products added)"] = previous_ceiling
-            rows["ceiling: true judgments"] = ceiling_row
-            text, records = table(rows, "untrained pipeline", "naive click-through", "ceiling: true judgments")
-            results[f"homedepot-{sessions}-{theta:g}-{args.shuffle_share:g}"] = records
-            shuffled = f", {args.shuffle_share:.0%} of sessions shuffled" if args.shuffle_share else ""
-            title = f"## Home Depot dev, {sessions} sessions per query, θ = {theta:g}{shuffled} ({log.summary()})"
-            md += [title, "", text, ""]
-            print(f"\n{title}\n\n{text}\n({time.perf_counter() - started:.0f} s)", flush=True)
+            by_seed = {}
+            for seed in args.sim_seeds:
+                log = simulated_log(train, found, hd, hd_gains, sessions, theta, args.shuffle_share, seed=seed)
+                rows = dict(base_rows)
+                for name, ranker in event_rankers(log, train, found, variants).items():
+                    rows[name] = ranked_ndcg(ranker, dev, hd, hd_gains)
+                    if name.startswith("unbiased"):
+                        results.setdefault("propensities", {})[f"{sessions}-{theta:g}-{seed}"] = ranker.summary[
+                            "propensities"
+                        ]
+                if previous_ceiling is not None:
+                    rows["ceiling of the first record (rerank-mode features, judged products added)"] = previous_ceiling
+                if trainer_row is not None:
+                    rows[TRAINER_CEILING] = trainer_row
+                rows["ceiling: true judgments"] = ceiling_row
+                by_seed[seed] = rows
+                text, records = table(rows, "untrained pipeline", NAIVE, "ceiling: true judgments")
+                seeded = f"-seed{seed}" if args.sim_seeds != [0] else ""
+                results[f"homedepot-{sessions}-{theta:g}-{args.shuffle_share:g}{seeded}"] = records
+                shuffled = f", {args.shuffle_share:.0%} of sessions shuffled" if args.shuffle_share else ""
+                title = (
+                    f"## Home Depot dev, {sessions} sessions per query, θ = {theta:g}{shuffled}"
+                    f"{f', simulation seed {seed}' if seeded else ''} ({log.summary()})"
+                )
+                md += [title, "", text, ""]
+                print(f"\n{title}\n\n{text}\n({time.perf_counter() - started:.0f} s)", flush=True)
+            if len(by_seed) > 1:
+                text, records = seeds_table(by_seed, "untrained pipeline", NAIVE, "ceiling: true judgments")
+                results[f"homedepot-{sessions}-{theta:g}-{args.shuffle_share:g}-seeds"] = records
+                title = f"## Home Depot dev, {sessions} sessions per query, θ = {theta:g}: over simulation seeds"
+                md += [title, "", text, ""]
+                print(f"\n{title}\n\n{text}", flush=True)
 
     # ---- esci-us-150, 5 folds -------------------------------------------------------------------
     if not args.skip_esci:
@@ -498,7 +641,7 @@ def esci(args, results, started) -> list[str]:
             scored["ceiling: true judgments"] = ranked_ndcg(ceiling(fit), held, judged, gains)
             for name, per_query in scored.items():
                 rows.setdefault(name, {}).update(per_query)
-        text, records = table(rows, "untrained pipeline", "naive click-through", "ceiling: true judgments")
+        text, records = table(rows, "untrained pipeline", NAIVE, "ceiling: true judgments")
         results[f"esci-{sessions}"] = records
         title = f"## esci-us-150, 5 folds (events of the training folds), {sessions} sessions per query, θ = 1"
         md += [title, "", text, ""]

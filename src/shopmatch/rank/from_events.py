@@ -83,8 +83,10 @@ knows, then the query's other candidates in the pipeline's order."""
 
 
 def resolved_label_model(debias: str, label_model: str | None) -> str:
-    """The click model of the labels: as given, else ``coec`` for ``click-model`` (chosen over ``pbm``
-    on a held-out part of the Home Depot training queries) and ``ctr`` (raw engagement) for the others."""
+    """The click model of the labels: as given, else ``coec`` for ``click-model`` (chosen over ``pbm``,
+    and ``click-model`` over the other corrections, by 5-fold cross-validation over the Home Depot
+    training sample × 3 simulation seeds, ``docs/experiments/2026-12-07-events-selection.md``) and
+    ``ctr`` (raw engagement) for the others."""
     if debias not in DEBIAS:
         raise ShopmatchError(f"unknown debiasing {debias!r} (expected one of {', '.join(DEBIAS)})")
     if label_model is None:
