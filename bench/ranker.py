@@ -13,7 +13,8 @@ Depot gain = label − 1):
 - ``hybrid + ranker`` and ``BM25F + ranker``: each with the ranker `shopmatch train ranker` ships
   (:func:`shopmatch.rank.selection.fit_ranker`: the candidate models scored by 3-fold
   cross-validation inside the training queries, the best trained on all of them), trained on
-  training queries only.
+  training queries only, on the features it extracts (the base features, and category intent
+  when the index has an intent model).
 
 esci-us-150: 5 folds by query (``Judgments.folds(5)``): each fold's ranker is chosen and trained on
 the other four folds (nested CV), every query held out once. Home Depot: dev = every 10th query id,
@@ -55,7 +56,7 @@ from _common import (  # noqa: E402
 from shopmatch.eval.evaluator import evaluate_retrieval  # noqa: E402
 from shopmatch.judgments import GainMap, Judgments, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
-from shopmatch.rank.features import candidate_features  # noqa: E402
+from shopmatch.rank.feature_groups import default_groups, ranker_features  # noqa: E402
 from shopmatch.rank.selection import fit_ranker  # noqa: E402
 from shopmatch.rank.training import RankingData, per_query_ndcg, ranking_data  # noqa: E402
 from shopmatch.search import retrieval_ranker_inputs  # noqa: E402
@@ -70,11 +71,14 @@ def log(message: str) -> None:
 
 
 def cached_data(name: str, pipeline: SearchPipeline, judgments: Judgments, gains: GainMap) -> RankingData:
-    path = CACHE / f"ranker-{name}.npz"
+    """The training rows ``shopmatch train ranker --judgments`` extracts: the base features and the
+    groups it adds for this index (category intent when the index has an intent model)."""
+    groups = default_groups(pipeline.snapshot)
+    path = CACHE / f"ranker-{name}{''.join('-' + g.name for g in groups)}.npz"
     if path.exists():
         return RankingData.load(str(path))
-    log(f"{name}: features of {len(judgments.query_ids)} queries …")
-    data = ranking_data(pipeline, judgments, gains)
+    log(f"{name}: features of {len(judgments.query_ids)} queries (groups: {[g.name for g in groups]}) …")
+    data = ranking_data(pipeline, judgments, gains, feature_groups=groups)
     CACHE.mkdir(parents=True, exist_ok=True)
     data.save(str(path))
     return data
@@ -90,7 +94,7 @@ def ranker_latency(pipeline: SearchPipeline, ranker_dir: Path, texts: list[str])
         inputs = retrieval_ranker_inputs(snapshot, text)
         n = min(int((inputs.hits.rows[0] >= 0).sum()), top_n)
         started = time.perf_counter()
-        ranker.predict(candidate_features(snapshot, inputs.query, inputs.prepared, inputs.hits, n))
+        ranker.predict(ranker_features(ranker, snapshot, inputs.query, inputs.prepared, inputs.hits, n))
         samples.append(time.perf_counter() - started)
     return samples
 

@@ -208,3 +208,11 @@ def test_cli_search_json_shows_the_understanding(tmp_path, catalog, tiny_hybrid_
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout.splitlines()[0])
     assert body["predicted_categories"] and body["understanding"]["expansions"] == []
+
+
+def test_with_config_keeps_the_model_unless_a_query_time_setting_changes():
+    model = IntentModel.train(PATHS, VECTORS, IntentConfig(min_products=2))
+    assert model.with_config(IntentConfig(min_products=2)) is model
+    assert model.with_config(IntentConfig(min_products=50)) is model  # a trained setting: kept as trained
+    warmer = model.with_config(IntentConfig(min_products=2, temperature=0.5))
+    assert warmer is not model and warmer.config.temperature == 0.5 and warmer.config.min_products == 2

@@ -240,6 +240,9 @@ class IntentModel:
 
     def with_config(self, config: IntentConfig) -> IntentModel:
         """This model with other query-time settings (the trained ones are kept)."""
+        query_time = ("enabled", "weight", "temperature", "top")
+        if all(getattr(config, name) == getattr(self.config, name) for name in query_time):
+            return self  # the search path asks per query: no new (validated) config then
         keep = IntentConfig(
             config.enabled, config.weight, self.config.depth, self.config.min_products, config.temperature, config.top
         )

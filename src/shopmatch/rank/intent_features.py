@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -72,10 +73,11 @@ def intent_values(
     for level in range(1, model.depth + 1):
         at = np.flatnonzero(model.levels == level)
         place[at[np.argsort(-probabilities[at], kind="stable")]] = np.arange(1, len(at) + 1)
-    for i, row_nodes in enumerate(nodes):
-        predicted = row_nodes[row_nodes >= 0]
-        if len(predicted):
-            out[i, 1] = place[predicted[-1]]
+    # each candidate's deepest predicted category: its last node >= 0 along the levels
+    predicted = nodes >= 0
+    deepest = nodes.shape[1] - 1 - np.argmax(predicted[:, ::-1], axis=1)
+    has = predicted.any(axis=1)
+    out[has, 1] = place[nodes[np.flatnonzero(has), deepest[has]]]
     out[:, 2] = float(probabilities[model.levels == 1].max())
     return out
 
@@ -94,6 +96,7 @@ class IntentFeatures:
 
     temperature: float
     categories: int
+    _tempered: tuple[Any, IntentModel] | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of_index(cls, index: Any) -> IntentFeatures | None:
@@ -116,8 +119,10 @@ class IntentFeatures:
                 "intent model ([intent] enabled = false, a catalog without categories, or no bi-encoder "
                 "retriever); enable [intent] or train the ranker again with --no-intent-features"
             )
-        if model.config.temperature != self.temperature:
-            model = model.with_config(replace(model.config, temperature=self.temperature))
+        if model.config.temperature != self.temperature:  # the copy is kept while the index keeps its model
+            if self._tempered is None or self._tempered[0] is not model:
+                self._tempered = (model, model.with_config(replace(model.config, temperature=self.temperature)))
+            model = self._tempered[1]
         return model
 
     def check(self, index: Any) -> None:
