@@ -76,7 +76,7 @@ def cached_data(name: str, pipeline: SearchPipeline, judgments: Judgments, gains
     groups = default_groups(pipeline.snapshot)
     path = CACHE / f"ranker-{name}{''.join('-' + g.name for g in groups)}.npz"
     if path.exists():
-        return RankingData.load(str(path))
+        return RankingData.load(str(path), feature_groups=groups)
     log(f"{name}: features of {len(judgments.query_ids)} queries (groups: {[g.name for g in groups]}) …")
     data = ranking_data(pipeline, judgments, gains, feature_groups=groups)
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -67,9 +67,7 @@ def cached_data(name: str, pipeline: SearchPipeline, judgments: Judgments, gains
         return None
     path = CACHE / f"intent-{name}.npz"
     if path.exists():
-        data = RankingData.load(str(path))
-        data.feature_groups = groups
-        return data
+        return RankingData.load(str(path), feature_groups=groups)
     log(f"{name}: features of {len(judgments.query_ids)} queries …")
     data = ranking_data(pipeline, judgments, gains, feature_groups=groups)
     CACHE.mkdir(parents=True, exist_ok=True)

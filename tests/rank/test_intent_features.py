@@ -27,7 +27,7 @@ from shopmatch.rank.intent_features import (
 )
 from shopmatch.rank.model import Ranker, RankerError
 from shopmatch.rank.selection import Candidate, fit_ranker
-from shopmatch.rank.training import ranking_data
+from shopmatch.rank.training import RankingData, ranking_data
 from shopmatch.search import retrieval_ranker_inputs
 
 GAINS = GainMap.esci()
@@ -83,6 +83,16 @@ def test_training_rows_carry_the_intent_columns_the_stage_computes(hybrid, judgm
     assert np.array_equal(live, rows.features)
     intent = rows.features[:, len(FEATURE_NAMES) :]
     assert (intent[:, 0] >= 0).any() and len(set(intent[:, 2].tolist())) == 1
+
+
+def test_a_saved_ranking_data_gets_its_groups_back_when_loaded(data, tmp_path):
+    data.save(str(tmp_path / "rows.npz"))
+    loaded = RankingData.load(str(tmp_path / "rows.npz"), feature_groups=data.feature_groups)
+    assert loaded.feature_groups == data.feature_groups and loaded.feature_names == data.feature_names
+    assert np.array_equal(loaded.features, data.features)
+    data.without_groups().save(str(tmp_path / "base.npz"))
+    with pytest.raises(ValueError, match="intent_score"):
+        RankingData.load(str(tmp_path / "base.npz"), feature_groups=data.feature_groups)
 
 
 @pytest.fixture(scope="module")

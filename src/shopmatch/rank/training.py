@@ -115,9 +115,16 @@ class RankingData:
         )
 
     @classmethod
-    def load(cls, path: str) -> RankingData:
+    def load(cls, path: str, feature_groups: Sequence = ()) -> RankingData:
+        """Read what :meth:`save` wrote. The groups' objects are not in the file: pass the
+        ``feature_groups`` it was extracted with (their names must end the file's feature names),
+        so that a ranker trained on it keeps them.
+
+        Raises:
+            ValueError: the file's feature names do not end with the groups' features.
+        """
         with np.load(path) as z:
-            return cls(
+            data = cls(
                 [str(q) for q in z["query_ids"]],
                 z["features"],
                 z["labels"],
@@ -125,7 +132,12 @@ class RankingData:
                 tuple(float(g) for g in z["gains"]),
                 tuple(str(n) for n in z["feature_names"]),
                 z["ideal"] if "ideal" in z.files else None,
+                tuple(feature_groups),
             )
+        extra = group_names(data.feature_groups)
+        if extra and data.feature_names[-len(extra) :] != extra:
+            raise ValueError(f"{path}: the features do not end with the groups' {list(extra)}")
+        return data
 
 
 def grades(gains: Mapping[str, float]) -> dict[float, int]:
