@@ -7,7 +7,9 @@ Usage::
 
 For each data set (the prebuilt default indexes in ``/work/cache``: BM25F + bi-encoder, RRF):
 
-- a ranker is trained on training queries with ``--rounds`` trees and no early stopping (300: the
+- a ranker is trained, on the features ``shopmatch train ranker --judgments`` extracts (the base
+  features, and category intent where the index has an intent model), on training queries with
+  ``--rounds`` trees and no early stopping (300: the
   most ``shopmatch train ranker`` ships; ``--select``: the model its selection ships instead, chosen
   by inner CV with early stopping; ``--ranker DIR`` measures a given one). esci-us-150:
   all 150 judged queries (latency, not quality: in-sample does not matter here); Home Depot: a seeded
@@ -58,6 +60,7 @@ from _common import (  # noqa: E402
 from shopmatch.judgments import GainMap, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
 from shopmatch.progress import track  # noqa: E402
+from shopmatch.rank.feature_groups import default_groups, group_features  # noqa: E402
 from shopmatch.rank.features import candidate_features  # noqa: E402
 from shopmatch.rank.model import Ranker  # noqa: E402
 from shopmatch.rank.reference_features import reference_features  # noqa: E402
@@ -81,15 +84,17 @@ def trained_ranker(
     """A ranker with ``rounds`` trees trained on ``judgments`` or, with ``select``, the one ``shopmatch
     train ranker``'s selection ships (features cached under bench/data, per training-set size)."""
     queries = len(judgments.query_ids)
-    directory = CACHE / f"ranker-latency-{name}-{queries}-{'selected' if select else rounds}"
+    groups = default_groups(pipeline.snapshot)  # what train ranker --judgments adds (intent on esci)
+    suffix = "".join("-" + g.name for g in groups)
+    directory = CACHE / f"ranker-latency-{name}-{queries}{suffix}-{'selected' if select else rounds}"
     if (directory / "ranker.json").exists():
         return directory
-    path = CACHE / f"ranker-latency-{name}-{queries}.npz"
+    path = CACHE / f"ranker-latency-{name}-{queries}{suffix}.npz"
     if path.exists():
-        data = RankingData.load(str(path))
+        data = RankingData.load(str(path), feature_groups=groups)
     else:
-        log(f"{name}: features of {len(judgments.query_ids)} training queries …")
-        data = ranking_data(pipeline, judgments, gains)
+        log(f"{name}: features of {len(judgments.query_ids)} training queries (groups: {[g.name for g in groups]}) …")
+        data = ranking_data(pipeline, judgments, gains, feature_groups=groups)
         CACHE.mkdir(parents=True, exist_ok=True)
         data.save(str(path))
     if select:
@@ -102,6 +107,7 @@ def trained_ranker(
     ranker = Ranker.train(
         data.features, data.labels, data.groups, data.feature_names, rounds=rounds, label_gain=data.gains
     )
+    ranker.groups = tuple(data.feature_groups)
     return ranker.save(directory)
 
 
@@ -129,14 +135,25 @@ def measure(index: Path, ranker_dir: Path, texts: list[str], runs: int) -> dict[
         "terms": sum(len(t.vocabulary) for _, t in tables.parts),
         "identifiers": sum(len(t.identifier_vocabulary) for _, t in tables.parts),
     }
+    def with_groups(base_features):
+        """A path's base features, then the ranker's groups (the same code on both paths)."""
+        if not ranker.groups:
+            return base_features
+
+        def features_of(*args):
+            base = base_features(*args)
+            return np.hstack([base, group_features(ranker.groups, *args[:4], len(base))])
+
+        return features_of
+
     paths = {
-        "table": (candidate_features, ranker.predict),
-        "reference": (reference_features, lambda x: old_predict(ranker, x)),
+        "table": (with_groups(candidate_features), ranker.predict),
+        "reference": (with_groups(reference_features), lambda x: old_predict(ranker, x)),
     }
     differ, max_score_diff = 0, 0.0
     for found, n in inputs:  # warm-up, and both paths must agree
         args = (snapshot, found.query, found.prepared, found.hits, n)
-        new, old = candidate_features(*args), reference_features(*args)
+        new, old = paths["table"][0](*args), paths["reference"][0](*args)
         differ += int(not np.array_equal(new, old))
         if n:
             max_score_diff = max(max_score_diff, float(np.abs(ranker.predict(new) - old_predict(ranker, old)).max()))
