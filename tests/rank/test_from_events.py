@@ -366,3 +366,24 @@ def test_pipeline_features_are_what_the_ranker_stage_reads(hybrid_index, text):
     assert ids[:2] == shown and sorted(ids) == sorted(found[:5])
     where = {p: i for i, p in enumerate(found)}
     np.testing.assert_allclose(rows, Recorder.last[[where[p] for p in ids]], rtol=1e-6)
+
+
+def test_a_subset_of_event_rows_keeps_every_field_and_its_rows_positions():
+    from shopmatch.rank.from_events import EventRankingData
+
+    data = EventRankingData(
+        ["a", "b"],
+        np.arange(10, dtype=np.float32).reshape(5, 2),
+        np.array([1, 0, 2, 0, 1]),
+        [2, 3],
+        (0.0, 0.5, 1.0),
+        ("x", "y"),
+        positions=np.array([0, 1, 0, 1, 2]),
+        weights=np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
+        facts={"debias": "position"},
+    )
+    part = data.subset(["b"])
+    assert isinstance(part, EventRankingData)
+    assert part.query_ids == ["b"] and part.groups == [3] and part.labels.tolist() == [2, 0, 1]
+    assert part.positions.tolist() == [0, 1, 2] and part.weights.tolist() == [3.0, 4.0, 5.0]
+    assert part.gains == (0.0, 0.5, 1.0) and part.feature_names == ("x", "y") and part.facts == data.facts

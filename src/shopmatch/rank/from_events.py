@@ -107,26 +107,8 @@ class EventRankingData(RankingData):
     events: EventFeatures | None = None
     facts: dict[str, Any] = field(default_factory=dict)
 
-    def subset(self, query_ids: Sequence[str]) -> EventRankingData:
-        base = super().subset(query_ids)
-        rows = self._rows(query_ids)
-        return EventRankingData(
-            base.query_ids,
-            base.features,
-            base.labels,
-            base.groups,
-            positions=self.positions[rows],
-            weights=self.weights[rows],
-            propensities=self.propensities,
-            events=self.events,
-            facts=self.facts,
-        )
-
-    def _rows(self, query_ids: Sequence[str]) -> np.ndarray:
-        starts = np.concatenate([[0], np.cumsum(self.groups)]).astype(np.int64)
-        where = {q: i for i, q in enumerate(self.query_ids)}
-        picks = [where[q] for q in query_ids]
-        return np.concatenate([np.arange(starts[i], starts[i + 1]) for i in picks]) if picks else np.zeros(0, int)
+    def _subset_rows(self, rows: np.ndarray) -> dict[str, Any]:
+        return {"positions": self.positions[rows], "weights": self.weights[rows]}
 
 
 def event_ranking_data(

@@ -28,9 +28,11 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -72,21 +74,30 @@ class RankingData:
         return self.subset(query_ids[held:]), self.subset(query_ids[:held])
 
     def subset(self, query_ids: Sequence[str]) -> RankingData:
-        """The rows of these queries, in this order."""
+        """The rows of these queries, in this order (a subclass keeps its own fields: see
+        :meth:`_subset_rows`)."""
+        picks, rows = self._picks(query_ids)
+        return dataclasses.replace(
+            self,
+            query_ids=list(query_ids),
+            features=self.features[rows],
+            labels=self.labels[rows],
+            groups=[self.groups[i] for i in picks],
+            ideal=None if self.ideal is None else self.ideal[picks],
+            **self._subset_rows(rows),
+        )
+
+    def _picks(self, query_ids: Sequence[str]) -> tuple[list[int], np.ndarray]:
+        """The queries' places in ``query_ids`` and their rows, in the given order."""
         starts = self.starts
         where = {q: i for i, q in enumerate(self.query_ids)}
         picks = [where[q] for q in query_ids]
         rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in picks]) if picks else np.zeros(0, int)
-        return RankingData(
-            list(query_ids),
-            self.features[rows],
-            self.labels[rows],
-            [self.groups[i] for i in picks],
-            self.gains,
-            self.feature_names,
-            None if self.ideal is None else self.ideal[picks],
-            self.feature_groups,
-        )
+        return picks, rows
+
+    def _subset_rows(self, rows: np.ndarray) -> dict[str, Any]:
+        """A subclass's per-row fields, cut to ``rows`` (none here)."""
+        return {}
 
     def without_groups(self) -> RankingData:
         """The base features alone (the groups' columns dropped)."""
