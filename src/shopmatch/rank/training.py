@@ -66,8 +66,6 @@ class RankingData:
     def held_out(self, valid_share: float, seed: int = 0) -> tuple[RankingData, RankingData]:
         """``(train, valid)``: a seeded ``valid_share`` of the queries held out (none with fewer than
         5 queries), for early stopping."""
-        import random
-
         query_ids = list(self.query_ids)
         random.Random(seed).shuffle(query_ids)
         held = int(round(len(query_ids) * valid_share)) if len(query_ids) >= 5 else 0
