@@ -219,3 +219,25 @@ def significance_columns(
         "yes" if c.significant else "no",
         f"{c.improved}/{c.worsened}",
     ]
+
+
+def cached_ranker_rows(stem: str, pipeline: Any, judgments: Any, gains: Any) -> Any:
+    """The training rows ``shopmatch train ranker --judgments`` extracts for ``judgments`` — the
+    base features and the groups it adds for this index (category intent where the index has an
+    intent model) — cached as ``bench/data/{stem}[-group…].npz`` (delete it after changing features)."""
+    from shopmatch.rank.feature_groups import default_groups
+    from shopmatch.rank.training import RankingData, ranking_data
+
+    groups = default_groups(pipeline.snapshot)
+    path = REPO_ROOT / "bench" / "data" / f"{stem}{''.join('-' + g.name for g in groups)}.npz"
+    if path.exists():
+        return RankingData.load(str(path), feature_groups=groups)
+    print(
+        f"> {stem}: features of {len(judgments.query_ids)} queries (groups: {[g.name for g in groups]}) …",
+        file=sys.stderr,
+        flush=True,
+    )
+    data = ranking_data(pipeline, judgments, gains, feature_groups=groups)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data.save(str(path))
+    return data

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     REPO_ROOT,
     SIGNIFICANCE_HEADERS,
+    cached_ranker_rows,
     data_dir,
     machine_header,
     markdown_table,
@@ -56,9 +57,9 @@ from _common import (  # noqa: E402
 from shopmatch.eval.evaluator import evaluate_retrieval  # noqa: E402
 from shopmatch.judgments import GainMap, Judgments, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
-from shopmatch.rank.feature_groups import default_groups, ranker_features  # noqa: E402
+from shopmatch.rank.feature_groups import ranker_features  # noqa: E402
 from shopmatch.rank.selection import fit_ranker  # noqa: E402
-from shopmatch.rank.training import RankingData, per_query_ndcg, ranking_data  # noqa: E402
+from shopmatch.rank.training import RankingData, per_query_ndcg  # noqa: E402
 from shopmatch.search import retrieval_ranker_inputs  # noqa: E402
 
 HOMEDEPOT_GAINS = "offset=1,relevant>=2.5"
@@ -68,20 +69,6 @@ METRICS = ("ndcg@10", "mrr@10")
 
 def log(message: str) -> None:
     print(f"> {message}", file=sys.stderr, flush=True)
-
-
-def cached_data(name: str, pipeline: SearchPipeline, judgments: Judgments, gains: GainMap) -> RankingData:
-    """The training rows ``shopmatch train ranker --judgments`` extracts: the base features and the
-    groups it adds for this index (category intent when the index has an intent model)."""
-    groups = default_groups(pipeline.snapshot)
-    path = CACHE / f"ranker-{name}{''.join('-' + g.name for g in groups)}.npz"
-    if path.exists():
-        return RankingData.load(str(path), feature_groups=groups)
-    log(f"{name}: features of {len(judgments.query_ids)} queries (groups: {[g.name for g in groups]}) …")
-    data = ranking_data(pipeline, judgments, gains, feature_groups=groups)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    data.save(str(path))
-    return data
 
 
 def ranker_latency(pipeline: SearchPipeline, ranker_dir: Path, texts: list[str]) -> list[float]:
@@ -183,7 +170,7 @@ def bench_esci(index: Path, folds: int, record: dict[str, Any]) -> list[str]:
     gains = GainMap.esci()
     judgments = read_judgments(folder / "judgments.tsv", gains=gains)
     systems = systems_of(index)
-    datas = {name: cached_data(f"esci-{name}", p, judgments, gains) for name, p in systems.items()}
+    datas = {name: cached_ranker_rows(f"ranker-esci-{name}", p, judgments, gains) for name, p in systems.items()}
     per_query: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for k, (train, test) in enumerate(judgments.folds(folds)):
@@ -233,9 +220,9 @@ def bench_homedepot(index: Path, train_queries: int, record: dict[str, Any]) -> 
         for name, pipeline in systems.items():
             if sampled:  # only the sample's and dev's features (cached per sample size)
                 needed = judgments.subset(sorted(set(train_ids) | dev_set))
-                data = cached_data(f"homedepot-{name}-{len(train_ids)}", pipeline, needed, gains)
+                data = cached_ranker_rows(f"ranker-homedepot-{name}-{len(train_ids)}", pipeline, needed, gains)
             else:
-                data = cached_data(f"homedepot-{name}", pipeline, judgments, gains)
+                data = cached_ranker_rows(f"ranker-homedepot-{name}", pipeline, judgments, gains)
             have = set(data.query_ids)
             train = data.subset([q for q in train_ids if q in have])
             dev = data.subset([q for q in dev_ids if q in have])

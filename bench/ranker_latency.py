@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     REPO_ROOT,
+    cached_ranker_rows,
     current_rss_mib,
     data_dir,
     machine_header,
@@ -65,7 +66,6 @@ from shopmatch.rank.features import candidate_features  # noqa: E402
 from shopmatch.rank.model import Ranker  # noqa: E402
 from shopmatch.rank.reference_features import reference_features  # noqa: E402
 from shopmatch.rank.stage import rank_hits  # noqa: E402
-from shopmatch.rank.training import RankingData, ranking_data  # noqa: E402
 from shopmatch.search import retrieval_ranker_inputs  # noqa: E402
 
 CACHE = REPO_ROOT / "bench" / "data"
@@ -89,14 +89,7 @@ def trained_ranker(
     directory = CACHE / f"ranker-latency-{name}-{queries}{suffix}-{'selected' if select else rounds}"
     if (directory / "ranker.json").exists():
         return directory
-    path = CACHE / f"ranker-latency-{name}-{queries}{suffix}.npz"
-    if path.exists():
-        data = RankingData.load(str(path), feature_groups=groups)
-    else:
-        log(f"{name}: features of {len(judgments.query_ids)} training queries (groups: {[g.name for g in groups]}) …")
-        data = ranking_data(pipeline, judgments, gains, feature_groups=groups)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        data.save(str(path))
+    data = cached_ranker_rows(f"ranker-latency-{name}-{queries}", pipeline, judgments, gains)
     if select:
         from shopmatch.rank.selection import fit_ranker
 
@@ -135,6 +128,7 @@ def measure(index: Path, ranker_dir: Path, texts: list[str], runs: int) -> dict[
         "terms": sum(len(t.vocabulary) for _, t in tables.parts),
         "identifiers": sum(len(t.identifier_vocabulary) for _, t in tables.parts),
     }
+
     def with_groups(base_features):
         """A path's base features, then the ranker's groups (the same code on both paths)."""
         if not ranker.groups:

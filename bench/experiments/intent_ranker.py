@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import (  # noqa: E402
     REPO_ROOT,
     SIGNIFICANCE_HEADERS,
+    cached_ranker_rows,
     data_dir,
     machine_header,
     markdown_table,
@@ -50,7 +51,7 @@ from shopmatch.judgments import GainMap, Judgments, read_judgments  # noqa: E402
 from shopmatch.pipeline import SearchPipeline  # noqa: E402
 from shopmatch.rank.feature_groups import default_groups  # noqa: E402
 from shopmatch.rank.selection import fit_ranker  # noqa: E402
-from shopmatch.rank.training import RankingData, per_query_ndcg, ranking_data  # noqa: E402
+from shopmatch.rank.training import RankingData, per_query_ndcg  # noqa: E402
 
 CACHE = REPO_ROOT / "bench" / "data"
 HOMEDEPOT_GAINS = "offset=1,relevant>=2.5"
@@ -62,17 +63,9 @@ def log(message: str) -> None:
 
 def cached_data(name: str, pipeline: SearchPipeline, judgments: Judgments, gains: GainMap) -> RankingData | None:
     """Base + intent features of every judged query (None: the index has no intent model)."""
-    groups = default_groups(pipeline.snapshot)
-    if not groups:
+    if not default_groups(pipeline.snapshot):
         return None
-    path = CACHE / f"intent-{name}.npz"
-    if path.exists():
-        return RankingData.load(str(path), feature_groups=groups)
-    log(f"{name}: features of {len(judgments.query_ids)} queries …")
-    data = ranking_data(pipeline, judgments, gains, feature_groups=groups)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    data.save(str(path))
-    return data
+    return cached_ranker_rows(f"intent-{name}", pipeline, judgments, gains)
 
 
 def held_out(
