@@ -216,3 +216,19 @@ def test_with_config_keeps_the_model_unless_a_query_time_setting_changes():
     assert model.with_config(IntentConfig(min_products=50)) is model  # a trained setting: kept as trained
     warmer = model.with_config(IntentConfig(min_products=2, temperature=0.5))
     assert warmer is not model and warmer.config.temperature == 0.5 and warmer.config.min_products == 2
+
+
+def test_probabilities_are_a_softmax_over_each_levels_cosines():
+    rng = np.random.default_rng(3)
+    paths = [("A",), ("B",), ("A", "x"), ("A", "y"), ("B", "z"), ("A", "x", "1"), ("A", "x", "2")]
+    centroids = rng.normal(size=(len(paths), 8)).astype(np.float32)
+    model = IntentModel(paths, centroids, np.zeros((1, 3), np.int32), IntentConfig(temperature=0.07))
+    vector = rng.normal(size=8).astype(np.float32)
+    got = model.probabilities(vector)
+    cosines = (centroids @ vector).astype(np.float64)
+    for level in (1, 2, 3):
+        at = model.levels == level
+        logits = cosines[at] / 0.07
+        expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        np.testing.assert_allclose(got[at], expected, rtol=1e-12)
+        assert got[at].sum() == pytest.approx(1.0)

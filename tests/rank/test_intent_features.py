@@ -187,3 +187,40 @@ def test_retraining_from_events_trains_as_train_ranker_events_does(hybrid, judgm
     assert not set(INTENT_FEATURE_NAMES) & set(ranker.feature_names)
     assert ranker.summary["debias"] == "click-model" and ranker.summary["label_model"] == "coec"
     assert ranker.summary["rank_features"] is False and ranker.summary["trained_from"] == "events"
+
+
+def defined_intent_values(model: IntentModel, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The three features restated from their definition, with numpy (what the compiled loop must give)."""
+    probabilities = model.probabilities(vector)
+    nodes = model.product_nodes[rows].astype(np.int64)
+    out = np.empty((len(rows), 3), np.float32)
+    found = np.where(nodes >= 0, probabilities[np.maximum(nodes, 0)], 0.0)
+    levels = (nodes != -2).sum(axis=1)
+    out[:, 0] = np.where(levels > 0, found.sum(axis=1) / np.maximum(levels, 1), MISSING_SCORE)
+    place = np.empty(len(model.paths))
+    for level in range(1, model.depth + 1):  # a stable sort by falling probability: ties keep index order
+        at = np.flatnonzero(model.levels == level)
+        place[at[np.argsort(-probabilities[at], kind="stable")]] = np.arange(1, len(at) + 1)
+    out[:, 1] = MISSING_RANK
+    for i, row_nodes in enumerate(nodes):
+        predicted = row_nodes[row_nodes >= 0]
+        if len(predicted):
+            out[i, 1] = place[predicted[-1]]
+    out[:, 2] = probabilities[model.levels == 1].max()
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_intent_values_follow_their_definition_with_ties_rare_and_missing_categories(seed):
+    rng = np.random.default_rng(seed)
+    tops = [f"T{i}" for i in range(4)]
+    paths = [[t, f"s{rng.integers(3)}", f"l{rng.integers(2)}"][: rng.integers(1, 4)] for t in rng.choice(tops, 60)]
+    categories = [p if rng.random() > 0.1 else None for p in paths]
+    vectors = rng.normal(size=(60, 6)).astype(np.float32)
+    vectors[1] = vectors[0]  # equal centroids where two products alone make their categories: tied probabilities
+    model = IntentModel.train(categories, vectors, IntentConfig(min_products=2, temperature=0.2))
+    assert (model.product_nodes == -1).any() and (model.product_nodes == -2).any()  # rare and missing levels
+    rows = rng.integers(0, 60, size=40)
+    for vector in (rng.normal(size=6).astype(np.float32), np.zeros(6, np.float32)):  # zeros: every level tied
+        got = intent_values(model, vector, rows, lambda row: {})
+        np.testing.assert_array_equal(got, defined_intent_values(model, vector, rows))

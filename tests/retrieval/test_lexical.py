@@ -319,3 +319,20 @@ def test_field_weight_errors(weight, b):
 def test_config_from_dict_errors(data, fragment):
     with pytest.raises(ConfigError, match=fragment):
         LexicalConfig.from_dict(data)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_score_rows_gives_the_rows_what_search_gives_them(catalog, query):
+    """Scores read from the query terms' columns at chosen rows equal a full search's, plain (a
+    repeated term counts twice, as bm25s sums it) and with weighted expansion terms."""
+    from shopmatch.query.synonyms import WeightedTerms
+
+    bm25 = LexicalRetriever.build(catalog.products, LexicalConfig())
+    terms = bm25.prepare([query])[0]
+    extra = [t for t in bm25.vocab if t not in terms][:2]
+    for prepared in (terms, [*terms, *terms[:1]], WeightedTerms([*terms, *extra], dict.fromkeys(extra, 0.3))):
+        hits = bm25.search([prepared], k=len(catalog.products))
+        rows = np.arange(len(catalog.products))[::-1].copy()
+        scored = dict(hits.query(0))
+        expected = np.array([scored.get(int(r), np.nan) for r in rows], dtype=np.float32)
+        np.testing.assert_array_equal(bm25.score_rows(prepared, rows), expected)

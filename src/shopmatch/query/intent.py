@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from shopmatch.errors import IndexFormatError
@@ -159,14 +160,7 @@ class IntentModel:
     def probabilities(self, query_vector: np.ndarray) -> np.ndarray:
         """``(len(paths),)``: each category's probability among those of its level."""
         cosines = self.centroids @ np.asarray(query_vector, dtype=np.float32)
-        out = np.zeros(len(self.paths), dtype=np.float64)
-        for level in range(1, self.depth + 1):
-            at = self.levels == level
-            logits = cosines[at].astype(np.float64) / self.config.temperature
-            logits -= logits.max()
-            weights = np.exp(logits)
-            out[at] = weights / weights.sum()
-        return out
+        return _softmax_by_level(cosines, self.levels, self.depth, float(self.config.temperature))
 
     def predict(
         self,
@@ -197,9 +191,7 @@ class IntentModel:
         of the product's path, of the probability of its category at that level (0 for a
         category too rare to be predicted; 0 for a product without a category)."""
         nodes = np.asarray(nodes, dtype=np.int64).reshape(len(nodes), -1)
-        found = np.where(nodes >= 0, probabilities[np.maximum(nodes, 0)], 0.0)
-        levels = (nodes != NO_LEVEL).sum(axis=1)
-        return np.where(levels > 0, found.sum(axis=1) / np.maximum(levels, 1), 0.0)
+        return path_scores(np.asarray(probabilities, dtype=np.float64), nodes)
 
     # ---- persistence -----------------------------------------------------------------------------
 
@@ -249,6 +241,43 @@ class IntentModel:
         if keep == self.config:
             return self
         return IntentModel(self.paths, self.centroids, self.product_nodes, keep)
+
+
+@numba.njit(cache=True, nogil=True)
+def _softmax_by_level(cosines, levels, depth, temperature):  # pragma: no cover - compiled
+    # per level: exp(cosine / temperature - the level's largest) / the level's sum, in float64
+    out = np.zeros(cosines.shape[0], dtype=np.float64)
+    for level in range(1, depth + 1):
+        largest = -np.inf
+        for i in range(cosines.shape[0]):
+            if levels[i] == level:
+                largest = max(largest, np.float64(cosines[i]) / temperature)
+        total = 0.0
+        for i in range(cosines.shape[0]):
+            if levels[i] == level:
+                out[i] = np.exp(np.float64(cosines[i]) / temperature - largest)
+                total += out[i]
+        for i in range(cosines.shape[0]):
+            if levels[i] == level:
+                out[i] /= total
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def path_scores(probabilities, nodes):  # pragma: no cover - compiled
+    """See :meth:`IntentModel.scores` (compiled; the ranker's intent features call it too)."""
+    out = np.zeros(nodes.shape[0], dtype=np.float64)
+    for i in range(nodes.shape[0]):
+        total, levels = 0.0, 0
+        for level in range(nodes.shape[1]):
+            node = nodes[i, level]
+            if node != NO_LEVEL:
+                levels += 1
+                if node >= 0:
+                    total += probabilities[node]
+        if levels:
+            out[i] = total / levels
+    return out
 
 
 # ---- the search stage ----------------------------------------------------------------------------

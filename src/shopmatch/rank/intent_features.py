@@ -40,10 +40,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from shopmatch.errors import ShopmatchError
-from shopmatch.query.intent import NO_LEVEL, IntentModel, candidate_nodes
+from shopmatch.query.intent import NO_LEVEL, IntentModel, candidate_nodes, path_scores
 from shopmatch.rank.groups import CandidateContext
 
 logger = logging.getLogger(__name__)
@@ -65,21 +66,40 @@ def intent_values(
     if vector is None or not len(rows):
         return out
     probabilities = model.probabilities(vector)
-    nodes = candidate_nodes(model, rows, record_of)
-    has_category = (nodes != NO_LEVEL).any(axis=1)
-    out[:, 0] = np.where(has_category, model.scores(probabilities, nodes), MISSING_SCORE)
-    # the place of each category among those of its level (1 = the most probable)
-    place = np.empty(len(model.paths), dtype=np.float64)
-    for level in range(1, model.depth + 1):
-        at = np.flatnonzero(model.levels == level)
-        place[at[np.argsort(-probabilities[at], kind="stable")]] = np.arange(1, len(at) + 1)
-    # each candidate's deepest predicted category: its last node >= 0 along the levels
-    predicted = nodes >= 0
-    deepest = nodes.shape[1] - 1 - np.argmax(predicted[:, ::-1], axis=1)
-    has = predicted.any(axis=1)
-    out[has, 1] = place[nodes[np.flatnonzero(has), deepest[has]]]
-    out[:, 2] = float(probabilities[model.levels == 1].max())
+    nodes = np.asarray(candidate_nodes(model, rows, record_of), dtype=np.int64)
+    _intent_columns(probabilities, model.levels, nodes, out)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _intent_columns(probabilities, levels, nodes, out):  # pragma: no cover - compiled
+    # out[i] = (intent_score, intent_rank, intent_confidence) of the candidate with category nodes[i]
+    scores = path_scores(probabilities, nodes)
+    confidence = -np.inf
+    for category in range(probabilities.shape[0]):
+        if levels[category] == 1:
+            confidence = max(confidence, probabilities[category])
+    places = np.zeros(probabilities.shape[0], dtype=np.float64)  # 0: not counted yet
+    for i in range(nodes.shape[0]):
+        deepest, has_category = -1, False
+        for level in range(nodes.shape[1]):
+            if nodes[i, level] != NO_LEVEL:
+                has_category = True
+            if nodes[i, level] >= 0:
+                deepest = nodes[i, level]
+        out[i, 0] = scores[i] if has_category else MISSING_SCORE
+        if deepest >= 0:
+            if places[deepest] == 0.0:  # its place among its level's categories, as a stable sort by
+                place = 1.0  # falling probability orders them (ties: the lower index first)
+                for other in range(probabilities.shape[0]):
+                    if levels[other] == levels[deepest] and (
+                        probabilities[other] > probabilities[deepest]
+                        or (probabilities[other] == probabilities[deepest] and other < deepest)
+                    ):
+                        place += 1.0
+                places[deepest] = place
+            out[i, 1] = places[deepest]
+        out[i, 2] = confidence
 
 
 @dataclass

@@ -34,6 +34,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -324,15 +325,18 @@ class LexicalRetriever(Retriever):
         else:  # as bm25s sums them: each term (a repeated one again) in query order
             scores = np.zeros(len(rows), dtype=np.dtype(self.model.dtype))
             columns = [(self.vocab[t], None) for t in prepared if t in self.vocab]
-        for col, weight in columns:
-            start, end = int(indptr[col]), int(indptr[col + 1])
-            if start == end:
-                continue
-            stored = indices[start:end]
-            place = np.minimum(np.searchsorted(stored, rows), end - start - 1)
-            hit = stored[place] == rows
-            values = data[start:end][place[hit]]
-            scores[hit] += values if weight is None else weight * values
+        if columns:
+            weighted = columns[0][1] is not None
+            _add_column_scores(
+                data,
+                indices,
+                indptr,
+                np.array([col for col, _ in columns], dtype=np.int64),
+                np.array([weight if weighted else 1.0 for _, weight in columns], dtype=np.float32),
+                weighted,
+                rows,
+                scores,
+            )
         found = scores > 0
         out[found] = scores[found]
         return out
@@ -523,3 +527,20 @@ def _bm25s_model(scores: dict, vocab: dict[str, int], num_docs: int, backend: st
     model.unique_token_ids_set = set(vocab.values())
     model.nonoccurrence_array = None  # only BM25L/BM25+ use it
     return model
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_column_scores(data, indices, indptr, columns, weights, weighted, rows, scores):  # pragma: no cover
+    # scores[i] += (weights[c] ·) the stored score of (rows[i], columns[c]), term by term in order
+    for c in range(columns.shape[0]):
+        start, end = indptr[columns[c]], indptr[columns[c] + 1]
+        for i in range(rows.shape[0]):
+            low, high = start, end  # the row among the column's sorted rows
+            while low < high:
+                middle = (low + high) // 2
+                if indices[middle] < rows[i]:
+                    low = middle + 1
+                else:
+                    high = middle
+            if low < end and indices[low] == rows[i]:
+                scores[i] += weights[c] * data[low] if weighted else data[low]
