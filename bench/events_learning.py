@@ -674,6 +674,24 @@ def pooled_folds(
     return rows
 
 
+def shown_coverage(folds: Sequence[Fold], found, judged: Judgments, gains: GainMap) -> dict[str, int]:
+    """How many of the held-out queries' top-100 candidates (all, and those judged relevant) some
+    training query of the same fold showed in its top 10: what the event features (each product's
+    rates over the training events) can carry to the held-out queries."""
+    relevant = judged.relevant(gains)
+    out = dict.fromkeys(("candidates", "shown", "relevant", "relevant_shown"), 0)
+    for fold in folds:
+        shown = {p for q in fold.fit for p in found[q][:10]}
+        for q in fold.held:
+            for p in found[q][:100]:
+                hit, good = p in shown, p in relevant.get(q, ())
+                out["candidates"] += 1
+                out["shown"] += hit
+                out["relevant"] += good
+                out["relevant_shown"] += hit and good
+    return out
+
+
 def esci(args, results, started) -> list[str]:
     """esci-us-150, 5 folds: each fold's events rankers trained on the events of the other 4 folds and
     scored on it, all 150 pooled; per simulation seed, and over the seeds as Home Depot's."""
@@ -689,7 +707,14 @@ def esci(args, results, started) -> list[str]:
     found = _cached("esci-found", key, lambda: found_lists(pipeline, judged))
     folds = esci_folds(train, tests, judged, gains)
     variants = chosen_variants(args)
-    md = [f"esci-us-150: index `{args.esci_index}`.", ""]
+    seen = results["esci-shown"] = shown_coverage(folds, found, judged, gains)
+    md = [
+        f"esci-us-150: index `{args.esci_index}`. Of the held-out queries' top-100 candidates, "
+        f"{seen['shown'] / max(seen['candidates'], 1):.1%} were shown for some training query of their fold "
+        f"({seen['relevant_shown']:,} of the {seen['relevant']:,} judged relevant): all the event features "
+        "can carry to them.",
+        "",
+    ]
     for sessions in args.sessions:
         by_seed = {}
         for seed in args.sim_seeds:

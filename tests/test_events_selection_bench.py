@@ -127,6 +127,11 @@ def test_esci_folds_pool_every_held_out_query_once_per_simulation_seed(monkeypat
         assert list(pooled) == [BASE, events_learning.NAIVE, TOP]
         assert all(sorted(v) == sorted(train) for v in pooled.values())
     assert by_seed[0][BASE] == by_seed[1][BASE] and by_seed[0][TOP] == by_seed[1][TOP]
+    coverage = events_learning.shown_coverage(folds, found, judged, gains)
+    assert coverage == {"candidates": 200, "shown": 0, "relevant": 30, "relevant_shown": 0}
+    shared = {**found, "q01": ["p0-0", *found["q01"]]}  # q00's exact match, shown for q01 (another fold)
+    coverage = events_learning.shown_coverage(folds, shared, judged, gains)
+    assert coverage == {"candidates": 201, "shown": 2, "relevant": 30, "relevant_shown": 1}
     _, records = events_learning.seeds_table(by_seed, BASE, events_learning.NAIVE, TOP)
     assert [len(r["ndcg@10"]) for r in records] == [2, 2, 2]
     assert records[1]["vs_untrained_mean_of_seeds"][4].count("/") == 1
