@@ -10,7 +10,7 @@ Protocol (``../shared/docs/benchmarks.md``, "Shopper behaviour", item 2):
   query. NDCG@10 in retrieval mode on dev: the pipeline's top 100 re-ordered by each ranker (as the
   ranker stage does), features recorded from the search path itself.
 - **esci-us-150**: 5 folds by query; events simulated on the 4 training folds only, NDCG@10 of the
-  held-out fold, all 150 pooled.
+  held-out fold, all 150 pooled (``--skip-homedepot``: only these; ``--sim-seeds`` applies here too).
 
 Training features come from the search path, as the ranker stage computes them
 (``--train-features rerank``: the first record's rerank-mode features, which differ). Rows: the
@@ -22,10 +22,10 @@ ctr``), click-model labels (``click-model``/``pbm``, ``click-model``/``coec``), 
 LambdaMART (``position``/``coec``), naive click-through and COEC labels without the event features
 (what the labels alone bring); the ranker trained on the true judgments of the same training
 queries (the ceiling). With several ``--sim-seeds``, one table per simulation seed and one over the
-seeds (per-seed figures, their median, and the paired test against naive click-through of the
-per-query NDCG@10 averaged over the seeds). Each row: NDCG@10, paired significance against the
-untrained pipeline and against naive click-through, and the share of the ceiling's gain it
-recovers ``(row − untrained) / (ceiling − untrained)``.
+seeds (per-seed figures, their median, and the paired tests against the untrained pipeline and naive
+click-through of the per-query NDCG@10 averaged over the seeds; Home Depot and esci alike). Each
+row: NDCG@10, paired significance against the untrained pipeline and against naive click-through,
+and the share of the ceiling's gain it recovers ``(row − untrained) / (ceiling − untrained)``.
 
 **Choosing the default** correction (``shopmatch train ranker --events``) uses training data only:
 ``bench/experiments/events_debias.py --folds 5 --sim-seeds 0 1 2`` (5-fold cross-validation over
@@ -385,7 +385,7 @@ def seeds_table(
 ) -> tuple[str, list[dict]]:
     """One row per system over simulation seeds: NDCG@10 and share of the ceiling's gain per seed and
     their median, the p of the paired tests against the untrained pipeline and naive click-through
-    per seed, and the paired test against naive of the per-query NDCG@10 averaged over the seeds."""
+    per seed, and the paired tests against both of the per-query NDCG@10 averaged over the seeds."""
     seeds = sorted(by_seed)
     first = by_seed[seeds[0]]
     mean = {s: {n: float(np.mean(list(v.values()))) for n, v in by_seed[s].items()} for s in seeds}
@@ -397,6 +397,9 @@ def seeds_table(
         "median share",
         "vs untrained p by seed",
         "vs naive p by seed",
+        "vs untrained, mean of seeds: Δ",
+        "p",
+        "better/worse",
         "vs naive, mean of seeds: Δ",
         "p",
         "better/worse",
@@ -408,7 +411,10 @@ def seeds_table(
         vs_base = [significance_columns(by_seed[s][base], by_seed[s][name])[2] for s in seeds] if name != base else []
         skip = name in (base, naive)
         vs_naive = [significance_columns(by_seed[s][naive], by_seed[s][name])[2] for s in seeds] if not skip else []
-        averaged = {n: {q: float(np.mean([by_seed[s][n][q] for s in seeds])) for q in first[n]} for n in (naive, name)}
+        averaged = {
+            n: {q: float(np.mean([by_seed[s][n][q] for s in seeds])) for q in first[n]} for n in (base, naive, name)
+        }
+        pooled_base = significance_columns(averaged[base], averaged[name]) if name != base else [""] * 5
         pooled = significance_columns(averaged[naive], averaged[name]) if not skip else [""] * 5
         lines.append(
             [
@@ -419,6 +425,9 @@ def seeds_table(
                 f"{np.median(shares):.0%}" if name != base else "",
                 " / ".join(vs_base),
                 " / ".join(vs_naive),
+                pooled_base[0],
+                pooled_base[2],
+                pooled_base[4],
                 pooled[0],
                 pooled[2],
                 pooled[4],
@@ -432,6 +441,7 @@ def seeds_table(
                 "share": shares,
                 "vs_untrained_p": vs_base,
                 "vs_naive_p": vs_naive,
+                "vs_untrained_mean_of_seeds": pooled_base,
                 "vs_naive_mean_of_seeds": pooled,
             }
         )
@@ -451,6 +461,17 @@ def hd_train(pipeline, judged, gains, train_ids, key, mode="search") -> dict[str
         key + ",".join(train_ids),
         lambda: search_train_queries(pipeline, judged.subset(train_ids), gains),
     )
+
+
+def chosen_variants(args) -> dict[str, tuple]:
+    """The events rows asked for: the previous trainer's with ``--previous-trainer``, those matching
+    ``--rows`` (naive click-through always)."""
+    return {
+        n: v
+        for n, v in VARIANTS.items()
+        if (args.previous_trainer or v[2] is not PREVIOUS)
+        and (not args.rows or n == NAIVE or any(r in n for r in args.rows))
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -477,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--previous-ceiling", action="store_true", help="also the first record's ceiling (rerank-mode features)"
     )
-    parser.add_argument("--sim-seeds", type=int, nargs="+", default=[0], help="simulation seeds (Home Depot)")
+    parser.add_argument("--sim-seeds", type=int, nargs="+", default=[0], help="simulation seeds")
     parser.add_argument("--rows", nargs="+", default=None, help="only these events rows (substring; naive always)")
     parser.add_argument(
         "--previous-trainer", action="store_true", help="also the first record's trainer (rank features, 15 leaves)"
@@ -497,6 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.skip_homedepot:
         md += esci(args, results, started)
+        md += [f"Took {time.perf_counter() - started:.0f} s on the loaded 2-core machine."]
         write_json(args.json, results)
         args.md.parent.mkdir(parents=True, exist_ok=True)
         args.md.write_text("\n".join(md) + "\n", encoding="utf-8")
@@ -537,12 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.previous_ceiling:
         previous = hd_train(pipeline, hd, hd_gains, train_ids, key, "rerank")
         previous_ceiling = ranked_ndcg(ceiling(previous), dev, hd, hd_gains)
-    variants = {
-        n: v
-        for n, v in VARIANTS.items()
-        if (args.previous_trainer or v[2] is not PREVIOUS)
-        and (not args.rows or n == NAIVE or any(r in n for r in args.rows))
-    }
+    variants = chosen_variants(args)
     for theta in args.theta:
         for sessions in args.sessions:
             by_seed = {}
@@ -617,7 +634,67 @@ def selection(train, found, judged, gains, results, unshown_values) -> list[str]
     return md
 
 
+@dataclass
+class Fold:
+    """One fold of a cross-validation: the training queries' candidates (their events train the
+    rankers), the held-out queries, and the per-query NDCG@10 of the systems that do not depend on
+    the events (the same for every seed and session level)."""
+
+    fit: dict[str, TrainQuery]
+    held: dict[str, EvalQuery]
+    untrained: dict[str, float]
+    ceiling: dict[str, float]
+
+
+def esci_folds(train, tests, judged: Judgments, gains: GainMap, k: int = 5) -> list[Fold]:
+    """``judged.folds(k)`` with each fold's untrained and ceiling figures."""
+    out = []
+    for fold_train, fold_test in judged.folds(k):
+        fit = {q: train[q] for q in fold_train.query_ids if q in train}
+        held = {q: tests[q] for q in fold_test.query_ids}
+        top = ceiling(fit)
+        out.append(Fold(fit, held, ranked_ndcg(None, held, judged, gains), ranked_ndcg(top, held, judged, gains)))
+    return out
+
+
+def pooled_folds(
+    folds: Sequence[Fold], found, judged: Judgments, gains: GainMap, sessions: int, seed: int, variants, shuffle=0.0
+) -> dict[str, dict[str, float]]:
+    """Per system, the per-query NDCG@10 of every held-out query: each fold's events rankers trained on
+    ``sessions`` simulated sessions (simulation ``seed``) of its training queries."""
+    rows: dict[str, dict[str, float]] = {}
+    for fold in folds:
+        log = simulated_log(fold.fit, found, judged, gains, sessions, 1.0, shuffle, seed=seed)
+        scored = {"untrained pipeline": fold.untrained}
+        for name, ranker in event_rankers(log, fold.fit, found, variants).items():
+            scored[name] = ranked_ndcg(ranker, fold.held, judged, gains)
+        scored["ceiling: true judgments"] = fold.ceiling
+        for name, per_query in scored.items():
+            rows.setdefault(name, {}).update(per_query)
+    return rows
+
+
+def shown_coverage(folds: Sequence[Fold], found, judged: Judgments, gains: GainMap) -> dict[str, int]:
+    """How many of the held-out queries' top-100 candidates (all, and those judged relevant) some
+    training query of the same fold showed in its top 10: what the event features (each product's
+    rates over the training events) can carry to the held-out queries."""
+    relevant = judged.relevant(gains)
+    out = dict.fromkeys(("candidates", "shown", "relevant", "relevant_shown"), 0)
+    for fold in folds:
+        shown = {p for q in fold.fit for p in found[q][:10]}
+        for q in fold.held:
+            for p in found[q][:100]:
+                hit, good = p in shown, p in relevant.get(q, ())
+                out["candidates"] += 1
+                out["shown"] += hit
+                out["relevant"] += good
+                out["relevant_shown"] += hit and good
+    return out
+
+
 def esci(args, results, started) -> list[str]:
+    """esci-us-150, 5 folds: each fold's events rankers trained on the events of the other 4 folds and
+    scored on it, all 150 pooled; per simulation seed, and over the seeds as Home Depot's."""
     gains = GainMap.esci()
     judged = read_judgments(data_dir() / "esci-us-150" / "judgments.tsv", gains=gains)
     pipeline = default_index(args.esci_index, "esci-us-150")
@@ -628,24 +705,36 @@ def esci(args, results, started) -> list[str]:
         train = _cached("esci-train-search", key, lambda: search_train_queries(pipeline, judged, gains))
     tests = _cached("esci-test", key, lambda: eval_queries(pipeline, judged))
     found = _cached("esci-found", key, lambda: found_lists(pipeline, judged))
-    md = []
+    folds = esci_folds(train, tests, judged, gains)
+    variants = chosen_variants(args)
+    seen = results["esci-shown"] = shown_coverage(folds, found, judged, gains)
+    md = [
+        f"esci-us-150: index `{args.esci_index}`. Of the held-out queries' top-100 candidates, "
+        f"{seen['shown'] / max(seen['candidates'], 1):.1%} were shown for some training query of their fold "
+        f"({seen['relevant_shown']:,} of the {seen['relevant']:,} judged relevant): all the event features "
+        "can carry to them.",
+        "",
+    ]
     for sessions in args.sessions:
-        rows: dict[str, dict[str, float]] = {}
-        for fold_train, fold_test in judged.folds(5):
-            fit = {q: train[q] for q in fold_train.query_ids if q in train}
-            held = {q: tests[q] for q in fold_test.query_ids}
-            log = simulated_log(fit, found, judged, gains, sessions, 1.0)
-            scored = {"untrained pipeline": ranked_ndcg(None, held, judged, gains)}
-            for name, ranker in event_rankers(log, fit, found).items():
-                scored[name] = ranked_ndcg(ranker, held, judged, gains)
-            scored["ceiling: true judgments"] = ranked_ndcg(ceiling(fit), held, judged, gains)
-            for name, per_query in scored.items():
-                rows.setdefault(name, {}).update(per_query)
-        text, records = table(rows, "untrained pipeline", NAIVE, "ceiling: true judgments")
-        results[f"esci-{sessions}"] = records
-        title = f"## esci-us-150, 5 folds (events of the training folds), {sessions} sessions per query, θ = 1"
-        md += [title, "", text, ""]
-        print(f"\n{title}\n\n{text}\n({time.perf_counter() - started:.0f} s)", flush=True)
+        by_seed = {}
+        for seed in args.sim_seeds:
+            rows = pooled_folds(folds, found, judged, gains, sessions, seed, variants, args.shuffle_share)
+            by_seed[seed] = rows
+            text, records = table(rows, "untrained pipeline", NAIVE, "ceiling: true judgments")
+            seeded = f"-seed{seed}" if args.sim_seeds != [0] else ""
+            results[f"esci-{sessions}{seeded}"] = records
+            title = (
+                f"## esci-us-150, 5 folds (events of the training folds), {sessions} sessions per query, θ = 1"
+                f"{f', simulation seed {seed}' if seeded else ''}"
+            )
+            md += [title, "", text, ""]
+            print(f"\n{title}\n\n{text}\n({time.perf_counter() - started:.0f} s)", flush=True)
+        if len(by_seed) > 1:
+            text, records = seeds_table(by_seed, "untrained pipeline", NAIVE, "ceiling: true judgments")
+            results[f"esci-{sessions}-seeds"] = records
+            title = f"## esci-us-150, 5 folds, {sessions} sessions per query, θ = 1: over simulation seeds"
+            md += [title, "", text, ""]
+            print(f"\n{title}\n\n{text}", flush=True)
     return md
 
 

@@ -90,4 +90,48 @@ def test_seeds_table_reports_each_seed_and_the_median():
     x = next(r for r in records if r["system"] == "x")
     assert x["share"] == pytest.approx([0.25, 0.5, 0.75])
     assert len(x["vs_naive_p"]) == 3 and x["vs_naive_mean_of_seeds"][0] == "+0.0100"
+    assert x["vs_untrained_mean_of_seeds"][0] == "+0.0200"  # seeds +0.01/+0.02/+0.03 averaged
+    assert x["vs_untrained_mean_of_seeds"][4] == "30/0"
+    naive = next(r for r in records if r["system"] == "naive click-through")
+    assert naive["vs_untrained_mean_of_seeds"][0] == "+0.0100" and naive["vs_naive_mean_of_seeds"][0] == ""
     assert "| x | " in text and "| 50% |" in text
+
+
+def test_esci_folds_pool_every_held_out_query_once_per_simulation_seed(monkeypatch):
+    from shopmatch.judgments import GainMap, Judgment, Judgments
+
+    rng = np.random.default_rng(0)
+    gains, labels = GainMap.esci(), ["E"] * 3 + ["S"] * 2 + ["I"] * 15
+    rows, train, tests, found = [], {}, {}, {}
+    for k in range(10):
+        q, ids = f"q{k:02d}", [f"p{k}-{j}" for j in range(20)]
+        rows += [Judgment(q, f"query {k}", p, label) for p, label in zip(ids, labels, strict=True)]
+        features = rng.normal(size=(20, len(events_learning.FEATURE_NAMES))).astype(np.float32)
+        grade = np.array([2 if label == "E" else int(label == "S") for label in labels], dtype=np.int32)
+        train[q] = events_learning.TrainQuery(f"query {k}", ids, 20, features, grade)
+        tests[q], found[q] = events_learning.EvalQuery(ids, features), ids
+    judged = Judgments(rows)
+    seen = []
+    simulate = events_learning.simulated_log
+
+    def recording(*args, seed=0, **kwargs):
+        seen.append((len(args[0]), seed))
+        return simulate(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(events_learning, "simulated_log", recording)
+    folds = events_learning.esci_folds(train, tests, judged, gains)
+    naive = {events_learning.NAIVE: events_learning.VARIANTS[events_learning.NAIVE]}
+    by_seed = {s: events_learning.pooled_folds(folds, found, judged, gains, 5, s, naive) for s in (0, 1)}
+    assert seen == [(8, 0)] * 5 + [(8, 1)] * 5  # each fold's events come from its 4 training folds
+    for pooled in by_seed.values():
+        assert list(pooled) == [BASE, events_learning.NAIVE, TOP]
+        assert all(sorted(v) == sorted(train) for v in pooled.values())
+    assert by_seed[0][BASE] == by_seed[1][BASE] and by_seed[0][TOP] == by_seed[1][TOP]
+    coverage = events_learning.shown_coverage(folds, found, judged, gains)
+    assert coverage == {"candidates": 200, "shown": 0, "relevant": 30, "relevant_shown": 0}
+    shared = {**found, "q01": ["p0-0", *found["q01"]]}  # q00's exact match, shown for q01 (another fold)
+    coverage = events_learning.shown_coverage(folds, shared, judged, gains)
+    assert coverage == {"candidates": 201, "shown": 2, "relevant": 30, "relevant_shown": 1}
+    _, records = events_learning.seeds_table(by_seed, BASE, events_learning.NAIVE, TOP)
+    assert [len(r["ndcg@10"]) for r in records] == [2, 2, 2]
+    assert records[1]["vs_untrained_mean_of_seeds"][4].count("/") == 1
