@@ -18,7 +18,8 @@ Protocol (``../shared/docs/benchmarks.md``; targets from issue [2 of 4]):
    ``--runs`` runs, median of per-run p50/p99. Stages: query encoding (int8), BM25, dense
    (encoding + exact search), hybrid end to end (``pipeline.search(q, k=10)`` with product
    records; with the default pseudo-relevance feedback, and without it, interleaved in each run).
-   Target: hybrid p50 ≤ 8 ms. (Re-ranking comes with issue [3 of 4].)
+   Target: hybrid p50 ≤ 8 ms. With ``--ranker DIR`` (a ranker trained on this catalog, e.g. by
+   ``shopmatch train ranker``), also the default with that learned ranker over its top 100.
 
 Usage::
 
@@ -142,7 +143,9 @@ def throughput(products, runs: int) -> tuple[list[list[Any]], dict[str, Any]]:
     return rows, {"products_per_s": median, "runs": rates, "mean_cosine_to_torch": cosine, "texts": len(texts)}
 
 
-def latency(products, queries: Sequence[str], runs: int) -> tuple[list[list[Any]], dict[str, Any]]:
+def latency(
+    products, queries: Sequence[str], runs: int, ranker: Path | None = None
+) -> tuple[list[list[Any]], dict[str, Any]]:
     from shopmatch.pipeline import SearchPipeline
     from shopmatch.query.feedback import FeedbackConfig
 
@@ -162,6 +165,11 @@ def latency(products, queries: Sequence[str], runs: int) -> tuple[list[list[Any]
             "hybrid end to end (k=10, records)": lambda q: pipe.search(q, k=K),
             "the same without pseudo-relevance feedback": lambda q: pipe_no_feedback.search(q, k=K),
         }
+        if ranker is not None:
+            ranked = pipe.with_ranker(ranker)
+            stages[f"the default with the learned ranker ({ranked.ranker.booster.num_trees()} trees)"] = lambda q: (
+                ranked.search(q, k=K)
+            )
         for fn in stages.values():
             for q in queries:
                 fn(q)
@@ -191,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--throughput-runs", type=int, default=3)
     parser.add_argument("--weighted", default="lexical=0.7,dense=0.3", help="weights of the weighted-fusion row")
     parser.add_argument("--only", action="append", choices=("quality", "throughput", "latency"))
+    parser.add_argument("--ranker", type=Path, help="latency: also time the default with this ranker directory")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     from shopmatch.catalog import read_catalog
@@ -228,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "",
         ]
     if "latency" in sections:
-        rows, record["latency"] = latency(products, queries, args.runs)
+        rows, record["latency"] = latency(products, queries, args.runs, args.ranker)
         out += [
             f"## Latency per stage ({REQUESTS} requests per run, {args.runs} runs, single queries)\n",
             markdown_table(["stage", "p50 ms (median)", "p99 ms (median)", "p50 per run"], rows),

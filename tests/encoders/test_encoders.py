@@ -82,6 +82,26 @@ def test_unknown_share(encoders):
     assert share.tolist() == pytest.approx([0.0, 1.0, 2 / 3])
 
 
+def test_unknown_shares_are_kept_for_the_most_recently_asked_texts(tiny_model, monkeypatch):
+    import shopmatch.encoders.sentence_encoder as module
+
+    monkeypatch.setattr(module, "UNKNOWN_CACHE_SIZE", 2)
+    encoder = SentenceEncoder.from_config(EncoderConfig(model=str(tiny_model), backend="torch"))
+    calls = []
+    tokenize = type(encoder.model.tokenizer).__call__
+
+    def counted(self, texts, **kwargs):
+        calls.append(list(texts))
+        return tokenize(self, texts, **kwargs)
+
+    monkeypatch.setattr(type(encoder.model.tokenizer), "__call__", counted)
+    assert encoder.unknown_share(["sofa", "耳机", "sofa"]).tolist() == [0.0, 1.0, 0.0]
+    assert encoder.unknown_share(["耳机", "sofa"]).tolist() == [1.0, 0.0]  # both kept: not tokenized again
+    assert encoder.unknown_share(["sofa 耳机"]).tolist() == pytest.approx([2 / 3])  # drops "耳机", asked longest ago
+    assert encoder.unknown_share(["sofa", "耳机"]).tolist() == [0.0, 1.0]
+    assert calls == [["sofa", "耳机"], ["sofa 耳机"], ["耳机"]]
+
+
 def test_export_is_cached(tiny_model, encoders):
     first = cached_export(tiny_model, quantization="avx2")
     assert cached_export(tiny_model, quantization="avx2") == first

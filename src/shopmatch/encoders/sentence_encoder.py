@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are local; never reach for the Hugging Face hub
 
 CHUNK_BATCHES = 32  # batches per progress step
+UNKNOWN_CACHE_SIZE = 20_000  # texts whose [UNK] share is kept (the least recently asked are dropped)
 
 
 def length_sorted_order(texts: Sequence[str]) -> np.ndarray:
@@ -90,6 +92,7 @@ class SentenceEncoder:
         # Hugging Face fast tokenizers fail when two threads use one at once ("Already borrowed"):
         # a server's thread pool takes turns (the model itself already uses every core).
         self._lock = threading.RLock()
+        self._unknown: OrderedDict[str, float] = OrderedDict()  # text -> its [UNK] share (see unknown_share)
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
 
@@ -140,7 +143,10 @@ class SentenceEncoder:
         """Share of each text's tokens the model does not know (``[UNK]``), in [0, 1].
 
         all-MiniLM-L6-v2 has almost no Chinese characters: a Chinese query is nearly all
-        ``[UNK]`` and its vector is noise, so the dense retriever skips such queries.
+        ``[UNK]`` and its vector is noise, so the dense retriever skips such queries. The adaptive
+        fusion asks it per query for the texts of the dense list's first products: the shares of
+        the :data:`UNKNOWN_CACHE_SIZE` most recently asked texts are kept, since tokenizing a
+        product's text costs about 0.2 ms.
         """
         tokenizer = self.model.tokenizer
         unk = getattr(tokenizer, "unk_token_id", None)
@@ -148,12 +154,21 @@ class SentenceEncoder:
         if unk is None or not texts:
             return out
         with self._lock:
-            ids = tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_length)[
-                "input_ids"
-            ]
-        for i, tokens in enumerate(ids):
-            if tokens:
-                out[i] = sum(t == unk for t in tokens) / len(tokens)
+            shares = {}
+            for text in texts:
+                if text in self._unknown:
+                    shares[text] = self._unknown[text]
+                    self._unknown.move_to_end(text)  # the least recently asked are dropped first
+            missing = [text for text in dict.fromkeys(texts) if text not in shares]
+            if missing:
+                ids = tokenizer(missing, add_special_tokens=False, truncation=True, max_length=self.max_length)
+                for text, tokens in zip(missing, ids["input_ids"], strict=True):
+                    shares[text] = sum(t == unk for t in tokens) / len(tokens) if tokens else 0.0
+                    self._unknown[text] = shares[text]
+                while len(self._unknown) > UNKNOWN_CACHE_SIZE:
+                    self._unknown.popitem(last=False)
+        for i, text in enumerate(texts):
+            out[i] = shares[text]
         return out
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
