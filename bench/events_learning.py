@@ -448,6 +448,20 @@ def seeds_table(
     return markdown_table(headers, lines), records
 
 
+ROWS = ("untrained pipeline", NAIVE, "ceiling: true judgments")  # a table's base, naive and ceiling rows
+
+
+def reported(
+    made: tuple[str, list[dict]], results: dict, key: str, title: str, started: float | None = None
+) -> list[str]:
+    """Keep a ``(markdown, records)`` table under ``results[key]``, print it under ``title``
+    (with the time so far), and return its markdown lines."""
+    text, results[key] = made
+    took = f"\n({time.perf_counter() - started:.0f} s)" if started is not None else ""
+    print(f"\n{title}\n\n{text}{took}", flush=True)
+    return [title, "", text, ""]
+
+
 def hd_train(pipeline, judged, gains, train_ids, key, mode="search") -> dict[str, TrainQuery]:
     """The Home Depot training queries' candidates and features (cached): ``search``, the search path's
     top 100 as the ranker stage receives them (what ``train ranker`` learns from); ``rerank``, the
@@ -578,22 +592,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rows[TRAINER_CEILING] = trainer_row
                 rows["ceiling: true judgments"] = ceiling_row
                 by_seed[seed] = rows
-                text, records = table(rows, "untrained pipeline", NAIVE, "ceiling: true judgments")
                 seeded = f"-seed{seed}" if args.sim_seeds != [0] else ""
-                results[f"homedepot-{sessions}-{theta:g}-{args.shuffle_share:g}{seeded}"] = records
                 shuffled = f", {args.shuffle_share:.0%} of sessions shuffled" if args.shuffle_share else ""
                 title = (
                     f"## Home Depot dev, {sessions} sessions per query, θ = {theta:g}{shuffled}"
                     f"{f', simulation seed {seed}' if seeded else ''} ({log.summary()})"
                 )
-                md += [title, "", text, ""]
-                print(f"\n{title}\n\n{text}\n({time.perf_counter() - started:.0f} s)", flush=True)
+                setting = f"homedepot-{sessions}-{theta:g}-{args.shuffle_share:g}"
+                md += reported(table(rows, *ROWS), results, setting + seeded, title, started)
             if len(by_seed) > 1:
-                text, records = seeds_table(by_seed, "untrained pipeline", NAIVE, "ceiling: true judgments")
-                results[f"homedepot-{sessions}-{theta:g}-{args.shuffle_share:g}-seeds"] = records
                 title = f"## Home Depot dev, {sessions} sessions per query, θ = {theta:g}: over simulation seeds"
-                md += [title, "", text, ""]
-                print(f"\n{title}\n\n{text}", flush=True)
+                md += reported(seeds_table(by_seed, *ROWS), results, setting + "-seeds", title)
 
     # ---- esci-us-150, 5 folds -------------------------------------------------------------------
     if not args.skip_esci:
@@ -720,21 +729,15 @@ def esci(args, results, started) -> list[str]:
         for seed in args.sim_seeds:
             rows = pooled_folds(folds, found, judged, gains, sessions, seed, variants, args.shuffle_share)
             by_seed[seed] = rows
-            text, records = table(rows, "untrained pipeline", NAIVE, "ceiling: true judgments")
             seeded = f"-seed{seed}" if args.sim_seeds != [0] else ""
-            results[f"esci-{sessions}{seeded}"] = records
             title = (
                 f"## esci-us-150, 5 folds (events of the training folds), {sessions} sessions per query, θ = 1"
                 f"{f', simulation seed {seed}' if seeded else ''}"
             )
-            md += [title, "", text, ""]
-            print(f"\n{title}\n\n{text}\n({time.perf_counter() - started:.0f} s)", flush=True)
+            md += reported(table(rows, *ROWS), results, f"esci-{sessions}{seeded}", title, started)
         if len(by_seed) > 1:
-            text, records = seeds_table(by_seed, "untrained pipeline", NAIVE, "ceiling: true judgments")
-            results[f"esci-{sessions}-seeds"] = records
             title = f"## esci-us-150, 5 folds, {sessions} sessions per query, θ = 1: over simulation seeds"
-            md += [title, "", text, ""]
-            print(f"\n{title}\n\n{text}", flush=True)
+            md += reported(seeds_table(by_seed, *ROWS), results, f"esci-{sessions}-seeds", title)
     return md
 
 
