@@ -238,8 +238,6 @@ class IntentModel:
         keep = IntentConfig(
             config.enabled, config.weight, self.config.depth, self.config.min_products, config.temperature, config.top
         )
-        if keep == self.config:
-            return self
         return IntentModel(self.paths, self.centroids, self.product_nodes, keep)
 
 

@@ -253,7 +253,7 @@ class ProductTables:
             start, table = self.parts[0]
             return np.asarray(compute(table, rows - start if start else rows), dtype=dtype).reshape(len(rows), *width)
         out = np.zeros((len(rows), *width), dtype=dtype)
-        for where, table, local in self._split(np.asarray(rows, dtype=np.int64)):
+        for where, table, local in self._split(rows):
             out[where] = compute(table, local)
         return out
 
@@ -339,12 +339,6 @@ def _gather_rows(indptr, indices, data, rows, ordered, order, out):  # pragma: n
         row = rows[i]
         for p in range(indptr[row], indptr[row + 1]):
             column = indices[p]
-            low, high = 0, wanted
-            while low < high:
-                middle = (low + high) // 2
-                if ordered[middle] < column:
-                    low = middle + 1
-                else:
-                    high = middle
+            low = np.searchsorted(ordered, column)
             if low < wanted and ordered[low] == column:
                 out[i, order[low]] = data[p]

@@ -534,13 +534,8 @@ def _add_column_scores(data, indices, indptr, columns, weights, weighted, rows, 
     # scores[i] += (weights[c] ·) the stored score of (rows[i], columns[c]), term by term in order
     for c in range(columns.shape[0]):
         start, end = indptr[columns[c]], indptr[columns[c] + 1]
+        stored = indices[start:end]  # the column's rows, sorted
         for i in range(rows.shape[0]):
-            low, high = start, end  # the row among the column's sorted rows
-            while low < high:
-                middle = (low + high) // 2
-                if indices[middle] < rows[i]:
-                    low = middle + 1
-                else:
-                    high = middle
+            low = start + np.searchsorted(stored, rows[i])
             if low < end and indices[low] == rows[i]:
                 scores[i] += weights[c] * data[low] if weighted else data[low]
