@@ -40,7 +40,9 @@ def test_a_click_on_a_result_reaches_the_event_log(shop):
     page.wait_for_function("() => document.getElementById('page-label').textContent === 'Page 2'")
     second = page.locator("#results .result").nth(1)
     product_id = second.get_attribute("data-id")
-    second.locator(".title").click()
+    with page.expect_response(lambda r: r.url.endswith("/events") and r.request.method == "POST") as posted:
+        second.locator(".title").click()
+    assert posted.value.ok, (posted.value.status, posted.value.text())  # acknowledged: durable in the log
     deadline = time.monotonic() + 15
     impressions, clicks = _clicks(events)
     while not clicks and time.monotonic() < deadline:
